@@ -1,0 +1,135 @@
+"""Database plumbing shared by every package: the declarative base, a UTC
+timestamp type, and the engine pair used for reads and writes.
+
+SQLite serialises writers. A deferred transaction that reads and then writes
+can fail with "database is locked" when another writer got there first, so
+writing units of work begin with ``BEGIN IMMEDIATE`` on SQLite (they wait for
+the write lock instead). PostgreSQL needs nothing special: its row locks and
+compare-and-swap updates do the work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware UTC datetime on every engine (SQLite keeps no offset)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Database:
+    """One engine, and a write view of it that takes SQLite's write lock up front."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    write_sessions: async_sessionmaker[AsyncSession]
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work: commits on success, rolls back on any exception."""
+        async with self.write_sessions() as session, session.begin():
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide when transactions begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get("tanntid_write"):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
+
+
+def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
+                    connect_args: dict[str, Any] | None = None) -> Database:
+    """Build the engine for ``url``. Statement parameters are never put in
+    error messages or logs (``hide_parameters``): they can hold personal data."""
+    kwargs: dict[str, Any] = {"hide_parameters": True, "connect_args": dict(connect_args or {})}
+    if url.startswith("sqlite"):
+        if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
+            raise ValueError("use a file database; an in-memory one is private to one connection")
+        kwargs["poolclass"] = NullPool
+        kwargs["connect_args"].setdefault("timeout", 30)
+    else:
+        kwargs["pool_size"] = pool_size
+        kwargs["max_overflow"] = max_overflow
+        kwargs["pool_pre_ping"] = True
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    write_engine = engine.execution_options(tanntid_write=True)
+    return Database(
+        engine=engine,
+        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        write_sessions=async_sessionmaker(write_engine, expire_on_commit=False),
+    )

@@ -1,0 +1,197 @@
+"""What may be done, by whom, now — and if not, why.
+
+Pure functions over already-loaded rows: no database, no clock of their own.
+The web pages, SMS replies, the staff console and the record-system sync all
+ask these same functions, so a cut-off or an age limit is decided in exactly
+one place. Each refusal carries a :class:`~booking.reasons.Reason` whose text
+is translated where it is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from booking.audit import Actor
+from booking.models import Appointment, AppointmentType, Patient, Slot
+from booking.reasons import Reason, Warning
+from booking.statuses import ACTIVE, ActorKind, AppointmentStatus, SlotStatus
+
+OSLO = ZoneInfo("Europe/Oslo")
+#: Adults cancelling or changing later than this before the start may be
+#: charged by the clinic; they are told before they confirm. Children never.
+LATE_CANCELLATION_WINDOW = timedelta(hours=24)
+ADULT_AGE = 18
+SELF_SERVICE = frozenset({ActorKind.PATIENT, ActorKind.GUARDIAN})
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reason: Reason | None = None
+    params: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[Warning, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+ALLOWED = Decision(True)
+
+
+def refuse(reason: Reason, **params: int) -> Decision:
+    return Decision(False, reason, params)
+
+
+def age_on(birth_date: date, day: date) -> int:
+    """Completed years on ``day`` (a birthday counts from that morning)."""
+    years = day.year - birth_date.year
+    if (day.month, day.day) < (birth_date.month, birth_date.day):
+        years -= 1
+    return years
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(OSLO).date()
+
+
+def is_self_service(actor: Actor) -> bool:
+    return actor.kind in SELF_SERVICE
+
+
+def may_act_for(actor: Actor, patient_id: int, clinic_id: int) -> Decision:
+    """May this actor handle appointments of this patient at this clinic?"""
+    if actor.kind is ActorKind.PATIENT:
+        ok = actor.patient_id == patient_id
+    elif actor.kind is ActorKind.GUARDIAN:
+        ok = patient_id in actor.represents
+    elif actor.kind is ActorKind.STAFF:
+        ok = clinic_id in actor.clinic_ids
+    else:
+        ok = actor.kind in (ActorKind.RECORD_SYSTEM, ActorKind.SYSTEM)
+    return ALLOWED if ok else refuse(Reason.NOT_ALLOWED_FOR_ACTOR)
+
+
+def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, slot: Slot,
+             slot_type_ids: Iterable[int], now: datetime,
+             patient_appointments: Iterable[Appointment] = (),
+             hold_key: str | None = None, ignore_appointment_id: int | None = None
+             ) -> Decision:
+    """Booking ``slot`` for ``patient``. ``patient_appointments`` are the
+    patient's other appointments (to catch overlaps and duplicates);
+    ``ignore_appointment_id`` is the one being changed."""
+    who = may_act_for(actor, patient.id, slot.clinic_id)
+    if not who:
+        return who
+    if slot.starts_at <= now:
+        return refuse(Reason.SLOT_IN_PAST)
+    if slot.status == SlotStatus.BLOCKED:
+        return refuse(Reason.SLOT_CLOSED)
+    held_by_other = slot.status == SlotStatus.HELD and slot.hold_key != hold_key and (
+        slot.held_until is None or slot.held_until > now)
+    if slot.status == SlotStatus.BOOKED or held_by_other:
+        return refuse(Reason.SLOT_TAKEN)
+    duration = timedelta(minutes=appointment_type.duration_minutes)
+    if slot.ends_at - slot.starts_at < duration:
+        return refuse(Reason.SLOT_TOO_SHORT)
+    if appointment_type.county_id != slot.clinic.county_id:
+        return refuse(Reason.TYPE_NOT_IN_SLOT)
+    age = age_on(patient.birth_date, local_date(slot.starts_at))
+    if age < appointment_type.min_age or (
+            appointment_type.max_age is not None and age > appointment_type.max_age):
+        return refuse(Reason.AGE_NOT_ALLOWED)
+    if is_self_service(actor):
+        if not appointment_type.self_bookable:
+            return refuse(Reason.TYPE_NOT_SELF_BOOKABLE)
+        if not slot.released:
+            return refuse(Reason.SLOT_NOT_RELEASED)
+        if appointment_type.id not in set(slot_type_ids):
+            return refuse(Reason.TYPE_NOT_IN_SLOT)
+        if slot.starts_at < now + timedelta(hours=appointment_type.min_notice_hours):
+            return refuse(Reason.SLOT_TOO_SOON, hours=appointment_type.min_notice_hours)
+        if slot.starts_at > now + timedelta(days=appointment_type.booking_horizon_days):
+            return refuse(Reason.SLOT_TOO_FAR_AHEAD, days=appointment_type.booking_horizon_days)
+    ends_at = slot.starts_at + duration
+    for other in patient_appointments:
+        if other.id == ignore_appointment_id or other.status not in ACTIVE:
+            continue
+        if other.starts_at < ends_at and slot.starts_at < other.ends_at:
+            return refuse(Reason.OVERLAPS_OTHER)
+        if (is_self_service(actor) and other.appointment_type_id == appointment_type.id
+                and other.starts_at > now):
+            return refuse(Reason.ALREADY_BOOKED_TYPE)
+    return ALLOWED
+
+
+def _late_fee_warning(appointment: Appointment, appointment_type: AppointmentType,
+                      patient: Patient, now: datetime) -> tuple[Warning, ...]:
+    late = appointment.starts_at - now < LATE_CANCELLATION_WINDOW
+    adult = age_on(patient.birth_date, local_date(appointment.starts_at)) >= ADULT_AGE
+    if late and adult and appointment_type.late_cancellation_fee:
+        return (Warning.LATE_CANCELLATION_FEE,)
+    return ()
+
+
+def _still_changeable(actor: Actor, appointment: Appointment,
+                      appointment_type: AppointmentType, now: datetime) -> Decision:
+    who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
+    if not who:
+        return who
+    if appointment.status not in ACTIVE:
+        return refuse(Reason.NOT_ACTIVE)
+    if appointment.starts_at <= now:
+        return refuse(Reason.ALREADY_STARTED)
+    cutoff = timedelta(hours=appointment_type.change_cutoff_hours)
+    if is_self_service(actor) and now > appointment.starts_at - cutoff:
+        return refuse(Reason.CUTOFF_PASSED, hours=appointment_type.change_cutoff_hours)
+    return ALLOWED
+
+
+def may_cancel(actor: Actor, appointment: Appointment, appointment_type: AppointmentType,
+               patient: Patient, now: datetime) -> Decision:
+    decision = _still_changeable(actor, appointment, appointment_type, now)
+    if not decision:
+        return decision
+    return Decision(True, warnings=_late_fee_warning(appointment, appointment_type, patient, now))
+
+
+def may_change(actor: Actor, appointment: Appointment, appointment_type: AppointmentType,
+               patient: Patient, now: datetime) -> Decision:
+    """May the appointment be moved at all (the new time is checked by
+    :func:`may_book`)."""
+    decision = _still_changeable(actor, appointment, appointment_type, now)
+    if not decision:
+        return decision
+    if (is_self_service(actor)
+            and appointment.self_reschedules >= appointment_type.max_self_reschedules):
+        return refuse(Reason.RESCHEDULE_LIMIT)
+    return Decision(True, warnings=_late_fee_warning(appointment, appointment_type, patient, now))
+
+
+def may_confirm(actor: Actor, appointment: Appointment, now: datetime) -> Decision:
+    who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
+    if not who:
+        return who
+    if appointment.status == AppointmentStatus.CONFIRMED:
+        return refuse(Reason.ALREADY_CONFIRMED)
+    if appointment.status not in ACTIVE:
+        return refuse(Reason.NOT_ACTIVE)
+    if appointment.starts_at <= now:
+        return refuse(Reason.ALREADY_STARTED)
+    return ALLOWED
+
+
+def may_record_attendance(actor: Actor, appointment: Appointment, now: datetime) -> Decision:
+    """Marking completed or no-show (ikke møtt) is for the clinic, after the start."""
+    if actor.kind not in (ActorKind.STAFF, ActorKind.RECORD_SYSTEM, ActorKind.SYSTEM):
+        return refuse(Reason.NOT_ALLOWED_FOR_ACTOR)
+    who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
+    if not who:
+        return who
+    if appointment.status not in ACTIVE:
+        return refuse(Reason.NOT_ACTIVE)
+    if appointment.starts_at > now:
+        return refuse(Reason.NOT_YET_STARTED)
+    return ALLOWED

@@ -1,0 +1,77 @@
+"""Closed vocabularies of the booking domain.
+
+Each is a ``StrEnum`` whose values are what the database stores (a CHECK
+constraint in ``booking.models`` keeps them closed) and what tests and logs
+show. Words for users live in ``booking.reasons`` and the templates.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class SlotStatus(StrEnum):
+    FREE = "free"  # released or unreleased time nobody has
+    HELD = "held"  # kept for a few minutes while someone completes a booking
+    BOOKED = "booked"  # an active appointment sits in it
+    BLOCKED = "blocked"  # closed: holiday, closure of clinic or chair
+
+
+class AppointmentStatus(StrEnum):
+    BOOKED = "booked"
+    CONFIRMED = "confirmed"  # the patient said "yes, I'm coming"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"  # ikke møtt
+    CANCELLED = "cancelled"  # avbestilt, or replaced by a changed appointment
+
+
+#: Statuses in which the appointment still holds its slot and lies ahead.
+ACTIVE = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED})
+#: Statuses that end an appointment's life; never changed afterwards.
+FINAL = frozenset(
+    {AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED}
+)
+#: Allowed transitions. Anything else is refused by the service.
+TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    AppointmentStatus.BOOKED: frozenset(
+        {AppointmentStatus.CONFIRMED, AppointmentStatus.CANCELLED,
+         AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW}
+    ),
+    AppointmentStatus.CONFIRMED: frozenset(
+        {AppointmentStatus.CANCELLED, AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW}
+    ),
+    AppointmentStatus.COMPLETED: frozenset(),
+    AppointmentStatus.NO_SHOW: frozenset(),
+    AppointmentStatus.CANCELLED: frozenset(),
+}
+
+
+class Source(StrEnum):
+    """Through which channel an appointment came to be."""
+
+    SELF = "self"  # the patient, online
+    GUARDIAN = "guardian"  # a guardian (foresatt) online, for a child
+    STAFF = "staff"  # reception, phone or desk
+    RECORD_SYSTEM = "record_system"  # the county's record system (innkalling included)
+
+
+class ActorKind(StrEnum):
+    PATIENT = "patient"  # acting for themselves
+    GUARDIAN = "guardian"  # acting for a child
+    STAFF = "staff"
+    SUPPORT = "support"
+    RECORD_SYSTEM = "record_system"
+    SYSTEM = "system"  # the service itself: seeding, jobs
+
+
+class ConfidentialAddress(StrEnum):
+    """Address protection from the population register."""
+
+    NONE = "none"
+    CONFIDENTIAL = "fortrolig"
+    STRICTLY_CONFIDENTIAL = "strengt_fortrolig"
+
+
+def check_constraint(column: str, enum: type[StrEnum]) -> str:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return f"{column} IN ({values})"

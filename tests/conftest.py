@@ -1,0 +1,89 @@
+"""Shared fixtures.
+
+``db`` is parametrised over the two engines the service runs on: a fresh
+SQLite file, and a fresh schema in the PostgreSQL named by
+``TEST_DATABASE_URL`` (default: the local ``test`` database). Without a
+reachable server the PostgreSQL cases skip with the reason, unless
+``REQUIRE_SERVICES=1`` (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from booking.db import Base, Database, create_database
+from tests.services import postgres_url, redis_url, service_missing
+
+import booking.audit  # noqa: F401  (registers the append-only triggers)
+
+pytest_plugins = ["tests.logcheck"]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
+        async with database.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        yield database
+        await database.dispose()
+        return
+    async for database in _postgres_schema():
+        yield database
+
+
+@pytest.fixture
+async def pg_db() -> AsyncIterator[Database]:
+    """PostgreSQL only, for tests about real concurrency."""
+    async for database in _postgres_schema(pool_size=30, max_overflow=30):
+        yield database
+
+
+async def _postgres_schema(pool_size: int = 10, max_overflow: int = 20
+                           ) -> AsyncIterator[Database]:
+    url = postgres_url()
+    reason = await service_missing("postgresql", url)
+    if reason:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL is required (REQUIRE_SERVICES=1): {reason}")
+        pytest.skip(f"PostgreSQL not available: {reason}")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_database(url, pool_size=1, max_overflow=0)
+    async with admin.engine.begin() as conn:
+        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    await admin.dispose()
+    database = create_database(
+        url, pool_size=pool_size, max_overflow=max_overflow,
+        connect_args={"server_settings": {"search_path": schema}},
+    )
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        yield database
+    finally:
+        await database.dispose()
+        admin = create_database(url, pool_size=1, max_overflow=0)
+        async with admin.engine.begin() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.dispose()
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    return f"tanntid-test:{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+async def redis_server_url() -> str:
+    url = redis_url()
+    reason = await service_missing("redis", url)
+    if reason:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"Redis is required (REQUIRE_SERVICES=1): {reason}")
+        pytest.skip(f"Redis not available: {reason}")
+    return url

@@ -1,0 +1,56 @@
+"""A pytest plugin: every log record of the whole run is also written to a
+file, and at the end the file is searched for identity numbers and phone
+numbers. Finding one fails the run."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from booking.identity import is_valid
+
+LOG_PATH = Path("var/test-logs/run.log")
+_ELEVEN = re.compile(r"(?<!\d)\d{11}(?!\d)")
+_PHONE = re.compile(r"(?:\+47|0047)\s?[49]\d(?:\s?\d){6}(?!\d)")
+_handler: logging.Handler | None = None
+
+
+def personal_data_in(text: str) -> list[str]:
+    """Identity numbers (any valid one, synthetic included) and Norwegian
+    mobile numbers in international form found in ``text``."""
+    found = [m for m in _ELEVEN.findall(text) if is_valid(m, allow_synthetic=True)]
+    found += _PHONE.findall(text)
+    return found
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    global _handler
+    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    _handler = logging.FileHandler(LOG_PATH, mode="w", encoding="utf-8")
+    _handler.setLevel(logging.DEBUG)
+    _handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+    logging.getLogger().addHandler(_handler)
+    logging.getLogger().setLevel(logging.DEBUG)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _handler is None:
+        return
+    _handler.flush()
+    logging.getLogger().removeHandler(_handler)
+    _handler.close()
+    hits = []
+    for path in LOG_PATH.parent.glob("*.log"):
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for item in personal_data_in(line):
+                hits.append(f"{path}:{lineno}: {item[:2]}… in a log line")
+    if hits:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("Personal data found in the logs of this run:", red=True)
+            for hit in hits[:20]:
+                reporter.write_line("  " + hit, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
