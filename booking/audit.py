@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DDL, event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.db import utcnow
@@ -29,38 +29,6 @@ from booking.statuses import ActorKind
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x7A_4E_11_D0  # any constant shared by all writers
-
-_PG_FUNCTION = """
-CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger AS $$
-BEGIN
-    RAISE EXCEPTION 'audit_log is append-only';
-END;
-$$ LANGUAGE plpgsql
-"""
-_PG_TRIGGER = """
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
-    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
-"""
-_SQLITE_NO_UPDATE = """
-CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-"""
-_SQLITE_NO_DELETE = """
-CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
-"""
-
-APPEND_ONLY_DDL = {
-    "postgresql": [_PG_FUNCTION, _PG_TRIGGER],
-    "sqlite": [_SQLITE_NO_UPDATE, _SQLITE_NO_DELETE],
-}
-
-for _dialect, _statements in APPEND_ONLY_DDL.items():
-    for _statement in _statements:
-        event.listen(
-            AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
-        )
-
 
 @dataclass(frozen=True)
 class Actor:

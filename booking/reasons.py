@@ -40,7 +40,7 @@ class Reason(StrEnum):
     SAME_SLOT = "same_slot"
 
 
-class Warning(StrEnum):  # noqa: A001 - the domain word
+class Warning(StrEnum):
     LATE_CANCELLATION_FEE = "late_cancellation_fee"
 
 

@@ -19,8 +19,6 @@ import pytest
 from booking.db import Base, Database, create_database
 from tests.services import postgres_url, redis_url, service_missing
 
-import booking.audit  # noqa: F401  (registers the append-only triggers)
-
 pytest_plugins = ["tests.logcheck"]
 
 

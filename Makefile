@@ -1,0 +1,63 @@
+# Tanntid: `make run` serves the whole service with demo data on the embedded
+# default (SQLite, in-process jobs); `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+HOST ?= 127.0.0.1
+
+.PHONY: setup run test lint typecheck pytest bench messages migrate seed clean
+
+setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/static/vendor/.copied: node_modules/.installed scripts/copy_static.py
+	$(BIN)/python scripts/copy_static.py
+	touch $@
+
+locales/.compiled: $(VENV)/.installed $(wildcard locales/*/LC_MESSAGES/messages.po)
+	$(BIN)/pybabel compile --domain=messages --directory=locales --statistics
+	touch $@
+
+migrate: setup
+	$(BIN)/tanntid migrate
+
+seed: migrate
+	$(BIN)/tanntid seed --demo
+
+run: seed
+	PORT=$(PORT) $(BIN)/tanntid serve --host $(HOST)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: setup lint typecheck pytest
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract --mapping-file=locales/babel.cfg --keywords=N_ \
+	    --keywords=pgettext:1c,2 --no-location --sort-output \
+	    --output-file=locales/messages.pot --project=Tanntid web booking notifications idporten
+	$(BIN)/pybabel update --input-file=locales/messages.pot --output-dir=locales \
+	    --domain=messages --no-fuzzy-matching --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) node_modules web/static/vendor locales/.compiled

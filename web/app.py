@@ -1,0 +1,58 @@
+"""The composition root: ``create_app(settings)`` wires settings, database,
+templates, routes and middleware. Nothing below ``web/`` imports from here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+
+from booking.db import create_database
+from booking.identity import IdentityVault
+from web import errors
+from web.logs import configure_logging
+from web.middleware import (
+    CorrelationIdMiddleware,
+    CrossSiteRequestMiddleware,
+    SecurityHeadersMiddleware,
+)
+from web.routes import build_routes
+from web.settings import Settings
+from web.templating import create_templates
+
+#: Paths whose POSTs prove themselves (signatures, client authentication).
+CSRF_EXEMPT = ("/webhooks/", "/dev/idporten/token", "/dev/idporten/par")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    settings.check()
+    configure_logging(json=settings.log_json, level=settings.log_level)
+    db = create_database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = Starlette(
+        debug=False,
+        routes=build_routes(settings),
+        middleware=[
+            Middleware(CorrelationIdMiddleware),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+            Middleware(CrossSiteRequestMiddleware, public_url=settings.public_url,
+                       refuse=errors.refuse_cross_site, exempt_prefixes=CSRF_EXEMPT),
+        ],
+        exception_handlers=errors.exception_handlers(),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.vault = IdentityVault.from_secret(settings.secret_key)
+    app.state.templates = create_templates()
+    return app

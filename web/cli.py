@@ -1,0 +1,119 @@
+"""The ``tanntid`` command: serve, migrate, seed, slots, worker."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from web.settings import ROOT, Settings, SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tanntid", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the web service")
+    serve.add_argument("--host", default=None, help="interface (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 8000)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+
+    commands.add_parser("migrate", help="bring the database schema up to date")
+
+    seed = commands.add_parser("seed", help="load data")
+    seed.add_argument("--demo", action="store_true", required=True,
+                      help="invented counties, clinics, slots and synthetic patients")
+    seed.add_argument("--weeks", type=int, default=12)
+
+    slots = commands.add_parser("slots", help="bookable time")
+    slot_commands = slots.add_subparsers(dest="slots_command", required=True)
+    generate = slot_commands.add_parser("generate", help="materialise slots from templates")
+    generate.add_argument("--weeks", type=int, default=12)
+    generate.add_argument("--start", type=date.fromisoformat, default=None,
+                          help="first day (default: today)")
+
+    commands.add_parser("worker", help="run the notification job worker")
+
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"tanntid: {exc}", file=sys.stderr)
+        return 2
+    from web.logs import configure_logging
+
+    configure_logging(json=settings.log_json, level=settings.log_level)
+
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, args.reload)
+    if args.command == "migrate":
+        migrate(settings.database_url)
+        return 0
+    if args.command == "seed":
+        return asyncio.run(_seed(settings, args.weeks))
+    if args.command == "slots":
+        return asyncio.run(_generate(settings, args.start or date.today(), args.weeks))
+    if args.command == "worker":
+        print("tanntid: no notification jobs are registered yet; nothing to run",
+              file=sys.stderr)
+        return 0
+    return 2
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, reload: bool) -> int:
+    import uvicorn
+
+    host = host or settings.host
+    port = port or int(os.environ.get("PORT", settings.port))
+    uvicorn.run("web.asgi:app", host=host, port=port, reload=reload, proxy_headers=True,
+                log_level="warning", access_log=False, factory=False)
+    return 0
+
+
+def migrate(database_url: str) -> None:
+    """Run Alembic migrations up to head."""
+    from alembic import command
+    from alembic.config import Config
+
+    if database_url.startswith("sqlite"):
+        path = database_url.split(":///", 1)[1]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    command.upgrade(config, "head")
+
+
+async def _seed(settings: Settings, weeks: int) -> int:
+    from booking.db import create_database
+    from booking.demo import seed_demo
+    from booking.identity import IdentityVault
+
+    db = create_database(settings.database_url)
+    try:
+        report = await seed_demo(db, IdentityVault.from_secret(settings.secret_key),
+                                 today=date.today(), weeks=weeks)
+    finally:
+        await db.dispose()
+    print(f"tanntid: demo data ready ({report})")
+    return 0
+
+
+async def _generate(settings: Settings, start: date, weeks: int) -> int:
+    from booking.db import create_database
+    from booking.schedule import generate_slots
+
+    db = create_database(settings.database_url)
+    try:
+        created = await generate_slots(db, start=start, weeks=weeks)
+    finally:
+        await db.dispose()
+    print(f"tanntid: {created} new slots from {start} for {weeks} weeks")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
