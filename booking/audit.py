@@ -79,7 +79,7 @@ def entry_hash(prev_hash: str, occurred_at: datetime, actor_kind: str, actor_id:
 
 
 async def _lock_tail(session: AsyncSession) -> None:
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 

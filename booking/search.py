@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from booking.db import Database, utcnow
 from booking.models import AppointmentType, Clinic, Slot, schedule_template_types
@@ -22,7 +22,7 @@ class FreeSlot:
     appointment_type_id: int
 
 
-def _claimable(now: datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(Slot.status == SlotStatus.FREE,
                and_(Slot.status == SlotStatus.HELD, Slot.held_until < now))
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -76,7 +76,7 @@ def _raise_unless(decision: rules.Decision) -> None:
         raise BookingRefused(decision.reason, **decision.params)
 
 
-def _is_free(now: datetime, hold_key: str | None = None):  # type: ignore[no-untyped-def]
+def _is_free(now: datetime, hold_key: str | None = None) -> ColumnElement[bool]:
     """SQL condition: the slot may be claimed now (free, or held by us, or an
     expired hold)."""
     held_claimable = and_(Slot.status == SlotStatus.HELD, Slot.held_until < now)

@@ -1,0 +1,40 @@
+"""The repository's own wiring: documented settings, commands and processes."""
+
+from __future__ import annotations
+
+import re
+
+from web.settings import DOCUMENTED, ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_readme_table():
+    rows = set(re.findall(r"^\| `([A-Z_]+)` \|", README, flags=re.MULTILINE))
+    assert set(DOCUMENTED) <= rows, sorted(set(DOCUMENTED) - rows)
+
+
+def test_every_setting_read_from_the_environment_is_documented():
+    source = (ROOT / "web" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'env_map\.get\("([A-Z_]+)"', source))
+    assert read <= set(DOCUMENTED), sorted(read - set(DOCUMENTED))
+
+
+def test_quick_start_has_exactly_two_commands():
+    start = README.index("## Quick start")
+    section = README[start:README.index("\n## ", start + 1)]
+    commands = re.findall(r"^(make \w+)$", section, flags=re.MULTILINE)
+    assert commands == ["make run", "make test"]
+
+
+def test_procfile_processes():
+    procfile = (ROOT / "Procfile").read_text(encoding="utf-8")
+    processes = dict(line.split(":", 1) for line in procfile.strip().splitlines())
+    assert set(processes) == {"web", "worker", "release"}
+    assert "tanntid migrate" in processes["release"]
+
+
+def test_every_cli_command_is_in_the_readme():
+    for command in ("tanntid serve", "tanntid migrate", "tanntid seed --demo",
+                    "tanntid slots generate", "tanntid worker"):
+        assert command in README, command

@@ -1,0 +1,53 @@
+"""Health and readiness, and the headers every response carries."""
+
+from __future__ import annotations
+
+import httpx
+
+from web.app import create_app
+from web.settings import Settings
+
+
+def make_app(db, **kw):
+    app = create_app(Settings(env="test", secret_key="t" * 40,
+                              database_url="sqlite+aiosqlite:///var/unused.sqlite3", **kw))
+    app.state.db = db
+    return app
+
+
+def client(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                             base_url="http://127.0.0.1:8000")
+
+
+async def test_healthz_and_readyz(db):
+    async with client(make_app(db)) as c:
+        live = await c.get("/healthz")
+        ready = await c.get("/readyz")
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "checks": {"database": "ok"}}
+    assert len(ready.headers["x-correlation-id"]) == 32
+    assert "frame-ancestors 'none'" in ready.headers["content-security-policy"]
+    assert ready.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_readyz_checks_redis_when_configured(db, redis_server_url):
+    async with client(make_app(db, redis_url=redis_server_url)) as c:
+        ok = await c.get("/readyz")
+    assert ok.json()["checks"] == {"database": "ok", "redis": "ok"}
+    async with client(make_app(db, redis_url="redis://127.0.0.1:1/0")) as c:
+        down = await c.get("/readyz")
+    assert down.status_code == 503
+    assert down.json()["checks"]["redis"].startswith("unavailable")
+
+
+async def test_readyz_reports_an_unreachable_database(tmp_path):
+    from booking.db import create_database
+
+    broken = create_database(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x/db.sqlite3")
+    async with client(make_app(broken)) as c:
+        response = await c.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["database"].startswith("unavailable")
+    await broken.dispose()

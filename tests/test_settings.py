@@ -1,0 +1,52 @@
+"""Settings come from the environment; production refuses unsafe setups."""
+
+from __future__ import annotations
+
+import pytest
+
+from web.settings import Settings, SettingsError
+
+GOOD_PRODUCTION = {
+    "TANNTID_ENV": "production",
+    "SECRET_KEY": "k" * 48,
+    "PUBLIC_URL": "https://tanntid.example.no",
+    "DATABASE_URL": "postgresql+asyncpg://tanntid@db/tanntid",
+    "IDPORTEN_DISCOVERY_URL": "https://idporten.no/.well-known/openid-configuration",
+    "STAFF_OIDC_DISCOVERY_URL": "https://login.example.no/.well-known/openid-configuration",
+    "IDPORTEN_CLIENT_ID": "tanntid",
+    "IDPORTEN_CLIENT_SECRET": "s" * 40,
+    "STAFF_OIDC_CLIENT_ID": "tanntid-staff",
+    "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
+}
+
+
+def test_defaults_in_dev():
+    settings = Settings.from_env({"SECRET_KEY": "x" * 40})
+    assert settings.env == "dev"
+    assert settings.database_url.startswith("sqlite+aiosqlite:///")
+    assert settings.public_url == "http://127.0.0.1:8000"
+    assert settings.dev_tools and settings.allow_synthetic_ids
+    assert "x" * 40 not in repr(settings)
+
+
+def test_production_with_everything_set_starts():
+    settings = Settings.from_env(GOOD_PRODUCTION)
+    assert settings.is_production and not settings.dev_tools
+    assert not settings.allow_synthetic_ids
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"SECRET_KEY": ""}, "SECRET_KEY is required"),
+    ({"SECRET_KEY": "short"}, "shorter than 32"),
+    ({"PUBLIC_URL": "http://tanntid.example.no"}, "not https"),
+    ({"DATABASE_URL": ""}, "embedded SQLite"),
+    ({"ALLOW_SYNTHETIC_IDS": "1"}, "synthetic"),
+])
+def test_production_refuses_unsafe_setups(change, message):
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env({**GOOD_PRODUCTION, **change})
+
+
+def test_unknown_environment_is_refused():
+    with pytest.raises(SettingsError):
+        Settings.from_env({"TANNTID_ENV": "staging", "SECRET_KEY": "x" * 40})
