@@ -18,6 +18,14 @@ _PHONE = re.compile(r"(?:\+47|0047)\s?[49]\d(?:\s?\d){6}(?!\d)")
 _handler: logging.Handler | None = None
 
 
+def keep_output(name: str, text: str) -> None:
+    """Add a subprocess's log output (a server, a worker, the CLI) to the
+    files searched at the end of the run."""
+    LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with (LOG_PATH.parent / f"{name}.log").open("a", encoding="utf-8") as out:
+        out.write(text)
+
+
 def personal_data_in(text: str) -> list[str]:
     """Identity numbers (any valid one, synthetic included) and Norwegian
     mobile numbers in international form found in ``text``."""
@@ -29,11 +37,17 @@ def personal_data_in(text: str) -> list[str]:
 def pytest_sessionstart(session: pytest.Session) -> None:
     global _handler
     LOG_PATH.parent.mkdir(parents=True, exist_ok=True)
+    for stale in LOG_PATH.parent.glob("*.log"):
+        stale.unlink()
     _handler = logging.FileHandler(LOG_PATH, mode="w", encoding="utf-8")
     _handler.setLevel(logging.DEBUG)
     _handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(_handler)
     logging.getLogger().setLevel(logging.DEBUG)
+    # As in production (web/logs.py): drivers' debug output prints statement
+    # parameters, which is exactly what must never reach a log.
+    for name in ("aiosqlite", "sqlalchemy.engine", "asyncio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -38,3 +38,13 @@ def test_every_cli_command_is_in_the_readme():
     for command in ("tanntid serve", "tanntid migrate", "tanntid seed --demo",
                     "tanntid slots generate", "tanntid worker"):
         assert command in README, command
+
+
+def test_the_log_check_finds_identity_and_phone_numbers():
+    from tests.logcheck import personal_data_in
+
+    assert personal_data_in('{"event": "x", "pid": "21879498012"}') == ["21879498012"]
+    assert personal_data_in("to=+47 912 34 567 status=sent") == ["+47 912 34 567"]
+    assert personal_data_in("to=+4791234567") == ["+4791234567"]
+    assert personal_data_in("appointment_id=12345678901 slot=4") == []  # not a valid number
+    assert personal_data_in("correlation_id=cbb9e2cb3ea14efba12a6651c3e8d3b2") == []

@@ -1,0 +1,53 @@
+"""The `tanntid` command, run as a newcomer would: migrate, seed, generate."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.logcheck import keep_output
+from web.settings import ROOT
+
+
+def tanntid(*args: str, db_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db_path}",
+           "SECRET_KEY": "cli-test-" + "k" * 32, "TANNTID_ENV": "test", "LOG_JSON": "1"}
+    result = subprocess.run([sys.executable, "-m", "web.cli", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=300, check=False)
+    keep_output("cli", result.stdout + result.stderr)
+    return result
+
+
+def count(db_path: Path, table: str) -> int:
+    with sqlite3.connect(db_path) as conn:
+        return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608
+
+
+def test_migrate_seed_and_generate_are_repeatable(tmp_path: Path):
+    db_path = tmp_path / "cli.sqlite3"
+    assert tanntid("migrate", db_path=db_path).returncode == 0
+    assert tanntid("migrate", db_path=db_path).returncode == 0
+    seeded = tanntid("seed", "--demo", "--weeks", "1", db_path=db_path)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "demo data ready" in seeded.stdout
+    counts = {t: count(db_path, t) for t in ("counties", "clinics", "patients", "slots",
+                                             "appointments")}
+    assert counts["counties"] == 15 and counts["clinics"] >= 45 and counts["slots"] > 0
+    again = tanntid("seed", "--demo", "--weeks", "1", db_path=db_path)
+    assert again.returncode == 0
+    assert {t: count(db_path, t) for t in counts} == counts
+    generated = tanntid("slots", "generate", "--weeks", "2", db_path=db_path)
+    assert generated.returncode == 0, generated.stderr
+    assert count(db_path, "slots") > counts["slots"]
+    assert "new slots" in generated.stdout
+
+
+def test_production_without_secret_refuses_to_start(tmp_path: Path):
+    env = {**os.environ, "TANNTID_ENV": "production", "SECRET_KEY": ""}
+    result = subprocess.run([sys.executable, "-m", "web.cli", "migrate"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "SECRET_KEY is required" in result.stderr
