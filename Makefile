@@ -53,11 +53,11 @@ bench: setup
 	$(BIN)/python -m benchmarks
 
 messages: $(VENV)/.installed
-	$(BIN)/pybabel extract --mapping-file=locales/babel.cfg --keywords=N_ \
-	    --keywords=pgettext:1c,2 --no-location --sort-output \
-	    --output-file=locales/messages.pot --project=Tanntid web booking notifications idporten
+	$(BIN)/pybabel extract --mapping-file=locales/babel.cfg --no-location --sort-output \
+	    --project=Tanntid --output-file=locales/messages.pot .
 	$(BIN)/pybabel update --input-file=locales/messages.pot --output-dir=locales \
 	    --domain=messages --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --domain=messages --directory=locales --statistics
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor locales/.compiled

@@ -17,6 +17,7 @@ from web.middleware import (
     CorrelationIdMiddleware,
     CrossSiteRequestMiddleware,
     SecurityHeadersMiddleware,
+    ServerErrorPageMiddleware,
 )
 from web.routes import build_routes
 from web.settings import Settings
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
             Middleware(CrossSiteRequestMiddleware, public_url=settings.public_url,
                        refuse=errors.refuse_cross_site, exempt_prefixes=CSRF_EXEMPT),
+            Middleware(ServerErrorPageMiddleware, handler=errors.server_error),
         ],
         exception_handlers=errors.exception_handlers(),
         lifespan=lifespan,

@@ -136,3 +136,37 @@ class CrossSiteRequestMiddleware:
 def _own_origin(scope: Scope, headers: Headers) -> str:
     host = headers.get("host", "")
     return f"{scope.get('scheme', 'http')}://{host}"
+
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+class ServerErrorPageMiddleware:
+    """Turn an unhandled exception into the translated error page *inside*
+    the other middleware, so it carries the security headers and the
+    correlation id like every other response. If the response had already
+    started, there is nothing to replace: the exception goes on up."""
+
+    def __init__(self, app: ASGIApp, *, handler: ErrorHandler) -> None:
+        self.app = app
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            response = await self.handler(Request(scope, receive), exc)
+            await response(scope, receive, send)

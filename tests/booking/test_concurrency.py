@@ -19,8 +19,6 @@ from tests import factories as f
 from tests.booking.booking_world import NOW, make_world
 
 
-
-
 async def many_patients(db: Database, n: int) -> list[int]:
     async with db.write() as s:
         return [(await f.patient(s, birth_date=date(1970 + i % 30, 1 + i % 12, 1 + i % 28))).id

@@ -1,0 +1,107 @@
+"""Finding a clinic, and a clinic's own page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from booking import directory
+from booking.models import Clinic
+from booking.search import next_free_times
+from web import i18n
+from web.htmx import page_or_fragment, targeted_block
+from web.templating import render
+
+#: The search form's results element (``id``) and the block that fills it.
+SEARCH_FRAGMENTS = {"results": "results"}
+NEXT_TIMES = 5
+
+
+def _county_id(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+async def search(request: Request) -> Response:
+    db = request.app.state.db
+    params = request.query_params
+    county_id = _county_id(params.get("fylke"))
+    municipality = params.get("kommune", "").strip()[:100]
+    name = params.get("navn", "").strip()[:100]
+    context: dict[str, Any] = {
+        "county_id": county_id,
+        "municipality": municipality,
+        "name": name,
+        "result": await directory.search_clinics(
+            db, county_id=county_id, municipality=municipality, name=name),
+    }
+    if targeted_block(request, SEARCH_FRAGMENTS) is None:
+        # The form's choices are only needed for a whole page.
+        context["counties"] = await directory.counties(db)
+        context["municipalities"] = await directory.municipality_names(db)
+    return page_or_fragment(request, "clinics/search.html", context,
+                            fragments=SEARCH_FRAGMENTS)
+
+
+@dataclass(frozen=True)
+class OpeningDay:
+    weekday: str
+    opens: str | None
+    closes: str | None
+
+
+def opening_days(clinic: Clinic) -> list[OpeningDay]:
+    """Monday to Sunday; a day missing from ``opening_hours`` is closed."""
+    names = i18n.weekday_names()
+    days = []
+    for day in range(7):
+        hours = (clinic.opening_hours or {}).get(str(day))
+        if hours and len(hours) == 2:
+            days.append(OpeningDay(names[day], hours[0], hours[1]))
+        else:
+            days.append(OpeningDay(names[day], None, None))
+    return days
+
+
+@dataclass(frozen=True)
+class Phone:
+    href: str  # tel:+4722000000
+    display: str  # 22 00 00 00
+
+
+def phone_link(number: str) -> Phone:
+    try:
+        parsed = phonenumbers.parse(number, "NO")
+    except phonenumbers.NumberParseException:
+        return Phone("tel:" + "".join(ch for ch in number if ch.isdigit() or ch == "+"), number)
+    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 47
+           else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return Phone("tel:" + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+                 phonenumbers.format_number(parsed, fmt))
+
+
+def map_url(latitude: float, longitude: float) -> str:
+    lat, lon = f"{latitude:.6f}", f"{longitude:.6f}"
+    return f"https://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}"
+
+
+async def detail(request: Request) -> Response:
+    db = request.app.state.db
+    clinic = await directory.clinic_by_slug(db, request.path_params["slug"])
+    if clinic is None:
+        raise HTTPException(status_code=404)
+    i18n.activate(request)  # weekday names below are in the reader's language
+    return render(request, "clinics/detail.html", {
+        "clinic": clinic,
+        "phone": phone_link(clinic.phone),
+        "map_url": map_url(clinic.latitude, clinic.longitude),
+        "opening_days": opening_days(clinic),
+        "next_times": await next_free_times(db, clinic_id=clinic.id, limit=NEXT_TIMES),
+    })
