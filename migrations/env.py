@@ -7,7 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import booking.models  # noqa: F401  (registers every table)
+import web.schema  # noqa: F401  (registers every table)
 from booking.db import Base, UTCDateTime, create_database
 
 target_metadata = Base.metadata

@@ -51,3 +51,13 @@ async def test_readyz_reports_an_unreachable_database(tmp_path):
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("unavailable")
     await broken.dispose()
+
+
+def test_logout_may_lead_to_the_identity_providers():
+    from web.app import identity_provider_origins
+
+    settings = Settings(
+        secret_key="t" * 40,
+        idporten_discovery_url="https://test.idporten.no/.well-known/openid-configuration")
+    assert identity_provider_origins(settings) == (
+        "https://test.idporten.no", "https://login.test.idporten.no")

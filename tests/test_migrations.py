@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-import booking.models  # noqa: F401
+import web.schema  # noqa: F401
 from booking.db import Base, create_database
 from tests.services import postgres_url
 from web.settings import ROOT

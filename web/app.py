@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+import idporten.routes
+import idporten.services
 from booking.db import create_database
 from booking.identity import IdentityVault
 from web import errors
@@ -27,6 +30,18 @@ from web.templating import create_templates
 CSRF_EXEMPT = ("/webhooks/", "/dev/idporten/token", "/dev/idporten/par")
 
 
+def identity_provider_origins(settings: Settings) -> tuple[str, ...]:
+    """Where the logout form's redirect may lead: each configured provider's
+    origin and its ``login.`` host (ID-porten serves end-session there)."""
+    origins: list[str] = []
+    for url in (settings.idporten_discovery_url, settings.staff_oidc_discovery_url):
+        if url:
+            parts = urlsplit(url)
+            origins += [f"{parts.scheme}://{parts.netloc}",
+                        f"{parts.scheme}://login.{parts.netloc}"]
+    return tuple(dict.fromkeys(origins))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
@@ -38,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            await idporten.services.shutdown(app)
             await db.dispose()
 
     app = Starlette(
@@ -45,12 +61,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=build_routes(settings),
         middleware=[
             Middleware(CorrelationIdMiddleware),
-            Middleware(SecurityHeadersMiddleware, hsts=settings.is_production),
+            Middleware(SecurityHeadersMiddleware, hsts=settings.is_production,
+                       form_targets=identity_provider_origins(settings)),
             Middleware(CrossSiteRequestMiddleware, public_url=settings.public_url,
                        refuse=errors.refuse_cross_site, exempt_prefixes=CSRF_EXEMPT),
             Middleware(ServerErrorPageMiddleware, handler=errors.server_error),
         ],
-        exception_handlers=errors.exception_handlers(),
+        exception_handlers={**errors.exception_handlers(),
+                            **idporten.routes.exception_handlers()},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -58,9 +58,12 @@ class SecurityHeadersMiddleware:
     its own ``frame-ancestors``), no sniffing, minimal referrers, HSTS in
     production."""
 
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool, form_targets: tuple[str, ...] = ()) -> None:
         self.app = app
         self.hsts = hsts
+        # Chrome applies form-action to the redirects after a form POST, so the
+        # logout form must be allowed to end up at the identity provider.
+        self.form_action = " ".join(("'self'", *form_targets))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,16 +73,19 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                if "content-security-policy" not in headers:
+                    # A route that sets its own policy (frame-ancestors for the
+                    # provider's logout iframe) must not be undone by this header.
+                    headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault(
                     "Content-Security-Policy",
                     "default-src 'self'; script-src 'self'; style-src 'self'; "
                     "img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-                    "form-action 'self'; base-uri 'none'; object-src 'none'; "
+                    f"form-action {self.form_action}; base-uri 'none'; object-src 'none'; "
                     "frame-ancestors 'none'",
                 )
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 headers.setdefault("Referrer-Policy", "same-origin")
-                headers.setdefault("X-Frame-Options", "DENY")
                 headers.setdefault("Permissions-Policy",
                                    "camera=(), microphone=(), geolocation=(), payment=()")
                 headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")

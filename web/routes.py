@@ -7,6 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from idporten.routes import auth_routes
 from web import health
 from web.settings import Settings
 from web.views import clinics, home, language
@@ -23,4 +24,5 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        *auth_routes(settings),
     ]

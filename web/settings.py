@@ -32,6 +32,30 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "LOG_LEVEL": ("INFO", "minimum log level"),
     "ALLOW_SYNTHETIC_IDS": ("on outside production",
                             "accept synthetic test identity numbers (month + 80)"),
+    "IDPORTEN_DISCOVERY_URL": ("(unset: the local test ID-porten at `/dev/idporten`)",
+                               "ID-porten's discovery document, e.g. "
+                               "`https://test.idporten.no/.well-known/openid-configuration`; "
+                               "required in production"),
+    "IDPORTEN_CLIENT_ID": ("`tanntid-local` outside production",
+                           "our client id at ID-porten; required in production"),
+    "IDPORTEN_CLIENT_JWK": ("(unset)", "private RSA key as a JWK (JSON, with `kid`) for "
+                            "`private_key_jwt` client authentication (Digdir's recommendation)"),
+    "IDPORTEN_CLIENT_SECRET": ("(unset)", "client secret for `client_secret_post`, "
+                               "when no JWK is set"),
+    "IDPORTEN_ACR": ("idporten-loa-substantial",
+                     "the lowest level of assurance accepted (`idporten-loa-high` to require "
+                     "BankID, Buypass or Commfides)"),
+    "SESSION_IDLE_MINUTES": ("30", "a login session ends after this long without a request"),
+    "SESSION_MAX_MINUTES": ("120", "a login session ends this long after login, however busy"),
+    "STAFF_OIDC_DISCOVERY_URL": ("(unset: staff test users of the local test login)",
+                                 "discovery document of the county's staff identity provider; "
+                                 "required in production"),
+    "STAFF_OIDC_CLIENT_ID": ("`tanntid-staff-local` outside production",
+                             "our client id at the staff identity provider"),
+    "STAFF_OIDC_CLIENT_JWK": ("(unset)", "private key (JWK) for `private_key_jwt` at the "
+                              "staff identity provider"),
+    "STAFF_OIDC_CLIENT_SECRET": ("(unset)", "client secret for `client_secret_post` at the "
+                                 "staff identity provider, when no JWK is set"),
 }
 
 
@@ -51,10 +75,27 @@ class Settings:
     log_json: bool = False
     log_level: str = "INFO"
     allow_synthetic_ids: bool = True
+    # ID-porten (idporten/); unset discovery URL = the local test provider.
+    idporten_discovery_url: str | None = None
+    idporten_client_id: str = "tanntid-local"
+    idporten_client_jwk: str | None = field(default=None, repr=False)
+    idporten_client_secret: str | None = field(default=None, repr=False)
+    idporten_acr: str = "idporten-loa-substantial"
+    session_idle_minutes: int = 30
+    session_max_minutes: int = 120
+    staff_oidc_discovery_url: str | None = None
+    staff_oidc_client_id: str = "tanntid-staff-local"
+    staff_oidc_client_jwk: str | None = field(default=None, repr=False)
+    staff_oidc_client_secret: str | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def local_login(self) -> bool:
+        """The local test ID-porten (``/dev/idporten``) stands in for a real provider."""
+        return self.idporten_discovery_url is None or self.staff_oidc_discovery_url is None
 
     @property
     def dev_tools(self) -> bool:
@@ -85,15 +126,50 @@ class Settings:
             log_level=env_map.get("LOG_LEVEL", "INFO").upper(),
             allow_synthetic_ids=_flag(env_map.get("ALLOW_SYNTHETIC_IDS"),
                                       default=not production),
+            idporten_discovery_url=env_map.get("IDPORTEN_DISCOVERY_URL") or None,
+            idporten_client_id=env_map.get("IDPORTEN_CLIENT_ID")
+            or ("" if production else cls.idporten_client_id),
+            idporten_client_jwk=env_map.get("IDPORTEN_CLIENT_JWK") or None,
+            idporten_client_secret=env_map.get("IDPORTEN_CLIENT_SECRET") or None,
+            idporten_acr=env_map.get("IDPORTEN_ACR") or cls.idporten_acr,
+            session_idle_minutes=int(env_map.get("SESSION_IDLE_MINUTES") or 30),
+            session_max_minutes=int(env_map.get("SESSION_MAX_MINUTES") or 120),
+            staff_oidc_discovery_url=env_map.get("STAFF_OIDC_DISCOVERY_URL") or None,
+            staff_oidc_client_id=env_map.get("STAFF_OIDC_CLIENT_ID")
+            or ("" if production else cls.staff_oidc_client_id),
+            staff_oidc_client_jwk=env_map.get("STAFF_OIDC_CLIENT_JWK") or None,
+            staff_oidc_client_secret=env_map.get("STAFF_OIDC_CLIENT_SECRET") or None,
         )
         settings.check()
         return settings
 
     def check(self) -> None:
         """Refuse combinations that must never run."""
+        if self.idporten_acr not in ("idporten-loa-substantial", "idporten-loa-high"):
+            raise SettingsError("IDPORTEN_ACR must be idporten-loa-substantial or "
+                                "idporten-loa-high")
+        if not (0 < self.session_idle_minutes <= self.session_max_minutes):
+            raise SettingsError("SESSION_IDLE_MINUTES must be positive and at most "
+                                "SESSION_MAX_MINUTES")
         if not self.is_production:
             return
         problems = []
+        if self.idporten_discovery_url is None:
+            problems.append("IDPORTEN_DISCOVERY_URL is unset (the local test login would "
+                            "be mounted)")
+        if self.staff_oidc_discovery_url is None:
+            problems.append("STAFF_OIDC_DISCOVERY_URL is unset (the local test login would "
+                            "be mounted)")
+        for name, client_id, jwk, secret in (
+            ("IDPORTEN", self.idporten_client_id, self.idporten_client_jwk,
+             self.idporten_client_secret),
+            ("STAFF_OIDC", self.staff_oidc_client_id, self.staff_oidc_client_jwk,
+             self.staff_oidc_client_secret),
+        ):
+            if not client_id:
+                problems.append(f"{name}_CLIENT_ID is unset")
+            if not (jwk or secret):
+                problems.append(f"neither {name}_CLIENT_JWK nor {name}_CLIENT_SECRET is set")
         if self.allow_synthetic_ids:
             problems.append("synthetic identity numbers are allowed")
         if len(self.secret_key) < 32:

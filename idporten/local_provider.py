@@ -1,0 +1,539 @@
+"""A local ID-porten for development and tests, mounted at ``/dev/idporten``.
+
+A real OpenID Connect provider that behaves like ID-porten where the app can
+tell: discovery, JWKS, pushed authorization requests (RFC 9126), the
+authorization endpoint (a page like ID-porten's TestID listing the synthetic
+demo persons, plus a field for any synthetic number, with a choice of level;
+``login_hint=testid:<number>[_idporten-loa-high]`` logs in at once, like
+Digdir's headless TestID), the token endpoint (client authentication with
+``private_key_jwt`` or ``client_secret_post`` as registered, PKCE S256,
+``redirect_uri``, single-use codes) and end session, whose page loads each
+client's front-channel logout URI with ``iss`` and ``sid`` in iframes. The
+staff client gets synthetic staff users instead of persons.
+
+State (pushed requests, codes, sessions) is kept in memory: one process, dev
+and tests only. The provider refuses to exist in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
+
+from booking.identity import InvalidIdentityNumber, parse
+from idporten import acr as levels
+from idporten.client import ASSERTION_TYPE
+from idporten.config import RegisteredClient, local_clients, local_issuer
+from idporten.local_users import STAFF_BY_KEY, STAFF_TEST_USERS, StaffTestUser, demo_persons
+from idporten.pages import render
+from idporten.tokens import ALLOWED_ALGORITHMS
+from web.settings import VAR, Settings, SettingsError
+
+log = structlog.get_logger("tanntid.local_idporten")
+
+CODE_LIFETIME: Final = 60
+PAR_LIFETIME: Final = 90
+PAGE_LIFETIME: Final = 600
+ID_TOKEN_LIFETIME: Final = 120
+LOCALES: Final = ("nb", "nn", "en", "se")
+_VERIFIER_CHARS: Final = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+@dataclass(frozen=True)
+class AuthorizationRequest:
+    client_id: str
+    redirect_uri: str
+    scope: str
+    state: str
+    nonce: str
+    code_challenge: str
+    acr: str
+    locale: str
+    login_hint: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Login:
+    """Who logged in: a person (``pid``) or a staff test user."""
+
+    acr: str
+    pid: str | None = field(default=None, repr=False)
+    staff: StaffTestUser | None = None
+
+
+@dataclass
+class Grant:
+    request: AuthorizationRequest
+    login: Login
+    sid: str
+    auth_time: int
+    expires: float
+    used: bool = False
+
+
+class OAuthError(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status = error, description, status
+
+    def response(self) -> JSONResponse:
+        return JSONResponse({"error": self.error, "error_description": self.description},
+                            status_code=self.status, headers={"Cache-Control": "no-store"})
+
+
+def load_or_create_key(path: Path | None) -> rsa.RSAPrivateKey:
+    """The signing key: kept in ``path`` (dev, so restarts keep sessions valid),
+    or new for this process."""
+    if path is not None and path.exists():
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(loaded, rsa.RSAPrivateKey):
+            return loaded
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        path.chmod(0o600)
+    return key
+
+
+def s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class LocalProvider:
+    """An ASGI app; mount it at :data:`~idporten.config.LOCAL_PATH`."""
+
+    def __init__(self, *, issuer: str, clients: dict[str, RegisteredClient],
+                 key: rsa.RSAPrivateKey, allow_synthetic_only: bool = True,
+                 today: Callable[[], date] = date.today,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.issuer = issuer
+        self.path = urlsplit(issuer).path
+        self.clients = clients
+        self.key = key
+        self.today = today
+        self.clock = clock
+        self.allow_synthetic_only = allow_synthetic_only
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        self.kid = hashlib.sha256(public["n"].encode()).hexdigest()[:16]
+        self.public_jwk = {**public, "kid": self.kid, "use": "sig", "alg": "RS256"}
+        self._pairwise_key = secrets.token_bytes(32)
+        # Switches for tests (Wonderwall's mock has the same): what is advertised.
+        self.advertise_par = True
+        self.iss_in_response = True
+        self._pushed: dict[str, tuple[float, AuthorizationRequest]] = {}
+        self._pages: dict[str, tuple[float, AuthorizationRequest]] = {}
+        self._codes: dict[str, Grant] = {}
+        self._sessions: dict[str, set[str]] = {}  # sid -> client ids
+        self._assertions: dict[str, float] = {}  # jti -> expiry (replay cache)
+        self.router = Router(routes=[
+            Route("/.well-known/openid-configuration", self.discovery),
+            Route("/jwks.json", self.jwks),
+            Route("/par", self.par, methods=["POST"]),
+            Route("/authorize", self.authorize, methods=["GET", "POST"]),
+            Route("/token", self.token, methods=["POST"]),
+            Route("/logout", self.end_session, methods=["GET", "POST"]),
+        ])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalProvider:
+        if settings.is_production:
+            raise SettingsError("the local test ID-porten must never run in production")
+        key_path = VAR / "local-idporten-key.pem" if settings.env == "dev" else None
+        return cls(issuer=local_issuer(settings), clients=local_clients(settings),
+                   key=load_or_create_key(key_path))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.router(scope, receive, send)
+
+    def url(self, endpoint: str) -> str:
+        return f"{self.issuer}/{endpoint}"
+
+    # --- metadata ----------------------------------------------------------------
+
+    async def discovery(self, request: Request) -> Response:
+        doc: dict[str, Any] = {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.url("authorize"),
+            "token_endpoint": self.url("token"),
+            "jwks_uri": self.url("jwks.json"),
+            "end_session_endpoint": self.url("logout"),
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code"],
+            "subject_types_supported": ["pairwise"],
+            "scopes_supported": ["openid", "profile"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt"],
+            "token_endpoint_auth_signing_alg_values_supported": list(ALLOWED_ALGORITHMS),
+            "code_challenge_methods_supported": ["S256"],
+            "acr_values_supported": [levels.SUBSTANTIAL, levels.HIGH],
+            "ui_locales_supported": list(LOCALES),
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nonce", "acr", "amr",
+                                 "auth_time", "sid", "pid", "locale"],
+            "authorization_response_iss_parameter_supported": self.iss_in_response,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": True,
+            "request_uri_parameter_supported": False,
+        }
+        if self.advertise_par:
+            doc["pushed_authorization_request_endpoint"] = self.url("par")
+        return JSONResponse(doc)
+
+    async def jwks(self, request: Request) -> Response:
+        return JSONResponse({"keys": [self.public_jwk]})
+
+    # --- pushed authorization requests (RFC 9126) ------------------------------------
+
+    async def par(self, request: Request) -> Response:
+        form = dict(await request.form())
+        try:
+            client = self._authenticate(form)
+            if "request_uri" in form:  # RFC 9126 §2.1
+                raise OAuthError("invalid_request", "request_uri is not allowed here")
+            auth_request = self._validate(dict(form), client)
+        except OAuthError as exc:
+            return exc.response()
+        request_uri = "urn:tanntid-local:par:" + secrets.token_urlsafe(24)
+        self._pushed[request_uri] = (self.clock() + PAR_LIFETIME, auth_request)
+        return JSONResponse({"request_uri": request_uri, "expires_in": PAR_LIFETIME},
+                            status_code=201, headers={"Cache-Control": "no-store"})
+
+    # --- authorization endpoint --------------------------------------------------------
+
+    async def authorize(self, request: Request) -> Response:
+        params = dict(request.query_params)
+        if request.method == "POST":  # OIDC Core §3.1.2.1: GET and POST
+            params.update({k: v for k, v in (await request.form()).items()
+                           if isinstance(v, str)})
+        if "txn" in params:
+            return await self._page_submitted(request, params)
+        client = self.clients.get(params.get("client_id", ""))
+        if client is None:
+            return self._error_page(request, "unknown client_id")
+        if "request_uri" in params:
+            pushed = self._pushed.pop(params["request_uri"], None)  # single use
+            if (pushed is None or pushed[0] < self.clock()
+                    or pushed[1].client_id != client.client_id):
+                return self._error_page(request, "unknown or expired request_uri")
+            auth_request = pushed[1]
+            if params.get("login_hint"):  # the headless test login adds it to the URL
+                auth_request = replace(auth_request, login_hint=params["login_hint"])
+        else:
+            redirect_uri = params.get("redirect_uri", "")
+            if redirect_uri not in client.redirect_uris:  # RFC 6749 §4.1.2.1: never redirect
+                return self._error_page(request, "redirect_uri is not registered")
+            try:
+                auth_request = self._validate(params, client)
+            except OAuthError as exc:
+                return self._redirect_error(redirect_uri, params.get("state", ""), exc)
+        hint = auth_request.login_hint or ""
+        if hint.startswith("testid:"):
+            return self._headless(request, auth_request, client, hint.removeprefix("testid:"))
+        txn = secrets.token_urlsafe(24)
+        self._prune()
+        self._pages[txn] = (self.clock() + PAGE_LIFETIME, auth_request)
+        return self._login_page(request, txn, auth_request, client)
+
+    def _validate(self, params: dict[str, Any], client: RegisteredClient
+                  ) -> AuthorizationRequest:
+        """The checks ID-porten makes of an authorization request."""
+        if params.get("client_id") != client.client_id:
+            raise OAuthError("invalid_request", "client_id does not match")
+        redirect_uri = str(params.get("redirect_uri", ""))
+        if redirect_uri not in client.redirect_uris:
+            raise OAuthError("invalid_request", "redirect_uri is not registered")
+        if params.get("response_type") != "code":
+            raise OAuthError("unsupported_response_type", "only code")
+        scope = str(params.get("scope", ""))
+        if "openid" not in scope.split():
+            raise OAuthError("invalid_scope", "openid is required")
+        if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
+            raise OAuthError("invalid_request", "PKCE with S256 is required")
+        if not params.get("state") or not params.get("nonce"):
+            raise OAuthError("invalid_request", "state and nonce are required")
+        requested = str(params.get("acr_values", levels.SUBSTANTIAL)).split()
+        acr = next((a for a in requested if a in (levels.SUBSTANTIAL, levels.HIGH)),
+                   levels.SUBSTANTIAL)
+        locale = next((loc for loc in str(params.get("ui_locales", "")).split()
+                       if loc in LOCALES), "nb")
+        return AuthorizationRequest(
+            client_id=client.client_id, redirect_uri=redirect_uri, scope=scope,
+            state=str(params["state"]), nonce=str(params["nonce"]),
+            code_challenge=str(params["code_challenge"]), acr=acr, locale=locale,
+            login_hint=str(params["login_hint"]) if params.get("login_hint") else None)
+
+    def _headless(self, request: Request, auth_request: AuthorizationRequest,
+                  client: RegisteredClient, hint: str) -> Response:
+        """Digdir's headless TestID: ``testid:<number>_<level>`` logs in at once."""
+        number, _, level = hint.partition("_")
+        acr = level if level in (levels.SUBSTANTIAL, levels.HIGH) else auth_request.acr
+        if client.audience == "staff":
+            user = STAFF_BY_KEY.get(number)
+            if user is None:
+                return self._error_page(request, "unknown staff test user")
+            return self._issue_code(auth_request, Login(acr=acr, staff=user))
+        if not self._acceptable_number(number):
+            return self._error_page(request, "TestID accepts synthetic identity numbers only")
+        return self._issue_code(auth_request, Login(acr=acr, pid=number))
+
+    def _acceptable_number(self, number: str) -> bool:
+        try:
+            parsed = parse(number, allow_synthetic=True)
+        except InvalidIdentityNumber:
+            return False
+        return parsed.synthetic or not self.allow_synthetic_only
+
+    async def _page_submitted(self, request: Request, params: dict[str, str]) -> Response:
+        pending = self._pages.pop(params["txn"], None)
+        if pending is None or pending[0] < self.clock():
+            return self._error_page(request, "this login page has expired; start again")
+        auth_request = pending[1]
+        client = self.clients[auth_request.client_id]
+        if params.get("cancel"):  # the user cancelled: access_denied (RFC 6749 §4.1.2.1)
+            return self._redirect_error(auth_request.redirect_uri, auth_request.state,
+                                        OAuthError("access_denied", "the user cancelled"))
+        acr = params.get("level", auth_request.acr)
+        if acr not in (levels.SUBSTANTIAL, levels.HIGH):
+            acr = auth_request.acr
+        if client.audience == "staff":
+            user = STAFF_BY_KEY.get(params.get("user", ""))
+            if user is not None:
+                return self._issue_code(auth_request, Login(acr=acr, staff=user))
+        else:
+            number = ""
+            if params.get("person"):
+                persons = {p.key: p for p in demo_persons(self.today())}
+                found = persons.get(params["person"])
+                number = found.number if found else ""
+            else:
+                number = params.get("pid", "").strip().replace(" ", "")
+            if number and self._acceptable_number(number):
+                return self._issue_code(auth_request, Login(acr=acr, pid=number))
+        # Nothing usable chosen: show the page again with a message.
+        txn = secrets.token_urlsafe(24)
+        self._pages[txn] = (self.clock() + PAGE_LIFETIME, auth_request)
+        return self._login_page(request, txn, auth_request, client, error=True, status=400)
+
+    def _login_page(self, request: Request, txn: str, auth_request: AuthorizationRequest,
+                    client: RegisteredClient, *, error: bool = False,
+                    status: int = 200) -> Response:
+        request.state.locale = auth_request.locale
+        return render(request, "local_authorize.html", {
+            "action": f"{self.path}/authorize", "txn": txn, "error": error,
+            "staff": client.audience == "staff",
+            "persons": [] if client.audience == "staff" else demo_persons(self.today()),
+            "staff_users": STAFF_TEST_USERS if client.audience == "staff" else (),
+            "level": auth_request.acr, "levels": (levels.SUBSTANTIAL, levels.HIGH),
+        }, status_code=status)
+
+    def _issue_code(self, auth_request: AuthorizationRequest, login: Login) -> Response:
+        self._prune()
+        code = secrets.token_urlsafe(32)
+        sid = secrets.token_urlsafe(24)
+        self._codes[code] = Grant(auth_request, login, sid, int(self.clock()),
+                                  self.clock() + CODE_LIFETIME)
+        self._sessions.setdefault(sid, set()).add(auth_request.client_id)
+        params = {"code": code, "state": auth_request.state}
+        if self.iss_in_response:  # RFC 9207 §2
+            params["iss"] = self.issuer
+        return RedirectResponse(_with_query(auth_request.redirect_uri, params), 303)
+
+    def _redirect_error(self, redirect_uri: str, state: str, exc: OAuthError) -> Response:
+        params = {"error": exc.error, "error_description": exc.description, "state": state}
+        if self.iss_in_response:
+            params["iss"] = self.issuer
+        return RedirectResponse(_with_query(redirect_uri, params), 303)
+
+    def _error_page(self, request: Request, message: str) -> Response:
+        return render(request, "local_error.html", {"message": message}, status_code=400)
+
+    # --- token endpoint --------------------------------------------------------------
+
+    async def token(self, request: Request) -> Response:
+        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        try:
+            client = self._authenticate(form)
+            return self._exchange(form, client)
+        except OAuthError as exc:
+            log.info("local_token_refused", error=exc.error, reason=exc.description)
+            return exc.response()
+
+    def _authenticate(self, form: dict[str, Any]) -> RegisteredClient:
+        """RFC 6749 §2.3 / OIDC Core §9: the registered method, and only that."""
+        assertion_type = form.get("client_assertion_type")
+        if assertion_type is not None:
+            if assertion_type != ASSERTION_TYPE:
+                raise OAuthError("invalid_client", "unknown client_assertion_type", 401)
+            return self._verify_assertion(str(form.get("client_assertion", "")),
+                                          form.get("client_id"))
+        client = self.clients.get(str(form.get("client_id", "")))
+        secret = form.get("client_secret")
+        if client is None or client.secret is None or not isinstance(secret, str):
+            raise OAuthError("invalid_client", "client authentication failed", 401)
+        if not hmac.compare_digest(secret.encode(), client.secret.encode()):
+            raise OAuthError("invalid_client", "client authentication failed", 401)
+        return client
+
+    def _verify_assertion(self, assertion: str, form_client_id: object) -> RegisteredClient:
+        """RFC 7523 §3 as Digdir applies it: signed with the registered key,
+        iss = sub = client_id, aud = our issuer (or token URL), short-lived,
+        jti used once."""
+        try:
+            unverified = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise OAuthError("invalid_client", "malformed client assertion", 401) from exc
+        client = self.clients.get(str(unverified.get("iss", "")))
+        if client is None or client.public_jwk is None:
+            raise OAuthError("invalid_client", "unknown client or not private_key_jwt", 401)
+        if form_client_id is not None and form_client_id != client.client_id:
+            raise OAuthError("invalid_client", "client_id does not match the assertion", 401)
+        try:
+            claims = jwt.decode(
+                assertion, jwt.PyJWK(client.public_jwk).key, algorithms=list(ALLOWED_ALGORITHMS),
+                audience=[self.issuer, self.url("token")], issuer=client.client_id,
+                options={"require": ["iss", "sub", "aud", "exp", "iat", "jti"]}, leeway=5,
+            )
+        except jwt.PyJWTError as exc:
+            raise OAuthError("invalid_client", f"client assertion: {type(exc).__name__}",
+                             401) from exc
+        if claims["sub"] != client.client_id or claims["exp"] - claims["iat"] > 120:
+            raise OAuthError("invalid_client", "client assertion claims", 401)
+        now = self.clock()
+        self._assertions = {j: e for j, e in self._assertions.items() if e > now}
+        if claims["jti"] in self._assertions:
+            raise OAuthError("invalid_client", "client assertion replayed", 401)
+        self._assertions[claims["jti"]] = float(claims["exp"]) + 5
+        return client
+
+    def _exchange(self, form: dict[str, str], client: RegisteredClient) -> Response:
+        if form.get("grant_type") != "authorization_code":
+            raise OAuthError("unsupported_grant_type", "authorization_code only")
+        grant = self._codes.get(form.get("code", ""))
+        if grant is None:
+            raise OAuthError("invalid_grant", "unknown code")
+        # RFC 6749 §4.1.2 / §10.5: a code works once; any second use is refused.
+        if grant.used:
+            raise OAuthError("invalid_grant", "code already used")
+        grant.used = True
+        if grant.expires < self.clock():
+            raise OAuthError("invalid_grant", "code expired")
+        if grant.request.client_id != client.client_id:
+            raise OAuthError("invalid_grant", "code was issued to another client")
+        if form.get("redirect_uri") != grant.request.redirect_uri:  # RFC 6749 §4.1.3
+            raise OAuthError("invalid_grant", "redirect_uri does not match")
+        verifier = form.get("code_verifier", "")
+        # RFC 7636 §4.1 (43–128 unreserved characters) and §4.6 (S256).
+        if not (43 <= len(verifier) <= 128) or not set(verifier) <= _VERIFIER_CHARS:
+            raise OAuthError("invalid_grant", "code_verifier is malformed")
+        if not hmac.compare_digest(s256(verifier), grant.request.code_challenge):
+            raise OAuthError("invalid_grant", "PKCE verification failed")
+        id_token = self.sign_id_token(self._claims(grant, client))
+        return JSONResponse({
+            "access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
+            "expires_in": ID_TOKEN_LIFETIME, "scope": grant.request.scope, "id_token": id_token,
+        }, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
+
+    def _claims(self, grant: Grant, client: RegisteredClient) -> dict[str, Any]:
+        now = int(self.clock())
+        claims: dict[str, Any] = {
+            "iss": self.issuer, "aud": client.client_id, "iat": now,
+            "exp": now + ID_TOKEN_LIFETIME, "jti": secrets.token_urlsafe(16),
+            "nonce": grant.request.nonce, "sid": grant.sid, "auth_time": grant.auth_time,
+            "locale": grant.request.locale,
+        }
+        login = grant.login
+        if login.staff is not None:
+            claims.update({
+                "sub": login.staff.key, "name": login.staff.name, "amr": ["pwd"],
+                "tanntid_roles": [r.value for r in login.staff.roles],
+                "tanntid_county": login.staff.county,
+                "tanntid_clinics": list(login.staff.clinics),
+            })
+        else:
+            assert login.pid is not None
+            # ID-porten's sub is pairwise: stable per person and client, not the pid.
+            sub = hmac.new(self._pairwise_key, f"{client.client_id}:{login.pid}".encode(),
+                           hashlib.sha256).digest()
+            claims.update({
+                "sub": base64.urlsafe_b64encode(sub).rstrip(b"=").decode(),
+                "pid": login.pid, "acr": login.acr, "amr": ["TestID"],
+            })
+        return claims
+
+    def sign_id_token(self, claims: dict[str, Any]) -> str:
+        """RS256 with our key (tests replace this to make bad tokens)."""
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    # --- end session and front-channel logout ----------------------------------------
+
+    async def end_session(self, request: Request) -> Response:
+        """RP-Initiated Logout 1.0 §2; then OIDC Front-Channel Logout 1.0 §3: a
+        page with one iframe per client of the session, each loading that client's
+        front-channel logout URI with ``iss`` and ``sid``."""
+        params = dict(request.query_params)
+        if request.method == "POST":
+            params.update({k: v for k, v in (await request.form()).items()
+                           if isinstance(v, str)})
+        sid, client_id = None, params.get("client_id")
+        hint = params.get("id_token_hint")
+        if hint:
+            try:  # our own token; an expired one is still a good hint (§2)
+                claims = jwt.decode(hint, self.key.public_key(), algorithms=["RS256"],
+                                    issuer=self.issuer, options={"verify_exp": False,
+                                                                 "verify_aud": False})
+            except jwt.PyJWTError:
+                return self._error_page(request, "id_token_hint is not valid")
+            sid = claims.get("sid")
+            client_id = claims.get("aud") if isinstance(claims.get("aud"), str) else client_id
+        client = self.clients.get(client_id or "")
+        frames = []
+        if sid and sid in self._sessions:
+            for other in sorted(self._sessions.pop(sid)):
+                registered = self.clients.get(other)
+                if registered and registered.frontchannel_logout_uri:
+                    frames.append(_with_query(registered.frontchannel_logout_uri,
+                                              {"iss": self.issuer, "sid": sid}))
+        target = params.get("post_logout_redirect_uri")
+        continue_to = None
+        if client is not None and target in client.post_logout_redirect_uris:
+            continue_to = _with_query(target, {"state": params["state"]}
+                                      if params.get("state") else {})
+        return render(request, "local_logout.html",
+                      {"frames": frames, "continue_to": continue_to})
+
+    def _prune(self) -> None:
+        now = self.clock()
+        self._pushed = {k: v for k, v in self._pushed.items() if v[0] > now}
+        self._pages = {k: v for k, v in self._pages.items() if v[0] > now}
+        # Used codes are kept until they expire, so a replay is recognised as one.
+        self._codes = {k: g for k, g in self._codes.items() if g.expires + 600 > now}
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    if not params:
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode(params)

@@ -1,0 +1,12 @@
+"""Every table of the service, registered on ``booking.db.Base.metadata``.
+
+Import this module wherever the whole schema is needed (migrations, tests,
+benchmarks); each package keeps its own models."""
+
+import booking.models
+import idporten.models
+from booking.db import Base
+
+metadata = Base.metadata
+
+__all__ = ["booking", "idporten", "metadata"]
