@@ -112,10 +112,12 @@ class BrowserCookies(httpx.AsyncBaseTransport):
 def browser(base_url: str, transport: httpx.AsyncBaseTransport | None = None
             ) -> httpx.AsyncClient:
     """A browser-like client: its own cookie jar, and the same-origin ``Origin``
-    header a browser sends with a form POST."""
+    header a browser sends with a form POST. It asks for English pages, so
+    tests can check the (English) message ids."""
     jar = BrowserCookies(transport or httpx.AsyncHTTPTransport())
     client = httpx.AsyncClient(base_url=base_url, transport=jar,
-                               headers={"Origin": base_url}, follow_redirects=False)
+                               headers={"Origin": base_url, "Accept-Language": "en"},
+                               follow_redirects=False)
     client.cookies.jar.set_policy(_KeepNothing())  # httpx's own jar stays empty
     client.browser_cookies = jar.cookies  # type: ignore[attr-defined]
     return client

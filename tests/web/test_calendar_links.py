@@ -1,0 +1,313 @@
+"""Links without login: signed tokens, the calendar file and the directions
+page, through the app in-process."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+import time_machine
+from icalendar import Calendar
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from booking import service
+from booking.audit import Actor
+from booking.db import Database
+from booking.directions import entur_link, map_link
+from booking.models import Appointment
+from tests.booking.booking_world import NOW, World, make_world
+from tests.web.conftest import BASE_URL, html, text_of
+from web import signing
+from web.views import calendar as views
+from web.views.calendar import calendar_link, directions_link
+
+SECRET = "t" * 40  # the app fixture's SECRET_KEY
+EXPIRES = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
+MOMENT = datetime(2030, 3, 1, 9, 0, tzinfo=UTC)
+
+
+# --- tokens -----------------------------------------------------------------
+
+def test_a_token_round_trips() -> None:
+    token = signing.sign("ics", 4711, EXPIRES, SECRET)
+    assert signing.verify("ics", token, SECRET, MOMENT) == 4711
+
+
+@pytest.mark.parametrize(("payload", "length"), [
+    (0, 18), (255, 18), (256, 19), (65_535, 19), (65_536, 20), (2**24, 22), (2**32 - 1, 22),
+])
+def test_tokens_are_short_enough_for_sms(payload: int, length: int) -> None:
+    token = signing.sign("ics", payload, EXPIRES, SECRET)
+    assert len(token) == length
+    assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+    assert signing.verify("ics", token, SECRET, MOMENT) == payload
+
+
+def test_the_largest_payload_still_verifies() -> None:
+    token = signing.sign("ics", 2**64 - 1, EXPIRES, SECRET)
+    assert signing.verify("ics", token, SECRET, MOMENT) == 2**64 - 1
+
+
+def test_every_changed_character_is_refused() -> None:
+    token = signing.sign("ics", 4711, EXPIRES, SECRET)
+    for index, char in enumerate(token):
+        for other in ("A", "z", "-"):
+            if other != char:
+                tampered = token[:index] + other + token[index + 1:]
+                assert signing.verify("ics", tampered, SECRET, MOMENT) is None, tampered
+
+
+@pytest.mark.parametrize("garbage", [
+    "", "abc", "a" * 200, "!!!!!!!!!!!!!!!!!!!!!!", "AAAAAAAAAAAAAAAAAAAAAA==",
+    "AAAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAA.ics", "ÆØÅÆØÅÆØÅÆØÅÆØÅÆØÅÆØÅ",
+])
+def test_garbage_is_refused(garbage: str) -> None:
+    assert signing.verify("ics", garbage, SECRET, MOMENT) is None
+
+
+def test_a_truncated_or_extended_token_is_refused() -> None:
+    token = signing.sign("ics", 4711, EXPIRES, SECRET)
+    assert signing.verify("ics", token[:-1], SECRET, MOMENT) is None
+    assert signing.verify("ics", token + "A", SECRET, MOMENT) is None
+
+
+def test_a_token_is_bound_to_its_purpose_and_secret() -> None:
+    token = signing.sign("ics", 4711, EXPIRES, SECRET)
+    assert signing.verify("directions", token, SECRET, MOMENT) is None
+    assert signing.verify("ics", token, "another secret of some length", MOMENT) is None
+
+
+def test_a_token_expires_at_its_expiry() -> None:
+    token = signing.sign("ics", 4711, EXPIRES, SECRET)
+    assert signing.verify("ics", token, SECRET, EXPIRES - timedelta(seconds=1)) == 4711
+    assert signing.verify("ics", token, SECRET, EXPIRES) is None
+    assert signing.verify("ics", token, SECRET, EXPIRES + timedelta(days=400)) is None
+
+
+def test_a_token_never_expires_earlier_than_asked() -> None:
+    expires = EXPIRES + timedelta(microseconds=500_000)
+    token = signing.sign("ics", 1, expires, SECRET)
+    assert signing.verify("ics", token, SECRET, expires - timedelta(microseconds=1)) == 1
+
+
+@pytest.mark.parametrize(("purpose", "payload", "expires"), [
+    ("ics", -1, EXPIRES),
+    ("ics", 2**64, EXPIRES),
+    ("ics", 1, datetime(2030, 3, 4, 10, 0)),  # naive
+    ("ics", 1, datetime(2107, 1, 1, tzinfo=UTC)),
+    ("", 1, EXPIRES),
+    ("ICS", 1, EXPIRES),
+    ("ics\x00directions", 1, EXPIRES),
+])
+def test_signing_refuses_what_it_cannot_represent(purpose: str, payload: int,
+                                                   expires: datetime) -> None:
+    with pytest.raises(ValueError):
+        signing.sign(purpose, payload, expires, SECRET)
+
+
+def test_signing_needs_a_secret() -> None:
+    with pytest.raises(ValueError):
+        signing.sign("ics", 1, EXPIRES, "")
+
+
+# --- the endpoints ----------------------------------------------------------
+
+def _parse(content: bytes) -> Any:
+    """``Any``: icalendar types a property as any of its value classes."""
+    return Calendar.from_ical(content)
+
+
+@pytest.fixture(autouse=True)
+def link_routes(app: Starlette) -> None:
+    """The lead wires these in web.routes; add them here until then."""
+    paths = {getattr(route, "path", None) for route in app.router.routes}
+    for path, endpoint in ((views.CALENDAR_PATH, views.calendar_file),
+                           (views.DIRECTIONS_PATH, views.directions)):
+        if path not in paths:
+            app.router.routes.insert(0, Route(path, endpoint))
+
+
+async def _booked(db: Database) -> tuple[World, Appointment]:
+    world = await make_world(db)
+    outcome = await service.book(db, Actor.patient(world.adult.id), patient_id=world.adult.id,
+                                 slot_id=world.slots[0].id, appointment_type_id=world.exam.id,
+                                 now=NOW)
+    return world, outcome.appointment
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}" == BASE_URL
+    return parts.path
+
+
+def test_links_are_absolute_on_the_public_url_and_end_with_the_appointment() -> None:
+    appointment = Appointment(id=12, chain_id=5, ends_at=EXPIRES)
+    link = calendar_link("https://tanntid.example/", appointment, SECRET, MOMENT)
+    assert link is not None
+    prefix, suffix = "https://tanntid.example/kalender/", ".ics"
+    assert link.startswith(prefix) and link.endswith(suffix)
+    token = link[len(prefix):-len(suffix)]
+    assert len(token) == 18
+    assert signing.verify("ics", token, SECRET, MOMENT) == 5  # the chain, not the row
+    assert signing.verify("ics", token, SECRET, EXPIRES) is None
+    way = directions_link("https://tanntid.example", appointment, SECRET, MOMENT)
+    assert way is not None and way.startswith("https://tanntid.example/veibeskrivelse/")
+    assert signing.verify("directions", way.rsplit("/", 1)[1], SECRET, MOMENT) == 5
+    # No link to send for an appointment that is over.
+    assert calendar_link("https://tanntid.example", appointment, SECRET, EXPIRES) is None
+    assert directions_link("https://tanntid.example", appointment, SECRET, EXPIRES) is None
+
+
+async def test_the_calendar_link_downloads_the_event(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    world, appointment = await _booked(db)
+    link = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    assert link is not None
+    response = await client.get(_path(link), headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert response.headers["content-disposition"] == 'attachment; filename="tannlege.ics"'
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-robots-tag"] == "noindex, nofollow"
+    assert "Accept-Language" in response.headers["vary"]
+    calendar = _parse(response.content)
+    (event,) = calendar.walk("VEVENT")
+    assert calendar["METHOD"] == "PUBLISH"
+    assert event["UID"] == f"appointment-{appointment.id}@127.0.0.1"
+    assert event["SEQUENCE"] == 1
+    assert event["SUMMARY"] == f"Dentist: {world.clinic.name}"
+    assert event["SUMMARY"].params["LANGUAGE"] == "en"
+    assert event["DTSTART"].params["TZID"] == "Europe/Oslo"
+    # Monday 4 March 2030, 09:00 UTC = 10:00 in Oslo (winter time).
+    assert b"DTSTART;TZID=Europe/Oslo:20300304T100000" in response.content
+    for private in ("Kari", "Nordmann", "Examination", "Undersøkelse"):
+        assert private not in response.text
+
+
+async def test_the_calendar_is_in_the_readers_language(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    _, appointment = await _booked(db)
+    link = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    assert link is not None
+    client.cookies.set("lang", "nn")
+    response = await client.get(_path(link))
+    (event,) = _parse(response.content).walk("VEVENT")
+    assert event["SUMMARY"].params["LANGUAGE"] == "nn"
+
+
+async def test_the_first_link_follows_a_change_and_a_cancellation(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    world, booked = await _booked(db)
+    link = calendar_link(app.state.settings, booked, SECRET, NOW)
+    assert link is not None
+    actor = Actor.patient(world.adult.id)
+    changed = (await service.change(db, actor, appointment_id=booked.id,
+                                    new_slot_id=world.slots[2].id, now=NOW)).appointment
+
+    calendar = _parse((await client.get(_path(link))).content)
+    (event,) = calendar.walk("VEVENT")
+    assert (calendar["METHOD"], event["SEQUENCE"], event["STATUS"]) == (
+        "PUBLISH", 2, "CONFIRMED")
+    assert event["UID"] == f"appointment-{booked.id}@127.0.0.1"
+    assert event["DTSTART"].dt.astimezone(UTC) == changed.starts_at
+
+    await service.cancel(db, actor, appointment_id=changed.id, now=NOW)
+    calendar = _parse((await client.get(_path(link))).content)
+    (event,) = calendar.walk("VEVENT")
+    assert (calendar["METHOD"], event["SEQUENCE"], event["STATUS"]) == (
+        "CANCEL", 3, "CANCELLED")
+    assert event["UID"] == f"appointment-{booked.id}@127.0.0.1"
+
+
+async def _is_not_found(response: httpx.Response) -> None:
+    assert response.status_code == 404
+    assert response.headers["cache-control"] == "no-store"
+    assert text_of(html(response), "h1") == "Fant ikke siden"
+    assert "text/calendar" not in response.headers["content-type"]
+
+
+async def test_a_tampered_calendar_token_is_not_found(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    _, appointment = await _booked(db)
+    link = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    assert link is not None
+    path = _path(link)
+    token = path.removeprefix("/kalender/").removesuffix(".ics")
+    flipped = token[:5] + ("B" if token[5] != "B" else "C") + token[6:]
+    await _is_not_found(await client.get(f"/kalender/{flipped}.ics"))
+    await _is_not_found(await client.get("/kalender/nonsense.ics"))
+
+
+async def test_a_directions_token_does_not_open_the_calendar_nor_the_reverse(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    _, appointment = await _booked(db)
+    way = directions_link(app.state.settings, appointment, SECRET, NOW)
+    ics = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    assert way is not None and ics is not None
+    way_token = way.rsplit("/", 1)[1]
+    ics_token = _path(ics).removeprefix("/kalender/").removesuffix(".ics")
+    await _is_not_found(await client.get(f"/kalender/{way_token}.ics"))
+    await _is_not_found(await client.get(f"/veibeskrivelse/{ics_token}"))
+
+
+async def test_links_stop_working_when_the_appointment_has_ended(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    _, appointment = await _booked(db)
+    ics = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    way = directions_link(app.state.settings, appointment, SECRET, NOW)
+    assert ics is not None and way is not None
+    with time_machine.travel(appointment.ends_at - timedelta(seconds=1), tick=False):
+        assert (await client.get(_path(ics))).status_code == 200
+        assert (await client.get(_path(way))).status_code == 200
+    with time_machine.travel(appointment.ends_at, tick=False):
+        await _is_not_found(await client.get(_path(ics)))
+        await _is_not_found(await client.get(_path(way)))
+
+
+async def test_a_token_for_an_unknown_chain_is_not_found(client: httpx.AsyncClient) -> None:
+    token = signing.sign("ics", 10**9, datetime(2099, 1, 1, tzinfo=UTC), SECRET)
+    await _is_not_found(await client.get(f"/kalender/{token}.ics"))
+    token = signing.sign("directions", 10**9, datetime(2099, 1, 1, tzinfo=UTC), SECRET)
+    await _is_not_found(await client.get(f"/veibeskrivelse/{token}"))
+
+
+async def test_the_directions_page_links_to_the_map_and_entur(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    world, appointment = await _booked(db)
+    way = directions_link(app.state.settings, appointment, SECRET, NOW)
+    assert way is not None
+    response = await client.get(_path(way), headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-robots-tag"] == "noindex, nofollow"
+    soup = html(response)
+    clinic = world.clinic
+    assert soup.html is not None and soup.html["lang"] == "en"
+    assert text_of(soup, "h1") == f"Directions to {clinic.name}"
+    assert text_of(soup, "address") == f"{clinic.name} Storgata 1 0155 Oslo"
+    map_anchor = soup.select_one("a#map-link")
+    entur_anchor = soup.select_one("a#entur-link")
+    assert map_anchor is not None and entur_anchor is not None
+    assert map_anchor["href"] == map_link(59.91, 10.75)
+    assert entur_anchor["href"] == entur_link(59.91, 10.75, clinic.name)
+    assert map_anchor["rel"] == entur_anchor["rel"] == ["noreferrer"]
+    assert soup.select_one('a[href="tel:+4722000000"]') is not None
+    for private in ("Kari", "Nordmann", "Examination", "Undersøkelse", "10:00"):
+        assert private not in response.text
+
+
+async def test_the_directions_page_shows_the_clinic_of_the_latest_appointment(
+        app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
+    world, booked = await _booked(db)
+    way = directions_link(app.state.settings, booked, SECRET, NOW)
+    assert way is not None
+    staff = Actor.staff("reception-1", {world.clinic.id, world.other_clinic.id})
+    await service.change(db, staff, appointment_id=booked.id, new_slot_id=world.other_slot.id,
+                         now=NOW)
+    soup = html(await client.get(_path(way), headers={"Accept-Language": "en"}))
+    assert text_of(soup, "h1") == f"Directions to {world.other_clinic.name}"

@@ -1,0 +1,123 @@
+"""Links that work without login, for SMS and pages: an appointment's
+calendar file, and the way to its clinic.
+
+Each link carries a signed token (``web.signing``) of the appointment chain's
+id, made for one purpose and valid until the appointment ends. The chain id
+stays the same through changes, so a link sent at booking follows the
+appointment to its new time, and after a cancellation gives the cancelling
+calendar file. An unknown, expired or altered token gets the same 404 page as
+any address that does not exist: nothing tells a guesser which part was wrong.
+
+Routes (wired in ``web.routes``)::
+
+    GET /kalender/{token}.ics        calendar_file
+    GET /veibeskrivelse/{token}      directions
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from booking import calendar
+from booking.db import utcnow
+from booking.directions import directions_to
+from booking.models import Appointment
+from web import i18n, signing
+from web.errors import error_page
+from web.settings import Settings
+from web.templating import render
+from web.views.clinics import phone_link
+
+CALENDAR_PURPOSE: Final = "ics"
+DIRECTIONS_PURPOSE: Final = "directions"
+CALENDAR_PATH: Final = "/kalender/{token}.ics"
+DIRECTIONS_PATH: Final = "/veibeskrivelse/{token}"
+FILENAME: Final = "tannlege.ics"
+#: The token is a key: no copies in caches, no listing in search engines.
+PRIVATE_HEADERS: Final = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
+
+
+# --- making links -----------------------------------------------------------
+
+def _public_url(source: Request | Settings | str) -> str:
+    """Our own address from settings, never from the request's Host header."""
+    if isinstance(source, Request):
+        settings: Settings = source.app.state.settings
+        return settings.public_url.rstrip("/")
+    if isinstance(source, Settings):
+        return source.public_url.rstrip("/")
+    return source.rstrip("/")
+
+
+def _token(purpose: str, appointment: Appointment, secret: str, now: datetime) -> str | None:
+    if appointment.ends_at <= now:
+        return None  # the link would be dead on arrival
+    return signing.sign(purpose, appointment.chain_id or appointment.id, appointment.ends_at,
+                        secret)
+
+
+def calendar_link(source: Request | Settings | str, appointment: Appointment, secret: str,
+                  now: datetime | None = None) -> str | None:
+    """Absolute address of the appointment's calendar file, valid until it
+    ends; None once it has ended."""
+    token = _token(CALENDAR_PURPOSE, appointment, secret, now or utcnow())
+    if token is None:
+        return None
+    return _public_url(source) + CALENDAR_PATH.format(token=token)
+
+
+def directions_link(source: Request | Settings | str, appointment: Appointment, secret: str,
+                    now: datetime | None = None) -> str | None:
+    """Absolute address of the way to the appointment's clinic, valid until
+    the appointment ends; None once it has ended."""
+    token = _token(DIRECTIONS_PURPOSE, appointment, secret, now or utcnow())
+    if token is None:
+        return None
+    return _public_url(source) + DIRECTIONS_PATH.format(token=token)
+
+
+# --- following links --------------------------------------------------------
+
+def _chain_id(request: Request, purpose: str) -> int | None:
+    settings: Settings = request.app.state.settings
+    return signing.verify(purpose, request.path_params["token"], settings.secret_key, utcnow())
+
+
+async def calendar_file(request: Request) -> Response:
+    chain_id = _chain_id(request, CALENDAR_PURPOSE)
+    if chain_id is None:
+        return error_page(request, 404)
+    settings: Settings = request.app.state.settings
+    locale = i18n.activate(request)
+    content = await calendar.calendar_for_chain(
+        request.app.state.db, chain_id, locale=locale,
+        host=urlsplit(settings.public_url).hostname or "tanntid",
+        gettext=i18n.translations(locale).gettext)
+    if content is None:
+        return error_page(request, 404)
+    response = Response(content, media_type="text/calendar; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{FILENAME}"', **PRIVATE_HEADERS})
+    # The summary is in the reader's language (cookie or Accept-Language).
+    response.headers.add_vary_header("Accept-Language")
+    response.headers.add_vary_header("Cookie")
+    return response
+
+
+async def directions(request: Request) -> Response:
+    chain_id = _chain_id(request, DIRECTIONS_PURPOSE)
+    if chain_id is None:
+        return error_page(request, 404)
+    appointment = await calendar.latest_in_chain(request.app.state.db, chain_id)
+    if appointment is None:
+        return error_page(request, 404)
+    clinic = appointment.clinic
+    return render(request, "directions.html", {
+        "clinic": clinic,
+        "phone": phone_link(clinic.phone),
+        "directions": directions_to(clinic),
+    }, headers=PRIVATE_HEADERS)
