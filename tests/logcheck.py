@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from booking.identity import is_valid
+from web.logs import QUIET_LOGGERS
 
 LOG_PATH = Path("var/test-logs/run.log")
 _ELEVEN = re.compile(r"(?<!\d)\d{11}(?!\d)")
@@ -44,9 +45,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     _handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     logging.getLogger().addHandler(_handler)
     logging.getLogger().setLevel(logging.DEBUG)
-    # As in production (web/logs.py): drivers' debug output prints statement
-    # parameters, which is exactly what must never reach a log.
-    for name in ("aiosqlite", "sqlalchemy.engine", "asyncio"):
+    # As in production (web/logs.py): libraries' debug output prints statement
+    # parameters and full URLs, which is exactly what must never reach a log.
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

@@ -12,6 +12,10 @@ import structlog
 
 _configured = False
 
+#: Libraries whose own log lines carry statement parameters or full URLs
+#: (which may hold a phone or identity number): warnings and errors only.
+QUIET_LOGGERS = ("sqlalchemy.engine", "aiosqlite", "asyncio", "httpx", "httpcore")
+
 
 def configure_logging(*, json: bool, level: str = "INFO") -> None:
     global _configured
@@ -39,6 +43,5 @@ def configure_logging(*, json: bool, level: str = "INFO") -> None:
         _configured = True
     if root.level > logging.getLevelName(level) or root.level == logging.WARNING:
         root.setLevel(level)
-    # Engines' own loggers print statements and parameters at INFO: keep them quiet.
-    for name in ("sqlalchemy.engine", "aiosqlite", "asyncio"):
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,1 @@
+"""National-scale benchmarks of Tanntid on PostgreSQL (``python -m benchmarks``)."""

@@ -1,0 +1,30 @@
+"""The benchmark runs end to end at a tiny scale and finds no double booking
+(its exit status says so; timings never decide it)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.logcheck import keep_output
+from tests.services import postgres_url, service_missing
+from web.settings import ROOT
+
+
+@pytest.mark.postgres
+async def test_benchmark_smoke_run():
+    reason = await service_missing("postgresql", postgres_url())
+    if reason:
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"PostgreSQL is required: {reason}")
+        pytest.skip(f"PostgreSQL not available: {reason}")
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--scale", "0.001",
+         "--database-url", postgres_url()],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    keep_output("benchmark", result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "double-booked slots" in result.stdout
