@@ -17,6 +17,9 @@ GOOD_PRODUCTION = {
     "IDPORTEN_CLIENT_SECRET": "s" * 40,
     "STAFF_OIDC_CLIENT_ID": "tanntid-staff",
     "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "a" * 32,
+    "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
 }
 
 
@@ -41,6 +44,8 @@ def test_production_with_everything_set_starts():
     ({"PUBLIC_URL": "http://tanntid.example.no"}, "not https"),
     ({"DATABASE_URL": ""}, "embedded SQLite"),
     ({"ALLOW_SYNTHETIC_IDS": "1"}, "synthetic"),
+    ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
+    ({"TWILIO_MESSAGING_SERVICE_SID": ""}, "TWILIO_FROM"),
 ])
 def test_production_refuses_unsafe_setups(change, message):
     with pytest.raises(SettingsError, match=message):

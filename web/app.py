@@ -14,6 +14,7 @@ import idporten.routes
 import idporten.services
 from booking.db import create_database
 from booking.identity import IdentityVault
+from notifications.runner import notifications_in_web_process
 from web import errors
 from web.logs import configure_logging
 from web.middleware import (
@@ -25,6 +26,7 @@ from web.middleware import (
 from web.routes import build_routes
 from web.settings import Settings
 from web.templating import create_templates
+from web.views.profile import PreferredLocaleMiddleware
 
 #: Paths whose POSTs prove themselves (signatures, client authentication).
 CSRF_EXEMPT = ("/webhooks/", "/dev/idporten/token", "/dev/idporten/par")
@@ -51,7 +53,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            async with notifications_in_web_process(app, settings):
+                yield
         finally:
             await idporten.services.shutdown(app)
             await db.dispose()
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=build_routes(settings),
         middleware=[
             Middleware(CorrelationIdMiddleware),
+            Middleware(PreferredLocaleMiddleware),
             Middleware(SecurityHeadersMiddleware, hsts=settings.is_production,
                        form_targets=identity_provider_origins(settings)),
             Middleware(CrossSiteRequestMiddleware, public_url=settings.public_url,

@@ -9,6 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+from notifications import cli as notifications_cli
 from web.settings import ROOT, Settings, SettingsError
 
 
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                           help="first day (default: today)")
 
     commands.add_parser("worker", help="run the notification job worker")
+    notifications_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -57,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "slots":
         return asyncio.run(_generate(settings, args.start or date.today(), args.weeks))
     if args.command == "worker":
-        print("tanntid: no notification jobs are registered yet; nothing to run",
-              file=sys.stderr)
-        return 0
+        return notifications_cli.run_worker(settings)
+    if args.command == "notifications":
+        return notifications_cli.run(args, settings)
     return 2
 
 

@@ -5,8 +5,9 @@ benchmarks); each package keeps its own models."""
 
 import booking.models
 import idporten.models
+import notifications.models
 from booking.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["booking", "idporten", "metadata"]
+__all__ = ["booking", "idporten", "metadata", "notifications"]

@@ -54,6 +54,16 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                              "our client id at the staff identity provider"),
     "STAFF_OIDC_CLIENT_JWK": ("(unset)", "private key (JWK) for `private_key_jwt` at the "
                               "staff identity provider"),
+    "TWILIO_ACCOUNT_SID": ("unset: SMS go to the local outbox `/dev/sms`",
+                           "Twilio account; refused unset in production"),
+    "TWILIO_AUTH_TOKEN": ("unset", "Twilio auth token; also verifies status-callback signatures"),
+    "TWILIO_MESSAGING_SERVICE_SID": ("unset", "the Twilio messaging service that sends"),
+    "TWILIO_FROM": ("unset", "the sending number, when no messaging service is set"),
+    "TWILIO_API_URL": ("`https://api.twilio.com`",
+                       "Twilio's API address (a local fake in tests)"),
+    "NOTIFICATION_RETENTION_DAYS": ("7", "days before message text and phone numbers are "
+                                    "removed from sent notifications (counts are kept)"),
+    "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
     "STAFF_OIDC_CLIENT_SECRET": ("(unset)", "client secret for `client_secret_post` at the "
                                  "staff identity provider, when no JWK is set"),
 }
@@ -87,6 +97,14 @@ class Settings:
     staff_oidc_client_id: str = "tanntid-staff-local"
     staff_oidc_client_jwk: str | None = field(default=None, repr=False)
     staff_oidc_client_secret: str | None = field(default=None, repr=False)
+    # Notifications (notifications/); no Twilio account = the local outbox.
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_messaging_service_sid: str | None = None
+    twilio_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+    notification_retention_days: int = 7
+    worker_metrics_port: int | None = None
 
     @property
     def is_production(self) -> bool:
@@ -139,6 +157,14 @@ class Settings:
             or ("" if production else cls.staff_oidc_client_id),
             staff_oidc_client_jwk=env_map.get("STAFF_OIDC_CLIENT_JWK") or None,
             staff_oidc_client_secret=env_map.get("STAFF_OIDC_CLIENT_SECRET") or None,
+            twilio_account_sid=env_map.get("TWILIO_ACCOUNT_SID") or None,
+            twilio_auth_token=env_map.get("TWILIO_AUTH_TOKEN") or None,
+            twilio_messaging_service_sid=env_map.get("TWILIO_MESSAGING_SERVICE_SID") or None,
+            twilio_from=env_map.get("TWILIO_FROM") or None,
+            twilio_api_url=env_map.get("TWILIO_API_URL") or "https://api.twilio.com",
+            notification_retention_days=int(env_map.get("NOTIFICATION_RETENTION_DAYS") or 7),
+            worker_metrics_port=int(env_map["WORKER_METRICS_PORT"])
+            if env_map.get("WORKER_METRICS_PORT") else None,
         )
         settings.check()
         return settings
@@ -178,6 +204,11 @@ class Settings:
             problems.append("PUBLIC_URL is not https")
         if self.database_url.startswith("sqlite"):
             problems.append("DATABASE_URL is the embedded SQLite database")
+        if not self.twilio_account_sid or not self.twilio_auth_token:
+            problems.append("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are unset (SMS would only "
+                            "reach the local outbox)")
+        if not (self.twilio_messaging_service_sid or self.twilio_from):
+            problems.append("neither TWILIO_MESSAGING_SERVICE_SID nor TWILIO_FROM is set")
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
 

@@ -20,6 +20,9 @@ PRODUCTION = {
     "IDPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
     "STAFF_OIDC_CLIENT_ID": "tanntid-staff",
     "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
+    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+    "TWILIO_AUTH_TOKEN": "a" * 32,
+    "TWILIO_FROM": "+4790000000",
 }
 
 

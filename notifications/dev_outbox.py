@@ -1,0 +1,97 @@
+"""Development only: the local SMS channel and the ``/dev/sms`` page.
+
+Without Twilio settings (the embedded default), :class:`LocalSmsChannel`
+takes every message and reports it delivered; nothing leaves the machine.
+``/dev/sms`` shows every SMS as a phone would, newest first, grouped by
+number, with its delivery status, whichever channel sent it. The page is
+mounted only when ``settings.dev_tools`` (never in production) and answers
+404 there anyway.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from booking.db import Database
+from notifications.channels.base import SendOutcome, SmsResult
+from notifications.models import Notification
+from notifications.schedule import OSLO
+from notifications.segments import count_segments
+from notifications.statuses import FAILED, Channel, NotificationStatus, describe
+
+TEMPLATES = Path(__file__).parent / "templates_html"
+_env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
+                          autoescape=jinja2.select_autoescape(["html"]),
+                          undefined=jinja2.StrictUndefined, trim_blocks=True,
+                          lstrip_blocks=True)
+PAGE_SIZE = 200
+
+
+class LocalSmsChannel:
+    """An :class:`~notifications.channels.base.SmsChannel` that delivers to
+    the ``/dev/sms`` page only."""
+
+    def __init__(self) -> None:
+        self.sent: set[int] = set()
+
+    async def send(self, *, notification_id: int, to_e164: str, body: str,
+                   validity_seconds: int) -> SmsResult:
+        self.sent.add(notification_id)
+        return SmsResult(SendOutcome.ACCEPTED, provider_ref=f"local-{notification_id}",
+                         status="delivered")
+
+    async def lookup(self, *, notification_id: int, provider_ref: str | None,
+                     to_e164: str | None = None, body: str | None = None,
+                     sent_after: datetime | None = None) -> SmsResult | None:
+        if notification_id not in self.sent:
+            return None
+        return SmsResult(SendOutcome.ACCEPTED, provider_ref=f"local-{notification_id}",
+                         status="delivered")
+
+
+def _color(status: str) -> str:
+    if status == NotificationStatus.DELIVERED:
+        return "success"
+    if status in FAILED:
+        return "danger"
+    if status == NotificationStatus.CANCELLED:
+        return "neutral"
+    return "info"
+
+
+async def outbox_page(db: Database, *, limit: int = PAGE_SIZE) -> str:
+    async with db.read() as session:
+        rows = list((await session.execute(
+            select(Notification).where(Notification.channel == Channel.SMS,
+                                       Notification.body.is_not(None))
+            .order_by(Notification.id.desc()).limit(limit))).scalars())
+    phones: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+    for row in rows:
+        assert row.body is not None
+        segments = count_segments(row.body)
+        phones.setdefault(row.to_e164 or "(number removed)", []).append({
+            "id": row.id, "body": row.body, "status": row.status,
+            "status_text": describe(row.status, "en"), "reason": row.reason,
+            "purpose": row.purpose, "language": row.language, "color": _color(row.status),
+            "when": (row.handed_over_at or row.attempted_at or row.created_at)
+            .astimezone(OSLO).strftime("%Y-%m-%d %H:%M"),
+            "segments": f"{segments.segments} × {segments.encoding}",
+        })
+    return _env.get_template("dev_sms.html").render(
+        phones=[{"number": number, "messages": messages} for number, messages in phones.items()])
+
+
+async def dev_sms(request: Request) -> Response:
+    """``GET /dev/sms`` (development only)."""
+    settings = request.app.state.settings
+    if not getattr(settings, "dev_tools", False):
+        return Response("Not Found", status_code=404)
+    return HTMLResponse(await outbox_page(request.app.state.db))

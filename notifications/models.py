@@ -1,0 +1,192 @@
+"""Tables of the notification outbox. Times are UTC.
+
+``notifications`` is the outbox: one row per (appointment, purpose, appointment
+version, reminder offset, channel, recipient, resend number), written in the
+same transaction as the booking change (``notifications.outbox``). The row is
+the source of truth; the job queue only carries its id.
+
+Personal data on a row (``to_e164``, ``body``) is removed after the retention
+period (``purged_at``); the row itself stays for statistics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+import booking.models  # noqa: F401  (registers the tables referred to here)
+from booking.db import Base, UTCDateTime, utcnow
+from booking.statuses import check_constraint
+from notifications.statuses import (
+    BlockReason,
+    Channel,
+    NotificationStatus,
+    Purpose,
+    ReceiptOutcome,
+)
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        UniqueConstraint("appointment_id", "purpose", "appointment_version", "offset_minutes",
+                         "channel", "recipient_id", "resend_no",
+                         name="uq_notifications_one_per_purpose"),
+        CheckConstraint(check_constraint("status", NotificationStatus), name="status"),
+        CheckConstraint(check_constraint("purpose", Purpose), name="purpose"),
+        CheckConstraint(check_constraint("channel", Channel), name="channel"),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        # What the cron looks for: waiting rows by the time they may go.
+        Index("ix_notifications_status_send_after", "status", "send_after"),
+        Index("ix_notifications_provider_ref", "provider_ref"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    #: The appointment's version this notice is about; a mismatch at send time
+    #: means it was superseded.
+    appointment_version: Mapped[int] = mapped_column(Integer)
+    #: Whose appointment (the child, for a guardian's message).
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    #: Reminders: how long before the start (0 for other purposes).
+    offset_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    channel: Mapped[str] = mapped_column(String(16), default=Channel.SMS)
+    #: Who receives it: the patient, or a guardian (foresatt).
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    recipient_role: Mapped[str] = mapped_column(String(16))
+    #: 0 for the original; support's resends count up (``resend_of_id`` links them).
+    resend_no: Mapped[int] = mapped_column(Integer, default=0)
+    resend_of_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"),
+                                                     default=None)
+    resend_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+
+    status: Mapped[str] = mapped_column(String(20), default=NotificationStatus.CREATED)
+    #: A ``notifications.statuses.Reason`` value, or the provider's short reason.
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_code: Mapped[int | None] = mapped_column(Integer, default=None)
+
+    #: Filled when the message is prepared for sending (language, words, number).
+    language: Mapped[str | None] = mapped_column(String(5), default=None)
+    template_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    template_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    to_e164: Mapped[str | None] = mapped_column(String(20), default=None)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: When it was meant to go (for the due → handed-over measurement).
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When the next attempt may happen: ``due_at``, moved by quiet hours and retries.
+    send_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Never handed over after this; also bounds the provider's validity period.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Last time a job was put on the queue for this row.
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    #: A worker holds the row until ``claimed_until`` (lease ``claim_token``).
+    claim_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: A hand-over was started and its outcome is not known: ask the provider
+    #: (``lookup``) before sending again, never resend blindly.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the last hand-over began (reconciling looks for messages from then on).
+    attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    provider_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    status_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class NotificationEvent(Base):
+    """Every status change of a notification, for support's timeline."""
+
+    __tablename__ = "notification_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_status: Mapped[str] = mapped_column(String(20))
+    #: outbox, job, receipt, sweeper, timeout, support
+    source: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_code: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class NotificationReceipt(Base):
+    """A provider's status callback exactly as it came (after its signature
+    was checked); applied to the notification by a job."""
+
+    __tablename__ = "notification_receipts"
+    __table_args__ = (
+        CheckConstraint(check_constraint("outcome", ReceiptOutcome), name="outcome"),
+        Index("ix_notification_receipts_unapplied", "applied_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    notification_id: Mapped[int | None] = mapped_column(BigId, default=None, index=True)
+    provider_ref: Mapped[str | None] = mapped_column(String(64), default=None)
+    provider_status: Mapped[str] = mapped_column(String(32))
+    error_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+
+
+class InboundSms(Base):
+    """A text message a patient sent us (STOP, later JA/NEI)."""
+
+    __tablename__ = "inbound_sms"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    from_e164: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_number: Mapped[str | None] = mapped_column(String(20), default=None)
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The recognised keyword, upper case (STOP, START, JA, NEI), if any.
+    keyword: Mapped[str | None] = mapped_column(String(16), default=None)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class SmsNumberBlock(Base):
+    """A number that is not used again (until the patient's number changes or
+    the block is lifted): it replied STOP, or failed permanently."""
+
+    __tablename__ = "sms_number_blocks"
+    __table_args__ = (
+        CheckConstraint(check_constraint("reason", BlockReason), name="reason"),
+    )
+    e164: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    notification_id: Mapped[int | None] = mapped_column(BigId, default=None)
+
+
+class ReminderPolicy(Base):
+    """When reminders go, per county (``appointment_type_id`` empty) or per
+    appointment type. Offsets in minutes before the start; whole days count in
+    Oslo calendar days (same wall-clock time), see ``notifications.schedule``."""
+
+    __tablename__ = "reminder_policies"
+    __table_args__ = (UniqueConstraint("county_id", "appointment_type_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    county_id: Mapped[int] = mapped_column(ForeignKey("counties.id"), index=True)
+    appointment_type_id: Mapped[int | None] = mapped_column(
+        ForeignKey("appointment_types.id"), default=None)
+    offsets_minutes: Mapped[list[Any]] = mapped_column(JSON)

@@ -1,0 +1,218 @@
+"""Writing notifications in the booking's own transaction ("save first, then queue").
+
+``booking.service`` calls one function per unit of work, inside its
+``async with db.write() as session:`` block, so the notification rows commit
+or roll back with the booking change itself:
+
+* :func:`on_booked`: a confirmation (or, for a clinic-issued appointment, the
+  *innkalling* asking to confirm) and the reminders;
+* :func:`on_changed`: the old appointment's waiting notifications are
+  cancelled; a change notice and new reminders for the new one;
+* :func:`on_cancelled`: waiting notifications are cancelled; a cancellation
+  notice.
+
+Rows name their recipients (patients) only; the number, the language and the
+words are settled when the message is prepared for sending (a contact
+register lookup does not belong inside a booking transaction). Nobody who was
+never told about an appointment is told it is moved or cancelled: the change
+notice becomes a confirmation, and the cancellation notice is left out.
+
+After the commit, a registered :data:`Dispatcher` hears the ids of the rows
+due now, so they go at once (the in-process runner wakes up, or the web
+process puts them on the arq queue). If that fails, nothing is lost: the
+``enqueue_due`` cron finds every due row in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import event as sa_event
+from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from booking.models import Appointment, Clinic, County, Patient
+from booking.rules import local_date
+from notifications.models import Notification, NotificationEvent, ReminderPolicy
+from notifications.recipients import Recipient, recipients_for
+from notifications.schedule import (
+    DEFAULT_REMINDER_OFFSETS,
+    SendingWindow,
+    Timing,
+    notice_timing,
+    reminder_timings,
+)
+from notifications.statuses import Channel, NotificationStatus, Purpose, Reason
+
+log = structlog.get_logger(__name__)
+
+#: Told, after the commit, the ids of notifications that may go now. Must not
+#: block or raise: it only nudges the queue.
+Dispatcher = Callable[[Sequence[int]], None]
+_dispatcher: Dispatcher | None = None
+_PENDING_KEY = "tanntid_outbox_due_ids"
+
+
+def set_dispatcher(dispatcher: Dispatcher | None) -> Dispatcher | None:
+    """Install the process's dispatcher (None removes it); returns the previous one."""
+    global _dispatcher
+    previous, _dispatcher = _dispatcher, dispatcher
+    return previous
+
+
+def dispatch_after_commit(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Hand ``ids`` to the dispatcher once ``session``'s transaction commits."""
+    if not ids:
+        return
+    pending: list[int] | None = session.info.get(_PENDING_KEY)
+    if pending is None:
+        pending = session.info[_PENDING_KEY] = []
+
+        def after_commit(sync_session: Any) -> None:
+            due = sync_session.info.pop(_PENDING_KEY, [])
+            if _dispatcher is not None and due:
+                try:
+                    _dispatcher(list(due))
+                except Exception:  # the cron picks them up anyway
+                    log.warning("notification_dispatch_failed", count=len(due), exc_info=True)
+
+        def after_rollback(sync_session: Any, _transaction: Any) -> None:
+            sync_session.info.pop(_PENDING_KEY, None)
+
+        sa_event.listen(session.sync_session, "after_commit", after_commit, once=True)
+        sa_event.listen(session.sync_session, "after_soft_rollback", after_rollback, once=True)
+    pending.extend(ids)
+
+
+# --- unit-of-work hooks ------------------------------------------------------
+
+async def on_booked(session: AsyncSession, appointment: Appointment, *, now: datetime
+                    ) -> list[Notification]:
+    purpose = Purpose.INNKALLING if appointment.clinic_issued else Purpose.CONFIRMATION
+    return await _write(session, appointment, purpose, now)
+
+
+async def on_changed(session: AsyncSession, old: Appointment, new: Appointment, *,
+                     now: datetime) -> list[Notification]:
+    await cancel_waiting(session, old.id, now=now)
+    told = await _anyone_told(session, old)
+    if told:
+        purpose = Purpose.CHANGE
+    else:
+        purpose = Purpose.INNKALLING if new.clinic_issued else Purpose.CONFIRMATION
+    return await _write(session, new, purpose, now)
+
+
+async def on_cancelled(session: AsyncSession, appointment: Appointment, *, now: datetime
+                       ) -> list[Notification]:
+    await cancel_waiting(session, appointment.id, now=now)
+    if not await _anyone_told(session, appointment):
+        return []
+    return await _write(session, appointment, Purpose.CANCELLATION, now, reminders=False)
+
+
+async def cancel_waiting(session: AsyncSession, appointment_id: int, *, now: datetime,
+                         reason: Reason = Reason.SUPERSEDED) -> list[int]:
+    """Cancel the appointment's notifications that are still waiting. A row
+    that a worker is handing over right now (or whose hand-over is in doubt)
+    is left alone: the worker re-checks the appointment before it sends."""
+    result = await session.execute(
+        update(Notification)
+        .where(Notification.appointment_id == appointment_id,
+               Notification.status == NotificationStatus.CREATED,
+               Notification.in_doubt.is_(False),
+               or_(Notification.claimed_until.is_(None), Notification.claimed_until < now))
+        .values(status=NotificationStatus.CANCELLED, reason=reason, status_at=now,
+                claim_token=None, claimed_until=None)
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = list(result.scalars())
+    session.add_all(NotificationEvent(
+        notification_id=nid, occurred_at=now, from_status=NotificationStatus.CREATED,
+        to_status=NotificationStatus.CANCELLED, source="outbox", reason=reason)
+        for nid in ids)
+    return ids
+
+
+# --- internals ---------------------------------------------------------------
+
+async def _anyone_told(session: AsyncSession, appointment: Appointment) -> bool:
+    """Did any notification about this chain of appointments (maybe) reach someone?"""
+    chain = appointment.chain_id or appointment.id
+    told = (Notification.status.not_in([NotificationStatus.CREATED,
+                                        NotificationStatus.CANCELLED])
+            | Notification.in_doubt.is_(True))
+    query = select(exists().where(
+        Notification.appointment_id == Appointment.id,
+        or_(Appointment.chain_id == chain, Appointment.id == appointment.id),
+        told))
+    return bool((await session.execute(query)).scalar())
+
+
+async def _county(session: AsyncSession, clinic_id: int) -> tuple[int, SendingWindow]:
+    county_id, quiet_hours = (await session.execute(
+        select(County.id, County.quiet_hours).join(Clinic, Clinic.county_id == County.id)
+        .where(Clinic.id == clinic_id))).one()
+    return county_id, SendingWindow.from_county(quiet_hours)
+
+
+async def reminder_offsets(session: AsyncSession, county_id: int,
+                           appointment_type_id: int) -> tuple[int, ...]:
+    """The appointment type's own policy, else the county's, else 3 and 1 days."""
+    rows = (await session.execute(
+        select(ReminderPolicy.appointment_type_id, ReminderPolicy.offsets_minutes)
+        .where(ReminderPolicy.county_id == county_id,
+               or_(ReminderPolicy.appointment_type_id == appointment_type_id,
+                   ReminderPolicy.appointment_type_id.is_(None))))).all()
+    by_type = {type_id: offsets for type_id, offsets in rows}
+    chosen = by_type.get(appointment_type_id, by_type.get(None))
+    if chosen is None:
+        return DEFAULT_REMINDER_OFFSETS
+    return tuple(int(o) for o in chosen)
+
+
+async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpose,
+                 now: datetime, *, reminders: bool = True) -> list[Notification]:
+    patient = await session.get(Patient, appointment.patient_id)
+    assert patient is not None
+    county_id, window = await _county(session, appointment.clinic_id)
+    plan: list[tuple[Purpose, Timing]] = [
+        (purpose, notice_timing(now, appointment.starts_at, window))]
+    if reminders:
+        offsets = await reminder_offsets(session, county_id, appointment.appointment_type_id)
+        plan += [(Purpose.REMINDER, timing)
+                 for timing in reminder_timings(appointment.starts_at, offsets, window, now)]
+    rows: list[Notification] = []
+    recipients_on: dict[date, list[Recipient]] = {}
+    for kind, timing in plan:
+        # Who is told is judged on the day the message goes.
+        day = local_date(timing.send_after)
+        if day not in recipients_on:
+            recipients_on[day] = await recipients_for(session, patient, day)
+        for recipient in recipients_on[day]:
+            rows.append(Notification(
+                appointment_id=appointment.id, appointment_version=appointment.version,
+                patient_id=patient.id, purpose=kind, offset_minutes=timing.offset_minutes,
+                channel=Channel.SMS, recipient_id=recipient.patient_id,
+                recipient_role=recipient.role, status=NotificationStatus.CREATED,
+                created_at=now, status_at=now, due_at=timing.due_at,
+                send_after=timing.send_after, expires_at=timing.expires_at,
+            ))
+    session.add_all(rows)
+    await session.flush()
+    dispatch_after_commit(session, [row.id for row in rows if row.send_after <= now])
+    log.info("notifications_written", appointment_id=appointment.id, purpose=purpose.value,
+             count=len(rows))
+    return rows
+
+
+async def waiting_count(session: AsyncSession, appointment_id: int) -> int:
+    """How many of the appointment's notifications still wait (for tests and support)."""
+    return int((await session.execute(
+        select(func.count()).select_from(Notification)
+        .where(Notification.appointment_id == appointment_id,
+               Notification.status == NotificationStatus.CREATED))).scalar_one())

@@ -1,0 +1,162 @@
+"""Closed vocabularies of the notification outbox (after GOV.UK Notify).
+
+Each is a ``StrEnum`` whose values are what the database stores (CHECK
+constraints in ``notifications.models``). A notification's life:
+
+    created ──► sending ──► pending ──► delivered
+       │           │           └──────► permanent-failure / temporary-failure /
+       │           └──────────────────► technical-failure
+       ├──► cancelled            (superseded, or no usable number: the reason says which)
+       └──► any status a receipt brings (a receipt can overtake our own "sending")
+
+A final status is never changed again: duplicate and out-of-order provider
+receipts are logged and ignored (:func:`may_move`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Final
+
+
+class NotificationStatus(StrEnum):
+    #: Saved in the outbox, waiting for its time (or being handed over right now).
+    CREATED = "created"
+    #: The provider accepted it; waiting for delivery information.
+    SENDING = "sending"
+    #: The provider handed it on; the phone has not answered yet.
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    #: The number is wrong, not a mobile, or opted out: do not use it again.
+    PERMANENT_FAILURE = "permanent-failure"
+    #: The phone was off or unreachable for the provider's whole delivery window.
+    TEMPORARY_FAILURE = "temporary-failure"
+    #: A problem between us and the provider; never reached the phone.
+    TECHNICAL_FAILURE = "technical-failure"
+    #: Not sent on purpose: superseded before it went out (the appointment moved
+    #: or was cancelled), or nobody could be reached (``reason`` says why).
+    CANCELLED = "cancelled"
+
+
+S = NotificationStatus
+
+#: Not yet with the provider.
+WAITING: Final = frozenset({S.CREATED})
+#: With the provider, fate unknown.
+IN_FLIGHT: Final = frozenset({S.SENDING, S.PENDING})
+FAILED: Final = frozenset({S.PERMANENT_FAILURE, S.TEMPORARY_FAILURE, S.TECHNICAL_FAILURE})
+#: Never changed again.
+FINAL: Final = frozenset({S.DELIVERED, S.CANCELLED} | FAILED)
+#: The provider charges for these (Notify: technical failures are not billed).
+BILLABLE: Final = frozenset({S.SENDING, S.PENDING, S.DELIVERED, S.PERMANENT_FAILURE,
+                             S.TEMPORARY_FAILURE})
+
+#: Allowed transitions. ``created`` may jump straight to any provider status:
+#: a receipt can arrive before our own "accepted" is recorded.
+TRANSITIONS: Final[Mapping[NotificationStatus, frozenset[NotificationStatus]]] = {
+    S.CREATED: frozenset({S.SENDING, S.PENDING, S.DELIVERED, S.CANCELLED} | FAILED),
+    S.SENDING: frozenset({S.PENDING, S.DELIVERED} | FAILED),
+    S.PENDING: frozenset({S.DELIVERED} | FAILED),
+    **{final: frozenset() for final in FINAL},
+}
+
+
+def may_move(current: NotificationStatus | str, new: NotificationStatus | str) -> bool:
+    """True if ``current`` may become ``new``; a repeat of the same status is not a move."""
+    return S(new) in TRANSITIONS[S(current)]
+
+
+class Purpose(StrEnum):
+    CONFIRMATION = "confirmation"  # booked: "your appointment is booked"
+    INNKALLING = "innkalling"  # clinic-issued appointment notice asking to confirm
+    CHANGE = "change"  # the appointment moved
+    CANCELLATION = "cancellation"  # avbestilling
+    REMINDER = "reminder"  # påminnelse, N days or hours before
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    HELSENORGE = "helsenorge"  # appointment sync (another adapter; not written by the outbox yet)
+
+
+class Reason(StrEnum):
+    """Why a notification ended (or waits) the way it did; for support."""
+
+    SUPERSEDED = "superseded"  # the appointment changed or was cancelled first
+    NO_MOBILE = "no_mobile"  # no mobile number known
+    NOT_MOBILE = "not_mobile"  # the number is not a mobile number
+    RESERVED = "reserved"  # reserved against digital contact (KRR)
+    STALE_NUMBER = "stale_number"  # not verified in 18 months (KRR)
+    OPTED_OUT = "opted_out"  # the number replied STOP
+    NUMBER_FAILED = "number_failed"  # the number failed permanently before
+    EXPIRED = "expired"  # its validity ran out before it could go
+    TIMEOUT = "timeout"  # no final answer within the delivery window (72 h)
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    PROVIDER_REJECTED = "provider_rejected"  # the provider refused it for good
+    PROVIDER_BUSY = "provider_busy"  # the provider asked us to come back later
+    IN_DOUBT = "in_doubt"  # a hand-over may have happened; reconcile before retrying
+    QUIET_HOURS = "quiet_hours"  # waits for the county's sending window
+
+
+class BlockReason(StrEnum):
+    """Why a phone number is not used (until it is changed or unblocked)."""
+
+    OPTED_OUT = "opted_out"  # replied STOP
+    PERMANENT_FAILURE = "permanent_failure"  # wrong number, landline, unknown subscriber
+
+
+class ReceiptOutcome(StrEnum):
+    APPLIED = "applied"
+    IGNORED = "ignored"  # duplicate, out of order, or after a final status
+    UNKNOWN = "unknown"  # no notification with that id or provider reference
+
+
+#: Words for support staff and patients, per language (nb, nn, en; se falls back to nb).
+STATUS_TEXT: Final[Mapping[NotificationStatus, Mapping[str, str]]] = {
+    S.CREATED: {
+        "nb": "I kø – sendes snart",
+        "nn": "I kø – blir send snart",
+        "en": "Queued – will be sent shortly",
+    },
+    S.SENDING: {
+        "nb": "Sendt til operatøren – venter på svar",
+        "nn": "Send til operatøren – ventar på svar",
+        "en": "Sent to the provider – waiting for delivery information",
+    },
+    S.PENDING: {
+        "nb": "På vei – telefonen har ikke svart ennå",
+        "nn": "På veg – telefonen har ikkje svart enno",
+        "en": "On its way – the phone has not responded yet",
+    },
+    S.DELIVERED: {
+        "nb": "Levert til telefonen",
+        "nn": "Levert til telefonen",
+        "en": "Delivered to the phone",
+    },
+    S.PERMANENT_FAILURE: {
+        "nb": "Ikke levert – nummeret er feil eller tar ikke imot SMS",
+        "nn": "Ikkje levert – nummeret er feil eller tek ikkje imot SMS",
+        "en": "Not delivered – the number is wrong or does not accept text messages",
+    },
+    S.TEMPORARY_FAILURE: {
+        "nb": "Ikke levert – telefonen var av eller utenfor dekning",
+        "nn": "Ikkje levert – telefonen var av eller utanfor dekning",
+        "en": "Not delivered – the phone was off or out of coverage",
+    },
+    S.TECHNICAL_FAILURE: {
+        "nb": "Ikke sendt – teknisk feil hos oss eller operatøren",
+        "nn": "Ikkje send – teknisk feil hos oss eller operatøren",
+        "en": "Not sent – a technical problem between us and the provider",
+    },
+    S.CANCELLED: {
+        "nb": "Ikke sendt – timen ble endret, eller vi fant ikke et nummer å sende til",
+        "nn": "Ikkje send – timen vart endra, eller vi fann ikkje eit nummer å sende til",
+        "en": "Not sent – the appointment changed, or there was no number to send to",
+    },
+}
+
+
+def describe(status: NotificationStatus | str, language: str = "nb") -> str:
+    words = STATUS_TEXT[S(status)]
+    return words.get(language) or words["nb"]

@@ -1,0 +1,177 @@
+"""Test doubles and helpers for the notification core: an in-memory SMS
+channel that can be told how each hand-over goes, a queue that records what
+was put on it, a clock the test moves, and a booking world with phones."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from booking.audit import Actor
+from booking.db import Database
+from booking.models import Patient
+from notifications.channels.base import SendOutcome, SmsResult
+from notifications.jobs import DeliveryConfig, Runtime
+from notifications.models import Notification
+from notifications.recipients import ProfileDirectory
+from notifications.templates import link_key
+from tests.booking.booking_world import NOW, World, make_world
+
+PUBLIC_URL = "https://tanntid.example.no"
+ADULT_MOBILE = "+4791234567"
+OTHER_MOBILE = "+4741234567"
+GUARDIAN_MOBILE = "+4790000001"
+GUARDIAN2_MOBILE = "+4790000002"
+STAFF = Actor.staff("s1", set())
+
+
+@dataclass
+class Handed:
+    notification_id: int
+    to_e164: str
+    body: str
+    validity_seconds: int
+    provider_ref: str
+
+
+@dataclass
+class MemorySms:
+    """An :class:`~notifications.channels.base.SmsChannel` in memory.
+
+    ``script`` says how the next hand-overs go, one word each (default
+    "accept"): accept, retry, fail (permanent, number unusable), opted_out,
+    lost (the provider took it but the answer never came: UNKNOWN),
+    unknown (it never reached the provider, and we cannot tell), raise.
+    ``lookup`` answers from what the provider really has.
+    """
+
+    script: deque[str] = field(default_factory=deque)
+    messages: list[Handed] = field(default_factory=list)
+    calls: int = 0
+    lookups: int = 0
+    #: Set whenever a message reaches the "provider".
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def will(self, *words: str) -> None:
+        self.script.extend(words)
+
+    def delivered_to(self) -> Counter[int]:
+        return Counter(m.notification_id for m in self.messages)
+
+    def _take(self, notification_id: int, to_e164: str, body: str, validity: int) -> Handed:
+        handed = Handed(notification_id, to_e164, body, validity,
+                        f"SM{len(self.messages) + 1:032d}")
+        self.messages.append(handed)
+        self.arrived.set()
+        return handed
+
+    async def send(self, *, notification_id: int, to_e164: str, body: str,
+                   validity_seconds: int) -> SmsResult:
+        self.calls += 1
+        word = self.script.popleft() if self.script else "accept"
+        if word == "accept":
+            handed = self._take(notification_id, to_e164, body, validity_seconds)
+            return SmsResult(SendOutcome.ACCEPTED, provider_ref=handed.provider_ref,
+                             status="sending")
+        if word == "retry":
+            return SmsResult(SendOutcome.RETRY, error_code=20429, retry_after=30.0,
+                             reason="Too many concurrent requests")
+        if word == "fail":
+            return SmsResult(SendOutcome.FAILED, status="permanent-failure", error_code=21211,
+                             reason="Invalid 'To' number", number_unusable=True)
+        if word == "opted_out":
+            return SmsResult(SendOutcome.FAILED, status="permanent-failure", error_code=21610,
+                             reason="Recipient opted out (STOP)", number_unusable=True,
+                             opted_out=True)
+        if word == "lost":
+            self._take(notification_id, to_e164, body, validity_seconds)
+            return SmsResult(SendOutcome.UNKNOWN, reason="read timeout")
+        if word == "unknown":
+            return SmsResult(SendOutcome.UNKNOWN, reason="connection dropped")
+        if word == "raise":
+            raise RuntimeError("bug in a channel")
+        raise AssertionError(f"unknown script word {word!r}")
+
+    async def lookup(self, *, notification_id: int, provider_ref: str | None,
+                     to_e164: str | None = None, body: str | None = None,
+                     sent_after: datetime | None = None) -> SmsResult | None:
+        self.lookups += 1
+        for handed in self.messages:
+            if handed.notification_id == notification_id:
+                return SmsResult(SendOutcome.ACCEPTED, provider_ref=handed.provider_ref,
+                                 status="pending")
+        return None
+
+
+class RecordingQueue:
+    """A :class:`~notifications.jobs.JobQueue` that only remembers."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[int, int]] = []
+        self.receipts: list[int] = []
+
+    async def enqueue_deliveries(self, items: Any) -> int:
+        self.deliveries.extend(items)
+        return len(items)
+
+    async def enqueue_receipts(self, receipt_ids: Any) -> int:
+        self.receipts.extend(receipt_ids)
+        return len(receipt_ids)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> datetime:
+        self.now += timedelta(**kw)
+        return self.now
+
+
+def make_runtime(db: Database, sms: Any, clock: Clock, **config: Any) -> Runtime:
+    values: dict[str, Any] = {"public_url": PUBLIC_URL, "link_key": link_key("test-secret")}
+    values.update(config)
+    return Runtime(db=db, sms=sms, contacts=ProfileDirectory(db),
+                   config=DeliveryConfig(**values), queue=RecordingQueue(), clock=clock)
+
+
+async def world_with_phones(db: Database) -> World:
+    world = await make_world(db)
+    async with db.write() as session:
+        await session.execute(update(Patient).where(Patient.id == world.adult.id)
+                              .values(mobile=ADULT_MOBILE))
+        await session.execute(update(Patient).where(Patient.id == world.other_adult.id)
+                              .values(mobile=OTHER_MOBILE))
+    return world
+
+
+async def rows(db: Database, **where: Any) -> list[Notification]:
+    async with db.read() as session:
+        query = select(Notification).order_by(Notification.id)
+        for name, value in where.items():
+            query = query.where(getattr(Notification, name) == value)
+        return list((await session.execute(query)).scalars())
+
+
+async def row(db: Database, notification_id: int) -> Notification:
+    async with db.read() as session:
+        found = await session.get(Notification, notification_id)
+        assert found is not None
+        return found
+
+
+async def count(db: Database) -> int:
+    async with db.read() as session:
+        return int((await session.execute(
+            select(func.count()).select_from(Notification))).scalar_one())
+
+
+__all__ = ["NOW", "World"]

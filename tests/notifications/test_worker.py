@@ -1,0 +1,139 @@
+"""The arq worker on a real Redis: every job is registered, and notifications
+go through the queue end to end, exactly once each."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis_lib
+from arq.connections import ArqRedis
+
+from booking import service
+from booking.audit import Actor
+from notifications import jobs
+from notifications.worker import (
+    JOBS,
+    ArqQueue,
+    WorkerSettings,
+    cron_jobs,
+    make_worker,
+    queued_functions,
+)
+from tests.notifications.helpers import (
+    Clock,
+    MemorySms,
+    make_runtime,
+    row,
+    rows,
+    world_with_phones,
+)
+from tests.notifications.test_outbox import EARLY, book_adult
+
+pytestmark = pytest.mark.redis
+
+
+def test_every_job_we_enqueue_is_registered_and_takes_an_id():
+    registered = {f.name: f for f in WorkerSettings.functions}
+    assert set(registered) == {jobs.DELIVER, jobs.APPLY_RECEIPT}
+    for name, coroutine in jobs.JOB_FUNCTIONS.items():
+        assert name in registered
+        inspect.signature(coroutine).bind({}, 1)  # (ctx, internal id): nothing else
+        assert registered[name].keep_result_s == 0  # ids free again once done
+    assert {c.name for c in WorkerSettings.cron_jobs} == {
+        "enqueue_due", "sweep_stuck_created", "timeout_in_flight", "purge_after_retention"}
+    assert len(JOBS) == len(queued_functions()) + len(cron_jobs())
+    assert WorkerSettings.keep_result == 0
+    assert str(WorkerSettings.timezone) == "Europe/Oslo"
+
+
+@pytest.fixture
+async def arq_redis(redis_server_url: str, redis_prefix: str) -> AsyncIterator[ArqRedis]:
+    pool = ArqRedis.from_url(redis_server_url)
+    yield pool
+    await pool.aclose()
+    await purge_redis(redis_server_url, f"*{redis_prefix}*")
+
+
+async def purge_redis(url: str, *patterns: str) -> None:
+    """Remove this test's queue, jobs, results and health-check keys."""
+    cleaner = redis_lib.Redis.from_url(url)
+    try:
+        for pattern in patterns:
+            keys = [key async for key in cleaner.scan_iter(match=pattern)]
+            if keys:
+                await cleaner.delete(*keys)
+    finally:
+        await cleaner.aclose()
+
+
+async def two_bookings(db):
+    world = await world_with_phones(db)
+    first = (await book_adult(db, world)).appointment
+    second = (await service.book(db, Actor.patient(world.other_adult.id),
+                                 patient_id=world.other_adult.id, slot_id=world.slots[1].id,
+                                 appointment_type_id=world.exam.id, now=EARLY)).appointment
+    return [(await rows(db, appointment_id=a.id))[0] for a in (first, second)]
+
+
+async def test_job_ids_deduplicate_while_queued(arq_redis, redis_prefix):
+    queue = ArqQueue(arq_redis, queue_name=f"{redis_prefix}queue", job_prefix=redis_prefix)
+    assert queue.delivery_job_id(7, 0) == f"{redis_prefix}deliver:7:0"
+    assert await queue.enqueue_deliveries([(7, 0), (8, 0)]) == 2
+    assert await queue.enqueue_deliveries([(7, 0), (8, 1)]) == 1  # 7:0 is still queued
+    assert await arq_redis.zcard(f"{redis_prefix}queue") == 3
+
+
+async def test_worker_delivers_each_notification_once(db, arq_redis, redis_prefix):
+    confirmations = await two_bookings(db)
+    sms = MemorySms()
+    runtime = make_runtime(db, sms, Clock(EARLY))
+    queue_name = f"{redis_prefix}queue"
+    runtime.queue = ArqQueue(arq_redis, queue_name=queue_name, job_prefix=redis_prefix)
+    ctx = {"runtime": runtime}
+    assert await jobs.enqueue_due(ctx) == 2
+    # The same rows queued again by a second producer, and by the sweeper later.
+    await runtime.queue.enqueue_deliveries([(c.id, 0) for c in confirmations])
+    worker = make_worker(runtime, arq_redis, queue_name=queue_name, burst=True,
+                         with_cron=False)
+    assert await worker.run_check() == 2
+    assert sms.delivered_to() == {c.id: 1 for c in confirmations}
+    # Done jobs keep no result, so their ids may be queued again: harmless.
+    assert await runtime.queue.enqueue_deliveries([(c.id, 0) for c in confirmations]) == 2
+    worker = make_worker(runtime, arq_redis, queue_name=queue_name, burst=True,
+                         with_cron=False)
+    assert await worker.run_check() == 2
+    assert sms.calls == 2
+    assert [(await row(db, c.id)).status for c in confirmations] == ["sending", "sending"]
+
+
+async def test_worker_with_cron_picks_up_a_new_booking(db, redis_server_url, redis_prefix):
+    world = await world_with_phones(db)
+    sms = MemorySms()
+    clock = Clock(EARLY)
+    runtime = make_runtime(db, sms, clock)
+    queue_name = f"{redis_prefix}queue"
+    pool = ArqRedis.from_url(redis_server_url)
+    runtime.queue = ArqQueue(pool, queue_name=queue_name, job_prefix=redis_prefix)
+    worker = make_worker(runtime, pool, queue_name=queue_name, job_prefix=redis_prefix,
+                         poll_delay=0.05)
+    task = asyncio.create_task(worker.async_run())
+    try:
+        appointment = (await book_adult(db, world)).appointment
+        confirmation = (await rows(db, appointment_id=appointment.id))[0]
+        async with asyncio.timeout(15):
+            await sms.arrived.wait()
+        for _ in range(200):  # let the job record what the provider said
+            if (await row(db, confirmation.id)).status != "created":
+                break
+            await asyncio.sleep(0.05)
+        assert sms.delivered_to() == {confirmation.id: 1}
+    finally:
+        await worker.close()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await purge_redis(redis_server_url, f"*{redis_prefix}*")
+    assert (await row(db, confirmation.id)).status == "sending"
