@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: setup run test lint typecheck pytest bench messages migrate seed clean
+.PHONY: setup run test lint typecheck pytest bench messages migrate seed screenshots clean
 
 setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
 
@@ -58,6 +58,9 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel update --input-file=locales/messages.pot --output-dir=locales \
 	    --domain=messages --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile --domain=messages --directory=locales --statistics
+
+screenshots: setup
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) node_modules web/static/vendor locales/.compiled

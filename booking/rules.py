@@ -74,6 +74,35 @@ def may_act_for(actor: Actor, patient_id: int, clinic_id: int) -> Decision:
     return ALLOWED if ok else refuse(Reason.NOT_ALLOWED_FOR_ACTOR)
 
 
+def fits_age(appointment_type: AppointmentType, birth_date: date, day: date) -> bool:
+    """Is a person born on ``birth_date`` within the type's age range on ``day``?"""
+    age = age_on(birth_date, day)
+    return age >= appointment_type.min_age and (
+        appointment_type.max_age is None or age <= appointment_type.max_age)
+
+
+def may_self_book_type(appointment_type: AppointmentType, birth_date: date, day: date
+                       ) -> Decision:
+    """The part of :func:`may_book` that depends on the kind of appointment and
+    the person alone (for pages that offer kinds before a time is chosen)."""
+    if not appointment_type.self_bookable:
+        return refuse(Reason.TYPE_NOT_SELF_BOOKABLE)
+    if not fits_age(appointment_type, birth_date, day):
+        return refuse(Reason.AGE_NOT_ALLOWED)
+    return ALLOWED
+
+
+def self_bookable_within_horizon(appointment_type: AppointmentType, birth_date: date,
+                                 today: date) -> bool:
+    """Could the person self-book this kind on some day they may book now?
+    (Age only grows, so the first and the last day of the horizon decide.)"""
+    last_day = today + timedelta(days=appointment_type.booking_horizon_days)
+    return appointment_type.self_bookable and (
+        age_on(birth_date, last_day) >= appointment_type.min_age
+        and (appointment_type.max_age is None
+             or age_on(birth_date, today) <= appointment_type.max_age))
+
+
 def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, slot: Slot,
              slot_type_ids: Iterable[int], now: datetime,
              patient_appointments: Iterable[Appointment] = (),
@@ -98,9 +127,7 @@ def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, 
         return refuse(Reason.SLOT_TOO_SHORT)
     if appointment_type.county_id != slot.clinic.county_id:
         return refuse(Reason.TYPE_NOT_IN_SLOT)
-    age = age_on(patient.birth_date, local_date(slot.starts_at))
-    if age < appointment_type.min_age or (
-            appointment_type.max_age is not None and age > appointment_type.max_age):
+    if not fits_age(appointment_type, patient.birth_date, local_date(slot.starts_at)):
         return refuse(Reason.AGE_NOT_ALLOWED)
     if is_self_service(actor):
         if not appointment_type.self_bookable:

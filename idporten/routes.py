@@ -70,7 +70,7 @@ class Flow:
 
     @property
     def default_next(self) -> str:
-        return "/" if self.audience == "patient" else "/staff"
+        return "/min-side" if self.audience == "patient" else "/staff"
 
     @property
     def login_cookie(self) -> str:

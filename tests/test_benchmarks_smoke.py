@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,8 @@ async def test_benchmark_smoke_run():
         if os.environ.get("REQUIRE_SERVICES") == "1":
             pytest.fail(f"PostgreSQL is required: {reason}")
         pytest.skip(f"PostgreSQL not available: {reason}")
-    result = subprocess.run(
+    result = await asyncio.to_thread(
+        subprocess.run,
         [sys.executable, "-m", "benchmarks", "--scale", "0.001",
          "--database-url", postgres_url()],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)

@@ -8,10 +8,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from idporten.routes import auth_routes
+from notifications import dev_outbox, metrics, webhooks
 from web import health
 from web.settings import Settings
+from web.views import booking_flow, clinics, home, info, language, patient, profile
 from web.views import calendar as calendar_links
-from web.views import clinics, home, language
 
 STATIC = Path(__file__).parent / "static"
 
@@ -24,8 +25,22 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/klinikker/{slug}", clinics.detail, name="clinic"),
         Route("/kalender/{token}.ics", calendar_links.calendar_file, name="calendar_file"),
         Route("/veibeskrivelse/{token}", calendar_links.directions, name="directions"),
+        # The three links an SMS carries, one token for all (texts stay short).
+        Route("/t/{token}.ics", calendar_links.sms_calendar_file, name="sms_calendar_file"),
+        Route("/t/{token}/kart", calendar_links.sms_directions, name="sms_directions"),
+        Route("/t/{token}", calendar_links.sms_appointment, name="sms_appointment"),
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        Route("/webhooks/twilio/status", webhooks.twilio_status, methods=["POST"],
+              name="twilio_status"),
+        Route("/webhooks/twilio/inbound", webhooks.twilio_inbound, methods=["POST"],
+              name="twilio_inbound"),
+        Route("/metrics", metrics.metrics_endpoint, name="metrics"),
+        *([Route("/dev/sms", dev_outbox.dev_sms, name="dev_sms")] if settings.dev_tools else []),
+        *patient.routes(),
+        *booking_flow.routes(),
+        *profile.routes(),
+        *info.routes(),
         *auth_routes(settings),
     ]

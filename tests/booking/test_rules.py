@@ -191,3 +191,17 @@ def test_attendance_is_for_the_clinic_after_the_start():
                                        START).reason is Reason.NOT_ALLOWED_FOR_ACTOR
     assert rules.may_record_attendance(Actor.staff("s", {11}), appointment(),
                                        START).reason is Reason.NOT_ALLOWED_FOR_ACTOR
+
+
+def test_type_rules_without_a_slot():
+    adult = kind(min_age=18)
+    assert rules.may_self_book_type(adult, date(2000, 1, 1), date(2030, 1, 1))
+    assert rules.may_self_book_type(adult, date(2015, 1, 1), date(2030, 1, 1)).reason is (
+        Reason.AGE_NOT_ALLOWED)
+    assert rules.may_self_book_type(kind(self_bookable=False), date(2000, 1, 1),
+                                    date(2030, 1, 1)).reason is Reason.TYPE_NOT_SELF_BOOKABLE
+    # Turns 18 within the 90-day horizon: offered now, booked for after the birthday.
+    assert rules.self_bookable_within_horizon(adult, date(2012, 3, 1), date(2030, 1, 1))
+    assert not rules.self_bookable_within_horizon(adult, date(2012, 6, 1), date(2030, 1, 1))
+    child = kind(max_age=18)
+    assert not rules.self_bookable_within_horizon(child, date(2000, 1, 1), date(2030, 1, 1))

@@ -174,7 +174,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_app(Settings(env="test", secret_key=secret_key, database_url=database_url,
                               public_url=url))
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+    config = uvicorn.Config(app, lifespan="on", log_config=None, log_level="warning",
+                            access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
                               name="browser-test-server", daemon=True)
@@ -359,3 +360,15 @@ FOCUS_VISIBLE_JS = """() => {
             boxShadow: style.boxShadow};
 }"""
 
+
+
+# --- logged in ----------------------------------------------------------------
+
+@pytest.fixture(scope="package")
+def logged_in_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
+    """The cookie jar (HttpOnly session cookie included) of a browser that
+    logged in once through the local ID-porten as the demo guardian
+    (``guardian-1``); pass it as ``new_context(..., storage_state=...)``."""
+    from tests.browser.login import logged_in_state as log_in
+
+    return log_in(browser, live_server.url)

@@ -109,14 +109,16 @@ class BrowserCookies(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def browser(base_url: str, transport: httpx.AsyncBaseTransport | None = None
-            ) -> httpx.AsyncClient:
+def browser(base_url: str, transport: httpx.AsyncBaseTransport | None = None,
+            language: str | None = "en") -> httpx.AsyncClient:
     """A browser-like client: its own cookie jar, and the same-origin ``Origin``
     header a browser sends with a form POST. It asks for English pages, so
-    tests can check the (English) message ids."""
+    tests can check the (English) message ids; ``language=None`` sends no
+    preference (Bokmål pages)."""
     jar = BrowserCookies(transport or httpx.AsyncHTTPTransport())
     client = httpx.AsyncClient(base_url=base_url, transport=jar,
-                               headers={"Origin": base_url, "Accept-Language": "en"},
+                               headers={"Origin": base_url,
+                                        **({"Accept-Language": language} if language else {})},
                                follow_redirects=False)
     client.cookies.jar.set_policy(_KeepNothing())  # httpx's own jar stays empty
     client.browser_cookies = jar.cookies  # type: ignore[attr-defined]

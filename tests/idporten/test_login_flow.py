@@ -67,7 +67,7 @@ async def assert_refused(response, app, status: int = 400) -> None:
 
 async def test_headless_login_creates_the_patient_and_a_session(app, client):
     response = await login(client)
-    assert response.status_code == 303 and response.headers["location"] == "/"
+    assert response.status_code == 303 and response.headers["location"] == "/min-side"
     me = await client.get("/test/me")
     assert me.status_code == 200
     patient_id = me.json()["patient_id"]

@@ -344,6 +344,7 @@ def test_map_person_reads_relations_and_fails_safe_on_unknown_protection():
 async def test_no_identity_number_reaches_the_logs(db, world, base_url, caplog, capsys):
     ids = await world.patients(db)
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")  # quiet by default: prove its URLs clean
     async with httpx.AsyncClient() as http:
         source = adapter(db, world, base_url, http)
         await source.children_of(ids["mother"])

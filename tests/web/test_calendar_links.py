@@ -19,9 +19,12 @@ from booking.audit import Actor
 from booking.db import Database
 from booking.directions import entur_link, map_link
 from booking.models import Appointment
+from notifications.templates import link_key, links_for
 from tests.booking.booking_world import NOW, World, make_world
 from tests.web.conftest import BASE_URL, html, text_of
 from web import signing
+from web.app import create_app
+from web.settings import Settings
 from web.views import calendar as views
 from web.views.calendar import calendar_link, directions_link
 
@@ -311,3 +314,32 @@ async def test_the_directions_page_shows_the_clinic_of_the_latest_appointment(
                          now=NOW)
     soup = html(await client.get(_path(way), headers={"Accept-Language": "en"}))
     assert text_of(soup, "h1") == f"Directions to {world.other_clinic.name}"
+
+
+async def test_sms_links_lead_to_calendar_directions_and_the_appointment(db):
+    """The one token an SMS carries (notifications.templates.links_for)."""
+    w = await make_world(db)
+    out = await service.book(db, Actor.patient(w.adult.id), patient_id=w.adult.id,
+                             slot_id=w.slots[0].id, appointment_type_id=w.exam.id, now=NOW)
+    settings = Settings(env="test", secret_key="t" * 40,
+                        database_url="sqlite+aiosqlite:///var/unused.sqlite3")
+    app = create_app(settings)
+    app.state.db = db
+    links = links_for(settings.public_url, link_key(settings.secret_key), out.appointment.id)
+    path = links.appointment.removeprefix(settings.public_url)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url=settings.public_url) as client:
+        with time_machine.travel(NOW, tick=False):
+            ics = await client.get(path + ".ics")
+            way = await client.get(path + "/kart")
+            page = await client.get(path)
+            forged = await client.get(path[:-2] + "xx.ics")
+        with time_machine.travel(w.slots[0].ends_at + timedelta(hours=1), tick=False):
+            expired = await client.get(path + ".ics")
+    assert ics.status_code == 200
+    event = Calendar.from_ical(ics.content).walk("VEVENT")[0]
+    assert str(event["UID"]).startswith(f"appointment-{out.appointment.chain_id}@")
+    assert way.status_code == 200 and w.clinic.street_address in way.text
+    assert page.status_code == 303 and page.headers["location"] == f"/timer/{out.appointment.id}"
+    assert forged.status_code == 404
+    assert expired.status_code == 404

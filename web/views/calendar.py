@@ -21,12 +21,13 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from booking import calendar
 from booking.db import utcnow
 from booking.directions import directions_to
 from booking.models import Appointment
+from notifications.templates import link_key, verify_appointment
 from web import i18n, signing
 from web.errors import error_page
 from web.settings import Settings
@@ -88,8 +89,35 @@ def _chain_id(request: Request, purpose: str) -> int | None:
     return signing.verify(purpose, request.path_params["token"], settings.secret_key, utcnow())
 
 
+async def _sms_chain_id(request: Request) -> int | None:
+    """The chain of the appointment an SMS link names (``/t/<token>…``, one
+    token for the three links, to keep texts short). Such a token carries no
+    expiry of its own: the link dies when the appointment has ended."""
+    settings: Settings = request.app.state.settings
+    appointment_id = verify_appointment(link_key(settings.secret_key),
+                                        request.path_params["token"])
+    if appointment_id is None:
+        return None
+    async with request.app.state.db.read() as session:
+        appointment = await session.get(Appointment, appointment_id)
+    if appointment is None:
+        return None
+    chain_id = appointment.chain_id or appointment.id
+    latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
+    if latest is None or latest.ends_at <= utcnow():
+        return None
+    return chain_id
+
+
 async def calendar_file(request: Request) -> Response:
-    chain_id = _chain_id(request, CALENDAR_PURPOSE)
+    return await _calendar_response(request, _chain_id(request, CALENDAR_PURPOSE))
+
+
+async def sms_calendar_file(request: Request) -> Response:
+    return await _calendar_response(request, await _sms_chain_id(request))
+
+
+async def _calendar_response(request: Request, chain_id: int | None) -> Response:
     if chain_id is None:
         return error_page(request, 404)
     settings: Settings = request.app.state.settings
@@ -109,7 +137,24 @@ async def calendar_file(request: Request) -> Response:
 
 
 async def directions(request: Request) -> Response:
-    chain_id = _chain_id(request, DIRECTIONS_PURPOSE)
+    return await _directions_page(request, _chain_id(request, DIRECTIONS_PURPOSE))
+
+
+async def sms_directions(request: Request) -> Response:
+    return await _directions_page(request, await _sms_chain_id(request))
+
+
+async def sms_appointment(request: Request) -> Response:
+    """The SMS link to the appointment itself: its page, behind login."""
+    chain_id = await _sms_chain_id(request)
+    if chain_id is None:
+        return error_page(request, 404)
+    latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
+    assert latest is not None
+    return RedirectResponse(f"/timer/{latest.id}", status_code=303, headers=PRIVATE_HEADERS)
+
+
+async def _directions_page(request: Request, chain_id: int | None) -> Response:
     if chain_id is None:
         return error_page(request, 404)
     appointment = await calendar.latest_in_chain(request.app.state.db, chain_id)

@@ -1,0 +1,158 @@
+"""Keyboard only, logged in: book an appointment, change it to another time
+and cancel it — with Tab, Shift+Tab, Enter, Space and the arrow keys, no
+mouse and no clicks, and a visible focus indicator on everything that gets
+focus on the way. In English, for stable texts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser.conftest import VIEWPORTS, LiveServer, new_context
+from tests.browser.test_keyboard import Keyboard, heading
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+
+def _enter(keyboard: Keyboard) -> None:
+    """Press Enter on the focused link or button and wait for the next page."""
+    with keyboard.page.expect_navigation():
+        keyboard.press("Enter")
+
+
+def _from_the_top(page: Page, path: str) -> None:
+    page.goto(path, wait_until="load")
+    page.focus("body")
+
+
+def _focused_slot(page: Page) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate("""() => {
+        const el = document.activeElement;
+        return {name: el.name, value: el.value, checked: el.checked,
+                label: el.labels && el.labels[0] ? el.labels[0].textContent.trim() : ''};
+    }""")
+    return state
+
+
+def _choose_a_time(keyboard: Keyboard, avoid: str | None = None) -> dict[str, Any]:
+    """Tab into the times, move with the arrow keys to a time (another than
+    ``avoid``), select it with Space and Tab on to the submit button."""
+    page = keyboard.page
+    keyboard.tab_to("input[type='radio'][name='slot']", "the free times")
+    keyboard.press("ArrowDown")  # moves to (and selects) the next time
+    keyboard.press("ArrowUp")    # and back: the arrow keys work both ways
+    slot = _focused_slot(page)
+    if slot["label"] == avoid:
+        keyboard.press("ArrowDown")
+        slot = _focused_slot(page)
+    keyboard.press(" ")
+    slot = _focused_slot(page)
+    assert slot["checked"], f"Space did not select the time {slot}"
+    assert slot["label"] != avoid
+    keyboard.tab_to("form.time-form button[type='submit']", "the submit button")
+    return slot
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def keyboard(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
+             logged_in_state: dict[str, Any]) -> Iterator[Keyboard]:
+    context = new_context(browser, live_server, lang="en", viewport=VIEWPORTS[request.param],
+                          storage_state=logged_in_state)
+    yield Keyboard(context.new_page())
+    context.close()
+
+
+def test_book_change_and_cancel_with_the_keyboard(keyboard: Keyboard) -> None:
+    page = keyboard.page
+
+    # My page → "Book an appointment" (for me).
+    _from_the_top(page, "/min-side")
+    keyboard.tab_to('main a[href="/bestill"]', "the Book an appointment link")
+    _enter(keyboard)
+    assert heading(page) == "Who is the appointment for?"
+
+    keyboard.tab_to('main .choice-list a[href="/bestill?for=me"]', "Me")
+    _enter(keyboard)
+    assert heading(page) == "What kind of appointment?"
+
+    # The guardian has an adult check-up already; book the hygienist.
+    keyboard.tab_to("main .choice-list li:last-child a", "the last kind of appointment")
+    kind = " ".join(page.evaluate("document.activeElement.querySelector('.choice-list__title')"
+                                  ".textContent").split())
+    assert kind == "Dental hygienist appointment"
+    _enter(keyboard)
+    assert heading(page) == "Which clinic?"
+
+    keyboard.tab_to("main .choice-list a[data-clinic]", "the first clinic")
+    clinic = page.evaluate("document.activeElement.querySelector('.choice-list__title')"
+                           ".textContent.trim()")
+    _enter(keyboard)
+    assert heading(page) == "Choose a time"
+
+    booked = _choose_a_time(keyboard)
+    _enter(keyboard)
+    assert "/bestill/bekreft" in page.url, page.locator("main").inner_text()
+    assert heading(page) == "Check and confirm"
+    assert clinic in page.locator("main").inner_text()
+
+    # Back one step with Shift+Tab from the confirm button: the focus stays visible.
+    keyboard.tab_to("main form button[type='submit']", "the Book this time button")
+    keyboard.press("Shift+Tab")
+    keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.matches(\"main form button[type='submit']\")")
+    _enter(keyboard)
+    match = re.search(r"/timer/(\d+)/kvittering$", page.url)
+    assert match, f"booking ended on {page.url}: {page.locator('main').inner_text()}"
+    first_id = match.group(1)
+    receipt = page.locator("main").inner_text()
+    assert clinic in receipt and booked["label"] in receipt, receipt
+
+    # The receipt → the appointment → Change the time.
+    keyboard.tab_to(f'main a[href="/timer/{first_id}"]', "See the appointment")
+    _enter(keyboard)
+    assert page.url.endswith(f"/timer/{first_id}")
+    keyboard.tab_to(f'main a[href="/timer/{first_id}/endre"]', "Change the time")
+    _enter(keyboard)
+    assert heading(page) == "Change the time"
+
+    changed = _choose_a_time(keyboard, avoid=booked["label"])
+    _enter(keyboard)
+    text = page.locator("main").inner_text()
+    assert changed["label"] in text, f"after the change ({page.url}):\n{text}"
+    # The page shows the appointment now (its own, or the new one it was moved to).
+    match = re.search(r"/timer/(\d+)", page.url)
+    assert match, f"the change ended on {page.url}"
+    current_id = match.group(1)
+    if "/kvittering" in page.url:
+        keyboard.tab_to(f'main a[href="/timer/{current_id}"]', "See the appointment")
+        _enter(keyboard)
+
+    # Cancel it, through the confirmation step.
+    keyboard.tab_to(f'main a[href="/timer/{current_id}/avbestill"]', "Cancel appointment")
+    _enter(keyboard)
+    keyboard.tab_to("main form.cancel-form button[type='submit']", "Yes, cancel the appointment")
+    _enter(keyboard)
+    assert page.url.split("?")[0].endswith(f"/timer/{current_id}"), page.url
+    status = page.locator("main .appointment-status").inner_text()
+    assert "Cancelled" in status, status
+
+    # /timer lists it among the earlier ones, cancelled (and the first
+    # booking is no longer upcoming).
+    keyboard.tab_to('main .back-link a, main a[href="/timer"]', "the link to all appointments")
+    _enter(keyboard)
+    assert page.url.endswith("/timer"), page.url
+    upcoming = page.locator(f'main .appointment-list a[href="/timer/{current_id}"]')
+    assert upcoming.count() == 0, "the cancelled appointment is still listed as upcoming"
+    card = page.locator(f'main .earlier-list__item:has(a[href="/timer/{current_id}"])')
+    assert card.count() == 1, page.locator("main").inner_text()
+    assert "Cancelled" in card.inner_text(), card.inner_text()
+    if first_id != current_id:
+        old = page.locator(f'main li:has(> a[href="/timer/{first_id}"]), '
+                           f'main article:has(a[href="/timer/{first_id}"])')
+        assert old.count() == 0 or "Booked" not in old.inner_text(), old.inner_text()
+
+    keyboard.assert_focus_always_visible()

@@ -1,0 +1,63 @@
+"""An app with the patient pages and the local ID-porten, served in-process
+(the OIDC client reaches the provider through the same ASGI transport), on
+both database engines; a browser-like client per person; the test world."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from booking.db import Database
+from idporten.services import install
+from tests.idporten.helpers import browser, build_app, login
+from tests.web.patient.world import Person, World, build_world
+from web.views import patient
+
+BASE = "http://127.0.0.1:8000"
+
+Browser = Callable[[Person], Awaitable[httpx.AsyncClient]]
+
+
+@pytest.fixture
+async def app(tmp_path: Path, db: Database) -> AsyncIterator[Starlette]:
+    application = build_app(tmp_path, BASE)
+    await application.state.db.dispose()
+    application.state.db = db
+    # What the lead wires into web/routes.py.
+    application.router.routes.extend(patient.routes())
+    backchannel = httpx.AsyncClient(transport=httpx.ASGITransport(app=application))
+    install(application, http=backchannel)
+    yield application
+    await backchannel.aclose()
+
+
+@pytest.fixture
+async def world(app: Starlette) -> World:
+    return await build_world(app)
+
+
+@pytest.fixture
+async def logged_in(app: Starlette) -> AsyncIterator[Browser]:
+    """``await logged_in(person)``: a browser with that person logged in."""
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(person: Person) -> httpx.AsyncClient:
+        client = browser(BASE, httpx.ASGITransport(app=app))
+        clients.append(client)
+        response = await login(client, person.pid)
+        assert response.status_code == 303, response.text
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+@pytest.fixture
+async def anonymous(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with browser(BASE, httpx.ASGITransport(app=app)) as client:
+        yield client

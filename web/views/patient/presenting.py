@@ -1,0 +1,240 @@
+"""Appointments as the patient pages show them: status in words, the actions
+the rules allow now, and, where an action is not allowed, why in plain words.
+
+Everything here is decided by :mod:`booking.rules` (the same functions the
+SMS replies and the staff console ask); this module only turns decisions
+into what a template needs, translated in the request's language. Call
+:func:`web.i18n.activate` first.
+
+What a guardian of a 12–15-year-old sees is logistics only (pbrl § 3-4):
+the time, the clinic and what can be done; not the kind of appointment,
+whether the young person came, or a reason given for a cancellation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Final, Literal
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.base import ExecutableOption
+
+from booking import rules
+from booking.audit import Actor
+from booking.db import Database
+from booking.models import Appointment, Clinic, Patient
+from booking.reasons import N_, Reason
+from booking.representation import Access
+from booking.statuses import ACTIVE, AppointmentStatus
+from web import i18n
+from web.views.clinics import Phone, phone_link
+
+#: Refusals whose answer is "call the clinic": the page shows the number as a link.
+CALL_CLINIC: Final = frozenset({Reason.CUTOFF_PASSED, Reason.RESCHEDULE_LIMIT,
+                                Reason.SLOT_NOT_RELEASED, Reason.TYPE_NOT_SELF_BOOKABLE,
+                                Reason.NOT_ALLOWED_FOR_ACTOR})
+#: Past appointments shown on the list page.
+PAST_LIMIT: Final = 20
+#: A cancellation that is really a change (``booking.service.change``).
+CHANGED: Final = "changed"
+
+STATUS_TEXT: Final[dict[str, str]] = {
+    AppointmentStatus.BOOKED: N_("Booked"),
+    AppointmentStatus.CONFIRMED: N_("Confirmed"),
+    AppointmentStatus.COMPLETED: N_("Attended"),
+    AppointmentStatus.NO_SHOW: N_("Not attended"),
+    AppointmentStatus.CANCELLED: N_("Cancelled"),
+}
+MOVED_TEXT: Final = N_("Moved to another time")
+PAST_TEXT: Final = N_("Past")
+#: Designsystemet colour of the status tag; the word carries the meaning.
+STATUS_COLOR: Final[dict[str, str]] = {
+    AppointmentStatus.BOOKED: "info",
+    AppointmentStatus.CONFIRMED: "success",
+    AppointmentStatus.COMPLETED: "neutral",
+    AppointmentStatus.NO_SHOW: "warning",
+    AppointmentStatus.CANCELLED: "neutral",
+}
+
+NoticeKind = Literal["success", "info", "warning", "danger"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action cannot be done now, translated; ``call`` is the clinic's
+    number when the way forward is to phone."""
+
+    code: str
+    text: str
+    call: Phone | None = None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message about what just happened (or could not happen)."""
+
+    kind: NoticeKind
+    text: str
+    refusal: Refusal | None = None
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    id: int
+    patient_id: int
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    status_text: str
+    status_color: str
+    clinic: Clinic
+    phone: Phone
+    #: None where the viewer may see logistics only.
+    type_name: str | None
+    upcoming: bool
+    can_confirm: bool
+    can_change: bool
+    can_cancel: bool
+    refusals: tuple[Refusal, ...]
+    #: A clinic-issued appointment (innkalling) the patient has not confirmed.
+    awaits_confirmation: bool
+    #: Everything beyond logistics may be shown (own data, or a child under 12).
+    details: bool
+    cancellation_reason: str | None
+    #: ``?for=…`` of the appointment's patient when it is a child ("" for me).
+    for_value: str
+    notice: Notice | None = None
+
+    @property
+    def href(self) -> str:
+        return f"/timer/{self.id}"
+
+    @property
+    def status_id(self) -> str:
+        """The id of the element holding the status (the htmx target)."""
+        return f"status-{self.id}"
+
+    @property
+    def has_actions(self) -> bool:
+        return self.can_confirm or self.can_change or self.can_cancel
+
+    def with_notice(self, notice: Notice | None) -> AppointmentView:
+        return replace(self, notice=notice)
+
+
+def refusal(code: str, params: dict[str, int] | None, clinic: Clinic) -> Refusal:
+    return Refusal(code, i18n.translate_reason(code, params),
+                   phone_link(clinic.phone) if code in CALL_CLINIC else None)
+
+
+def present(appointment: Appointment, patient: Patient, actor: Actor, access: Access,
+            now: datetime, *, me_id: int) -> AppointmentView:
+    """What the viewer may see and do with ``appointment`` of ``patient``,
+    acting as ``actor`` with ``access`` to that patient."""
+    status = AppointmentStatus(appointment.status)
+    details = access is Access.FULL
+    active = status in ACTIVE
+    upcoming = active and appointment.starts_at > now
+    moved = status is AppointmentStatus.CANCELLED and appointment.cancellation_reason == CHANGED
+    if moved:
+        status_text, color = i18n.gettext(MOVED_TEXT), "neutral"
+    elif not details and not upcoming and status is not AppointmentStatus.CANCELLED:
+        # Whether a young person came is not logistics.
+        status_text, color = i18n.gettext(PAST_TEXT), "neutral"
+    elif active and not upcoming:
+        status_text, color = i18n.gettext(PAST_TEXT), "neutral"
+    else:
+        status_text, color = i18n.gettext(STATUS_TEXT[status]), STATUS_COLOR[status]
+
+    appointment_type = appointment.appointment_type
+    clinic = appointment.clinic
+    confirm = rules.may_confirm(actor, appointment, now)
+    change = rules.may_change(actor, appointment, appointment_type, patient, now)
+    cancel = rules.may_cancel(actor, appointment, appointment_type, patient, now)
+    refusals: list[Refusal] = []
+    if upcoming:
+        for decision in (change, cancel, confirm):
+            if decision or decision.reason is None:
+                continue
+            if decision.reason is Reason.ALREADY_CONFIRMED:
+                continue  # the status says so
+            if decision.reason in (r.code for r in refusals):
+                continue
+            refusals.append(refusal(decision.reason, dict(decision.params), clinic))
+    reason = appointment.cancellation_reason
+    return AppointmentView(
+        id=appointment.id, patient_id=appointment.patient_id,
+        starts_at=appointment.starts_at, ends_at=appointment.ends_at,
+        status=status.value, status_text=status_text, status_color=color,
+        clinic=clinic, phone=phone_link(clinic.phone),
+        type_name=appointment_type.name(i18n.get_locale()) if details else None,
+        upcoming=upcoming, can_confirm=upcoming and bool(confirm),
+        can_change=upcoming and bool(change), can_cancel=upcoming and bool(cancel),
+        refusals=tuple(refusals),
+        awaits_confirmation=(upcoming and appointment.clinic_issued
+                             and status is AppointmentStatus.BOOKED),
+        details=details,
+        cancellation_reason=reason if details and reason and reason != CHANGED else None,
+        for_value="" if appointment.patient_id == me_id else str(appointment.patient_id),
+    )
+
+
+def _with_rows() -> tuple[ExecutableOption, ...]:
+    return (selectinload(Appointment.clinic), selectinload(Appointment.appointment_type))
+
+
+async def load_appointment(db: Database, appointment_id: int) -> Appointment | None:
+    async with db.read() as session:
+        return (await session.execute(
+            select(Appointment).options(*_with_rows())
+            .where(Appointment.id == appointment_id))).scalar_one_or_none()
+
+
+async def upcoming_of(db: Database, patient_ids: Iterable[int], now: datetime
+                      ) -> list[Appointment]:
+    """Active appointments that have not ended, soonest first."""
+    async with db.read() as session:
+        return list((await session.execute(
+            select(Appointment).options(*_with_rows())
+            .where(Appointment.patient_id.in_(list(patient_ids)),
+                   Appointment.status.in_([s.value for s in ACTIVE]),
+                   Appointment.ends_at > now)
+            .order_by(Appointment.starts_at, Appointment.id))).scalars())
+
+
+async def past_of(db: Database, patient_id: int, now: datetime,
+                  limit: int = PAST_LIMIT) -> list[Appointment]:
+    """Ended, cancelled or attended appointments, newest first; the old
+    halves of changes are left out (the new time is what matters)."""
+    async with db.read() as session:
+        rows = (await session.execute(
+            select(Appointment).options(*_with_rows())
+            .where(Appointment.patient_id == patient_id)
+            .where(or_(Appointment.status.not_in([s.value for s in ACTIVE]),
+                       Appointment.ends_at <= now))
+            .where(or_(Appointment.cancellation_reason.is_(None),
+                       Appointment.cancellation_reason != CHANGED))
+            .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+            .limit(limit))).scalars().all()
+    return list(rows)
+
+
+async def replacement_of(db: Database, appointment: Appointment) -> int | None:
+    """The id of the appointment that took this one's place after a change."""
+    if appointment.cancellation_reason != CHANGED:
+        return None
+    async with db.read() as session:
+        found: int | None = (await session.execute(
+            select(Appointment.id).where(Appointment.replaces_id == appointment.id)
+            .order_by(Appointment.id.desc()).limit(1))).scalar_one_or_none()
+    return found
+
+
+def present_all(appointments: Sequence[Appointment], patients: dict[int, Patient],
+                actor_for: dict[int, Actor], access_of: dict[int, Access], now: datetime,
+                *, me_id: int) -> list[AppointmentView]:
+    return [present(a, patients[a.patient_id], actor_for[a.patient_id],
+                    access_of[a.patient_id], now, me_id=me_id) for a in appointments]

@@ -1,0 +1,398 @@
+"""The patient's profile page: the language we use with them, and the mobile
+number their text messages go to.
+
+Also where a request's language is decided when someone is logged in
+(:func:`preferred_locale`), because that needs the session and the profile:
+
+1. the user's pick: the ``lang`` cookie (the latest choice in this browser),
+   else ``Patient.preferred_language`` (the choice kept across devices, also
+   used for their text messages);
+2. ID-porten's ``locale`` claim of this login;
+3. ``Accept-Language``;
+4. Bokmål.
+
+The mobile number: the official source is KRR (*Kontakt- og
+reservasjonsregisteret*). A patient may give another Norwegian mobile number
+here (``Patient.mobile``), and remove it again to go back to KRR's.
+:func:`sms_number` is the one rule for which number text messages use.
+Without a KRR client configured (``app.state.krr``; development), the page
+shows the number the service has on file. Each change is written to the
+audit log without the number itself; numbers never reach a log line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Final, Literal, Protocol
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from booking import audit
+from booking.db import Database
+from booking.models import Patient
+from booking.reasons import N_
+from idporten.access import PatientPrincipal, current_session, require_patient
+from idporten.services import services
+from notifications.channels.krr import (
+    STALE_AFTER_MONTHS,
+    KrrContact,
+    KrrError,
+    KrrUnavailable,
+    months_before,
+)
+from web import i18n, phone
+from web.templating import render
+
+log = structlog.get_logger("tanntid.profile")
+
+PATH: Final = "/profil"
+LANGUAGE_PATH: Final = "/profil/sprak"
+MOBILE_PATH: Final = "/profil/mobil"
+REMOVE_MOBILE_PATH: Final = "/profil/mobil/fjern"
+
+LANGUAGE_ACTION: Final = "profile.language.change"
+MOBILE_ACTION: Final = "profile.mobile.change"
+PURPOSE: Final = "self_service"
+
+#: As long as ``POST /language`` keeps its cookie.
+LANGUAGE_COOKIE_MAX_AGE: Final = 365 * 24 * 3600
+#: The form field for the mobile number (also its element id).
+MOBILE_FIELD: Final = "mobil"
+#: What is echoed back into the field after a refusal, at most.
+ECHO_LIMIT: Final = 200
+#: Where to change one's details in KRR (norge.no, "Oppdater kontaktinformasjon").
+KRR_UPDATE_URL: Final = {
+    "en": "https://www.norge.no/en/digital-citizen/update-your-contact-information",
+}
+KRR_UPDATE_URL_DEFAULT: Final = "https://www.norge.no/nb/digital-borger/oppdater-kontaktinformasjon"
+
+#: The confirmations shown after a change (``?lagret=…``).
+SAVED_TEXT: Final = {
+    "sprak": N_("Your language choice is saved."),
+    "mobil": N_("Your mobile number is saved. We will send text messages to it."),
+    "fjernet": N_("Your own number is removed."),
+}
+LANGUAGE_ERROR: Final = N_("Choose one of the languages in the list.")
+#: Why KRR's number is not used (``KrrContact.no_notice_reason`` codes), or KRR not answering.
+_NO_NUMBER_IN_REGISTER: Final = N_(
+    "The contact register (KRR) has no mobile number for you that we can use.")
+REGISTER_NOTE: Final = {
+    "reserved": N_("You have reserved yourself against digital contact from public services in "
+                   "the contact register (KRR), so we do not use the number there."),
+    "stale": N_("The number in the contact register (KRR) has not been confirmed in the last "
+                "18 months, so we may not use it. You can confirm or change it at norge.no."),
+    "cannot-be-notified": N_("The contact register (KRR) says we may not send notices to the "
+                             "number there. You can check your details at norge.no."),
+    "no-mobile": _NO_NUMBER_IN_REGISTER,
+    "not-registered": _NO_NUMBER_IN_REGISTER,
+    "deleted": _NO_NUMBER_IN_REGISTER,
+    "unavailable": N_("We could not reach the contact register (KRR) just now, so we cannot "
+                      "show the number there. Please try again later."),
+}
+
+#: Paths that never render a page: no session or profile lookup for them.
+_NO_PAGES: Final = ("/static/", "/healthz", "/readyz", "/webhooks/", "/metrics")
+
+
+# --- which language ----------------------------------------------------------
+
+def choose_locale(*, cookie: str | None, profile: str | None, idporten: str | None,
+                  accept_language: str | None) -> str:
+    """The order of precedence, as a pure function (see the module docstring)."""
+    for choice in (cookie, profile, idporten):
+        if choice in i18n.LOCALES:
+            return choice
+    return i18n.negotiate(None, accept_language)
+
+
+async def profile_language(db: Database, patient_id: int) -> str | None:
+    async with db.read() as tx:
+        return (await tx.execute(select(Patient.preferred_language)
+                                 .where(Patient.id == patient_id))).scalar_one_or_none()
+
+
+async def preferred_locale(request: Request) -> str:
+    """Decide this request's language with the session and profile taken into
+    account, and remember it where :func:`web.i18n.activate` looks first
+    (``request.state.locale``). Idempotent; a database or session-store
+    failure falls back to the cookie-and-header rule rather than fail a page."""
+    decided = getattr(request.state, "locale", None)
+    if decided in i18n.LOCALES:
+        return str(decided)
+    cookie = request.cookies.get(i18n.COOKIE)
+    accept = request.headers.get("accept-language")
+    profile = idporten = None
+    logged_in = services(request.app).cookie("patient").name in request.cookies
+    if cookie not in i18n.LOCALES and logged_in:  # the cookie would win anyway
+        try:
+            session = await current_session(request, "patient")
+            if session is not None:
+                idporten = session.locale
+                if session.patient_id is not None:
+                    profile = await profile_language(request.app.state.db, session.patient_id)
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("preferred_locale_lookup_failed", error=type(exc).__name__)
+    locale = choose_locale(cookie=cookie, profile=profile, idporten=idporten,
+                           accept_language=accept)
+    request.state.locale = locale
+    return locale
+
+
+class PreferredLocaleMiddleware:
+    """Runs :func:`preferred_locale` before every page, so every page (not only
+    the profile) follows the logged-in user's kept choice and their login's
+    ``locale``. Pure ASGI; skips static files, health checks and webhooks."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not str(scope["path"]).startswith(_NO_PAGES):
+            await preferred_locale(Request(scope))
+        await self.app(scope, receive, send)
+
+
+def set_language_cookie(request: Request, response: Response, locale: str) -> None:
+    """The same cookie ``POST /language`` sets."""
+    secure = request.app.state.settings.public_url.startswith("https://")
+    response.set_cookie(i18n.COOKIE, locale, max_age=LANGUAGE_COOKIE_MAX_AGE, path="/",
+                        httponly=True, samesite="lax", secure=secure)
+
+
+async def store_language(db: Database, principal: PatientPrincipal, locale: str) -> bool:
+    """Keep ``locale`` as the patient's language (pages and text messages);
+    audited. False when it already was (nothing written)."""
+    if locale not in i18n.LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}")
+    async with db.write() as tx:
+        patient = await tx.get(Patient, principal.patient_id)
+        if patient is None:
+            raise HTTPException(404)
+        before = patient.preferred_language
+        if before == locale:
+            return False
+        patient.preferred_language = locale
+        await audit.record(tx, principal.actor, LANGUAGE_ACTION, purpose=PURPOSE,
+                           subject_patient_id=patient.id,
+                           detail={"from": before, "to": locale})
+    log.info("profile_language_changed", patient_id=principal.patient_id, to=locale)
+    return True
+
+
+# --- which mobile number -------------------------------------------------------
+
+class ContactRegister(Protocol):
+    """What the page needs of :class:`notifications.channels.krr.KrrClient`."""
+
+    async def contact(self, nin: str) -> KrrContact: ...
+
+
+RegisterState = Literal["found", "unavailable", "not_configured"]
+SmsSource = Literal["own", "register"]
+
+
+@dataclass(frozen=True)
+class RegisterView:
+    """KRR's answer as the page shows it."""
+
+    state: RegisterState
+    contact: KrrContact | None = None
+    #: Why KRR's number may not be used today (``KrrContact.no_notice_reason``).
+    problem: str | None = None
+
+    @property
+    def mobile(self) -> str | None:
+        return self.contact.mobile if self.contact is not None else None
+
+    @property
+    def confirmed(self) -> datetime | None:
+        """When the person last updated or confirmed KRR's number (aware)."""
+        moment = self.contact.mobile_confirmed if self.contact is not None else None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment
+
+    @property
+    def note(self) -> str | None:
+        """Why KRR's number is not used, as a msgid (None: it may be used)."""
+        if self.state == "unavailable":
+            return REGISTER_NOTE["unavailable"]
+        return REGISTER_NOTE.get(self.problem) if self.problem else None
+
+
+def sms_number(own: str | None, register: RegisterView, today: date
+               ) -> tuple[str | None, SmsSource | None]:
+    """Which number text messages go to, and where it comes from: the number
+    the patient gave us (their explicit request for this service), else KRR's
+    when KRR allows notices to it today (not reserved, confirmed within 18
+    months), else none."""
+    if own:
+        return own, "own"
+    if register.contact is not None:
+        usable = register.contact.notice_mobile(today)
+        if usable:
+            return usable, "register"
+    return None, None
+
+
+async def register_view(request: Request, patient: Patient) -> RegisterView:
+    krr: ContactRegister | None = getattr(request.app.state, "krr", None)
+    if krr is None:
+        return RegisterView("not_configured")
+    try:
+        nin = request.app.state.vault.decrypt(patient.identity_encrypted)
+        contact = await krr.contact(nin)
+    except (KrrUnavailable, KrrError) as exc:
+        log.warning("krr_lookup_failed", patient_id=patient.id, error=type(exc).__name__)
+        return RegisterView("unavailable")
+    return RegisterView("found", contact, register_problem(contact, oslo_today()))
+
+
+def register_problem(contact: KrrContact, today: date) -> str | None:
+    """``KrrContact.no_notice_reason``, except that a register's "cannot be
+    notified" on a number unconfirmed for 18 months is told as what it is."""
+    problem = contact.no_notice_reason(today)
+    if problem == "cannot-be-notified" and contact.mobile:
+        confirmed = contact.mobile_confirmed
+        if confirmed is None or confirmed.date() < months_before(today, STALE_AFTER_MONTHS):
+            return "stale"
+    return problem
+
+
+def oslo_today() -> date:
+    return datetime.now(i18n.OSLO).date()
+
+
+# --- the page ------------------------------------------------------------------
+
+async def _patient(db: Database, patient_id: int) -> Patient:
+    async with db.read() as tx:
+        patient = await tx.get(Patient, patient_id)
+    if patient is None:  # a session outlived its patient row
+        raise HTTPException(404)
+    return patient
+
+
+def _field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+async def _page(request: Request, patient: Patient, *, status_code: int = 200,
+                typed: str | None = None, mobile_error: str | None = None,
+                language_error: str | None = None) -> Response:
+    locale = i18n.activate(request)
+    register = await register_view(request, patient)
+    today = oslo_today()
+    sms_to, source = sms_number(patient.mobile, register, today)
+    saved = request.query_params.get("lagret", "") if status_code == 200 else ""
+    context: dict[str, Any] = {
+        "chosen_language": patient.preferred_language or locale,
+        "own_mobile": phone.display(patient.mobile) if patient.mobile else None,
+        "register": register,
+        "register_mobile": phone.display(register.mobile) if register.mobile else None,
+        "register_confirmed": (i18n.format_day(register.confirmed, locale)
+                               if register.confirmed else None),
+        "register_note": i18n.gettext(register.note) if register.note else None,
+        "sms_to": phone.display(sms_to) if sms_to else None,
+        "sms_source": source,
+        "krr_update_url": KRR_UPDATE_URL.get(locale, KRR_UPDATE_URL_DEFAULT),
+        "typed": typed if typed is not None else "",
+        "mobile_error": mobile_error,
+        "language_error": language_error,
+        "saved": i18n.gettext(SAVED_TEXT[saved]) if saved in SAVED_TEXT else None,
+        "paths": {"language": LANGUAGE_PATH, "mobile": MOBILE_PATH,
+                  "remove": REMOVE_MOBILE_PATH},
+        "field": MOBILE_FIELD,
+    }
+    response = render(request, "profile/profile.html", context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def show(request: Request) -> Response:
+    principal = await require_patient(request)
+    await preferred_locale(request)
+    i18n.activate(request)
+    return await _page(request, await _patient(request.app.state.db, principal.patient_id))
+
+
+def _saved(what: str) -> Response:
+    response = RedirectResponse(f"{PATH}?lagret={what}", status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def change_language(request: Request) -> Response:
+    principal = await require_patient(request)
+    lang = _field(await request.form(), "lang")
+    db: Database = request.app.state.db
+    if lang not in i18n.LOCALES:
+        await preferred_locale(request)
+        i18n.activate(request)
+        return await _page(request, await _patient(db, principal.patient_id), status_code=400,
+                           language_error=i18n.gettext(LANGUAGE_ERROR))
+    await store_language(db, principal, lang)
+    response = _saved("sprak")
+    set_language_cookie(request, response, lang)
+    return response
+
+
+async def change_mobile(request: Request) -> Response:
+    principal = await require_patient(request)
+    typed = _field(await request.form(), MOBILE_FIELD)
+    db: Database = request.app.state.db
+    checked = phone.check_mobile(typed)
+    if checked.e164 is None:
+        assert checked.problem is not None
+        await preferred_locale(request)
+        i18n.activate(request)
+        log.info("profile_mobile_refused", patient_id=principal.patient_id,
+                 problem=checked.problem.value)
+        return await _page(request, await _patient(db, principal.patient_id), status_code=400,
+                           typed=typed[:ECHO_LIMIT],
+                           mobile_error=i18n.gettext(phone.PROBLEM_TEXT[checked.problem]))
+    await _store_mobile(db, principal, checked.e164)
+    return _saved("mobil")
+
+
+async def remove_mobile(request: Request) -> Response:
+    principal = await require_patient(request)
+    await _store_mobile(request.app.state.db, principal, None)
+    return _saved("fjernet")
+
+
+async def _store_mobile(db: Database, principal: PatientPrincipal, e164: str | None) -> bool:
+    """Set (or with None remove) the patient's own number; audited without the
+    number. False when nothing changed."""
+    async with db.write() as tx:
+        patient = await tx.get(Patient, principal.patient_id)
+        if patient is None:
+            raise HTTPException(404)
+        before = patient.mobile
+        if before == e164:
+            return False
+        change = "removed" if e164 is None else "replaced" if before else "added"
+        patient.mobile = e164
+        await audit.record(tx, principal.actor, MOBILE_ACTION, purpose=PURPOSE,
+                           subject_patient_id=patient.id, detail={"change": change})
+    log.info("profile_mobile_changed", patient_id=principal.patient_id, change=change)
+    return True
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(PATH, show, name="profile"),
+        Route(LANGUAGE_PATH, change_language, methods=["POST"], name="profile_language"),
+        Route(MOBILE_PATH, change_mobile, methods=["POST"], name="profile_mobile"),
+        Route(REMOVE_MOBILE_PATH, remove_mobile, methods=["POST"], name="profile_mobile_remove"),
+    ]
