@@ -19,6 +19,10 @@ GOOD_PRODUCTION = {
     "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "a" * 32,
+    "KRR_API_URL": "https://kontaktregisteret.no/rest/v2",
+    "MASKINPORTEN_TOKEN_URL": "https://maskinporten.no/token",
+    "MASKINPORTEN_CLIENT_ID": "tanntid-krr",
+    "MASKINPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
     "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
 }
 
@@ -46,10 +50,26 @@ def test_production_with_everything_set_starts():
     ({"ALLOW_SYNTHETIC_IDS": "1"}, "synthetic"),
     ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
     ({"TWILIO_MESSAGING_SERVICE_SID": ""}, "TWILIO_FROM"),
+    ({"KRR_API_URL": ""}, "KRR_API_URL"),
 ])
 def test_production_refuses_unsafe_setups(change, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({**GOOD_PRODUCTION, **change})
+
+
+async def test_the_contact_register_client_follows_the_settings():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    from web.app import contact_register
+
+    assert contact_register(Settings(secret_key="x" * 40)) is None
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = RSAAlgorithm.to_jwk(key)
+    client = contact_register(Settings.from_env({**GOOD_PRODUCTION,
+                                                 "MASKINPORTEN_CLIENT_JWK": jwk}))
+    assert client is not None and client.api_url == "https://kontaktregisteret.no/rest/v2"
+    await client.aclose()
 
 
 def test_unknown_environment_is_refused():

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
+import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -14,6 +15,7 @@ import idporten.routes
 import idporten.services
 from booking.db import create_database
 from booking.identity import IdentityVault
+from notifications.channels.krr import KrrClient
 from notifications.runner import notifications_in_web_process
 from web import errors
 from web.logs import configure_logging
@@ -44,6 +46,20 @@ def identity_provider_origins(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
+def contact_register(settings: Settings) -> KrrClient | None:
+    """The KRR client when the register is configured (always in production)."""
+    if not settings.krr_configured:
+        return None
+    assert settings.krr_api_url and settings.maskinporten_token_url
+    assert settings.maskinporten_client_id and settings.maskinporten_client_jwk
+    return KrrClient(
+        api_url=settings.krr_api_url, token_url=settings.maskinporten_token_url,
+        audience=settings.maskinporten_audience
+        or str(httpx.URL(settings.maskinporten_token_url).copy_with(path="/", query=None)),
+        client_id=settings.maskinporten_client_id,
+        client_jwk=settings.maskinporten_client_jwk, cache_ttl=float(settings.krr_cache_ttl))
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
@@ -57,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             await idporten.services.shutdown(app)
+            if app.state.krr is not None:
+                await app.state.krr.aclose()
             await db.dispose()
 
     app = Starlette(
@@ -79,4 +97,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = db
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
+    app.state.krr = contact_register(settings)
     return app

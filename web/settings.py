@@ -64,6 +64,14 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "NOTIFICATION_RETENTION_DAYS": ("7", "days before message text and phone numbers are "
                                     "removed from sent notifications (counts are kept)"),
     "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
+    "KRR_API_URL": ("unset: the number the patient gave, or none",
+                    "the contact register (KRR) API, e.g. `https://kontaktregisteret.no/rest/v2`"
+                    "; required in production"),
+    "MASKINPORTEN_TOKEN_URL": ("unset", "Maskinporten's token endpoint, for KRR"),
+    "MASKINPORTEN_AUDIENCE": ("the token URL's origin", "`aud` of the Maskinporten grant"),
+    "MASKINPORTEN_CLIENT_ID": ("unset", "our Maskinporten client id"),
+    "MASKINPORTEN_CLIENT_JWK": ("unset", "private key (JWK) for the Maskinporten JWT grant"),
+    "KRR_CACHE_TTL": ("3600", "seconds a KRR answer is kept"),
     "STAFF_OIDC_CLIENT_SECRET": ("(unset)", "client secret for `client_secret_post` at the "
                                  "staff identity provider, when no JWK is set"),
 }
@@ -105,6 +113,18 @@ class Settings:
     twilio_api_url: str = "https://api.twilio.com"
     notification_retention_days: int = 7
     worker_metrics_port: int | None = None
+    # KRR through Maskinporten; unset = no register lookups (dev and tests).
+    krr_api_url: str | None = None
+    maskinporten_token_url: str | None = None
+    maskinporten_audience: str | None = None
+    maskinporten_client_id: str | None = None
+    maskinporten_client_jwk: str | None = field(default=None, repr=False)
+    krr_cache_ttl: int = 3600
+
+    @property
+    def krr_configured(self) -> bool:
+        return bool(self.krr_api_url and self.maskinporten_token_url
+                    and self.maskinporten_client_id and self.maskinporten_client_jwk)
 
     @property
     def is_production(self) -> bool:
@@ -165,6 +185,12 @@ class Settings:
             notification_retention_days=int(env_map.get("NOTIFICATION_RETENTION_DAYS") or 7),
             worker_metrics_port=int(env_map["WORKER_METRICS_PORT"])
             if env_map.get("WORKER_METRICS_PORT") else None,
+            krr_api_url=env_map.get("KRR_API_URL") or None,
+            maskinporten_token_url=env_map.get("MASKINPORTEN_TOKEN_URL") or None,
+            maskinporten_audience=env_map.get("MASKINPORTEN_AUDIENCE") or None,
+            maskinporten_client_id=env_map.get("MASKINPORTEN_CLIENT_ID") or None,
+            maskinporten_client_jwk=env_map.get("MASKINPORTEN_CLIENT_JWK") or None,
+            krr_cache_ttl=int(env_map.get("KRR_CACHE_TTL") or 3600),
         )
         settings.check()
         return settings
@@ -207,6 +233,10 @@ class Settings:
         if not self.twilio_account_sid or not self.twilio_auth_token:
             problems.append("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are unset (SMS would only "
                             "reach the local outbox)")
+        if not (self.krr_api_url and self.maskinporten_token_url
+                and self.maskinporten_client_id and self.maskinporten_client_jwk):
+            problems.append("KRR_API_URL and the MASKINPORTEN_* settings are unset (contact "
+                            "details must come from the official register)")
         if not (self.twilio_messaging_service_sid or self.twilio_from):
             problems.append("neither TWILIO_MESSAGING_SERVICE_SID nor TWILIO_FROM is set")
         if problems:

@@ -22,6 +22,10 @@ PRODUCTION = {
     "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "a" * 32,
+    "KRR_API_URL": "https://kontaktregisteret.no/rest/v2",
+    "MASKINPORTEN_TOKEN_URL": "https://maskinporten.no/token",
+    "MASKINPORTEN_CLIENT_ID": "tanntid-krr",
+    "MASKINPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
     "TWILIO_FROM": "+4790000000",
 }
 
