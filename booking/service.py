@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -207,17 +208,9 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
                 now, await _upcoming(session, patient_id, now), hold_key=hold_key))
             if not await _claim_slot(session, slot.id, now, hold_key):
                 raise BookingRefused(Reason.SLOT_TAKEN)
-            appointment = Appointment(
-                patient_id=patient.id, clinic_id=slot.clinic_id, chair_id=slot.chair_id,
-                slot_id=slot.id, appointment_type_id=appointment_type.id,
-                starts_at=slot.starts_at,
-                ends_at=slot.starts_at + timedelta(minutes=appointment_type.duration_minutes),
-                status=AppointmentStatus.BOOKED, source=SOURCE_OF[actor.kind],
-                created_by_kind=actor.kind.value, created_by=actor.id,
-                on_behalf_of_id=patient.id if actor.patient_id != patient.id else None,
-                created_at=now, updated_at=now, clinic_issued=clinic_issued,
-                idempotency_key=idempotency_key, external_ref=external_ref,
-            )
+            appointment = _appointment_in(
+                slot, patient, appointment_type, actor, now, clinic_issued=clinic_issued,
+                idempotency_key=idempotency_key, external_ref=external_ref)
             session.add(appointment)
             await session.flush()
             appointment.chain_id = appointment.id
@@ -241,6 +234,18 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
     log.info("appointment_booked", appointment_id=appointment.id, slot_id=slot_id,
              actor_kind=actor.kind.value)
     return Outcome(appointment)
+
+
+def _appointment_in(slot: Slot, patient: Patient, appointment_type: AppointmentType,
+                    actor: Actor, now: datetime, **fields: Any) -> Appointment:
+    """A new booked appointment of ``patient`` in ``slot``, made by ``actor``."""
+    return Appointment(
+        patient_id=patient.id, clinic_id=slot.clinic_id, chair_id=slot.chair_id,
+        slot_id=slot.id, appointment_type_id=appointment_type.id, starts_at=slot.starts_at,
+        ends_at=slot.starts_at + timedelta(minutes=appointment_type.duration_minutes),
+        status=AppointmentStatus.BOOKED, source=SOURCE_OF[actor.kind],
+        created_by_kind=actor.kind.value, created_by=actor.id,
+        on_behalf_of_id=_behalf(actor, patient.id), created_at=now, updated_at=now, **fields)
 
 
 def _behalf(actor: Actor, patient_id: int) -> int | None:
@@ -283,19 +288,12 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
             old.cancellation_reason = "changed"
             old.updated_at = now
             await session.flush()
-            new = Appointment(
-                patient_id=patient.id, clinic_id=slot.clinic_id, chair_id=slot.chair_id,
-                slot_id=slot.id, appointment_type_id=appointment_type.id,
-                starts_at=slot.starts_at,
-                ends_at=slot.starts_at + timedelta(minutes=appointment_type.duration_minutes),
-                status=AppointmentStatus.BOOKED, source=SOURCE_OF[actor.kind],
-                created_by_kind=actor.kind.value, created_by=actor.id,
-                on_behalf_of_id=_behalf(actor, patient.id), created_at=now, updated_at=now,
+            new = _appointment_in(
+                slot, patient, appointment_type, actor, now,
                 version=old.version + 1, replaces_id=old.id, chain_id=old.chain_id or old.id,
                 self_reschedules=old.self_reschedules + (1 if rules.is_self_service(actor)
                                                           else 0),
-                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key,
-            )
+                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key)
             session.add(new)
             await session.flush()
             await _free_slot(session, old.slot_id, old.id, now)

@@ -6,28 +6,13 @@ import pytest
 
 from idporten.config import client_config, local_clients
 from idporten.routes import auth_routes
+from tests.test_settings import GOOD_PRODUCTION
 from web.app import create_app
 from web.settings import Settings, SettingsError
 
-PRODUCTION = {
-    "TANNTID_ENV": "production",
-    "SECRET_KEY": "k" * 48,
-    "PUBLIC_URL": "https://tanntid.example.no",
-    "DATABASE_URL": "postgresql+asyncpg://tanntid@db/tanntid",
-    "IDPORTEN_DISCOVERY_URL": "https://idporten.no/.well-known/openid-configuration",
-    "STAFF_OIDC_DISCOVERY_URL": "https://login.example.no/.well-known/openid-configuration",
-    "IDPORTEN_CLIENT_ID": "tanntid",
-    "IDPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
-    "STAFF_OIDC_CLIENT_ID": "tanntid-staff",
-    "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "a" * 32,
-    "KRR_API_URL": "https://kontaktregisteret.no/rest/v2",
-    "MASKINPORTEN_TOKEN_URL": "https://maskinporten.no/token",
-    "MASKINPORTEN_CLIENT_ID": "tanntid-krr",
-    "MASKINPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
-    "TWILIO_FROM": "+4790000000",
-}
+# A production environment that may start, with a JWK for ID-porten.
+PRODUCTION = {**GOOD_PRODUCTION, "IDPORTEN_CLIENT_JWK": '{"kty": "RSA"}'}
+del PRODUCTION["IDPORTEN_CLIENT_SECRET"]
 
 
 def test_production_mounts_no_local_provider():
