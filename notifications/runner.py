@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -141,7 +142,9 @@ class InProcessRunner:
         """Run one job; a failure is logged and the loop goes on (the database
         still holds the work, so the next pass or the sweeper retries it)."""
         try:
-            return await call()
+            with structlog.contextvars.bound_contextvars(
+                    correlation_id=f"job-{name}-{uuid.uuid4().hex[:12]}"):
+                return await call()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -243,6 +243,13 @@ async def shutdown(ctx: dict[str, Any]) -> None:
         await close_runtime(runtime)
 
 
+async def bind_job_context(ctx: dict[str, Any]) -> None:
+    """Every log line of a job carries a correlation id of its own (arq runs
+    each job in its own task, so the binding stays with that job)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(correlation_id=f"job-{ctx.get('job_id', '')}")
+
+
 class WorkerSettings:
     """``arq notifications.worker.WorkerSettings`` (``tanntid worker`` adds the
     Redis address and settings)."""
@@ -258,6 +265,7 @@ class WorkerSettings:
     health_check_interval = 30
     on_startup = startup
     on_shutdown = shutdown
+    on_job_start = bind_job_context
 
 
 def redis_settings(url: str) -> RedisSettings:
@@ -277,6 +285,7 @@ def make_worker(runtime: Runtime, redis: ArqRedis, *, queue_name: str = QUEUE_NA
         queue_name=queue_name, redis_pool=redis, burst=burst, handle_signals=False,
         keep_result=0, timezone=OSLO, max_jobs=WorkerSettings.max_jobs,
         job_timeout=DELIVERY_TIMEOUT_SECONDS, poll_delay=0.05, ctx={"runtime": runtime},
+        on_job_start=bind_job_context,
     )
     values.update(options)
     return Worker(**values)

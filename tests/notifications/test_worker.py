@@ -137,3 +137,23 @@ async def test_worker_with_cron_picks_up_a_new_booking(db, redis_server_url, red
             await task
         await purge_redis(redis_server_url, f"*{redis_prefix}*")
     assert (await row(db, confirmation.id)).status == "sending"
+
+
+async def test_each_job_logs_under_its_own_correlation_id():
+    import structlog
+
+    from notifications.runner import InProcessRunner
+    from notifications.worker import WorkerSettings, bind_job_context
+
+    assert WorkerSettings.on_job_start is bind_job_context
+    structlog.contextvars.bind_contextvars(correlation_id="request-1")
+    await bind_job_context({"job_id": "deliver:5:0"})
+    assert structlog.contextvars.get_contextvars() == {"correlation_id": "job-deliver:5:0"}
+
+    async def job() -> dict:
+        return structlog.contextvars.get_contextvars()
+
+    seen = await InProcessRunner._guard(None, "deliver", job)  # type: ignore[arg-type]
+    assert seen["correlation_id"].startswith("job-deliver-")
+    assert structlog.contextvars.get_contextvars() == {"correlation_id": "job-deliver:5:0"}
+    structlog.contextvars.clear_contextvars()
