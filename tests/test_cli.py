@@ -51,3 +51,10 @@ def test_production_without_secret_refuses_to_start(tmp_path: Path):
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert "SECRET_KEY is required" in result.stderr
+
+
+def test_serving_on_another_port_keeps_links_and_login_on_that_port():
+    from web.cli import local_public_url
+
+    assert local_public_url("127.0.0.1", 8080) == "http://127.0.0.1:8080"
+    assert local_public_url("0.0.0.0", 9000) == "http://127.0.0.1:9000"  # noqa: S104

@@ -70,9 +70,18 @@ def _serve(settings: Settings, host: str | None, port: int | None, reload: bool)
 
     host = host or settings.host
     port = port or int(os.environ.get("PORT", settings.port))
+    if not os.environ.get("PUBLIC_URL"):
+        # Links and the local test login must point where this server listens.
+        os.environ["PUBLIC_URL"] = local_public_url(host, port)
     uvicorn.run("web.asgi:app", host=host, port=port, reload=reload, proxy_headers=True,
                 log_level="warning", access_log=False, factory=False)
     return 0
+
+
+def local_public_url(host: str, port: int) -> str:
+    """Where this machine reaches a server listening on ``host``:``port``."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    return f"http://{shown}:{port}"
 
 
 def migrate(database_url: str) -> None:

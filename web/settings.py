@@ -21,7 +21,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "TANNTID_ENV": ("dev", "`dev`, `test` or `production`; production refuses dev-only parts"),
     "DATABASE_URL": ("sqlite+aiosqlite:///var/tanntid.sqlite3",
                      "SQLAlchemy async URL; PostgreSQL (`postgresql+asyncpg://…`) in production"),
-    "PUBLIC_URL": ("http://127.0.0.1:8000", "the address users reach the service at"),
+    "PUBLIC_URL": ("http://127.0.0.1:8000 (`tanntid serve`: its own host and port)",
+                   "the address users reach the service at"),
     "SECRET_KEY": ("generated into `var/secret_key` in dev",
                    "signs links and keys identity-number hashing and encryption; "
                    "required in production"),
