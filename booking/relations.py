@@ -16,18 +16,31 @@ with many fragments does not ask the register each time, and
 :class:`~booking.audit.Actor`. The caller calls it on every request, so the
 age rules and the (briefly cached) relations are checked again at each
 action.
+
+Other parts read the local tables, not the register: who gets a child's SMS
+(``notifications.recipients``) and the names in a child's access log. So
+whenever the register is asked afresh (a :class:`CachedRelations` miss, and
+at login), :func:`reconcile_guardianships` brings the guardian's
+``guardianships`` rows and the rules' facts on the ``patients`` rows (birth
+date, address key, confidential-address mark) in line with its answer, in
+one short, audited write transaction.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from datetime import date
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Protocol
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking import audit
 from booking.audit import Actor
 from booking.db import Database
 from booking.models import Guardianship, Patient
@@ -42,11 +55,15 @@ from booking.representation import (
 __all__ = [
     "CachedRelations",
     "ChildRelation",
+    "GuardianshipSync",
     "LocalRelations",
     "RelationsSource",
     "actor_for_guardian",
     "guardian_children",
+    "reconcile_guardianships",
 ]
+
+log = structlog.get_logger(__name__)
 
 DEFAULT_TTL_SECONDS = 60.0
 
@@ -161,3 +178,150 @@ async def actor_for_guardian(db: Database, source: RelationsSource, guardian_pat
                 select(Patient.id).where(Patient.id.in_(allowed))
             )).scalars())
     return Actor.guardian(guardian_patient_id, represents=frozenset(allowed))
+
+
+# --- Keeping the local tables in step with the register ---------------------
+
+#: Who changes local rows to match the population register (audit log).
+REGISTER_SYNC_ACTOR = Actor.system("population-register")
+#: The purpose of those changes: the service's own automatic work.
+REGISTER_SYNC_PURPOSE = "system"
+GUARDIANSHIP_ADDED = "guardianship.add"
+GUARDIANSHIP_REMOVED = "guardianship.remove"
+FACTS_UPDATED = "patient.register_facts"
+
+
+@dataclass(frozen=True)
+class GuardianshipSync:
+    """What :func:`reconcile_guardianships` changed; internal ids only."""
+
+    #: Children given a guardianship row for the guardian.
+    added: tuple[int, ...] = ()
+    #: Children whose guardianship row for the guardian went.
+    removed: tuple[int, ...] = ()
+    #: (patient id, names of the fact columns that changed), by patient id.
+    updated: tuple[tuple[int, tuple[str, ...]], ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.removed or self.updated)
+
+
+def _facts_by_patient(guardian: PersonFacts | None,
+                      relations: Iterable[ChildRelation]) -> dict[int, PersonFacts]:
+    """Every local patient the answer says something about: the guardian,
+    the children and the children's other guardians."""
+    people: list[PersonFacts] = [guardian] if guardian is not None else []
+    for relation in relations:
+        people += [relation.guardian, relation.child, *relation.other_guardians]
+    facts: dict[int, PersonFacts] = {}
+    for person in people:
+        if person.patient_id is not None:
+            facts.setdefault(person.patient_id, person)
+    return facts
+
+
+def _fact_changes(patient: Patient, facts: PersonFacts) -> tuple[str, ...]:
+    """The fact columns of ``patient`` that differ from the register's. A
+    confidential address never leaves an address key behind."""
+    changed = []
+    if patient.birth_date != facts.birth_date:
+        changed.append("birth_date")
+    if patient.address_key != facts.usable_address_key:
+        changed.append("address_key")
+    if patient.confidential_address != facts.confidential_address.value:
+        changed.append("confidential_address")
+    return tuple(changed)
+
+
+async def _plan(session: AsyncSession, guardian_id: int, wanted: set[int],
+                facts: dict[int, PersonFacts]) -> tuple[GuardianshipSync, dict[int, Patient]]:
+    """What must change, and the patient rows involved (none when the
+    guardian's own row is gone)."""
+    ids = wanted | set(facts) | {guardian_id}
+    patients = {p.id: p for p in (await session.execute(
+        select(Patient).where(Patient.id.in_(ids)))).scalars()}
+    if guardian_id not in patients:
+        return GuardianshipSync(), {}
+    existing = set((await session.execute(
+        select(Guardianship.child_id).where(Guardianship.guardian_id == guardian_id)
+    )).scalars())
+    wanted = {c for c in wanted if c in patients and c != guardian_id}
+    updated = []
+    for patient_id, person in sorted(facts.items()):
+        if patient_id in patients and (fields := _fact_changes(patients[patient_id], person)):
+            updated.append((patient_id, fields))
+    return GuardianshipSync(tuple(sorted(wanted - existing)), tuple(sorted(existing - wanted)),
+                            tuple(updated)), patients
+
+
+async def _apply(session: AsyncSession, guardian_id: int, plan: GuardianshipSync,
+                 patients: dict[int, Patient], facts: dict[int, PersonFacts],
+                 now: datetime | None) -> None:
+    session.add_all(Guardianship(guardian_id=guardian_id, child_id=child_id)
+                    for child_id in plan.added)
+    if plan.removed:
+        await session.execute(delete(Guardianship).where(
+            Guardianship.guardian_id == guardian_id,
+            Guardianship.child_id.in_(plan.removed)))
+    for patient_id, _fields in plan.updated:
+        patient, person = patients[patient_id], facts[patient_id]
+        patient.birth_date = person.birth_date
+        patient.address_key = person.usable_address_key
+        patient.confidential_address = person.confidential_address.value
+    await session.flush()
+    # The audit entries last: they hold the audit chain's lock until commit.
+    for action, child_ids in ((GUARDIANSHIP_ADDED, plan.added),
+                              (GUARDIANSHIP_REMOVED, plan.removed)):
+        for child_id in child_ids:
+            await audit.record(session, REGISTER_SYNC_ACTOR, action,
+                               purpose=REGISTER_SYNC_PURPOSE, subject_patient_id=child_id,
+                               detail={"guardian_id": guardian_id}, now=now)
+    for patient_id, fields in plan.updated:
+        await audit.record(session, REGISTER_SYNC_ACTOR, FACTS_UPDATED,
+                           purpose=REGISTER_SYNC_PURPOSE, subject_patient_id=patient_id,
+                           detail={"fields": list(fields)}, now=now)
+
+
+async def reconcile_guardianships(db: Database, guardian_patient_id: int,
+                                  relations: Iterable[ChildRelation], *,
+                                  guardian: PersonFacts | None = None,
+                                  now: datetime | None = None) -> GuardianshipSync:
+    """Make the local tables say what the register just said about one
+    guardian (``relations``, as a :class:`RelationsSource` backed by the
+    register answered; ``guardian``: their own facts, also when they have
+    no children).
+
+    * ``guardianships``: a row for each listed child who is a local patient
+      and for whom the guardian has parental responsibility; rows for any
+      other child of this guardian are removed. Other guardians' rows are
+      left alone (their own answers reconcile them).
+    * ``patients``: birth date, address key and confidential-address mark of
+      every local patient in the answer.
+
+    Nothing is written when nothing changed; otherwise one short write
+    transaction, each change audited as the register's (system) work, with
+    internal ids only. A concurrent reconciliation of the same guardian is
+    absorbed by one retry. Errors propagate: callers on a page's path catch
+    and log them."""
+    relations = list(relations)
+    wanted = {r.child_id for r in relations if r.parental_responsibility}
+    facts = _facts_by_patient(guardian, relations)
+    async with db.read() as session:
+        plan, _ = await _plan(session, guardian_patient_id, wanted, facts)
+    if not plan.changed:
+        return plan
+    for attempt in (1, 2):
+        try:
+            async with db.write() as session:
+                plan, patients = await _plan(session, guardian_patient_id, wanted, facts)
+                if plan.changed:
+                    await _apply(session, guardian_patient_id, plan, patients, facts, now)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    if plan.changed:
+        log.info("relations.register_sync", guardian_id=guardian_patient_id,
+                 added=len(plan.added), removed=len(plan.removed), updated=len(plan.updated))
+    return plan

@@ -7,6 +7,11 @@ Name and birth date of a new person come from the population register when a
 Without one, the name is what the ID token carries (ID-porten sends none, so
 usually empty) and the birth date is read from the number by the pre-2032
 century rules, a stand-in that the register's value replaces.
+
+With a register, each login (the first one too) also asks it for the
+person's relations (:meth:`PopulationRegister.refresh_relations`): that
+brings the local guardianships in step with the register and warms the
+relations cache for the first page. Its failure is logged, never a refusal.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +34,8 @@ from booking.rules import age_on
 from idporten.client import LoginFailed
 from idporten.tokens import IDTokenClaims
 
+log = structlog.get_logger(__name__)
+
 LOCALES = ("nb", "nn", "en", "se")
 
 
@@ -40,6 +48,11 @@ class RegisterPerson:
 
 class PopulationRegister(Protocol):
     async def person(self, identity_number: str) -> RegisterPerson | None: ...
+
+    async def refresh_relations(self, patient_id: int) -> None:
+        """Ask the register for the patient's relations now (they are copied
+        into the local tables as a side effect)."""
+        ...
 
 
 def birth_date_from_number(number: str, today: date) -> date | None:
@@ -84,6 +97,7 @@ async def patient_for_login(db: Database, vault: IdentityVault, claims: IDTokenC
         patient_id, birth_date = found
         if not may_log_in_self(age_on(birth_date, today)):
             raise LoginFailed("too_young")
+        await _refresh_relations(register, int(patient_id))
         return int(patient_id)
 
     person = await register.person(pid) if register is not None else None
@@ -108,7 +122,7 @@ async def patient_for_login(db: Database, vault: IdentityVault, claims: IDTokenC
             await session.flush()
             await audit.record(session, Actor.patient(patient.id), "patient.register",
                                purpose="first_login", subject_patient_id=patient.id)
-            return int(patient.id)
+            created = int(patient.id)
     except IntegrityError:
         # A second tab logged the same person in at the same moment: use theirs.
         async with db.read() as session:
@@ -116,6 +130,18 @@ async def patient_for_login(db: Database, vault: IdentityVault, claims: IDTokenC
                 select(Patient.id).where(Patient.identity_hash == identity_hash)
             )).scalar_one()
         return int(existing)
+    await _refresh_relations(register, created)
+    return created
+
+
+async def _refresh_relations(register: PopulationRegister | None, patient_id: int) -> None:
+    if register is None:
+        return
+    try:
+        await register.refresh_relations(patient_id)
+    except Exception as exc:  # the login goes on; the next page asks again
+        log.warning("login.relations_refresh_failed", patient_id=patient_id,
+                    error=type(exc).__name__)
 
 
 def _claim(claims: IDTokenClaims, name: str) -> str:

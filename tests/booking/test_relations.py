@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 import pytest
+from sqlalchemy import func, select
 
-from booking import rules
+from booking import audit, rules
 from booking.audit import Actor
+from booking.models import AuditEntry, Guardianship, Patient
 from booking.relations import (
     CachedRelations,
     ChildRelation,
     LocalRelations,
     actor_for_guardian,
     guardian_children,
+    reconcile_guardianships,
 )
 from booking.representation import Access, PersonFacts, RepresentationReason
 from booking.statuses import ActorKind, ConfidentialAddress
@@ -237,3 +241,105 @@ async def test_cached_local_relations_see_changes_after_ttl_or_invalidate(db):
     cache.invalidate(parent.id)
     assert (await actor_for_guardian(db, cache, parent.id, TODAY)).represents == {
         first.id, second.id, third.id}
+
+
+# --- Reconciling the local tables with the register's answer ------------------
+
+async def rows_of(db, guardian_id: int) -> set[int]:
+    async with db.read() as s:
+        return set((await s.execute(select(Guardianship.child_id).where(
+            Guardianship.guardian_id == guardian_id))).scalars())
+
+
+async def audit_count(db) -> int:
+    async with db.read() as s:
+        return int(await s.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+async def test_reconcile_adds_removes_and_updates_from_the_answer(db):
+    async with db.write() as s:
+        parent = await f.patient(s, date(1985, 1, 1), address_key=None)
+        other = await f.patient(s, date(1983, 1, 1), address_key="stale")
+        stays = await f.patient(s, date(2016, 6, 1), address_key=None)
+        arrives = await f.patient(s, date(2017, 6, 1))
+        gone = await f.patient(s, date(2015, 6, 1))
+        no_responsibility = await f.patient(s, date(2018, 6, 1))
+        elsewhere = await f.patient(s, date(2014, 6, 1))
+        for kid in (stays, gone, no_responsibility):
+            await f.guardianship(s, parent, kid)
+        await f.guardianship(s, other, elsewhere)  # another guardian's row: left alone
+    me = PersonFacts(parent.id, date(1985, 1, 1), "home")
+    other_facts = PersonFacts(other.id, date(1983, 1, 1), "away",
+                              ConfidentialAddress.CONFIDENTIAL)
+    answer = [
+        ChildRelation(me, PersonFacts(stays.id, date(2016, 6, 2), "home"), (other_facts,)),
+        ChildRelation(me, PersonFacts(arrives.id, date(2017, 6, 1), "addr-1")),
+        ChildRelation(me, PersonFacts(no_responsibility.id, date(2018, 6, 1), "addr-1"),
+                      parental_responsibility=False),
+    ]
+    before = await audit_count(db)
+    result = await reconcile_guardianships(db, parent.id, answer, guardian=me)
+
+    assert result.added == (arrives.id,)
+    assert set(result.removed) == {gone.id, no_responsibility.id}
+    assert await rows_of(db, parent.id) == {stays.id, arrives.id}
+    assert await rows_of(db, other.id) == {elsewhere.id}
+    async with db.read() as s:
+        rows = {p.id: p for p in (await s.execute(select(Patient))).scalars()}
+    assert (rows[parent.id].address_key, rows[stays.id].address_key) == ("home", "home")
+    assert rows[stays.id].birth_date == date(2016, 6, 2)
+    # A confidential address keeps no address key.
+    assert rows[other.id].confidential_address == ConfidentialAddress.CONFIDENTIAL
+    assert rows[other.id].address_key is None
+    assert dict(result.updated) == {
+        parent.id: ("address_key",), other.id: ("address_key", "confidential_address"),
+        stays.id: ("birth_date", "address_key")}
+
+    async with db.read() as s:
+        entries = (await s.execute(select(AuditEntry).where(AuditEntry.id > before)
+                                   .order_by(AuditEntry.id))).scalars().all()
+        assert (await audit.verify(s)).intact
+    assert [(e.action, e.subject_patient_id) for e in entries] == [
+        ("guardianship.add", arrives.id),
+        *sorted(("guardianship.remove", c) for c in (gone.id, no_responsibility.id)),
+        *(("patient.register_facts", p) for p in sorted((parent.id, other.id, stays.id))),
+    ]
+    assert {(e.actor_kind, e.actor_id, e.purpose) for e in entries} == {
+        (ActorKind.SYSTEM, "system:population-register", "system")}
+    assert entries[0].detail == {"guardian_id": parent.id}
+
+    # The same answer again changes nothing and writes nothing.
+    after = await audit_count(db)
+    again = await reconcile_guardianships(db, parent.id, answer, guardian=me)
+    assert not again.changed
+    assert await audit_count(db) == after
+
+
+async def test_reconcile_empty_answer_and_missing_rows(db):
+    async with db.write() as s:
+        parent = await f.patient(s)
+        kid = await f.patient(s, date(2018, 1, 1))
+        await f.guardianship(s, parent, kid)
+    me = PersonFacts.from_patient(parent)
+    # A child the answer names but who is no (longer a) patient here is skipped.
+    ghost = ChildRelation(me, PersonFacts(987_654, date(2018, 1, 1), "addr-1"))
+    result = await reconcile_guardianships(db, parent.id, [ghost])
+    assert (result.added, result.removed) == ((), (kid.id,))
+    assert await rows_of(db, parent.id) == set()
+    # A guardian who is no patient here: nothing to do.
+    assert not (await reconcile_guardianships(db, 987_655, [ghost])).changed
+
+
+async def test_concurrent_reconciliations_of_one_guardian_agree(db):
+    async with db.write() as s:
+        parent = await f.patient(s)
+        kids = [await f.patient(s, date(2018, 1, 1)) for _ in range(3)]
+    me = PersonFacts.from_patient(parent)
+    answer = [ChildRelation(me, PersonFacts.from_patient(k)) for k in kids]
+    results = await asyncio.gather(*(reconcile_guardianships(db, parent.id, answer)
+                                     for _ in range(4)))
+    assert await rows_of(db, parent.id) == {k.id for k in kids}
+    assert sum(len(r.added) for r in results) == 3
+    async with db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "guardianship.add")) == 3

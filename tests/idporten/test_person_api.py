@@ -7,27 +7,32 @@ import json
 import logging
 import random
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from sqlalchemy import func, select
 
 from booking.identity import synthetic_number
+from booking.models import AuditEntry, Guardianship, Patient
 from booking.relations import actor_for_guardian, guardian_children
-from booking.representation import Access, RepresentationReason
+from booking.representation import Access, RepresentationReason, guardian_access
 from booking.statuses import ConfidentialAddress
 from idporten.fakes.person_api import (
     CLIENT_ASSERTION_TYPE,
     PERSON_API_SCOPE,
+    PERSON_PATH,
     FakeRegister,
     create_app,
     serving,
 )
 from idporten.person_api import (
+    INFORMATION_PARTS,
     HelseIdClient,
     PersonApiClient,
     PersonApiError,
@@ -72,17 +77,17 @@ class World:
         self.key = private_jwk()
         self.register.add_client(CLIENT_ID, public_part(self.key))
         self.nin: dict[str, str] = {}
-        people = {
-            "mother": (date(1985, 1, 1), "A1", "None"),
-            "father": (date(1983, 1, 1), "A2", "None"),
-            "eight": (date(2016, 6, 1), "A1", "None"),
-            "thirteen": (date(2011, 6, 1), "A1", "None"),
-            "sixteen": (date(2009, 3, 10), "A1", "None"),
+        people: dict[str, tuple[date, str, str | None]] = {
+            "mother": (date(1985, 1, 1), "A1", None),
+            "father": (date(1983, 1, 1), "A2", None),
+            "eight": (date(2016, 6, 1), "A1", None),
+            "thirteen": (date(2011, 6, 1), "A1", None),
+            "sixteen": (date(2009, 3, 10), "A1", None),
             "hidden": (date(2017, 6, 1), "A9", "StrictlyConfidential"),
             "fortrolig": (date(2018, 6, 1), "A1", "Confidential"),
-            "at_grandma": (date(2015, 6, 1), "A7", "None"),
-            "no_record": (date(2019, 6, 1), "A1", "None"),
-            "step": (date(2020, 6, 1), "A1", "None"),
+            "at_grandma": (date(2015, 6, 1), "A7", None),
+            "no_record": (date(2019, 6, 1), "A1", None),
+            "step": (date(2020, 6, 1), "A1", None),
         }
         for name, (born, address, protection) in people.items():
             self.nin[name] = synthetic_number(born, rng)
@@ -201,7 +206,12 @@ async def test_identity_numbers_never_in_urls_and_one_token_reused(db, world, ba
     # mother + 8 children + father, twice (father's record, mother as other guardian)
     assert world.register.person_requests == 2 * (1 + 8 + 1)
     lines = world.register.request_lines
-    assert "/connect/token" in lines and "/api/v1/person" in lines
+    assert "/connect/token" in lines
+    person_lines = [line for line in lines if line.startswith(PERSON_PATH)]
+    assert len(person_lines) == world.register.person_requests
+    # Only the information parts we read, and no history, are asked for.
+    assert parse_qs(urlsplit(person_lines[0]).query) == {
+        "informationParts": list(INFORMATION_PARTS), "includeHistory": ["false"]}
     for line in lines:
         assert personal_data_in(line) == []
         assert not any(nin in line for nin in world.nin.values())
@@ -274,7 +284,10 @@ def test_fake_token_endpoint_refuses_replays_bad_audience_and_foreign_scope(worl
     assert (replay.status_code, replay.json()) == (401, {"error": "invalid_client"})
     wrong_aud = post(assertion(world.key, "https://elsewhere.example", jti="two"))
     assert wrong_aud.status_code == 401
-    foreign = post(assertion(world.key, token_url, jti="three"),
+    # HelseID wants its issuer as the audience, not the token endpoint.
+    token_url_aud = post(assertion(world.key, token_url, jti="two-b"))
+    assert token_url_aud.status_code == 401
+    foreign = post(assertion(world.key, base_url, jti="three"),
                    scope="nhn:something-else/read")
     assert (foreign.status_code, foreign.json()) == (400, {"error": "invalid_scope"})
     world.clock.now += 61
@@ -285,60 +298,356 @@ def test_fake_token_endpoint_refuses_replays_bad_audience_and_foreign_scope(worl
     assert long_lived.status_code == 401
 
 
-def test_fake_person_api_needs_a_token_and_refuses_numbers_in_the_url(world, base_url):
+async def test_helseid_assertion_names_the_issuer_and_discovery_must_match(world):
+    seen: list[dict[str, Any]] = []
+
+    def helseid(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/openid-configuration"):
+            return httpx.Response(200, json={"issuer": issuer,
+                                             "token_endpoint": "https://sts.example/connect/token"})
+        form = parse_qs(request.content.decode())
+        seen.append(jwt.decode(form["client_assertion"][0], options={"verify_signature": False}))
+        return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer",
+                                         "expires_in": 300})
+
+    issuer = "https://sts.example"
+    async with httpx.AsyncClient(transport=httpx.MockTransport(helseid)) as http:
+        tokens = HelseIdClient(authority="https://sts.example/", client_id=CLIENT_ID,
+                               private_jwk=world.key, scope=PERSON_API_SCOPE, http=http,
+                               clock=world.clock)
+        assert await tokens.access_token() == "a"
+        assert seen[0]["aud"] == "https://sts.example"
+        assert 0 < seen[0]["exp"] - seen[0]["iat"] <= 60
+        issuer = "https://impostor.example"
+        other = HelseIdClient(authority="https://sts.example", client_id=CLIENT_ID,
+                              private_jwk=world.key, scope=PERSON_API_SCOPE, http=http)
+        with pytest.raises(PersonApiError, match="another issuer"):
+            await other.access_token()
+
+
+def test_fake_person_api_speaks_the_published_protocol(world, base_url):
     nin = world.nin["mother"]
-    no_token = httpx.post(f"{base_url}/api/v1/person", json={"nin": nin})
+    url = f"{base_url}{PERSON_PATH}"
+    query = {"informationParts": ["Birth", "Name"]}
+    no_token = httpx.post(url, params=query, data={"nin": nin}, headers={"api-version": "2"})
     assert no_token.status_code == 401
     world.register.tokens["t"] = (CLIENT_ID, frozenset({PERSON_API_SCOPE}),
                                   world.clock.now + 100)
-    auth = {"Authorization": "Bearer t"}
-    in_url = httpx.post(f"{base_url}/api/v1/person", params={"nin": nin}, json={}, headers=auth)
+    auth = {"Authorization": "Bearer t", "api-version": "2"}
+    in_url = httpx.post(url, params={**query, "nin": nin}, data={}, headers=auth)
     assert in_url.status_code == 400
-    found = httpx.post(f"{base_url}/api/v1/person", json={"nin": nin}, headers=auth)
+    as_json = httpx.post(url, params=query, json={"nin": nin}, headers=auth)
+    assert as_json.status_code == 415
+    no_version = httpx.post(url, params=query, data={"nin": nin},
+                            headers={"Authorization": "Bearer t"})
+    assert no_version.status_code == 400
+    no_parts = httpx.post(url, data={"nin": nin}, headers=auth)
+    assert no_parts.status_code == 400
+    found = httpx.post(url, params=query, data={"nin": nin}, headers=auth)
     assert found.status_code == 200
-    assert found.json()["dateOfBirth"] == "1985-01-01"
-    missing = httpx.post(f"{base_url}/api/v1/person", json={"nin": "00000000000"},
-                         headers=auth)
-    assert missing.status_code == 404
+    document = found.json()
+    # Only the parts asked for, each a list of register entries.
+    assert set(document) == {"id", "birth", "name"}
+    assert [b["birthDate"][:10] for b in document["birth"]] == ["1985-01-01"]
+    assert document["birth"][0]["isValid"] is True
+    missing = httpx.post(url, params=query, data={"nin": "00000000000"}, headers=auth)
+    assert (missing.status_code, missing.json()["title"]) == (404, "No person found")
+
+
+def test_fake_sends_history_only_when_asked(world, base_url):
+    world.register.protect(world.nin["eight"], "Confidential", valid_from="2018-01-01T00:00:00Z")
+    world.register.protect(world.nin["eight"], "Unclassified", valid_from="2020-01-01T00:00:00Z")
+    world.register.tokens["t"] = (CLIENT_ID, frozenset({PERSON_API_SCOPE}),
+                                  world.clock.now + 100)
+    auth = {"Authorization": "Bearer t", "api-version": "2"}
+
+    def protections(history: str) -> list[tuple[str, bool]]:
+        answer = httpx.post(f"{base_url}{PERSON_PATH}", data={"nin": world.nin["eight"]},
+                            params={"informationParts": "AddressProtection",
+                                    "includeHistory": history}, headers=auth)
+        return [(e["protectionLevel"], e["isValid"]) for e in answer.json()["addressProtection"]]
+
+    assert protections("false") == [("Unclassified", True)]
+    assert protections("true") == [("Confidential", False), ("Unclassified", True)]
 
 
 # --- The mapping --------------------------------------------------------------
 
-def test_map_person_reads_relations_and_fails_safe_on_unknown_protection():
-    payload = {
-        "nin": "P", "dateOfBirth": "1980-02-03", "addressProtection": "SomethingNew",
-        "residentialAddress": {"addressIdentifier": "X"},
-        "familyRelation": [
-            {"relatedPerson": "C1", "relatedPersonsRole": "Child",
-             "myRoleForRelatedPerson": "Father", "relatedPersonWithoutIdentifier": None},
-            {"relatedPerson": None, "relatedPersonsRole": "Child",
-             "myRoleForRelatedPerson": "Father",
-             "relatedPersonWithoutIdentifier": {"name": "Unnamed"}},
-            {"relatedPerson": "M", "relatedPersonsRole": "Mother",
-             "myRoleForRelatedPerson": "Child", "relatedPersonWithoutIdentifier": None},
-        ],
-        "parentalResponsibility": [
-            {"responsibility": "Joint", "responsiblePerson": "P",
-             "responsibilitySubject": "C1"},
-            {"responsibility": "Mother", "responsiblePerson": "M",
-             "responsibilitySubject": "P"},
-            {"responsibility": "Others", "responsiblePerson": None,
-             "responsibilitySubject": "P"},
-        ],
-    }
-    person = map_person(payload, address_key_of=lambda address: "never-called")
-    assert person.birth_date == date(1980, 2, 3)
-    assert person.confidential_address is ConfidentialAddress.STRICTLY_CONFIDENTIAL
-    assert person.address_key is None
-    assert person.children == ("C1",)
-    assert person.responsible_for == ("C1",)
-    assert person.responsible_guardians == ("M",)
-    assert "C1" not in repr(person) and "'P'" not in repr(person)
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
-    plain = map_person({**payload, "addressProtection": {"code": "None"}},
-                       address_key_of=lambda address: f"key-{address['addressIdentifier']}")
-    assert plain.confidential_address is ConfidentialAddress.NONE
-    assert plain.address_key == "key-X"
+
+def entry(valid_from: str = "2000-01-01T00:00:00+00:00", *, valid: bool = True,
+          valid_to: str | None = None, **fields: Any) -> dict[str, Any]:
+    """One register entry in the published shape."""
+    return {"registeredAt": valid_from, "isValid": valid, "source": "Skatteetaten",
+            "reason": None, "validFrom": valid_from, "validTo": valid_to, **fields}
+
+
+def address(ident: str = "X", confidentiality: str | None = "Unclassified",
+            **overrides: Any) -> dict[str, Any]:
+    return entry(cadastralIdentifier=ident, addressConfidentiality=confidentiality,
+                 streetAddress={"addressName": "Testveien", "separatelyOccupiedUnitNumber": "H0101",
+                                "addressNumber": {"houseNumber": "1", "houseLetter": None},
+                                "city": {"postalCode": "0150"}, "municipalityNumber": "0301"},
+                 **overrides)
+
+
+def person_document(**elements: Any) -> dict[str, Any]:
+    return {"id": "p", "birth": [entry(birthDate="1980-02-03T00:00:00+00:00")],
+            "residentialAddress": [address()], **elements}
+
+
+def read(payload: dict[str, Any], nin: str = "P") -> Any:
+    return map_person(payload, nin=nin, now=NOW,
+                      address_key_of=lambda a: f"key-{a['cadastralIdentifier']}")
+
+
+def test_map_person_reads_relations_in_the_published_shape():
+    payload = person_document(
+        norwegianIdentificationNumber=[
+            entry(status="Discontinued", identificationNumber="OLD", valid=False,
+                  valid_to="2010-01-01T00:00:00+00:00"),
+            entry("2010-01-01T00:00:00+00:00", status="InUse", identificationNumber="P")],
+        familyRelation=[
+            entry(relatedPerson="C1", relatedPersonsRole="Child",
+                  myRoleForRelatedPerson="Father", relatedPersonWithoutIdentifier=None),
+            entry(relatedPerson=None, relatedPersonsRole="Child", myRoleForRelatedPerson="Father",
+                  relatedPersonWithoutIdentifier={"name": {"givenName": "Unnamed"}}),
+            entry(relatedPerson="M", relatedPersonsRole="Mother",
+                  myRoleForRelatedPerson="Child", relatedPersonWithoutIdentifier=None),
+            # A relation that ended (e.g. an adoption) is history, not a child.
+            entry(relatedPerson="C2", relatedPersonsRole="Child", myRoleForRelatedPerson="Father",
+                  relatedPersonWithoutIdentifier=None, valid=False,
+                  valid_to="2020-01-01T00:00:00+00:00"),
+            entry(relatedPerson="C3", relatedPersonsRole="StillbornChild",
+                  myRoleForRelatedPerson="Father", relatedPersonWithoutIdentifier=None),
+        ],
+        parentalResponsibility=[
+            entry(responsibilityType="Joint", responsible="P", subjectOfResponsibility="C1"),
+            # Recorded under the number the person had before: still them.
+            entry(responsibilityType="Father", responsible="OLD", subjectOfResponsibility="C4"),
+            entry(responsibilityType="Mother", responsible="M", subjectOfResponsibility="P"),
+            entry(responsibilityType="Other", responsible=None, subjectOfResponsibility="P",
+                  responsibleWithoutIdentifier={"name": {"givenName": "Verge"}}),
+            entry(responsibilityType="Joint", responsible="EX", subjectOfResponsibility="P",
+                  valid=False, valid_to="2015-01-01T00:00:00+00:00"),
+        ],
+    )
+    person = read(payload)
+    assert person.birth_date == date(1980, 2, 3)
+    assert person.confidential_address is ConfidentialAddress.NONE
+    assert person.address_key == "key-X"
+    assert person.children == ("C1",)
+    assert person.responsible_for == ("C1", "C4")
+    assert person.responsible_guardians == ("M",)
+    assert person.numbers == {"P", "OLD"}
+    assert "C1" not in repr(person) and "'P'" not in repr(person)
+    # Asked without a number, the register's current one is the person's.
+    assert map_person(payload, address_key_of=lambda a: None, now=NOW).nin == "P"
+
+
+def test_map_person_reads_the_date_of_birth_as_written():
+    # "Time and time zone are unknown and must be ignored" (Birth.birthDate).
+    payload = person_document(birth=[
+        entry(birthDate="1980-02-03T00:00:00+02:00", valid=False,
+              valid_to="1990-01-01T00:00:00+00:00"),
+        entry("1990-01-01T00:00:00+00:00", birthDate="1980-02-04T23:30:00-05:00")])
+    assert read(payload).birth_date == date(1980, 2, 4)
+    assert read(person_document(birth=[])).birth_date is None
+    assert read(person_document(birth=[entry(birthYear="1980")])).birth_date is None
+
+
+def test_map_person_takes_the_current_address_protection_not_the_history():
+    lifted = person_document(addressProtection=[
+        entry("2015-01-01T00:00:00+00:00", protectionLevel="Confidential", valid=False,
+              valid_to="2020-01-01T00:00:00+00:00"),
+        entry("2020-01-01T00:00:00+00:00", protectionLevel="Unclassified")])
+    assert read(lifted).confidential_address is ConfidentialAddress.NONE
+    assert read(lifted).address_key == "key-X"
+
+    added = person_document(addressProtection=[
+        entry("2015-01-01T00:00:00+00:00", protectionLevel="Unclassified", valid=False,
+              valid_to="2024-01-01T00:00:00+00:00"),
+        entry("2024-01-01T00:00:00+00:00", protectionLevel="StrictlyConfidential")])
+    calls = []
+    person = map_person(added, nin="P", now=NOW,
+                        address_key_of=lambda a: calls.append(a) or "leaked")
+    assert person.confidential_address is ConfidentialAddress.STRICTLY_CONFIDENTIAL
+    assert person.address_key is None and calls == []
+
+    # An entry that has not started yet, or whose end has passed, does not hold now.
+    planned = person_document(addressProtection=[
+        entry("2024-01-01T00:00:00+00:00", protectionLevel="Confidential"),
+        entry("2999-01-01T00:00:00+00:00", protectionLevel="Unclassified")])
+    assert read(planned).confidential_address is ConfidentialAddress.CONFIDENTIAL
+    ended = person_document(addressProtection=[
+        entry("2020-01-01T00:00:00+00:00", protectionLevel="Confidential",
+              valid_to="2024-01-01T00:00:00+00:00")])
+    assert read(ended).confidential_address is ConfidentialAddress.NONE
+
+    # The latest of several current entries wins.
+    overlapping = person_document(addressProtection=[
+        entry("2024-06-01T00:00:00+00:00", protectionLevel="StrictlyConfidential"),
+        entry("2020-01-01T00:00:00+00:00", protectionLevel="Unclassified")])
+    assert read(overlapping).confidential_address is ConfidentialAddress.STRICTLY_CONFIDENTIAL
+
+
+def test_map_person_takes_the_current_address():
+    moved = person_document(residentialAddress=[
+        address("OLD", valid=False, valid_to="2022-01-01T00:00:00+00:00"),
+        address("NEW", validFrom="2022-01-01T00:00:00+00:00"),
+        address("NEXT", validFrom="2999-01-01T00:00:00+00:00")])
+    assert read(moved).address_key == "key-NEW"
+    # The address's own grading counts, even without a protection element.
+    graded = person_document(residentialAddress=[address(confidentiality="Confidential")])
+    assert read(graded).confidential_address is ConfidentialAddress.CONFIDENTIAL
+    assert read(graded).address_key is None
+
+
+CHILD_BORN = date(2017, 1, 1)
+
+
+def decision_for(protection: list[dict[str, Any]] | None):
+    """The access of a parent living with an 8-year-old whose record has
+    ``protection`` as its addressProtection element."""
+    elements = {} if protection is None else {"addressProtection": protection}
+    child = read(person_document(
+        birth=[entry(birthDate="2017-01-01T00:00:00+00:00")], **elements), nin="C")
+    guardian = read(person_document(), nin="G")
+    child_facts, guardian_facts = child.facts(2), guardian.facts(1)
+    assert child_facts is not None and guardian_facts is not None
+    return child, guardian_access(guardian=guardian_facts, child=child_facts, today=TODAY)
+
+
+@pytest.mark.parametrize("level", [
+    "Confidential", "fortrolig", "FORTROLIG", "ClientAddress", "klientadresse"])
+def test_confidential_marks_are_never_represented(level):
+    child, decision = decision_for([entry(protectionLevel=level)])
+    assert child.confidential_address is ConfidentialAddress.CONFIDENTIAL
+    assert child.address_key is None
+    assert (decision.access, decision.reason) == (
+        Access.NONE, RepresentationReason.CHILD_CONFIDENTIAL_ADDRESS)
+
+
+@pytest.mark.parametrize("level", [
+    "StrictlyConfidential", "strengt fortrolig", "strengtFortrolig", "STRENGT_FORTROLIG",
+    "StrictlyConfidentialAbroad", "strengt fortrolig utland", "SomethingNew", "", None])
+def test_strictly_confidential_and_unknown_marks_are_never_represented(level):
+    child, decision = decision_for([entry(protectionLevel=level)])
+    assert child.confidential_address is ConfidentialAddress.STRICTLY_CONFIDENTIAL
+    assert child.address_key is None
+    assert (decision.access, decision.reason) == (
+        Access.NONE, RepresentationReason.CHILD_CONFIDENTIAL_ADDRESS)
+
+
+@pytest.mark.parametrize("protection", [
+    None, [], [entry(protectionLevel="Unclassified")], [entry(protectionLevel="ugradert")],
+    [entry(protectionLevel="Confidential", valid=False, valid_to="2020-01-01T00:00:00+00:00")]])
+def test_ungraded_persons_are_represented(protection):
+    child, decision = decision_for(protection)
+    assert child.confidential_address is ConfidentialAddress.NONE
+    assert child.address_key == "key-X"
+    assert decision.access is Access.FULL
+
+
+def test_address_key_is_keyed_and_follows_the_dwelling():
+    client = PersonApiClient(base_url="http://x", tokens=None, http=None,  # type: ignore[arg-type]
+                             vault=f.VAULT)
+    one = client.address_key(address("123"))
+    assert one is not None and len(one) == 64 and "123" not in one
+    assert client.address_key(address("123")) == one
+    other_flat = address("123")
+    other_flat["streetAddress"] = {**other_flat["streetAddress"],
+                                   "separatelyOccupiedUnitNumber": "H0102"}
+    assert client.address_key(other_flat) != one
+    by_street = address(None)
+    assert client.address_key(by_street) not in (None, one)
+    assert client.address_key(entry(unknownResidence={"municipalityNumber": "0301"})) is None
+
+
+async def test_children_of_a_person_whose_protection_was_lifted(db, world, base_url):
+    ids = await world.patients(db)
+    world.register.protect(world.nin["eight"], "Confidential", valid_from="2018-01-01T00:00:00Z")
+    world.register.protect(world.nin["eight"], "Unclassified", valid_from="2020-01-01T00:00:00Z")
+    world.register.protect(world.nin["thirteen"], "strengt fortrolig",
+                           valid_from="2024-01-01T00:00:00Z")
+    async with httpx.AsyncClient() as http:
+        children = await guardian_children(adapter(db, world, base_url, http),
+                                           ids["mother"], TODAY)
+    access = {c.patient_id: (c.access, c.reason) for c in children}
+    assert access[ids["eight"]] == (Access.FULL, None)
+    assert access[ids["thirteen"]] == (Access.NONE,
+                                       RepresentationReason.CHILD_CONFIDENTIAL_ADDRESS)
+
+
+# --- Keeping the local tables in step ----------------------------------------
+
+async def guardianships(db, guardian_id: int) -> set[int]:
+    async with db.read() as s:
+        return set((await s.execute(select(Guardianship.child_id).where(
+            Guardianship.guardian_id == guardian_id))).scalars())
+
+
+async def test_each_answer_reconciles_the_guardianships_and_facts(db, world, base_url):
+    ids = await world.patients(db)
+    async with httpx.AsyncClient() as http:
+        source = adapter(db, world, base_url, http)
+        await source.children_of(ids["father"])
+        # Parental responsibility makes the row; being a parent does not ("step").
+        expected = {ids[n] for n in ("eight", "thirteen", "sixteen", "hidden", "fortrolig",
+                                     "at_grandma")}
+        assert await guardianships(db, ids["father"]) == expected
+        async with db.read() as s:
+            eight, father = await s.get(Patient, ids["eight"]), await s.get(Patient, ids["father"])
+            hidden = await s.get(Patient, ids["hidden"])
+        assert eight is not None and father is not None and hidden is not None
+        assert eight.address_key is not None and father.address_key is not None
+        assert eight.address_key != father.address_key  # A1 and A2
+        assert hidden.confidential_address == ConfidentialAddress.STRICTLY_CONFIDENTIAL
+        assert hidden.address_key is None
+        async with db.read() as s:
+            entries = (await s.execute(select(AuditEntry).where(
+                AuditEntry.action == "guardianship.add"))).scalars().all()
+        assert {e.subject_patient_id for e in entries} == expected
+        assert {e.actor_id for e in entries} == {"system:population-register"}
+
+        world.register.remove_parent(world.nin["father"], world.nin["thirteen"])
+        await source.children_of(ids["father"])
+        assert await guardianships(db, ids["father"]) == expected - {ids["thirteen"]}
+        async with db.read() as s:
+            audited = await s.scalar(select(func.count()).select_from(AuditEntry))
+        await source.children_of(ids["father"])  # nothing changed: nothing written
+        async with db.read() as s:
+            assert await s.scalar(select(func.count()).select_from(AuditEntry)) == audited
+
+
+async def test_a_failing_reconciliation_does_not_stop_the_answer(db, world, base_url,
+                                                                  monkeypatch, caplog, capsys):
+    ids = await world.patients(db)
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("database unavailable")
+
+    monkeypatch.setattr("idporten.person_api.reconcile_guardianships", broken)
+    caplog.set_level(logging.WARNING)
+    async with httpx.AsyncClient() as http:
+        children = await guardian_children(adapter(db, world, base_url, http),
+                                           ids["mother"], TODAY)
+    assert len(children) == 7
+    logged = caplog.text + capsys.readouterr().out
+    assert "person_api.guardianship_sync_failed" in logged and "RuntimeError" in logged
+    assert await guardianships(db, ids["mother"]) == set()
+
+
+async def test_a_guardian_the_register_no_longer_knows_keeps_no_rows(db, world, base_url):
+    ids = await world.patients(db)
+    async with httpx.AsyncClient() as http:
+        source = adapter(db, world, base_url, http)
+        await source.children_of(ids["mother"])
+        assert len(await guardianships(db, ids["mother"])) == 7
+        del world.register.persons[world.nin["mother"]]
+        assert await source.children_of(ids["mother"]) == []
+    assert await guardianships(db, ids["mother"]) == set()
 
 
 async def test_no_identity_number_reaches_the_logs(db, world, base_url, caplog, capsys):
