@@ -1,11 +1,15 @@
 # Tanntid: `make run` serves the whole service with demo data on the embedded
-# default (SQLite, in-process jobs); `make test` runs every test.
+# default (SQLite, in-process jobs) beside loopback fakes of the national
+# services and Twilio; `make test` runs every test.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# 1: the local fakes of Twilio, HelseID + Helsenorge, Maskinporten + KRR beside
+# the service (`tanntid serve --fakes`); 0: the embedded stand-ins only.
+FAKES ?= 1
 
 .PHONY: setup run test lint typecheck pytest bench messages migrate seed screenshots clean
 
@@ -36,7 +40,7 @@ seed: migrate
 	$(BIN)/tanntid seed --demo
 
 run: seed
-	PORT=$(PORT) $(BIN)/tanntid serve --host $(HOST)
+	PORT=$(PORT) $(BIN)/tanntid serve --host $(HOST) $(if $(filter 1,$(FAKES)),--fakes)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

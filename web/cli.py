@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from pathlib import Path
+from types import FrameType
 
 from notifications import cli as notifications_cli
 from web.settings import ROOT, Settings, SettingsError
@@ -21,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", default=None, help="interface (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 8000)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
+    serve.add_argument("--fakes", action="store_true",
+                       help="run local fakes of Twilio, HelseID + Helsenorge and Maskinporten "
+                            "+ KRR on loopback and send to them (dev; what `make run` does)")
 
     commands.add_parser("migrate", help="bring the database schema up to date")
 
@@ -50,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(json=settings.log_json, level=settings.log_level)
 
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.reload)
+        return _serve(settings, args.host, args.port, args.reload, fakes=args.fakes)
     if args.command == "migrate":
         migrate(settings.database_url)
         return 0
@@ -65,17 +72,67 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, reload: bool) -> int:
+def _serve(settings: Settings, host: str | None, port: int | None, reload: bool, *,
+           fakes: bool = False) -> int:
     import uvicorn
 
+    if fakes and settings.is_production:
+        print("tanntid: --fakes is for development only; refused in production",
+              file=sys.stderr)
+        return 2
     host = host or settings.host
     port = port or int(os.environ.get("PORT", settings.port))
     if not os.environ.get("PUBLIC_URL"):
-        # Links and the local test login must point where this server listens.
+        # Links, the local test login and Twilio's status callbacks must point
+        # where this server listens.
         os.environ["PUBLIC_URL"] = local_public_url(host, port)
-    uvicorn.run("web.asgi:app", host=host, port=port, reload=reload, proxy_headers=True,
-                log_level="warning", access_log=False, factory=False)
+    with local_fakes(os.environ["PUBLIC_URL"]) if fakes else nullcontext():
+        uvicorn.run("web.asgi:app", host=host, port=port, reload=reload, proxy_headers=True,
+                    log_level="warning", access_log=False, factory=False)
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def local_fakes(public_url: str) -> Iterator[None]:
+    """The loopback fakes of Twilio, HelseID + Helsenorge and Maskinporten +
+    KRR (``notifications.fakes``), running in background threads for as long
+    as the block, with the settings that point the channels at them put into
+    the environment the app is built from (``web.asgi``; also a ``--reload``
+    child's). KRR knows this month's demo persons. Stopped, and the
+    environment restored, when the block ends: after the server has shut down
+    on Ctrl-C, and on SIGTERM too (uvicorn hands the signal back once it has
+    shut down; here it ends the block instead of the process)."""
+    from notifications.fakes.demo import CASES
+    from notifications.fakes.server import start_dev_fakes
+
+    with start_dev_fakes(demo_today=date.today()) as fakes:
+        saved = {name: os.environ.get(name) for name in fakes.settings}
+        previous_handler = signal.signal(signal.SIGTERM, _interrupt)
+        os.environ.update(fakes.settings)
+        try:
+            print("tanntid: local fakes on loopback (`make run FAKES=0` runs without them):")
+            for name, url, state in fakes.pages():
+                print(f"  {name:<21} {url}  state: {state}")
+            print("tanntid: the fake KRR knows this month's demo persons; "
+                  + ", ".join(f"{case.case}: {case.label}" for case in CASES))
+            print(f"tanntid: serving on {public_url}; text messages: {public_url}/dev/sms",
+                  flush=True)
+            if os.environ.get("REDIS_URL"):
+                print("tanntid: REDIS_URL is set, so `tanntid worker` delivers, and it does "
+                      "not know these fakes; unset it to deliver in this process",
+                      file=sys.stderr, flush=True)
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous_handler)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 def local_public_url(host: str, port: int) -> str:
