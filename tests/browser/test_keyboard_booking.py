@@ -32,8 +32,11 @@ def _from_the_top(page: Page, path: str) -> None:
 def _focused_slot(page: Page) -> dict[str, Any]:
     state: dict[str, Any] = page.evaluate("""() => {
         const el = document.activeElement;
+        const time = el.labels && el.labels[0] ? el.labels[0].querySelector('time') : null;
         return {name: el.name, value: el.value, checked: el.checked,
-                label: el.labels && el.labels[0] ? el.labels[0].textContent.trim() : ''};
+                label: el.labels && el.labels[0] ? el.labels[0].textContent.trim() : '',
+                hours_ahead: time ? (Date.parse(time.getAttribute('datetime')) - Date.now())
+                                    / 3600000 : 0};
     }""")
     return state
 
@@ -46,7 +49,11 @@ def _choose_a_time(keyboard: Keyboard, avoid: str | None = None) -> dict[str, An
     keyboard.press("ArrowDown")  # moves to (and selects) the next time
     keyboard.press("ArrowUp")    # and back: the arrow keys work both ways
     slot = _focused_slot(page)
-    if slot["label"] == avoid:
+    # A time more than a day ahead, so that it can still be changed online
+    # (whatever the hour the test runs at).
+    for _ in range(60):
+        if slot["label"] != avoid and slot["hours_ahead"] > 25:
+            break
         keyboard.press("ArrowDown")
         slot = _focused_slot(page)
     keyboard.press(" ")
