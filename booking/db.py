@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -119,6 +119,13 @@ def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
     """Build the engine for ``url``. Statement parameters are never put in
     error messages or logs (``hide_parameters``): they can hold personal data."""
     kwargs: dict[str, Any] = {"hide_parameters": True, "connect_args": dict(connect_args or {})}
+    parsed = make_url(url)
+    schema = parsed.query.get("schema")
+    if schema and parsed.get_backend_name() == "postgresql":
+        # ``?schema=name``: the service's tables live in that schema.
+        url = parsed.difference_update_query(["schema"]).render_as_string(hide_password=False)
+        settings = kwargs["connect_args"].setdefault("server_settings", {})
+        settings.setdefault("search_path", str(schema))
     if url.startswith("sqlite"):
         if ":memory:" in url or url.rstrip("/").endswith("sqlite+aiosqlite:"):
             raise ValueError("use a file database; an in-memory one is private to one connection")

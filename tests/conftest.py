@@ -43,8 +43,9 @@ async def pg_db() -> AsyncIterator[Database]:
         yield database
 
 
-async def _postgres_schema(pool_size: int = 10, max_overflow: int = 20
-                           ) -> AsyncIterator[Database]:
+async def new_postgres_schema() -> tuple[str, str]:
+    """(server URL, name) of a new empty schema; skips (or, in CI, fails)
+    without PostgreSQL. Drop it with :func:`drop_postgres_schema`."""
     url = postgres_url()
     reason = await service_missing("postgresql", url)
     if reason:
@@ -56,6 +57,19 @@ async def _postgres_schema(pool_size: int = 10, max_overflow: int = 20
     async with admin.engine.begin() as conn:
         await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
     await admin.dispose()
+    return url, schema
+
+
+async def drop_postgres_schema(url: str, schema: str) -> None:
+    admin = create_database(url, pool_size=1, max_overflow=0)
+    async with admin.engine.begin() as conn:
+        await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    await admin.dispose()
+
+
+async def _postgres_schema(pool_size: int = 10, max_overflow: int = 20
+                           ) -> AsyncIterator[Database]:
+    url, schema = await new_postgres_schema()
     database = create_database(
         url, pool_size=pool_size, max_overflow=max_overflow,
         connect_args={"server_settings": {"search_path": schema}},
@@ -66,10 +80,7 @@ async def _postgres_schema(pool_size: int = 10, max_overflow: int = 20
         yield database
     finally:
         await database.dispose()
-        admin = create_database(url, pool_size=1, max_overflow=0)
-        async with admin.engine.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.dispose()
+        await drop_postgres_schema(url, schema)
 
 
 @pytest.fixture
