@@ -1,5 +1,6 @@
-"""The words of every SMS, per purpose, audience (the patient, or a guardian
-about a child) and language (nb, nn, en, se), with a version each.
+"""The words of every SMS, per purpose and audience (the patient, or a guardian
+about a child), with a version each; rendered in the recipient's language
+(nb, nn, en, se) from the translation catalogs, like every other text.
 
 Minimal content only (Notify's rule: nothing sensitive in a text message):
 the clinic's name, weekday, date and time in Europe/Oslo, and short signed
@@ -7,12 +8,24 @@ links to the appointment (login needed), its calendar file and a map with
 directions (no login). Never the treatment, a full name or an identity
 number: a guardian's message names the child by first given name only, so a parent of several
 children knows which appointment it is. ``tests/notifications/test_templates.py``
-lints every template for this, and checks that nb, nn and en fit in two SMS
-segments.
+lints every language's text for this, and checks that nb, nn and en fit in
+two SMS segments.
 
-Changing the words of a template means raising its ``version``: each sent
-notification records the template id and version it was written with (the
-test keeps a fingerprint of every version).
+**Where the words live.** Each text is one entry of the ``messages`` catalog
+(``locales/<lang>/LC_MESSAGES/messages.po``): the English wording is the
+msgid, the context is ``sms <template id>`` (so an SMS text never shares a
+translation with a page that happens to use the same words), and the
+placeholders are ``{clinic}`` style. ``sms_text`` marks them for ``make
+messages`` (``locales/babel.cfg`` declares the keyword). Rendering reads the
+compiled catalogs (``pybabel compile``, run by ``make setup``); a text
+missing in the recipient's language falls back to Bokmål, then to the
+English msgid, and the language actually used is what gets recorded.
+
+**Versions.** Each sent notification records the template id, version and
+language it was written with. Changing the words of a template, in the code
+or in any catalog, means raising its ``version`` here: the test keeps a
+fingerprint of every (template, language, version), so a translator's edit
+fails it until the version is raised and the new fingerprints are recorded.
 
 The Northern Sami (se) texts await review by a native translator.
 """
@@ -20,22 +33,34 @@ The Northern Sami (se) texts await review by a native translator.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
 from typing import Final
 
+import structlog
 from babel.dates import format_datetime
+from babel.support import NullTranslations, Translations
 
 from notifications.schedule import OSLO
 from notifications.statuses import Purpose
 
+log = structlog.get_logger(__name__)
+
 LANGUAGES: Final = ("nb", "nn", "en", "se")
 DEFAULT_LANGUAGE: Final = "nb"
+#: The language of the msgids.
+SOURCE_LANGUAGE: Final = "en"
+LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
+DOMAIN: Final = "messages"
 #: The placeholders a template may use; anything else fails the lint test.
 ALLOWED_FIELDS: Final = frozenset({"clinic", "when", "url", "ics", "map", "child"})
 
@@ -59,10 +84,67 @@ class Audience(StrEnum):
     GUARDIAN = "guardian"  # a guardian (foresatt) about a child's appointment
 
 
+def sms_text(context: str, english: str) -> tuple[str, str]:
+    """Marks an SMS text for extraction into the catalogs (keyword
+    ``sms_text:1c,2`` in ``locales/babel.cfg``); translated when rendered."""
+    return context, english
+
+
+P, A = Purpose, Audience
+#: (purpose, audience) -> (version, (catalog context, English wording)).
+#: The context is always ``"sms " + template id``.
+WORDINGS: Final[Mapping[tuple[Purpose, Audience], tuple[int, tuple[str, str]]]] = {
+    # Booking confirmation
+    (P.CONFIRMATION, A.SELF): (1, sms_text(
+        "sms confirmation.self",
+        "{clinic}: Your appointment is booked for {when}. "
+        "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+    (P.CONFIRMATION, A.GUARDIAN): (1, sms_text(
+        "sms confirmation.guardian",
+        "{clinic}: {child}'s appointment is booked for {when}. "
+        "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+    # Clinic-issued appointment notice (innkalling), asking to confirm
+    (P.INNKALLING, A.SELF): (1, sms_text(
+        "sms innkalling.self",
+        "{clinic} has booked an appointment for you on {when}. "
+        "Confirm, change or cancel: {url} Calendar: {ics} Map: {map}")),
+    (P.INNKALLING, A.GUARDIAN): (1, sms_text(
+        "sms innkalling.guardian",
+        "{clinic} has booked an appointment for {child} on {when}. "
+        "Confirm, change or cancel: {url} Calendar: {ics} Map: {map}")),
+    # The appointment moved
+    (P.CHANGE, A.SELF): (1, sms_text(
+        "sms change.self",
+        "{clinic}: Your appointment has moved to {when}. "
+        "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+    (P.CHANGE, A.GUARDIAN): (1, sms_text(
+        "sms change.guardian",
+        "{clinic}: {child}'s appointment has moved to {when}. "
+        "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+    # Cancelled (avbestilt)
+    (P.CANCELLATION, A.SELF): (1, sms_text(
+        "sms cancellation.self",
+        "{clinic}: Your appointment on {when} is cancelled. Need a new one? {url}")),
+    (P.CANCELLATION, A.GUARDIAN): (1, sms_text(
+        "sms cancellation.guardian",
+        "{clinic}: {child}'s appointment on {when} is cancelled. Need a new one? {url}")),
+    # Reminder (påminnelse)
+    (P.REMINDER, A.SELF): (1, sms_text(
+        "sms reminder.self",
+        "Reminder from {clinic}: You have an appointment on {when}. "
+        "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+    (P.REMINDER, A.GUARDIAN): (1, sms_text(
+        "sms reminder.guardian",
+        "Reminder from {clinic}: {child} has an appointment on {when}. "
+        "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+}
+
+
 @dataclass(frozen=True)
 class Template:
     purpose: Purpose
     audience: Audience
+    #: The language of ``text``: the one asked for, or the one fallen back to.
     language: str
     version: int
     text: str
@@ -78,111 +160,43 @@ class Template:
         return hashlib.sha256(self.text.encode()).hexdigest()[:12]
 
 
-P, A = Purpose, Audience
-_LINKS = {
-    "nb": "Endre eller avbestill: {url} Kalender: {ics} Kart: {map}",
-    "nn": "Endre eller avbestill: {url} Kalender: {ics} Kart: {map}",
-    "en": "Change or cancel: {url} Calendar: {ics} Map: {map}",
-    "se": "Rievdat dahje šluhtte: {url} Kaleandar: {ics} Kárta: {map}",
-}
-_CONFIRM_LINKS = {
-    "nb": "Bekreft, endre eller avbestill: {url} Kalender: {ics} Kart: {map}",
-    "nn": "Stadfest, endre eller avbestill: {url} Kalender: {ics} Kart: {map}",
-    "en": "Confirm, change or cancel: {url} Calendar: {ics} Map: {map}",
-    "se": "Duođaš, rievdat dahje šluhtte: {url} Kaleandar: {ics} Kárta: {map}",
-}
+@cache
+def _catalog(language: str) -> NullTranslations:
+    """The compiled catalog of one language, without fallbacks (``template``
+    falls back itself); loaded once per process."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    if not path.exists():
+        log.warning("catalog_not_compiled", locale=language, hint="pybabel compile -d locales")
+        return NullTranslations()
+    with path.open("rb") as fp:
+        return Translations(fp, domain=DOMAIN)
 
-#: (purpose, audience, language) -> (version, text)
-_TEXTS: Final[dict[tuple[Purpose, Audience, str], tuple[int, str]]] = {
-    # Booking confirmation
-    (P.CONFIRMATION, A.SELF, "nb"): (1, "{clinic}: Timen din er bestilt {when}. " + _LINKS["nb"]),
-    (P.CONFIRMATION, A.GUARDIAN, "nb"):
-        (1, "{clinic}: Timen til {child} er bestilt {when}. " + _LINKS["nb"]),
-    (P.CONFIRMATION, A.SELF, "nn"): (1, "{clinic}: Timen din er bestilt {when}. " + _LINKS["nn"]),
-    (P.CONFIRMATION, A.GUARDIAN, "nn"):
-        (1, "{clinic}: Timen til {child} er bestilt {when}. " + _LINKS["nn"]),
-    (P.CONFIRMATION, A.SELF, "en"):
-        (1, "{clinic}: Your appointment is booked for {when}. " + _LINKS["en"]),
-    (P.CONFIRMATION, A.GUARDIAN, "en"):
-        (1, "{clinic}: {child}'s appointment is booked for {when}. " + _LINKS["en"]),
-    (P.CONFIRMATION, A.SELF, "se"):
-        (1, "{clinic}: Du áigi lea diŋgojuvvon {when}. " + _LINKS["se"]),
-    (P.CONFIRMATION, A.GUARDIAN, "se"):
-        (1, "{clinic}: Áigi lea diŋgojuvvon {when}. Mánná: {child}. " + _LINKS["se"]),
-    # Clinic-issued appointment notice (innkalling), asking to confirm
-    (P.INNKALLING, A.SELF, "nb"):
-        (1, "{clinic} har satt opp time til deg {when}. " + _CONFIRM_LINKS["nb"]),
-    (P.INNKALLING, A.GUARDIAN, "nb"):
-        (1, "{clinic} har satt opp time til {child} {when}. " + _CONFIRM_LINKS["nb"]),
-    (P.INNKALLING, A.SELF, "nn"):
-        (1, "{clinic} har sett opp time til deg {when}. " + _CONFIRM_LINKS["nn"]),
-    (P.INNKALLING, A.GUARDIAN, "nn"):
-        (1, "{clinic} har sett opp time til {child} {when}. " + _CONFIRM_LINKS["nn"]),
-    (P.INNKALLING, A.SELF, "en"):
-        (1, "{clinic} has booked an appointment for you on {when}. " + _CONFIRM_LINKS["en"]),
-    (P.INNKALLING, A.GUARDIAN, "en"):
-        (1, "{clinic} has booked an appointment for {child} on {when}. "
-         + _CONFIRM_LINKS["en"]),
-    (P.INNKALLING, A.SELF, "se"):
-        (1, "{clinic} lea diŋgon áiggi dutnje {when}. " + _CONFIRM_LINKS["se"]),
-    (P.INNKALLING, A.GUARDIAN, "se"):
-        (1, "{clinic} lea diŋgon áiggi {when}. Mánná: {child}. " + _CONFIRM_LINKS["se"]),
-    # The appointment moved
-    (P.CHANGE, A.SELF, "nb"): (1, "{clinic}: Timen din er flyttet til {when}. " + _LINKS["nb"]),
-    (P.CHANGE, A.GUARDIAN, "nb"):
-        (1, "{clinic}: Timen til {child} er flyttet til {when}. " + _LINKS["nb"]),
-    (P.CHANGE, A.SELF, "nn"): (1, "{clinic}: Timen din er flytta til {when}. " + _LINKS["nn"]),
-    (P.CHANGE, A.GUARDIAN, "nn"):
-        (1, "{clinic}: Timen til {child} er flytta til {when}. " + _LINKS["nn"]),
-    (P.CHANGE, A.SELF, "en"):
-        (1, "{clinic}: Your appointment has moved to {when}. " + _LINKS["en"]),
-    (P.CHANGE, A.GUARDIAN, "en"):
-        (1, "{clinic}: {child}'s appointment has moved to {when}. " + _LINKS["en"]),
-    (P.CHANGE, A.SELF, "se"):
-        (1, "{clinic}: Du áigi lea sirdojuvvon {when}. " + _LINKS["se"]),
-    (P.CHANGE, A.GUARDIAN, "se"):
-        (1, "{clinic}: Áigi lea sirdojuvvon {when}. Mánná: {child}. " + _LINKS["se"]),
-    # Cancelled (avbestilt)
-    (P.CANCELLATION, A.SELF, "nb"):
-        (1, "{clinic}: Timen din {when} er avbestilt. Trenger du ny time? {url}"),
-    (P.CANCELLATION, A.GUARDIAN, "nb"):
-        (1, "{clinic}: Timen til {child} {when} er avbestilt. Trenger dere ny time? {url}"),
-    (P.CANCELLATION, A.SELF, "nn"):
-        (1, "{clinic}: Timen din {when} er avbestilt. Treng du ny time? {url}"),
-    (P.CANCELLATION, A.GUARDIAN, "nn"):
-        (1, "{clinic}: Timen til {child} {when} er avbestilt. Treng de ny time? {url}"),
-    (P.CANCELLATION, A.SELF, "en"):
-        (1, "{clinic}: Your appointment on {when} is cancelled. Need a new one? {url}"),
-    (P.CANCELLATION, A.GUARDIAN, "en"):
-        (1, "{clinic}: {child}'s appointment on {when} is cancelled. Need a new one? {url}"),
-    (P.CANCELLATION, A.SELF, "se"):
-        (1, "{clinic}: Du áigi {when} lea šluhttejuvvon. Dárbbašat go ođđa áiggi? {url}"),
-    (P.CANCELLATION, A.GUARDIAN, "se"):
-        (1, "{clinic}: Áigi {when} lea šluhttejuvvon. Mánná: {child}. "
-         "Dárbbašehpet go ođđa áiggi? {url}"),
-    # Reminder (påminnelse)
-    (P.REMINDER, A.SELF, "nb"):
-        (1, "Påminnelse fra {clinic}: Du har time {when}. " + _LINKS["nb"]),
-    (P.REMINDER, A.GUARDIAN, "nb"):
-        (1, "Påminnelse fra {clinic}: {child} har time {when}. " + _LINKS["nb"]),
-    (P.REMINDER, A.SELF, "nn"):
-        (1, "Påminning frå {clinic}: Du har time {when}. " + _LINKS["nn"]),
-    (P.REMINDER, A.GUARDIAN, "nn"):
-        (1, "Påminning frå {clinic}: {child} har time {when}. " + _LINKS["nn"]),
-    (P.REMINDER, A.SELF, "en"):
-        (1, "Reminder from {clinic}: You have an appointment on {when}. " + _LINKS["en"]),
-    (P.REMINDER, A.GUARDIAN, "en"):
-        (1, "Reminder from {clinic}: {child} has an appointment on {when}. " + _LINKS["en"]),
-    (P.REMINDER, A.SELF, "se"):
-        (1, "Muittuhus {clinic}: Dus lea áigi {when}. " + _LINKS["se"]),
-    (P.REMINDER, A.GUARDIAN, "se"):
-        (1, "Muittuhus {clinic}: Áigi {when}. Mánná: {child}. " + _LINKS["se"]),
-}
 
-TEMPLATES: Final[dict[tuple[Purpose, Audience, str], Template]] = {
-    key: Template(key[0], key[1], key[2], version, text)
-    for key, (version, text) in _TEXTS.items()
-}
+def reload_catalogs() -> None:
+    """Forget the loaded catalogs (after compiling them again, in tests)."""
+    _catalog.cache_clear()
+
+
+def template(purpose: Purpose | str, audience: Audience | str, language: str) -> Template:
+    """The words of one template in ``language``, from its catalog; in
+    Bokmål if that catalog lacks them, in English (the msgid) if both do."""
+    purpose, audience = Purpose(purpose), Audience(audience)
+    version, (context, english) = WORDINGS[(purpose, audience)]
+    tried = (language,) if language in (DEFAULT_LANGUAGE, SOURCE_LANGUAGE) \
+        else (language, DEFAULT_LANGUAGE)
+    for candidate in tried:
+        text = str(_catalog(candidate).pgettext(context, english))
+        # gettext hands back the msgid for a message it lacks; only English
+        # is the msgid itself.
+        if text != english or candidate == SOURCE_LANGUAGE:
+            return Template(purpose, audience, candidate, version, text)
+    log.warning("sms_text_untranslated", template=context, locale=language)
+    return Template(purpose, audience, SOURCE_LANGUAGE, version, english)
+
+
+def templates() -> dict[tuple[Purpose, Audience, str], Template]:
+    """Every template in every language (keyed by the language asked for)."""
+    return {(p, a, lang): template(p, a, lang) for (p, a) in WORDINGS for lang in LANGUAGES}
 
 
 # --- links -------------------------------------------------------------------
@@ -193,29 +207,96 @@ def link_key(secret_key: str) -> bytes:
 
 
 _MAC_BYTES = 6
+_MAX_ID_BYTES = 8
+#: base64url, unpadded, of 1 to 8 id bytes and the MAC.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{10,19}")
 
 
-def sign_appointment(key: bytes, appointment_id: int) -> str:
-    """A short token naming one appointment: its id and a 48-bit MAC, base64url
-    (guessing one is hopeless at any request rate the web allows)."""
-    raw = appointment_id.to_bytes(max(1, (appointment_id.bit_length() + 7) // 8), "big")
-    mac = hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:_MAC_BYTES]
-    return base64.urlsafe_b64encode(raw + mac).rstrip(b"=").decode()
+def _id_bytes(value: int) -> bytes:
+    if value < 0 or value.bit_length() > 8 * _MAX_ID_BYTES:
+        raise ValueError("an id is a non-negative 64-bit integer")
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
 
 
-def verify_appointment(key: bytes, token: str) -> int | None:
-    """The appointment id of a token made by :func:`sign_appointment`, or None."""
+def _mac(key: bytes, appointment_id: int, notification_id: int) -> bytes:
+    message = (b"notification:" + appointment_id.to_bytes(_MAX_ID_BYTES, "big")
+               + notification_id.to_bytes(_MAX_ID_BYTES, "big"))
+    return hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _unversioned_mac(key: bytes, raw: bytes) -> bytes:
+    """The MAC of tokens sent before they named a notification (see
+    :func:`verify_appointment`)."""
+    return hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def sign_appointment(key: bytes, appointment_id: int, notification_id: int) -> str:
+    """A short token naming one appointment, for the links of one notification.
+
+    base64url of the appointment id (big-endian, no leading zero byte) and a
+    48-bit MAC over the appointment id *and the notification id*: 12
+    characters for any id below 2**24, as before the notification was bound
+    in. The notification id is not carried (each character is paid for three
+    times in a text), yet every notification's token differs, so no two
+    messages' bodies are the same and reconciling by body after an in-doubt
+    send finds the right one (``channels/twilio_sms.py``). The web handler
+    checks the MAC against the appointment's notifications. Guessing a token
+    is hopeless at any request rate the web allows."""
+    raw = _id_bytes(appointment_id)
+    _id_bytes(notification_id)  # the same range check
+    return base64.urlsafe_b64encode(raw + _mac(key, appointment_id, notification_id)
+                                    ).rstrip(b"=").decode()
+
+
+def _decode(token: str) -> tuple[bytes, bytes] | None:
+    if not _TOKEN.fullmatch(token):
+        return None
     try:
         data = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (ValueError, TypeError):
+    except (binascii.Error, ValueError):
+        return None
+    # One spelling per token: refuse other encodings of the same bytes.
+    if base64.urlsafe_b64encode(data).rstrip(b"=").decode() != token:
         return None
     raw, mac = data[:-_MAC_BYTES], data[-_MAC_BYTES:]
-    if not raw or len(mac) != _MAC_BYTES:
+    if not 1 <= len(raw) <= _MAX_ID_BYTES or len(mac) != _MAC_BYTES:
         return None
-    expected = hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:_MAC_BYTES]
-    if not hmac.compare_digest(mac, expected):
+    return raw, mac
+
+
+def token_appointment(token: str) -> int | None:
+    """The appointment id a token claims, *not yet verified*: for finding the
+    notifications to check it against with :func:`verify_appointment`."""
+    decoded = _decode(token)
+    return None if decoded is None else int.from_bytes(decoded[0], "big")
+
+
+def verify_appointment(key: bytes, token: str, notification_ids: Iterable[int] = ()
+                       ) -> int | None:
+    """The appointment id of a genuine token, or None: one made by
+    :func:`sign_appointment` for one of ``notification_ids`` (the
+    appointment's notifications), or an unversioned one.
+
+    Unversioned tokens (the MAC over the appointment id alone, sent until
+    notification ids were bound in) carry no expiry, like the current ones:
+    such a link works until its appointment has ended, and appointments are
+    booked up to a year or more ahead. So they stay accepted; the two kinds
+    cannot be mistaken for each other (different MAC inputs). Drop
+    ``_unversioned_mac`` once every appointment booked before that change has
+    ended."""
+    decoded = _decode(token)
+    if decoded is None:
         return None
-    return int.from_bytes(raw, "big")
+    raw, mac = decoded
+    appointment_id = int.from_bytes(raw, "big")
+    if hmac.compare_digest(mac, _unversioned_mac(key, raw)):
+        return appointment_id
+    if raw[0] == 0:  # not how sign_appointment writes an id
+        return None
+    for notification_id in notification_ids:
+        if hmac.compare_digest(mac, _mac(key, appointment_id, notification_id)):
+            return appointment_id
+    return None
 
 
 @dataclass(frozen=True)
@@ -225,9 +306,12 @@ class Links:
     directions: str  # how to get there (no login)
 
 
-def links_for(public_url: str, key: bytes, appointment_id: int) -> Links:
-    """``/t/<token>`` (the web app serves these three routes)."""
-    base = f"{public_url.rstrip('/')}/t/{sign_appointment(key, appointment_id)}"
+def links_for(public_url: str, key: bytes, appointment_id: int, notification_id: int
+              ) -> Links:
+    """``/t/<token>`` (the web app serves these three routes); the token is
+    the notification's own (:func:`sign_appointment`)."""
+    token = sign_appointment(key, appointment_id, notification_id)
+    base = f"{public_url.rstrip('/')}/t/{token}"
     return Links(base, base + ".ics", base + "/kart")
 
 
@@ -274,13 +358,13 @@ def render(purpose: Purpose | str, audience: Audience | str, language: str,
     audience = Audience(audience)
     if audience is Audience.GUARDIAN and not context.child_first_name:
         raise ValueError("a guardian's message needs the child's first name")
-    template = TEMPLATES[(Purpose(purpose), audience, language)]
-    body = template.text.format(
+    chosen = template(purpose, audience, language)
+    body = chosen.text.format(
         clinic=context.clinic_name.strip(),
-        when=format_when(context.starts_at, language),
+        when=format_when(context.starts_at, chosen.language),
         url=context.links.appointment,
         ics=context.links.calendar,
         map=context.links.directions,
         child=context.child_first_name or "",
     )
-    return Rendered(body, template.id, template.version, language)
+    return Rendered(body, chosen.id, chosen.version, chosen.language)

@@ -1,14 +1,24 @@
-"""Message templates: every purpose × audience × language exists, says only
-what it may (lint), fits its budget, and is versioned."""
+"""Message templates: every purpose × audience × language exists in the
+catalogs, says only what it may (lint), fits its budget, and is versioned;
+every notification's links, and so its text, are its own."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import re
+import string
 from datetime import datetime
+from io import BytesIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
 
+from notifications import templates as templates_module
 from notifications.segments import count_segments
 from notifications.statuses import Purpose
 from notifications.templates import (
@@ -17,7 +27,8 @@ from notifications.templates import (
     BUDGET_CLINIC_NAME,
     BUDGET_PUBLIC_URL,
     LANGUAGES,
-    TEMPLATES,
+    LOCALE_DIR,
+    WORDINGS,
     Audience,
     MessageContext,
     first_given_name,
@@ -26,18 +37,26 @@ from notifications.templates import (
     links_for,
     render,
     sign_appointment,
+    template,
+    templates,
+    token_appointment,
     verify_appointment,
 )
 
 OSLO = ZoneInfo("Europe/Oslo")
 KEY = link_key("test-secret")
+#: (purpose, audience, language): every template the catalogs must hold.
+KEYS = sorted(((p, a, lang) for (p, a) in WORDINGS for lang in LANGUAGES), key=str)
+SAMI_NOTE = "SMS text: awaiting review by a native speaker."
 #: Words that would give away a treatment, a name or an identity number.
 FORBIDDEN = re.compile(
     r"(?i)\b(behandling|treatment|rotfylling|fylling|tannregulering|diagnos\w*|"
     r"fødselsnummer|personnummer|d-nummer|etternavn|surname|family name)\b")
 
-# (template id, language, version) -> fingerprint of the words. Changing the
-# words of a template means raising its version (and recording it here).
+# (template id, language, version) -> fingerprint of the words in that
+# language's catalog. Changing the words of a template, in the code or in a
+# catalog, means raising its version in notifications/templates.py and
+# recording the new fingerprints of every language here.
 FINGERPRINTS = {
     ("confirmation.self", "nb", 1): "d2ee5b825c24",
     ("confirmation.guardian", "nb", 1): "290669078f83",
@@ -82,28 +101,89 @@ FINGERPRINTS = {
 }
 
 
-def test_every_purpose_audience_and_language_has_a_template():
-    assert set(TEMPLATES) == {(p, a, lang) for p in Purpose for a in Audience
-                              for lang in LANGUAGES}
+def test_every_purpose_and_audience_has_wording_in_every_language():
+    assert set(WORDINGS) == {(p, a) for p in Purpose for a in Audience}
+    assert {(t.purpose, t.audience, t.language) for t in templates().values()} == set(KEYS)
+    for (purpose, audience), (_, (context, _)) in WORDINGS.items():
+        assert context == f"sms {purpose.value}.{audience.value}"
 
 
-@pytest.mark.parametrize("key", sorted(TEMPLATES, key=str))
+@pytest.mark.parametrize("key", KEYS, ids=lambda k: f"{k[0].value}.{k[1].value}.{k[2]}")
 def test_template_lint(key):
-    template = TEMPLATES[key]
-    fields = template.fields()
-    assert fields <= ALLOWED_FIELDS, f"{template.id}/{template.language} uses {fields}"
+    found = template(*key)
+    assert found.language == key[2], "not in this language's catalog: run `make messages`"
+    fields = found.fields()
+    assert fields <= ALLOWED_FIELDS, f"{found.id}/{found.language} uses {fields}"
     assert {"clinic", "when", "url"} <= fields
-    if template.purpose is not Purpose.CANCELLATION:
+    if found.purpose is not Purpose.CANCELLATION:
         assert {"ics", "map"} <= fields
-    assert ("child" in fields) == (template.audience is Audience.GUARDIAN)
-    assert not FORBIDDEN.search(template.text)
+    assert ("child" in fields) == (found.audience is Audience.GUARDIAN)
+    # the translation keeps the English text's placeholders, no more, no fewer
+    _, (_, english) = WORDINGS[(found.purpose, found.audience)]
+    assert fields == {name for _, name, _, _ in string.Formatter().parse(english) if name}
+    assert not FORBIDDEN.search(found.text)
 
 
-@pytest.mark.parametrize("key", sorted(TEMPLATES, key=str))
+@pytest.mark.parametrize("key", KEYS, ids=lambda k: f"{k[0].value}.{k[1].value}.{k[2]}")
 def test_template_versions_are_recorded(key):
-    template = TEMPLATES[key]
-    assert FINGERPRINTS.get((template.id, template.language, template.version)) == \
-        template.fingerprint(), "the words changed: raise the version and record it"
+    found = template(*key)
+    assert FINGERPRINTS.get((found.id, found.language, found.version)) == \
+        found.fingerprint(), "the words changed: raise the version and record it"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_sms_text_is_translated_in_the_catalog(language):
+    """In the .po files translators edit: none empty or fuzzy (fuzzy ones are
+    not compiled), and the Sami ones still marked for review."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fp:
+        catalog = read_po(fp, locale=language)
+    for _, (context, english) in WORDINGS.values():
+        message = catalog.get(english, context=context)
+        assert message is not None and message.string and not message.fuzzy, context
+        if language == "se":
+            assert SAMI_NOTE in message.user_comments, context
+
+
+def _catalog_with(language: str, context: str, english: str, text: str) -> Translations:
+    """The compiled catalog of ``language`` with one text changed."""
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fp:
+        catalog = read_po(fp, locale=language)
+    catalog.get(english, context=context).string = text
+    compiled = BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return Translations(compiled)
+
+
+def test_a_translators_change_fails_the_fingerprint_until_the_version_is_raised(
+        monkeypatch):
+    version, (context, english) = WORDINGS[(Purpose.REMINDER, Audience.SELF)]
+    recorded = FINGERPRINTS[("reminder.self", "nn", version)]
+    assert template(Purpose.REMINDER, Audience.SELF, "nn").fingerprint() == recorded
+    changed = _catalog_with("nn", context, english,
+                            "Påminning frå {clinic}: Du har time {when}. Endre eller avlys: "
+                            "{url} Kalender: {ics} Kart: {map}")
+    monkeypatch.setattr(templates_module, "_catalog", lambda language: changed)
+    found = template(Purpose.REMINDER, Audience.SELF, "nn")
+    assert "avlys" in found.text and found.version == version
+    assert found.fingerprint() != recorded
+
+
+def test_a_text_missing_in_a_catalog_falls_back_to_bokmal_then_english(monkeypatch):
+    real = templates_module._catalog
+    monkeypatch.setattr(templates_module, "_catalog",
+                        lambda language: NullTranslations() if language == "se" else real(language))
+    context = MessageContext("K", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
+                             links_for("https://t.example", KEY, 1, 2))
+    rendered = render(Purpose.CANCELLATION, Audience.SELF, "se", context)
+    assert rendered.language == "nb"
+    assert rendered.body.startswith("K: Timen din tirsdag 31. mars kl. 09:30 er avbestilt.")
+    monkeypatch.setattr(templates_module, "_catalog", lambda language: NullTranslations())
+    rendered = render(Purpose.CANCELLATION, Audience.SELF, "nn", context)
+    assert rendered.language == "en"
+    assert rendered.body.startswith("K: Your appointment on Tuesday 31 March at 09:30 is")
 
 
 def _worst_case(audience: Audience) -> MessageContext:
@@ -112,12 +192,14 @@ def _worst_case(audience: Audience) -> MessageContext:
     assert len(clinic) == BUDGET_CLINIC_NAME
     child = "Maximilian" if audience is Audience.GUARDIAN else None
     assert child is None or len(child) == BUDGET_CHILD_NAME
-    # Wednesday, September, 14:30: the longest weekday and month names
+    # Wednesday, September, 14:30: the longest weekday and month names. The
+    # notification id is not in the link (only in its MAC): any will do.
     return MessageContext(clinic, datetime(2026, 9, 30, 14, 30, tzinfo=OSLO),
-                          links_for("https://tannhelse.example.no", KEY, 9_999_999), child)
+                          links_for("https://tannhelse.example.no", KEY, 9_999_999,
+                                    2**63 - 1), child)
 
 
-@pytest.mark.parametrize("key", sorted(TEMPLATES, key=str))
+@pytest.mark.parametrize("key", KEYS, ids=lambda k: f"{k[0].value}.{k[1].value}.{k[2]}")
 def test_segments_within_budget(key):
     purpose, audience, language = key
     body = render(purpose, audience, language, _worst_case(audience)).body
@@ -133,9 +215,9 @@ def test_segments_within_budget(key):
 def test_rendered_message_holds_no_name_identity_number_or_treatment():
     context = MessageContext("Tannklinikken Sentrum",
                              datetime(2030, 3, 4, 10, 0, tzinfo=OSLO),
-                             links_for("https://tanntid.example.no", KEY, 42),
+                             links_for("https://tanntid.example.no", KEY, 42, 7),
                              first_given_name("Kari Anne"))
-    for (purpose, audience, language) in TEMPLATES:
+    for (purpose, audience, language) in KEYS:
         body = render(purpose, audience, language, context).body
         assert "Anne" not in body and "Nordmann" not in body
         assert not re.search(r"\d{11}", body)
@@ -144,9 +226,9 @@ def test_rendered_message_holds_no_name_identity_number_or_treatment():
 
 def test_bokmal_confirmation_reads_as_expected():
     context = MessageContext("Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
-                             links_for("https://tanntid.example.no", KEY, 42))
+                             links_for("https://tanntid.example.no", KEY, 42, 7))
     rendered = render(Purpose.CONFIRMATION, Audience.SELF, "nb", context)
-    token = sign_appointment(KEY, 42)
+    token = sign_appointment(KEY, 42, 7)
     assert rendered.body == (
         "Tannklinikken Sentrum: Timen din er bestilt tirsdag 31. mars kl. 09:30. "
         f"Endre eller avbestill: https://tanntid.example.no/t/{token} "
@@ -158,7 +240,7 @@ def test_bokmal_confirmation_reads_as_expected():
 
 def test_guardian_message_names_the_child_by_first_name():
     context = MessageContext("Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
-                             links_for("https://tanntid.example.no", KEY, 42), "Ola")
+                             links_for("https://tanntid.example.no", KEY, 42, 7), "Ola")
     body = render(Purpose.REMINDER, Audience.GUARDIAN, "en", context).body
     assert body.startswith("Reminder from Tannklinikken Sentrum: Ola has an appointment on "
                            "Tuesday 31 March at 09:30.")
@@ -181,19 +263,61 @@ def test_time_is_written_in_oslo_time(language, expected):
 
 def test_unknown_language_falls_back_to_bokmal():
     context = MessageContext("K", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
-                             links_for("https://t.example", KEY, 1))
+                             links_for("https://t.example", KEY, 1, 2))
     assert render(Purpose.CANCELLATION, Audience.SELF, "de", context).language == "nb"
 
 
-def test_links_are_signed():
-    token = sign_appointment(KEY, 123_456)
+def test_links_are_signed_for_one_notification():
+    token = sign_appointment(KEY, 123_456, 987_654_321)
     assert len(token) <= 12
-    assert verify_appointment(KEY, token) == 123_456
-    assert verify_appointment(link_key("another-secret"), token) is None
+    assert token_appointment(token) == 123_456  # what it claims, before checking
+    assert verify_appointment(KEY, token, [5, 987_654_321]) == 123_456
+    assert verify_appointment(KEY, token, [5, 6]) is None  # not this appointment's
+    assert verify_appointment(KEY, token) is None
+    assert verify_appointment(link_key("another-secret"), token, [987_654_321]) is None
     tampered = ("A" if token[0] != "A" else "B") + token[1:]
-    assert verify_appointment(KEY, tampered) is None
-    assert verify_appointment(KEY, "not a token!") is None
-    assert verify_appointment(KEY, "") is None
+    assert verify_appointment(KEY, tampered, [987_654_321]) is None
+    assert verify_appointment(KEY, "not a token!", [1]) is None
+    assert token_appointment("not a token!") is None
+    assert verify_appointment(KEY, "", [1]) is None
+    # another spelling of the same bytes (a leading zero byte) is refused
+    raw = base64.urlsafe_b64decode(token + "==")
+    padded = base64.urlsafe_b64encode(b"\0" + raw).rstrip(b"=").decode()
+    assert verify_appointment(KEY, padded, [987_654_321]) is None
+
+
+def _unversioned_token(key: bytes, appointment_id: int) -> str:
+    """The token SMS links carried before they were bound to a notification,
+    written out here as it was sent."""
+    raw = appointment_id.to_bytes(max(1, (appointment_id.bit_length() + 7) // 8), "big")
+    mac = hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:6]
+    return base64.urlsafe_b64encode(raw + mac).rstrip(b"=").decode()
+
+
+def test_links_already_sent_keep_working():
+    old = _unversioned_token(KEY, 123_456)
+    assert verify_appointment(KEY, old) == 123_456
+    assert verify_appointment(KEY, old, [1, 2]) == 123_456
+    assert verify_appointment(link_key("another-secret"), old) is None
+    # a token made now is never one of the old kind, and the reverse
+    assert sign_appointment(KEY, 123_456, 1) != old
+
+
+def test_two_notifications_about_one_appointment_have_different_texts():
+    """A resend, or a second reminder, to the same number: reconciling by body
+    (channels/twilio_sms.py) must tell them apart."""
+    def body(notification_id: int) -> str:
+        context = MessageContext(
+            "Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
+            links_for("https://tanntid.example.no", KEY, 42, notification_id))
+        return render(Purpose.REMINDER, Audience.SELF, "nb", context).body
+
+    assert body(1001) != body(1002)
+    assert body(1001) == body(1001)
+    assert len(body(1001)) == len(body(1002))
+    for text in (body(1001), body(1002)):
+        tokens = set(re.findall(r"/t/([A-Za-z0-9_-]+)", text))
+        assert len(tokens) == 1 and verify_appointment(KEY, tokens.pop(), [1001, 1002]) == 42
 
 
 def test_first_given_name():

@@ -3,6 +3,9 @@ page, through the app in-process."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +14,7 @@ import httpx
 import pytest
 import time_machine
 from icalendar import Calendar
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.routing import Route
 
@@ -19,6 +23,7 @@ from booking.audit import Actor
 from booking.db import Database
 from booking.directions import entur_link, map_link
 from booking.models import Appointment
+from notifications.models import Notification
 from notifications.templates import link_key, links_for
 from tests.booking.booking_world import NOW, World, make_world
 from tests.web.conftest import BASE_URL, html, text_of
@@ -316,16 +321,25 @@ async def test_the_directions_page_shows_the_clinic_of_the_latest_appointment(
     assert text_of(soup, "h1") == f"Directions to {world.other_clinic.name}"
 
 
+async def _notification_ids(db: Database, appointment_id: int) -> list[int]:
+    async with db.read() as session:
+        return list((await session.scalars(select(Notification.id).where(
+            Notification.appointment_id == appointment_id))).all())
+
+
 async def test_sms_links_lead_to_calendar_directions_and_the_appointment(db):
-    """The one token an SMS carries (notifications.templates.links_for)."""
+    """The one token an SMS carries (notifications.templates.links_for),
+    signed for the booking's confirmation."""
     w = await make_world(db)
     out = await service.book(db, Actor.patient(w.adult.id), patient_id=w.adult.id,
                              slot_id=w.slots[0].id, appointment_type_id=w.exam.id, now=NOW)
+    [confirmation, *_] = await _notification_ids(db, out.appointment.id)
     settings = Settings(env="test", secret_key="t" * 40,
                         database_url="sqlite+aiosqlite:///var/unused.sqlite3")
     app = create_app(settings)
     app.state.db = db
-    links = links_for(settings.public_url, link_key(settings.secret_key), out.appointment.id)
+    links = links_for(settings.public_url, link_key(settings.secret_key), out.appointment.id,
+                      confirmation)
     path = links.appointment.removeprefix(settings.public_url)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url=settings.public_url) as client:
@@ -343,3 +357,40 @@ async def test_sms_links_lead_to_calendar_directions_and_the_appointment(db):
     assert page.status_code == 303 and page.headers["location"] == f"/timer/{out.appointment.id}"
     assert forged.status_code == 404
     assert expired.status_code == 404
+
+
+async def test_sms_links_of_other_notifications_and_already_sent_ones(db):
+    """A token signed for a notification of another appointment is not one of
+    this appointment's; a token sent before notifications were bound in (the
+    MAC over the appointment id alone) still works until the appointment ends."""
+    w = await make_world(db)
+    mine = await service.book(db, Actor.patient(w.adult.id), patient_id=w.adult.id,
+                              slot_id=w.slots[0].id, appointment_type_id=w.exam.id, now=NOW)
+    other = await service.book(db, Actor.patient(w.other_adult.id),
+                               patient_id=w.other_adult.id, slot_id=w.slots[1].id,
+                               appointment_type_id=w.exam.id, now=NOW)
+    [others, *_] = await _notification_ids(db, other.appointment.id)
+    settings = Settings(env="test", secret_key="t" * 40,
+                        database_url="sqlite+aiosqlite:///var/unused.sqlite3")
+    app = create_app(settings)
+    app.state.db = db
+    key = link_key(settings.secret_key)
+    borrowed = links_for(settings.public_url, key, mine.appointment.id, others)
+    unknown = links_for(settings.public_url, key, mine.appointment.id, 10**9)
+    raw = mine.appointment.id.to_bytes(max(1, (mine.appointment.id.bit_length() + 7) // 8), "big")
+    mac = hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:6]
+    unversioned = base64.urlsafe_b64encode(raw + mac).rstrip(b"=").decode()
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url=settings.public_url) as client:
+        with time_machine.travel(NOW, tick=False):
+            refused = [await client.get(links.calendar.removeprefix(settings.public_url))
+                       for links in (borrowed, unknown)]
+            old_ics = await client.get(f"/t/{unversioned}.ics")
+            old_page = await client.get(f"/t/{unversioned}")
+        with time_machine.travel(w.slots[0].ends_at + timedelta(hours=1), tick=False):
+            old_expired = await client.get(f"/t/{unversioned}.ics")
+    assert [response.status_code for response in refused] == [404, 404]
+    assert old_ics.status_code == 200
+    assert old_page.status_code == 303
+    assert old_page.headers["location"] == f"/timer/{mine.appointment.id}"
+    assert old_expired.status_code == 404

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -27,7 +28,8 @@ from booking import calendar
 from booking.db import utcnow
 from booking.directions import directions_to
 from booking.models import Appointment
-from notifications.templates import link_key, verify_appointment
+from notifications.models import Notification
+from notifications.templates import link_key, token_appointment, verify_appointment
 from web import i18n, signing
 from web.errors import error_page
 from web.settings import Settings
@@ -91,16 +93,22 @@ def _chain_id(request: Request, purpose: str) -> int | None:
 
 async def _sms_chain_id(request: Request) -> int | None:
     """The chain of the appointment an SMS link names (``/t/<token>…``, one
-    token for the three links, to keep texts short). Such a token carries no
+    token for the three links, to keep texts short). The token names the
+    appointment and is signed for one of its notifications (so each text is
+    its own); older tokens signed for the appointment alone still work
+    (``notifications.templates.verify_appointment``). Neither kind carries an
     expiry of its own: the link dies when the appointment has ended."""
     settings: Settings = request.app.state.settings
-    appointment_id = verify_appointment(link_key(settings.secret_key),
-                                        request.path_params["token"])
-    if appointment_id is None:
+    token = request.path_params["token"]
+    claimed = token_appointment(token)
+    if claimed is None:
         return None
     async with request.app.state.db.read() as session:
-        appointment = await session.get(Appointment, appointment_id)
-    if appointment is None:
+        appointment = await session.get(Appointment, claimed)
+        notification_ids = (await session.scalars(
+            select(Notification.id).where(Notification.appointment_id == claimed))).all()
+    if appointment is None or verify_appointment(
+            link_key(settings.secret_key), token, notification_ids) != claimed:
         return None
     chain_id = appointment.chain_id or appointment.id
     latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
