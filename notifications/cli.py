@@ -58,7 +58,7 @@ def run_worker(settings: Any) -> int:
 
     arq_run_worker(WorkerSettings,  # type: ignore[arg-type]
                    redis_settings=redis_settings(settings.redis_url),
-                   ctx={"settings": settings})
+                   queue_name=settings.notification_queue, ctx={"settings": settings})
     return 0
 
 

@@ -3,7 +3,9 @@
 Without Twilio settings (the embedded default), :class:`LocalSmsChannel`
 takes every message and reports it delivered; nothing leaves the machine.
 ``/dev/sms`` shows every SMS as a phone would, newest first, grouped by
-number, with its delivery status, whichever channel sent it. The page is
+number, with its delivery status, whichever channel sent it; and, below,
+the messages that never got a number or words (no mobile, reserved in KRR,
+a stale number, a blocked one) with the reason. The page is
 mounted only when ``settings.dev_tools`` (never in production) and answers
 404 there anyway.
 """
@@ -85,8 +87,20 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE) -> str:
             .astimezone(OSLO).strftime("%Y-%m-%d %H:%M"),
             "segments": f"{segments.segments} × {segments.encoding}",
         })
+    async with db.read() as session:
+        unsent = list((await session.execute(
+            select(Notification).where(Notification.channel == Channel.SMS,
+                                       Notification.body.is_(None),
+                                       Notification.purged_at.is_(None),
+                                       Notification.status != NotificationStatus.CREATED)
+            .order_by(Notification.id.desc()).limit(limit))).scalars())
     return _env.get_template("dev_sms.html").render(
-        phones=[{"number": number, "messages": messages} for number, messages in phones.items()])
+        phones=[{"number": number, "messages": messages} for number, messages in phones.items()],
+        unsent=[{"id": row.id, "purpose": row.purpose, "status": row.status,
+                 "status_text": describe(row.status, "en"), "reason": row.reason,
+                 "recipient": row.recipient_id, "color": _color(row.status),
+                 "when": row.status_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")}
+                for row in unsent])
 
 
 async def dev_sms(request: Request) -> Response:

@@ -26,14 +26,17 @@ out-of-order receipts are logged and ignored.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
+import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.db import Database, utcnow
@@ -45,10 +48,12 @@ from notifications.channels.base import SendOutcome, SmsChannel, SmsResult, retr
 from notifications.channels.twilio_status import map_message_status
 from notifications.models import InboundSms, Notification, NotificationEvent, NotificationReceipt
 from notifications.recipients import (
+    WAIT_FOR,
+    Contact,
     ContactDirectory,
     Role,
-    block_for,
     block_number,
+    blocks_for,
     check_contact,
 )
 from notifications.schedule import MIN_VALIDITY, SendingWindow, validity_seconds
@@ -72,10 +77,16 @@ from notifications.templates import (
     render,
 )
 
+if TYPE_CHECKING:
+    from notifications.helsenorge_sync import HelsenorgeSync
+
 log = structlog.get_logger(__name__)
 S = NotificationStatus
 
 DELIVER = "deliver_notification"
+DELIVER_BATCH = "deliver_batch"
+#: Rows per :func:`deliver_batch` job.
+BATCH_SIZE = 50
 APPLY_RECEIPT = "apply_receipt"
 
 
@@ -119,6 +130,8 @@ class Runtime:
     config: DeliveryConfig
     queue: JobQueue | None = None
     clock: Callable[[], datetime] = utcnow
+    #: Appointments to Helsenorge (``helsenorge_sync``); None: its rows are cancelled.
+    helsenorge: HelsenorgeSync | None = None
 
 
 def runtime_of(ctx: Mapping[str, Any]) -> Runtime:
@@ -168,7 +181,8 @@ class Snapshot:
     patient_given_name: str
 
 
-async def _snapshot(db: Database, notification_id: int) -> Snapshot | None:
+async def _snapshots(db: Database, notification_ids: Sequence[int]) -> dict[int, Snapshot]:
+    """The rows with what a hand-over needs of them, in one query."""
     async with db.read() as session:
         found = (await session.execute(
             select(Notification, Appointment, Clinic.name, County.quiet_hours,
@@ -177,12 +191,14 @@ async def _snapshot(db: Database, notification_id: int) -> Snapshot | None:
             .join(Clinic, Clinic.id == Appointment.clinic_id)
             .join(County, County.id == Clinic.county_id)
             .join(Patient, Patient.id == Notification.patient_id)
-            .where(Notification.id == notification_id))).one_or_none()
-    if found is None:
-        return None
-    row, appointment, clinic_name, quiet_hours, given_name = found
-    return Snapshot(row, appointment, clinic_name, SendingWindow.from_county(quiet_hours),
-                    given_name)
+            .where(Notification.id.in_(list(notification_ids))))).all()
+    return {row.id: Snapshot(row, appointment, clinic_name,
+                             SendingWindow.from_county(quiet_hours), given_name)
+            for row, appointment, clinic_name, quiet_hours, given_name in found}
+
+
+async def _snapshot(db: Database, notification_id: int) -> Snapshot | None:
+    return (await _snapshots(db, [notification_id])).get(notification_id)
 
 
 def superseded(row: Notification, appointment: Appointment) -> bool:
@@ -250,6 +266,15 @@ async def _wait(db: Database, row: Notification, until: datetime, reason: Reason
     return "waiting"
 
 
+async def _not_sent(db: Database, row: Notification, reason: Reason, now: datetime,
+                    token: str | None) -> str:
+    """No number to send to now: cancelled, unless the reason passes (the
+    contact register did not answer: ``recipients.WAIT_FOR``) and it waits."""
+    if reason in WAIT_FOR:
+        return await _wait(db, row, now + WAIT_FOR[reason], reason, now, token)
+    return await _end(db, row, S.CANCELLED, reason, now, token)
+
+
 async def _take_lease(db: Database, row: Notification, now: datetime, lease: timedelta
                       ) -> str | None:
     token = secrets.token_hex(16)
@@ -275,21 +300,49 @@ class Prepared:
 
 
 async def _prepare(runtime: Runtime, snapshot: Snapshot, now: datetime) -> Prepared:
-    row = snapshot.row
-    contact = (await runtime.contacts.contacts([row.recipient_id])).get(row.recipient_id)
-    if row.to_e164:  # kept from an earlier attempt, or a corrected number (resend)
-        e164: str | None = row.to_e164
-    else:
-        e164, why = check_contact(contact, local_date(now))
+    return (await _prepare_many(runtime, [snapshot], now))[snapshot.row.id]
+
+
+async def _prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: datetime
+                        ) -> dict[int, Prepared]:
+    """Number and words for each row: one contact lookup and one block query
+    for them all."""
+    contacts = await runtime.contacts.contacts(
+        sorted({s.row.recipient_id for s in snapshots}))
+    today = local_date(now)
+    numbers: dict[int, str] = {}
+    prepared: dict[int, Prepared] = {}
+    for snapshot in snapshots:
+        row = snapshot.row
+        if row.to_e164:  # kept from an earlier attempt, or a corrected number (resend)
+            numbers[row.id] = row.to_e164
+            continue
+        e164, why = check_contact(contacts.get(row.recipient_id), today)
         if why is not None:
-            return Prepared(None, None, skip=why)
-    assert e164 is not None
+            prepared[row.id] = Prepared(None, None, skip=why)
+        else:
+            assert e164 is not None
+            numbers[row.id] = e164
     async with runtime.db.read() as session:
-        blocked = await block_for(session, e164)
-    if blocked is not None:
-        return Prepared(None, None, skip=blocked)
-    if row.body:
-        return Prepared(e164, row.body, row.language, row.template_id, row.template_version)
+        blocked = await blocks_for(session, list(numbers.values()))
+    for snapshot in snapshots:
+        row = snapshot.row
+        e164 = numbers.get(row.id)
+        if e164 is None:
+            continue
+        if e164 in blocked:
+            prepared[row.id] = Prepared(None, None, skip=blocked[e164])
+        elif row.body:
+            prepared[row.id] = Prepared(e164, row.body, row.language, row.template_id,
+                                        row.template_version)
+        else:
+            prepared[row.id] = _render(runtime, snapshot, e164, contacts.get(row.recipient_id))
+    return prepared
+
+
+def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None
+            ) -> Prepared:
+    row = snapshot.row
     guardian = row.recipient_role == Role.GUARDIAN
     language = choose_language(contact.language if contact else None)
     rendered = render(
@@ -297,30 +350,36 @@ async def _prepare(runtime: Runtime, snapshot: Snapshot, now: datetime) -> Prepa
         MessageContext(
             clinic_name=snapshot.clinic_name, starts_at=snapshot.appointment.starts_at,
             links=links_for(runtime.config.public_url, runtime.config.link_key,
-                            snapshot.appointment.id),
+                            snapshot.appointment.id, row.id),
             child_first_name=first_given_name(snapshot.patient_given_name) if guardian
             else None))
     return Prepared(e164, rendered.body, rendered.language, rendered.template_id,
                     rendered.template_version)
 
 
-async def _claim(runtime: Runtime, snapshot: Snapshot, prepared: Prepared, now: datetime,
-                 token: str | None) -> str | None:
-    """Take the row for one hand-over: compare-and-swap on its status, attempt
-    count and lease, and on the appointment still being the one it is about."""
-    row, appointment = snapshot.row, snapshot.appointment
-    new_token = secrets.token_hex(16)
+def claimable(row: Notification, appointment: Appointment, now: datetime,
+              token: str | None = None) -> ColumnElement[bool]:
+    """The compare-and-swap condition of a claim on ``row``: still waiting,
+    with the attempt count it had when read, its lease free (or held under
+    ``token``), and the appointment still the one it was read with."""
     lease_free = or_(Notification.claimed_until.is_(None), Notification.claimed_until <= now)
     if token is not None:
         lease_free = or_(lease_free, Notification.claim_token == token)
     same_appointment = select(Appointment.id).where(
         Appointment.id == appointment.id, Appointment.version == appointment.version,
         Appointment.status == appointment.status).exists()
+    return and_(Notification.id == row.id, Notification.status == S.CREATED,
+                Notification.attempts == row.attempts, lease_free, same_appointment)
+
+
+async def _claim(runtime: Runtime, snapshot: Snapshot, prepared: Prepared, now: datetime,
+                 token: str | None) -> str | None:
+    """Take the row for one hand-over (:func:`claimable`)."""
+    new_token = secrets.token_hex(16)
     async with runtime.db.write() as session:
         result = await session.execute(
             update(Notification)
-            .where(Notification.id == row.id, Notification.status == S.CREATED,
-                   Notification.attempts == row.attempts, lease_free, same_appointment)
+            .where(claimable(snapshot.row, snapshot.appointment, now, token))
             # If this worker dies, the row is due again when the lease ends
             # (``enqueue_due`` queues it, and the next run reconciles).
             .values(claim_token=new_token, claimed_until=now + runtime.config.lease,
@@ -341,13 +400,13 @@ async def deliver(runtime: Runtime, notification_id: int) -> str:
         log.warning("notification_missing", notification_id=notification_id)
         return "missing"
     row = snapshot.row
-    if row.status != S.CREATED:
-        log.info("notification_not_waiting", notification_id=row.id, status=row.status)
-        return "not_waiting"
-    if row.claimed_until is not None and row.claimed_until > now:
-        return "claimed"
-    if row.send_after > now:
-        return "not_due"
+    early = _not_ready(row, now)
+    if early is not None:
+        return early
+    if row.channel == Channel.HELSENORGE:
+        from notifications.helsenorge_sync import deliver_to_helsenorge
+
+        return await deliver_to_helsenorge(runtime, snapshot, now)
     if row.channel != Channel.SMS:
         return "no_channel"
     token: str | None = None
@@ -367,20 +426,125 @@ async def deliver(runtime: Runtime, notification_id: int) -> str:
         return await _wait(runtime.db, row, decision.until, decision.reason, now, token)
     prepared = await _prepare(runtime, snapshot, now)
     if prepared.skip is not None:
-        return await _end(runtime.db, row, S.CANCELLED, prepared.skip, now, token)
+        return await _not_sent(runtime.db, row, prepared.skip, now, token)
     claimed = await _claim(runtime, snapshot, prepared, now, token)
     if claimed is None:
         return "claimed"
+    return await record(runtime, row.id, claimed, await _send(runtime, snapshot, prepared, now))
+
+
+def _not_ready(row: Notification, now: datetime) -> str | None:
+    """Why a row is not to be handed over by this job now, if it is not."""
+    if row.status != S.CREATED:
+        log.info("notification_not_waiting", notification_id=row.id, status=row.status)
+        return "not_waiting"
+    if row.claimed_until is not None and row.claimed_until > now:
+        return "claimed"
+    if row.send_after > now:
+        return "not_due"
+    return None
+
+
+async def _send(runtime: Runtime, snapshot: Snapshot, prepared: Prepared, now: datetime
+                ) -> SmsResult:
+    row = snapshot.row
     assert prepared.to_e164 is not None and prepared.body is not None
     try:
-        result = await runtime.sms.send(
+        return await runtime.sms.send(
             notification_id=row.id, to_e164=prepared.to_e164, body=prepared.body,
             validity_seconds=validity_seconds(now, row.expires_at, snapshot.window))
     except Exception as exc:  # a channel must not raise; if it does, the send is in doubt
         log.error("notification_channel_raised", notification_id=row.id,
                   error=type(exc).__name__)
-        result = SmsResult(SendOutcome.UNKNOWN, reason=f"channel raised {type(exc).__name__}")
-    return await record(runtime, row.id, claimed, result)
+        return SmsResult(SendOutcome.UNKNOWN, reason=f"channel raised {type(exc).__name__}")
+
+
+# --- deliver many ------------------------------------------------------------
+
+async def _claim_many(runtime: Runtime, items: Sequence[tuple[Snapshot, Prepared]],
+                      now: datetime) -> tuple[str, set[int]]:
+    """:func:`_claim` for many rows under one lease token: one compare-and-swap
+    update (status, attempt count, lease, and the appointment still as the row
+    knew it), then each claimed row's number and words."""
+    token = secrets.token_hex(16)
+    lease = runtime.config.lease
+    appointment_as_known = select(Appointment.id).where(
+        Appointment.id == Notification.appointment_id,
+        Appointment.version == Notification.appointment_version,
+        or_(and_(Notification.purpose == Purpose.CANCELLATION,
+                 Appointment.status == AppointmentStatus.CANCELLED),
+            and_(Notification.purpose != Purpose.CANCELLATION,
+                 Appointment.status.in_(list(ACTIVE))))).exists()
+    pairs = [(snapshot.row.id, snapshot.row.attempts) for snapshot, _ in items]
+    async with runtime.db.write() as session:
+        claimed = set((await session.execute(
+            update(Notification)
+            .where(tuple_(Notification.id, Notification.attempts).in_(pairs),
+                   Notification.status == S.CREATED,
+                   or_(Notification.claimed_until.is_(None), Notification.claimed_until <= now),
+                   appointment_as_known)
+            .values(claim_token=token, claimed_until=now + lease, send_after=now + lease,
+                    in_doubt=True, attempts=Notification.attempts + 1, attempted_at=now,
+                    reason=None)
+            .returning(Notification.id)
+            .execution_options(synchronize_session=False))).scalars())
+        if claimed:
+            table = Notification.__table__
+            assert isinstance(table, Table)
+            await session.execute(
+                update(table).where(table.c.id == bindparam("n_id"),
+                                    table.c.claim_token == token)
+                .values(to_e164=bindparam("n_to"), body=bindparam("n_body"),
+                        language=bindparam("n_language"),
+                        template_id=bindparam("n_template_id"),
+                        template_version=bindparam("n_template_version")),
+                [{"n_id": snapshot.row.id, "n_to": p.to_e164, "n_body": p.body,
+                  "n_language": p.language, "n_template_id": p.template_id,
+                  "n_template_version": p.template_version}
+                 for snapshot, p in items if snapshot.row.id in claimed])
+    return token, claimed
+
+
+async def deliver_many(runtime: Runtime, notification_ids: Sequence[int]) -> dict[str, int]:
+    """:func:`deliver` for many rows (a reminder wave): the same guards, with
+    one read, one contact lookup, one claim, the hand-overs side by side and
+    one write for them all. Rows needing more thought (in doubt, not SMS, to
+    end or to wait) go through :func:`deliver` one by one. Returns how many
+    ended how."""
+    now = runtime.clock()
+    snapshots = await _snapshots(runtime.db, notification_ids)
+    tally: Counter[str] = Counter(missing=len(set(notification_ids) - snapshots.keys()))
+    ready: list[Snapshot] = []
+    one_by_one: list[int] = []
+    for snapshot in snapshots.values():
+        row = snapshot.row
+        early = _not_ready(row, now)
+        if early is not None:
+            tally[early] += 1
+        elif row.channel != Channel.SMS or row.in_doubt or judge(snapshot, now).action != "send":
+            one_by_one.append(row.id)
+        else:
+            ready.append(snapshot)
+    for notification_id in one_by_one:
+        tally[await deliver(runtime, notification_id)] += 1
+    sendable: list[tuple[Snapshot, Prepared]] = []
+    prepared = await _prepare_many(runtime, ready, now) if ready else {}
+    for snapshot in ready:
+        ready_one = prepared[snapshot.row.id]
+        if ready_one.skip is not None:
+            tally[await _not_sent(runtime.db, snapshot.row, ready_one.skip, now, None)] += 1
+        else:
+            sendable.append((snapshot, ready_one))
+    if sendable:
+        token, claimed = await _claim_many(runtime, sendable, now)
+        tally["claimed"] += len(sendable) - len(claimed)
+        mine = [(snapshot, p) for snapshot, p in sendable if snapshot.row.id in claimed]
+        results = await asyncio.gather(*(_send(runtime, s, p, now) for s, p in mine))
+        outcomes = await record_many(
+            runtime, token, {s.row.id: result for (s, _), result in zip(mine, results,
+                                                                        strict=True)})
+        tally.update(outcomes.values())
+    return {name: count for name, count in tally.items() if count}
 
 
 async def _reconcile(runtime: Runtime, row: Notification, token: str, now: datetime) -> str:
@@ -414,61 +578,76 @@ async def _reconcile(runtime: Runtime, row: Notification, token: str, now: datet
 
 async def record(runtime: Runtime, notification_id: int, token: str, result: SmsResult) -> str:
     """Write what the provider said about a hand-over made under lease ``token``."""
+    return (await record_many(runtime, token, {notification_id: result}))[notification_id]
+
+
+async def record_many(runtime: Runtime, token: str, results: Mapping[int, SmsResult]
+                      ) -> dict[int, str]:
+    """:func:`record` for many hand-overs under one lease, in one transaction."""
     now = runtime.clock()
-    config = runtime.config
-    outcome = result.outcome
-    metrics.count_outcome(Channel.SMS, outcome.value, result.error_code)
+    for result in results.values():
+        metrics.count_outcome(Channel.SMS, result.outcome.value, result.error_code)
+    outcomes: dict[int, str] = dict.fromkeys(results, "missing")
     async with runtime.db.write() as session:
-        row = await _locked(session, notification_id)
-        if row is None:
-            return "missing"
-        ours = row.claim_token == token
-        if ours:
-            row.claim_token = None
-            row.claimed_until = None
-        if outcome is SendOutcome.ACCEPTED:
-            row.in_doubt = False
-            if row.provider_ref is None:
-                row.provider_ref = result.provider_ref
-            if row.handed_over_at is None:
-                row.handed_over_at = now
-                metrics.observe_handover(row.channel, row.due_at, now)
-            target = S(result.status) if result.status else S.SENDING
-            failed = target in FAILED
-            _move(session, row, target, now, "job", result.reason if failed else None,
-                  result.error_code)
-            if failed:
-                await _block_if_needed(session, row, result, now)
-            return "accepted"
-        if not ours or row.status != S.CREATED:
-            log.info("notification_lease_lost", notification_id=row.id, outcome=outcome.value)
-            return "lease_lost"
-        if outcome is SendOutcome.FAILED:
-            status = S(result.status) if result.status in FAILED else S.TECHNICAL_FAILURE
-            _move(session, row, status, now, "job",
-                  result.reason or Reason.PROVIDER_REJECTED, result.error_code)
+        rows = (await session.execute(
+            select(Notification).where(Notification.id.in_(sorted(results)))
+            .order_by(Notification.id).with_for_update())).scalars()
+        for row in rows:
+            outcomes[row.id] = await _apply_result(session, runtime.config, row, token,
+                                                   results[row.id], now)
+    return outcomes
+
+
+async def _apply_result(session: AsyncSession, config: DeliveryConfig, row: Notification,
+                        token: str, result: SmsResult, now: datetime) -> str:
+    outcome = result.outcome
+    ours = row.claim_token == token
+    if ours:
+        row.claim_token = None
+        row.claimed_until = None
+    if outcome is SendOutcome.ACCEPTED:
+        row.in_doubt = False
+        if row.provider_ref is None:
+            row.provider_ref = result.provider_ref
+        if row.handed_over_at is None:
+            row.handed_over_at = now
+            metrics.observe_handover(row.channel, row.due_at, now)
+        target = S(result.status) if result.status else S.SENDING
+        failed = target in FAILED
+        _move(session, row, target, now, "job", result.reason if failed else None,
+              result.error_code)
+        if failed:
             await _block_if_needed(session, row, result, now)
+        return "accepted"
+    if not ours or row.status != S.CREATED:
+        log.info("notification_lease_lost", notification_id=row.id, outcome=outcome.value)
+        return "lease_lost"
+    if outcome is SendOutcome.FAILED:
+        status = S(result.status) if result.status in FAILED else S.TECHNICAL_FAILURE
+        _move(session, row, status, now, "job",
+              result.reason or Reason.PROVIDER_REJECTED, result.error_code)
+        await _block_if_needed(session, row, result, now)
+        return "failed"
+    if outcome is SendOutcome.RETRY:
+        row.in_doubt = False
+        row.error_code = result.error_code
+        if row.attempts >= config.max_attempts:
+            _move(session, row, S.TECHNICAL_FAILURE, now, "job", Reason.RETRIES_EXHAUSTED,
+                  result.error_code)
             return "failed"
-        if outcome is SendOutcome.RETRY:
-            row.in_doubt = False
-            row.error_code = result.error_code
-            if row.attempts >= config.max_attempts:
-                _move(session, row, S.TECHNICAL_FAILURE, now, "job", Reason.RETRIES_EXHAUSTED,
-                      result.error_code)
-                return "failed"
-            delay = timedelta(seconds=retry_delay(row.attempts, retry_after=result.retry_after))
-            if now + delay + MIN_VALIDITY > row.expires_at:
-                _move(session, row, S.TECHNICAL_FAILURE, now, "job", Reason.EXPIRED,
-                      result.error_code)
-                return "failed"
-            row.send_after = now + delay
-            row.reason = Reason.PROVIDER_BUSY
-            return "retry"
-        # UNKNOWN: it may have been sent. Ask the provider before anything else.
-        row.in_doubt = True
-        row.reason = Reason.IN_DOUBT
-        row.send_after = now + config.reconcile_delay
-        return "in_doubt"
+        delay = timedelta(seconds=retry_delay(row.attempts, retry_after=result.retry_after))
+        if now + delay + MIN_VALIDITY > row.expires_at:
+            _move(session, row, S.TECHNICAL_FAILURE, now, "job", Reason.EXPIRED,
+                  result.error_code)
+            return "failed"
+        row.send_after = now + delay
+        row.reason = Reason.PROVIDER_BUSY
+        return "retry"
+    # UNKNOWN: it may have been sent. Ask the provider before anything else.
+    row.in_doubt = True
+    row.reason = Reason.IN_DOUBT
+    row.send_after = now + config.reconcile_delay
+    return "in_doubt"
 
 
 async def _block_if_needed(session: AsyncSession, row: Notification, result: Any,
@@ -484,6 +663,11 @@ async def _block_if_needed(session: AsyncSession, row: Notification, result: Any
 async def deliver_notification(ctx: dict[str, Any], notification_id: int) -> str:
     """arq job: :func:`deliver`."""
     return await deliver(runtime_of(ctx), notification_id)
+
+
+async def deliver_batch(ctx: dict[str, Any], notification_ids: list[int]) -> dict[str, int]:
+    """arq job: :func:`deliver_many`."""
+    return await deliver_many(runtime_of(ctx), notification_ids)
 
 
 # --- receipts ----------------------------------------------------------------
@@ -576,6 +760,15 @@ async def _queue_rows(runtime: Runtime, condition: Any, now: datetime, *,
 
 #: At most this many batches per run of ``enqueue_due`` (a reminder wave).
 MAX_BATCHES_PER_RUN = 20
+#: Periodic jobs that work through many rows stop after this many seconds and
+#: go on at their next run, so every job's arq timeout stays short: a killed
+#: worker's in-progress keys live as long as the longest job timeout, and
+#: until then the rows it held cannot be queued again under the same job id.
+PERIODIC_BUDGET_SECONDS = 40.0
+
+
+def _within_budget(started: float) -> bool:
+    return time.monotonic() - started < PERIODIC_BUDGET_SECONDS
 
 
 async def enqueue_due(ctx: dict[str, Any]) -> int:
@@ -609,7 +802,8 @@ async def sweep_stuck_created(ctx: dict[str, Any]) -> int:
     now = runtime.clock()
     stale = now - runtime.config.stuck_after
     total, last = 0, 0
-    while True:
+    started = time.monotonic()
+    while _within_budget(started):
         count, last = await _queue_rows(runtime, and_(
             _waiting_and_free(now), Notification.send_after <= stale, Notification.id > last,
             or_(Notification.queued_at.is_(None), Notification.queued_at <= stale)), now,
@@ -670,7 +864,8 @@ async def purge_after_retention(ctx: dict[str, Any]) -> int:
     now = runtime.clock()
     cutoff = now - runtime.config.retention
     purged = 0
-    while True:
+    started = time.monotonic()
+    while _within_budget(started):
         async with runtime.db.write() as session:
             ids = list((await session.execute(
                 select(Notification.id).where(
@@ -698,5 +893,6 @@ async def purge_after_retention(ctx: dict[str, Any]) -> int:
 #: Every job the worker must know: name -> coroutine (see ``notifications.worker``).
 JOB_FUNCTIONS: dict[str, Callable[..., Any]] = {
     DELIVER: deliver_notification,
+    DELIVER_BATCH: deliver_batch,
     APPLY_RECEIPT: apply_receipt,
 }

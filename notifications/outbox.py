@@ -11,6 +11,12 @@ or roll back with the booking change itself:
 * :func:`on_cancelled`: waiting notifications are cancelled; a cancellation
   notice.
 
+Each of them also writes one Helsenorge row (``Channel.HELSENORGE``): the
+appointment as it now stands goes to the patient's Helsenorge
+(``notifications.helsenorge_sync``), due at once and whatever the patient's
+SMS reservation. A change keeps the chain's identifier there, so it is one
+PUT, and the old version's waiting row is cancelled like its SMS.
+
 Rows name their recipients (patients) only; the number, the language and the
 words are settled when the message is prepared for sending (a contact
 register lookup does not belong inside a booking transaction). Nobody who was
@@ -30,14 +36,14 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.models import Appointment, Clinic, County, Patient
 from booking.rules import local_date
 from notifications.models import Notification, NotificationEvent, ReminderPolicy
-from notifications.recipients import Recipient, recipients_for
+from notifications.recipients import Recipient, Role, recipients_for
 from notifications.schedule import (
     DEFAULT_REMINDER_OFFSETS,
     SendingWindow,
@@ -92,26 +98,31 @@ def dispatch_after_commit(session: AsyncSession, ids: Sequence[int]) -> None:
 async def on_booked(session: AsyncSession, appointment: Appointment, *, now: datetime
                     ) -> list[Notification]:
     purpose = Purpose.INNKALLING if appointment.clinic_issued else Purpose.CONFIRMATION
-    return await _write(session, appointment, purpose, now)
+    written = await _write(session, appointment, purpose, now)
+    return written + await _write_helsenorge(session, appointment, purpose, now)
 
 
 async def on_changed(session: AsyncSession, old: Appointment, new: Appointment, *,
                      now: datetime) -> list[Notification]:
     await cancel_waiting(session, old.id, now=now)
+    booked = Purpose.INNKALLING if new.clinic_issued else Purpose.CONFIRMATION
     told = await _anyone_told(session, old)
-    if told:
-        purpose = Purpose.CHANGE
-    else:
-        purpose = Purpose.INNKALLING if new.clinic_issued else Purpose.CONFIRMATION
-    return await _write(session, new, purpose, now)
+    written = await _write(session, new, Purpose.CHANGE if told else booked, now)
+    told = await _anyone_told(session, old, Channel.HELSENORGE)
+    return written + await _write_helsenorge(session, new, Purpose.CHANGE if told else booked,
+                                             now)
 
 
 async def on_cancelled(session: AsyncSession, appointment: Appointment, *, now: datetime
                        ) -> list[Notification]:
     await cancel_waiting(session, appointment.id, now=now)
-    if not await _anyone_told(session, appointment):
-        return []
-    return await _write(session, appointment, Purpose.CANCELLATION, now, reminders=False)
+    written: list[Notification] = []
+    if await _anyone_told(session, appointment):
+        written = await _write(session, appointment, Purpose.CANCELLATION, now,
+                               reminders=False)
+    if await _anyone_told(session, appointment, Channel.HELSENORGE):
+        written += await _write_helsenorge(session, appointment, Purpose.CANCELLATION, now)
+    return written
 
 
 async def cancel_waiting(session: AsyncSession, appointment_id: int, *, now: datetime,
@@ -140,16 +151,21 @@ async def cancel_waiting(session: AsyncSession, appointment_id: int, *, now: dat
 
 # --- internals ---------------------------------------------------------------
 
-async def _anyone_told(session: AsyncSession, appointment: Appointment) -> bool:
-    """Did any notification about this chain of appointments (maybe) reach someone?"""
+async def _anyone_told(session: AsyncSession, appointment: Appointment,
+                       channel: Channel = Channel.SMS) -> bool:
+    """Did any notification of ``channel`` about this chain of appointments
+    (maybe) reach someone? For Helsenorge: was a PUT ever attempted (one that
+    failed may still have been stored there)."""
     chain = appointment.chain_id or appointment.id
-    told = (Notification.status.not_in([NotificationStatus.CREATED,
-                                        NotificationStatus.CANCELLED])
-            | Notification.in_doubt.is_(True))
+    told: ColumnElement[bool] = (
+        Notification.status.not_in([NotificationStatus.CREATED, NotificationStatus.CANCELLED])
+        | Notification.in_doubt.is_(True))
+    if channel is Channel.HELSENORGE:
+        told = Notification.attempts > 0
     query = select(exists().where(
         Notification.appointment_id == Appointment.id,
         or_(Appointment.chain_id == chain, Appointment.id == appointment.id),
-        told))
+        Notification.channel == channel, told))
     return bool((await session.execute(query)).scalar())
 
 
@@ -208,6 +224,25 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
     log.info("notifications_written", appointment_id=appointment.id, purpose=purpose.value,
              count=len(rows))
     return rows
+
+
+async def _write_helsenorge(session: AsyncSession, appointment: Appointment, purpose: Purpose,
+                            now: datetime) -> list[Notification]:
+    """One Helsenorge row for this version of the appointment (the PUT carries
+    its state then). Addressed to the patient: Helsenorge shows it to them and
+    to whoever represents them there. Due at once (a PUT is not an SMS: no
+    sending window), whatever the patient's SMS reservation, and pointless
+    after the appointment has ended."""
+    row = Notification(
+        appointment_id=appointment.id, appointment_version=appointment.version,
+        patient_id=appointment.patient_id, purpose=purpose, offset_minutes=0,
+        channel=Channel.HELSENORGE, recipient_id=appointment.patient_id,
+        recipient_role=Role.SELF, status=NotificationStatus.CREATED, created_at=now,
+        status_at=now, due_at=now, send_after=now, expires_at=appointment.ends_at)
+    session.add(row)
+    await session.flush()
+    dispatch_after_commit(session, [row.id])
+    return [row]
 
 
 async def waiting_count(session: AsyncSession, appointment_id: int) -> int:

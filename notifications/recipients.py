@@ -11,21 +11,25 @@ Two questions, answered at different times:
 * **Which number, which language** (when the message is prepared, outside any
   transaction: the national contact register is a network call): a
   :class:`ContactDirectory` answers. :class:`ProfileDirectory` reads the
-  patient's own profile (``Patient.mobile``, ``preferred_language``); the KRR
-  adapter plugs in through the same Protocol, with reservation and the
-  18-month verification date. :func:`usable_number` then refuses numbers that
-  are missing, not mobile, reserved, stale, opted out (STOP) or failed
-  permanently before: those are marked in ``sms_number_blocks`` and skipped
-  until the person's number changes.
+  patient's own profile (``Patient.mobile``, ``preferred_language``);
+  :class:`notifications.contacts.RegisterDirectory` adds KRR (the number the
+  patient gave us first, else the register's, with its reservation,
+  notification status and verification date). :func:`check_contact` then
+  refuses numbers that are missing, not mobile, reserved, stale (18 months),
+  or that the register says may not be notified; :func:`blocks_for` those
+  that replied STOP or failed permanently before (marked in
+  ``sms_number_blocks`` and skipped until the person's number changes). A
+  register that cannot answer now is no refusal: the row waits
+  (:data:`WAIT_FOR`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Final, Protocol
 
 import phonenumbers
 from sqlalchemy import delete, select
@@ -40,14 +44,21 @@ from booking.representation import (
     guardian_access,
 )
 from booking.rules import age_on
+from notifications.channels.krr import STALE_AFTER_MONTHS, months_before
 from notifications.models import SmsNumberBlock
 from notifications.statuses import BlockReason, Reason
 
 #: Young people get their own notices from this age (they may log in themselves).
 OWN_NOTICES_FROM_AGE = SELF_LOGIN_FROM_AGE
-#: eForvaltningsforskriften § 32: contact information not verified for 18 months
-#: is not used for notices.
-MAX_UNVERIFIED_MONTHS = 18
+#: eForvaltningsforskriften § 32: contact information not updated or verified
+#: in the last 18 months is not used for notices (the same rule, and the same
+#: day count, as :meth:`notifications.channels.krr.KrrContact.no_notice_reason`).
+MAX_UNVERIFIED_MONTHS = STALE_AFTER_MONTHS
+#: Reasons :func:`check_contact` gives that are no refusal: the row waits this
+#: long and is tried again (never sent meanwhile, never cancelled for it).
+WAIT_FOR: Final[Mapping[Reason, timedelta]] = {
+    Reason.REGISTER_UNAVAILABLE: timedelta(minutes=2),
+}
 _MOBILE_TYPES = frozenset({phonenumbers.PhoneNumberType.MOBILE,
                            phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE})
 
@@ -92,13 +103,21 @@ async def recipients_for(session: AsyncSession, patient: Patient, today: date
 class Contact:
     """What a directory knows about how to reach one person."""
 
-    mobile: str | None
+    mobile: str | None = field(repr=False)
     #: The register's language first, else the profile's choice (nb, nn, en, se).
     language: str | None = None
     #: Reserved against digital contact (KRR): no SMS.
     reserved: bool = False
-    #: When the register last saw the number verified (None: not from a register).
+    #: When the register last saw the number updated or verified.
     verified_on: date | None = None
+    #: The number is the register's: without a ``verified_on`` it is stale.
+    from_register: bool = False
+    #: False when the register says the person may not be notified
+    #: (``varslingsstatus`` KAN_IKKE_VARSLES).
+    notifiable: bool = True
+    #: The register could not be asked now (KRR or Maskinporten down): nothing
+    #: is known about a reservation, so the message waits (:data:`WAIT_FOR`).
+    unavailable: bool = False
 
 
 class ContactDirectory(Protocol):
@@ -136,32 +155,53 @@ def normalise_mobile(number: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _months_between(earlier: date, later: date) -> int:
-    months = (later.year - earlier.year) * 12 + later.month - earlier.month
-    return months - (1 if later.day < earlier.day else 0)
+def is_stale(contact: Contact, today: date) -> bool:
+    """Not updated or verified in the last 18 months (a register's number
+    without a date counts as never verified)."""
+    if contact.verified_on is None:
+        return contact.from_register
+    return contact.verified_on < months_before(today, MAX_UNVERIFIED_MONTHS)
 
 
 def check_contact(contact: Contact | None, today: date) -> tuple[str | None, Reason | None]:
-    """(E.164 number, None) if the contact may get an SMS, else (None, why not).
-    Blocks (STOP, permanent failures) are checked separately: :func:`block_for`."""
+    """(E.164 number, None) if the contact may get an SMS, else (None, why not):
+    the register could not be asked (a reason in :data:`WAIT_FOR`: wait, do
+    not cancel), reserved, no number, stale, may not be notified, not a
+    mobile number. Blocks (STOP, permanent failures) are checked separately:
+    :func:`blocks_for`."""
+    if contact is not None and contact.unavailable:
+        return None, Reason.REGISTER_UNAVAILABLE
+    if contact is not None and contact.reserved:
+        return None, Reason.RESERVED
     if contact is None or not contact.mobile:
         return None, Reason.NO_MOBILE
-    if contact.reserved:
-        return None, Reason.RESERVED
-    if (contact.verified_on is not None
-            and _months_between(contact.verified_on, today) >= MAX_UNVERIFIED_MONTHS):
+    if is_stale(contact, today):
         return None, Reason.STALE_NUMBER
+    if not contact.notifiable:
+        return None, Reason.NOT_NOTIFIABLE
     e164 = normalise_mobile(contact.mobile)
     if e164 is None:
         return None, Reason.NOT_MOBILE
     return e164, None
 
 
+def _block_reason(reason: str) -> Reason:
+    return Reason.OPTED_OUT if reason == BlockReason.OPTED_OUT else Reason.NUMBER_FAILED
+
+
 async def block_for(session: AsyncSession, e164: str) -> Reason | None:
     row = await session.get(SmsNumberBlock, e164)
-    if row is None:
-        return None
-    return Reason.OPTED_OUT if row.reason == BlockReason.OPTED_OUT else Reason.NUMBER_FAILED
+    return None if row is None else _block_reason(row.reason)
+
+
+async def blocks_for(session: AsyncSession, numbers: Sequence[str]) -> dict[str, Reason]:
+    """:func:`block_for` for many numbers in one query: the blocked ones only."""
+    if not numbers:
+        return {}
+    found = await session.execute(
+        select(SmsNumberBlock.e164, SmsNumberBlock.reason)
+        .where(SmsNumberBlock.e164.in_(sorted(set(numbers)))))
+    return {e164: _block_reason(reason) for e164, reason in found}
 
 
 async def block_number(session: AsyncSession, e164: str, reason: BlockReason, now: datetime,

@@ -130,12 +130,12 @@ class InProcessRunner:
         deliveries, self._deliveries = list(self._deliveries), {}
         semaphore = asyncio.Semaphore(self.concurrency)
 
-        async def deliver(notification_id: int) -> None:
+        async def deliver(batch: list[int]) -> None:
             async with semaphore:
-                await self._guard("deliver", lambda: jobs.deliver_notification(
-                    self.ctx, notification_id))
+                await self._guard("deliver", lambda: jobs.deliver_batch(self.ctx, batch))
 
-        await asyncio.gather(*(deliver(nid) for nid in deliveries))
+        await asyncio.gather(*(deliver(deliveries[i:i + jobs.BATCH_SIZE])
+                               for i in range(0, len(deliveries), jobs.BATCH_SIZE)))
         return len(deliveries)
 
     async def _guard(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -168,7 +168,7 @@ async def notifications_in_web_process(app: Any, settings: Any, *,
 
         # No connection at start: a Redis that is down must not stop the web.
         redis = ArqRedis.from_url(settings.redis_url)
-        queue = ArqQueue(redis)
+        queue = ArqQueue(redis, queue_name=settings.notification_queue)
         previous = outbox.set_dispatcher(arq_dispatcher(queue))
         app.state.notification_queue = queue
         try:

@@ -9,6 +9,10 @@ constraints in ``notifications.models``). A notification's life:
        ├──► cancelled            (superseded, or no usable number: the reason says which)
        └──► any status a receipt brings (a receipt can overtake our own "sending")
 
+A Helsenorge row (an appointment PUT, ``notifications.helsenorge_sync``) has
+no receipts: Helsenorge's answer is final, so it goes ``created`` straight to
+``delivered`` (accepted) or ``technical-failure`` (refused), or is cancelled.
+
 A final status is never changed again: duplicate and out-of-order provider
 receipts are logged and ignored (:func:`may_move`).
 """
@@ -77,7 +81,7 @@ class Purpose(StrEnum):
 
 class Channel(StrEnum):
     SMS = "sms"
-    HELSENORGE = "helsenorge"  # appointment sync (another adapter; not written by the outbox yet)
+    HELSENORGE = "helsenorge"  # appointment sync to the patient's Helsenorge (helsenorge_sync)
 
 
 class Reason(StrEnum):
@@ -88,6 +92,7 @@ class Reason(StrEnum):
     NOT_MOBILE = "not_mobile"  # the number is not a mobile number
     RESERVED = "reserved"  # reserved against digital contact (KRR)
     STALE_NUMBER = "stale_number"  # not verified in 18 months (KRR)
+    NOT_NOTIFIABLE = "not_notifiable"  # KRR says the person may not be notified
     OPTED_OUT = "opted_out"  # the number replied STOP
     NUMBER_FAILED = "number_failed"  # the number failed permanently before
     EXPIRED = "expired"  # its validity ran out before it could go
@@ -97,6 +102,9 @@ class Reason(StrEnum):
     PROVIDER_BUSY = "provider_busy"  # the provider asked us to come back later
     IN_DOUBT = "in_doubt"  # a hand-over may have happened; reconcile before retrying
     QUIET_HOURS = "quiet_hours"  # waits for the county's sending window
+    REGISTER_UNAVAILABLE = "register_unavailable"  # waits for KRR to answer again
+    AFTER_EARLIER = "after_earlier"  # waits for an earlier version's hand-over (Helsenorge)
+    NO_CHANNEL = "no_channel"  # no channel is configured for it (Helsenorge sync off)
 
 
 class BlockReason(StrEnum):

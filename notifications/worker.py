@@ -18,12 +18,13 @@ arq facts this relies on (research/tech.md §5):
 * Nothing is deferred in Redis: the database says when a row is due, and the
   ``enqueue_due`` cron (every 2 s) queues it. A flushed Redis delays
   notifications, the sweeper re-queues them, nothing is lost.
-* Cron schedules use Europe/Oslo (``timezone``), so "03:15" is Oslo's.
+* Cron schedules use Europe/Oslo (``timezone``), so "02:15" is Oslo's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -39,8 +40,15 @@ from sqlalchemy.exc import OperationalError
 from booking.db import Database, create_database
 from notifications import jobs
 from notifications.channels.base import SmsChannel
-from notifications.jobs import APPLY_RECEIPT, DELIVER, DeliveryConfig, Runtime
-from notifications.recipients import ProfileDirectory
+from notifications.contacts import contact_directory
+from notifications.jobs import (
+    APPLY_RECEIPT,
+    BATCH_SIZE,
+    DELIVER,
+    DELIVER_BATCH,
+    DeliveryConfig,
+    Runtime,
+)
 from notifications.schedule import OSLO
 from notifications.templates import link_key
 
@@ -50,6 +58,8 @@ QUEUE_NAME = "tanntid:notifications"
 #: A delivery must finish well inside the row's lease (``DeliveryConfig.lease``).
 DELIVERY_TIMEOUT_SECONDS = 60
 _ENQUEUE_CONCURRENCY = 32
+#: From how many due rows ``deliver_batch`` jobs (of ``jobs.BATCH_SIZE`` rows) are used.
+BATCH_FROM = 4
 
 
 # --- the queue, seen from the producers --------------------------------------
@@ -82,9 +92,29 @@ class ArqQueue:
         results = await asyncio.gather(*(one(*call) for call in calls))
         return sum(results)
 
+    def batch_job_id(self, items: Sequence[tuple[int, int]]) -> str:
+        """Named after its (id, attempts) pairs: the same batch queued twice is
+        one job, and a row's next attempt is in a batch of another name."""
+        digest = hashlib.sha256(repr(sorted(items)).encode()).hexdigest()[:24]
+        return f"{self.job_prefix}deliver-batch:{digest}"
+
     async def enqueue_deliveries(self, items: Sequence[tuple[int, int]]) -> int:
-        return await self._enqueue_all(
-            [(DELIVER, nid, self.delivery_job_id(nid, attempts)) for nid, attempts in items])
+        """One job per row when there are few; batches of :data:`BATCH_SIZE`
+        (``deliver_batch``) for a wave. Returns how many rows went into new jobs."""
+        if len(items) < BATCH_FROM:
+            return await self._enqueue_all(
+                [(DELIVER, nid, self.delivery_job_id(nid, attempts)) for nid, attempts in items])
+        batches = [list(items[i:i + BATCH_SIZE]) for i in range(0, len(items), BATCH_SIZE)]
+        semaphore = asyncio.Semaphore(_ENQUEUE_CONCURRENCY)
+
+        async def one(batch: list[tuple[int, int]]) -> int:
+            async with semaphore:
+                job = await self.redis.enqueue_job(
+                    DELIVER_BATCH, [nid for nid, _ in batch], _job_id=self.batch_job_id(batch),
+                    _queue_name=self.queue_name)
+                return len(batch) if job is not None else 0
+
+        return sum(await asyncio.gather(*(one(batch) for batch in batches)))
 
     async def enqueue_receipts(self, receipt_ids: Sequence[int]) -> int:
         return await self._enqueue_all(
@@ -125,16 +155,22 @@ def _retry_on_outage(coroutine: Callable[..., Any]) -> Callable[..., Any]:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec(_retry_on_outage(jobs.deliver_notification), DELIVER),
+    JobSpec(_retry_on_outage(jobs.deliver_batch), DELIVER_BATCH),
     JobSpec(_retry_on_outage(jobs.apply_receipt), APPLY_RECEIPT),
     JobSpec(jobs.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
             max_tries=1),
     JobSpec(jobs.sweep_stuck_created, "sweep_stuck_created",
-            {"minute": set(range(0, 60, 5)), "second": 30}, timeout=120, max_tries=1),
+            {"minute": set(range(0, 60, 5)), "second": 30}, max_tries=1),
     JobSpec(jobs.timeout_in_flight, "timeout_in_flight",
-            {"minute": {7, 37}, "second": 0}, timeout=300, max_tries=1),
+            {"minute": set(range(7, 60, 10)), "second": 0}, max_tries=1),
+    # Works for at most ``jobs.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(jobs.purge_after_retention, "purge_after_retention",
-            {"hour": 3, "minute": 15, "second": 0}, timeout=3600, max_tries=1),
+            {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
 )
+#: No job may run longer than a delivery: arq keeps a killed worker's
+#: in-progress keys for the longest job timeout (+10 s), and a delivery job id
+#: cannot be queued again until they are gone.
+assert max(spec.timeout for spec in JOBS) <= DELIVERY_TIMEOUT_SECONDS
 
 
 def queued_functions() -> list[Function]:
@@ -186,16 +222,22 @@ def sms_channel_from_settings(settings: Any) -> SmsChannel:
 def build_runtime(settings: Any, *, queue: jobs.JobQueue | None = None,
                   db: Database | None = None) -> Runtime:
     """The jobs' runtime; with ``db`` it shares that engine (the web process's)."""
+    from notifications.helsenorge_sync import sync_from_settings
+
+    helsenorge = sync_from_settings(settings)  # refused in production without Helsenorge
     db = db or create_database(settings.database_url)
     return Runtime(db=db, sms=sms_channel_from_settings(settings),
-                   contacts=ProfileDirectory(db), config=config_from_settings(settings),
-                   queue=queue)
+                   contacts=contact_directory(settings, db), config=config_from_settings(settings),
+                   queue=queue, helsenorge=helsenorge)
 
 
 async def close_runtime(runtime: Runtime, *, dispose_db: bool = True) -> None:
-    closer = getattr(runtime.sms, "aclose", None)
-    if closer is not None:
-        await closer()
+    for part in (runtime.sms, runtime.contacts):
+        closer = getattr(part, "aclose", None)
+        if closer is not None:
+            await closer()
+    if runtime.helsenorge is not None:
+        await runtime.helsenorge.aclose()
     if dispose_db:
         await runtime.db.dispose()
 
@@ -227,7 +269,8 @@ async def startup(ctx: dict[str, Any]) -> None:
 
         settings = Settings.from_env()
     runtime = build_runtime(settings)
-    runtime.queue = ArqQueue(ctx["redis"], queue_name=ctx.get("queue_name", QUEUE_NAME))
+    runtime.queue = ArqQueue(ctx["redis"], queue_name=getattr(settings, "notification_queue",
+                                                              QUEUE_NAME))
     ctx["runtime"] = runtime
     port = getattr(settings, "worker_metrics_port", None)
     if port:

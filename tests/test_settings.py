@@ -19,11 +19,17 @@ GOOD_PRODUCTION = {
     "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
     "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
     "TWILIO_AUTH_TOKEN": "a" * 32,
-    "KRR_API_URL": "https://kontaktregisteret.no/rest/v2",
+    "KRR_API_URL": "https://kontaktregisteret.no",
     "MASKINPORTEN_TOKEN_URL": "https://maskinporten.no/token",
     "MASKINPORTEN_CLIENT_ID": "tanntid-krr",
     "MASKINPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
     "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
+    "HELSENORGE_API_URL": "https://helsenorge.example/timeavtaler/api/v1",
+    "HELSEID_TOKEN_URL": "https://helseid-sts.nhn.no/connect/token",
+    "HELSEID_CLIENT_ID": "tanntid-helseid",
+    "HELSEID_CLIENT_JWK": '{"kty": "RSA"}',
+    "HELSENORGE_ORG_NUMBER": "974770482",
+    "PERSON_API_URL": "https://persontjenesten.example/api",
 }
 
 
@@ -51,6 +57,11 @@ def test_production_with_everything_set_starts():
     ({"TWILIO_ACCOUNT_SID": ""}, "TWILIO_ACCOUNT_SID"),
     ({"TWILIO_MESSAGING_SERVICE_SID": ""}, "TWILIO_FROM"),
     ({"KRR_API_URL": ""}, "KRR_API_URL"),
+    ({"HELSENORGE_API_URL": ""}, "HELSENORGE_API_URL"),
+    ({"HELSEID_CLIENT_JWK": ""}, "HELSEID_"),
+    ({"HELSENORGE_ORG_NUMBER": ""}, "HELSENORGE_ORG_NUMBER"),
+    ({"PERSON_API_URL": ""}, "PERSON_API_URL and the HELSEID_"),
+    ({"HELSEID_TOKEN_URL": ""}, "PERSON_API_URL and the HELSEID_"),
 ])
 def test_production_refuses_unsafe_setups(change, message):
     with pytest.raises(SettingsError, match=message):
@@ -61,14 +72,14 @@ async def test_the_contact_register_client_follows_the_settings():
     from cryptography.hazmat.primitives.asymmetric import rsa
     from jwt.algorithms import RSAAlgorithm
 
-    from web.app import contact_register
+    from notifications.contacts import contact_register
 
     assert contact_register(Settings(secret_key="x" * 40)) is None
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = RSAAlgorithm.to_jwk(key)
     client = contact_register(Settings.from_env({**GOOD_PRODUCTION,
                                                  "MASKINPORTEN_CLIENT_JWK": jwk}))
-    assert client is not None and client.api_url == "https://kontaktregisteret.no/rest/v2"
+    assert client is not None and client.api_url == "https://kontaktregisteret.no"
     await client.aclose()
 
 

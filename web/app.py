@@ -3,11 +3,13 @@ templates, routes and middleware. Nothing below ``web/`` imports from here."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 import httpx
+import jwt
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
@@ -15,7 +17,14 @@ import idporten.routes
 import idporten.services
 from booking.db import create_database
 from booking.identity import IdentityVault
-from notifications.channels.krr import KrrClient
+from booking.relations import CachedRelations
+from idporten.person_api import (
+    HelseIdClient,
+    PersonApiClient,
+    PersonApiRegister,
+    PersonApiRelations,
+)
+from notifications.contacts import contact_register
 from notifications.runner import notifications_in_web_process
 from web import errors
 from web.logs import configure_logging
@@ -26,7 +35,7 @@ from web.middleware import (
     ServerErrorPageMiddleware,
 )
 from web.routes import build_routes
-from web.settings import Settings
+from web.settings import Settings, SettingsError
 from web.templating import create_templates
 from web.views.profile import PreferredLocaleMiddleware
 
@@ -46,18 +55,29 @@ def identity_provider_origins(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(origins))
 
 
-def contact_register(settings: Settings) -> KrrClient | None:
-    """The KRR client when the register is configured (always in production)."""
-    if not settings.krr_configured:
+def person_api_client(settings: Settings, vault: IdentityVault) -> PersonApiClient | None:
+    """The Person API client (the population register) when it is configured
+    (always in production), with its own HTTP client and a HelseID token
+    source. HelseID's issuer, and so its discovery document, is the origin of
+    ``HELSEID_TOKEN_URL``."""
+    if not settings.person_api_configured:
         return None
-    assert settings.krr_api_url and settings.maskinporten_token_url
-    assert settings.maskinporten_client_id and settings.maskinporten_client_jwk
-    return KrrClient(
-        api_url=settings.krr_api_url, token_url=settings.maskinporten_token_url,
-        audience=settings.maskinporten_audience
-        or str(httpx.URL(settings.maskinporten_token_url).copy_with(path="/", query=None)),
-        client_id=settings.maskinporten_client_id,
-        client_jwk=settings.maskinporten_client_jwk, cache_ttl=float(settings.krr_cache_ttl))
+    assert settings.person_api_url and settings.helseid_token_url
+    assert settings.helseid_client_id and settings.helseid_client_jwk
+    try:
+        jwk = json.loads(settings.helseid_client_jwk)
+        if not isinstance(jwk, dict) or "d" not in jwk:  # "d": the private part
+            raise ValueError
+        jwt.PyJWK(jwk)
+    except (ValueError, jwt.PyJWTError):
+        raise SettingsError("HELSEID_CLIENT_JWK is not a private JSON Web Key") from None
+    token_url = httpx.URL(settings.helseid_token_url)
+    http = httpx.AsyncClient(timeout=15.0)
+    tokens = HelseIdClient(authority=str(token_url.copy_with(path="/", query=None)),
+                           token_url=str(token_url), client_id=settings.helseid_client_id,
+                           private_jwk=jwk, scope=settings.person_api_scope, http=http)
+    return PersonApiClient(base_url=settings.person_api_url, tokens=tokens, http=http,
+                           vault=vault)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -75,6 +95,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await idporten.services.shutdown(app)
             if app.state.krr is not None:
                 await app.state.krr.aclose()
+            if app.state.person_api is not None:
+                await app.state.person_api.aclose()
             await db.dispose()
 
     app = Starlette(
@@ -98,4 +120,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
     app.state.krr = contact_register(settings)
+    # The population register: names at first login (idporten.patients) and,
+    # briefly cached, each guardian's children (web.acting). Without it, the
+    # local guardianships table answers (web.acting.relations_source).
+    # Each fresh answer also reconciles the local guardianships (who gets a
+    # child's SMS), and each login asks afresh (PersonApiRegister.refresh_relations).
+    app.state.person_api = person_api_client(settings, app.state.vault)
+    if app.state.person_api is not None:
+        relations = CachedRelations(PersonApiRelations(db, app.state.person_api),
+                                    ttl=float(settings.relations_cache_ttl))
+        app.state.relations = relations
+        app.state.population_register = PersonApiRegister(app.state.person_api,
+                                                          relations=relations)
     return app

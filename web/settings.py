@@ -20,13 +20,17 @@ Environment = Literal["dev", "test", "production"]
 DOCUMENTED: dict[str, tuple[str, str]] = {
     "TANNTID_ENV": ("dev", "`dev`, `test` or `production`; production refuses dev-only parts"),
     "DATABASE_URL": ("sqlite+aiosqlite:///var/tanntid.sqlite3",
-                     "SQLAlchemy async URL; PostgreSQL (`postgresql+asyncpg://…`) in production"),
+                     "SQLAlchemy async URL; PostgreSQL (`postgresql+asyncpg://…`) in production; "
+                     "`?schema=name` selects a PostgreSQL schema"),
     "PUBLIC_URL": ("http://127.0.0.1:8000 (`tanntid serve`: its own host and port)",
                    "the address users reach the service at"),
     "SECRET_KEY": ("generated into `var/secret_key` in dev",
                    "signs links and keys identity-number hashing and encryption; "
                    "required in production"),
     "REDIS_URL": ("(unset)", "Redis for the job queue and readiness; unset = in-process jobs"),
+    "NOTIFICATION_QUEUE": ("tanntid:notifications",
+                           "the arq queue of the notification jobs (one per deployment "
+                           "sharing a Redis)"),
     "PORT": ("8000", "port for `tanntid serve` and `make run`"),
     "HOST": ("127.0.0.1", "interface for `tanntid serve`"),
     "LOG_JSON": ("off in dev, on otherwise", "JSON log lines"),
@@ -66,15 +70,38 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                                     "removed from sent notifications (counts are kept)"),
     "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
     "KRR_API_URL": ("unset: the number the patient gave, or none",
-                    "the contact register (KRR) API, e.g. `https://kontaktregisteret.no/rest/v2`"
+                    "the contact register (KRR) API, e.g. `https://kontaktregisteret.no`"
                     "; required in production"),
     "MASKINPORTEN_TOKEN_URL": ("unset", "Maskinporten's token endpoint, for KRR"),
     "MASKINPORTEN_AUDIENCE": ("the token URL's origin", "`aud` of the Maskinporten grant"),
     "MASKINPORTEN_CLIENT_ID": ("unset", "our Maskinporten client id"),
     "MASKINPORTEN_CLIENT_JWK": ("unset", "private key (JWK) for the Maskinporten JWT grant"),
     "KRR_CACHE_TTL": ("3600", "seconds a KRR answer is kept"),
+    "HELSENORGE_API_URL": ("unset: appointments go to a local stand-in (not in production)",
+                           "Helsenorge's appointment API (Timenotifikasjon), e.g. "
+                           "`https://<environment>/timeavtaler/api/v1`; required in production"),
+    "HELSEID_TOKEN_URL": ("unset", "HelseID's token endpoint (client credentials with "
+                          "`private_key_jwt`), e.g. `https://helseid-sts.nhn.no/connect/token`"),
+    "HELSEID_CLIENT_ID": ("unset", "our HelseID client id"),
+    "HELSEID_CLIENT_JWK": ("unset", "private key (JWK) for the HelseID client assertion"),
+    "HELSENORGE_SCOPE": ("`helsenorge:timeavtaler`",
+                         "the HelseID scope Helsenorge approved for appointments"),
+    "HELSENORGE_ORG_NUMBER": ("a placeholder outside production",
+                              "organisation number of the dental service in the appointments "
+                              "sent to Helsenorge, or `county code=number` pairs separated by "
+                              "commas; required in production"),
+    "HELSENORGE_SERVICE_CATEGORY": ("our own code `tannhelse`",
+                                    "`system|code|display` of the service category Helsenorge "
+                                    "assigns"),
     "STAFF_OIDC_CLIENT_SECRET": ("(unset)", "client secret for `client_secret_post` at the "
                                  "staff identity provider, when no JWK is set"),
+    "PERSON_API_URL": ("unset: children and guardians from the local table (not in production)",
+                       "Norsk helsenett's Person API (the population register), with the "
+                       "`HELSEID_*` client; required in production"),
+    "PERSON_API_SCOPE": ("`nhn:hgd-persontjenesten-api/read-with-legal-basis`",
+                         "the HelseID scope for the Person API"),
+    "RELATIONS_CACHE_TTL": ("60", "seconds a guardian's children from the population register "
+                            "are kept"),
 }
 
 
@@ -89,6 +116,7 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = field(default="", repr=False)
     redis_url: str | None = field(default=None, repr=False)
+    notification_queue: str = "tanntid:notifications"
     host: str = "127.0.0.1"
     port: int = 8000
     log_json: bool = False
@@ -121,11 +149,30 @@ class Settings:
     maskinporten_client_id: str | None = None
     maskinporten_client_jwk: str | None = field(default=None, repr=False)
     krr_cache_ttl: int = 3600
+    # Appointments to Helsenorge with a HelseID token; unset API URL = a local stand-in.
+    helsenorge_api_url: str | None = None
+    helseid_token_url: str | None = None
+    helseid_client_id: str | None = None
+    helseid_client_jwk: str | None = field(default=None, repr=False)
+    helsenorge_scope: str | None = None
+    helsenorge_org_number: str | None = None
+    helsenorge_service_category: str | None = None
+    # The population register (NHN Person API) with the same HelseID client;
+    # unset = relations from the local guardianships table (dev and tests).
+    person_api_url: str | None = None
+    person_api_scope: str = "nhn:hgd-persontjenesten-api/read-with-legal-basis"
+    relations_cache_ttl: int = 60
 
     @property
     def krr_configured(self) -> bool:
         return bool(self.krr_api_url and self.maskinporten_token_url
                     and self.maskinporten_client_id and self.maskinporten_client_jwk)
+
+    @property
+    def person_api_configured(self) -> bool:
+        """The population register is asked for names, children and guardians."""
+        return bool(self.person_api_url and self.helseid_token_url
+                    and self.helseid_client_id and self.helseid_client_jwk)
 
     @property
     def is_production(self) -> bool:
@@ -159,6 +206,7 @@ class Settings:
             public_url=(env_map.get("PUBLIC_URL") or cls.public_url).rstrip("/"),
             secret_key=secret,
             redis_url=env_map.get("REDIS_URL") or None,
+            notification_queue=env_map.get("NOTIFICATION_QUEUE") or cls.notification_queue,
             host=env_map.get("HOST", "127.0.0.1"),
             port=int(env_map.get("PORT", "8000")),
             log_json=_flag(env_map.get("LOG_JSON"), default=env != "dev"),
@@ -192,6 +240,16 @@ class Settings:
             maskinporten_client_id=env_map.get("MASKINPORTEN_CLIENT_ID") or None,
             maskinporten_client_jwk=env_map.get("MASKINPORTEN_CLIENT_JWK") or None,
             krr_cache_ttl=int(env_map.get("KRR_CACHE_TTL") or 3600),
+            helsenorge_api_url=env_map.get("HELSENORGE_API_URL") or None,
+            helseid_token_url=env_map.get("HELSEID_TOKEN_URL") or None,
+            helseid_client_id=env_map.get("HELSEID_CLIENT_ID") or None,
+            helseid_client_jwk=env_map.get("HELSEID_CLIENT_JWK") or None,
+            helsenorge_scope=env_map.get("HELSENORGE_SCOPE") or None,
+            helsenorge_org_number=env_map.get("HELSENORGE_ORG_NUMBER") or None,
+            helsenorge_service_category=env_map.get("HELSENORGE_SERVICE_CATEGORY") or None,
+            person_api_url=env_map.get("PERSON_API_URL") or None,
+            person_api_scope=env_map.get("PERSON_API_SCOPE") or cls.person_api_scope,
+            relations_cache_ttl=int(env_map.get("RELATIONS_CACHE_TTL") or 60),
         )
         settings.check()
         return settings
@@ -204,6 +262,17 @@ class Settings:
         if not (0 < self.session_idle_minutes <= self.session_max_minutes):
             raise SettingsError("SESSION_IDLE_MINUTES must be positive and at most "
                                 "SESSION_MAX_MINUTES")
+        if self.person_api_url and not self.person_api_configured and not self.is_production:
+            # Else guardians would silently get the local table's children
+            # (production lists it with the other problems below).
+            raise SettingsError("PERSON_API_URL is set but HELSEID_TOKEN_URL, HELSEID_CLIENT_ID "
+                                "or HELSEID_CLIENT_JWK is not")
+        if self.relations_cache_ttl < 0:
+            raise SettingsError("RELATIONS_CACHE_TTL must not be negative")
+        if self.helsenorge_api_url and not self.is_production and not (
+                self.helseid_token_url and self.helseid_client_id and self.helseid_client_jwk):
+            raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
+                                "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")
         if not self.is_production:
             return
         problems = []
@@ -240,6 +309,15 @@ class Settings:
                             "details must come from the official register)")
         if not (self.twilio_messaging_service_sid or self.twilio_from):
             problems.append("neither TWILIO_MESSAGING_SERVICE_SID nor TWILIO_FROM is set")
+        if not (self.helsenorge_api_url and self.helseid_token_url and self.helseid_client_id
+                and self.helseid_client_jwk):
+            problems.append("HELSENORGE_API_URL and the HELSEID_* settings are unset "
+                            "(appointments would not reach Helsenorge)")
+        if not self.helsenorge_org_number:
+            problems.append("HELSENORGE_ORG_NUMBER is unset")
+        if not self.person_api_configured:
+            problems.append("PERSON_API_URL and the HELSEID_* settings are unset (names, children "
+                            "and guardians must come from the population register)")
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
 

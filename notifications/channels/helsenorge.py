@@ -237,7 +237,9 @@ class HelsenorgeChannel:
         self.service_category = service_category
         self._http = http or httpx.AsyncClient(timeout=timeout)
         key = SigningKey.from_jwk(client_jwk)
-        assertion_audience = audience or token_url
+        # HelseID takes its issuer as the assertion's audience: the token URL's origin.
+        assertion_audience = audience or str(
+            httpx.URL(token_url).copy_with(path="/", query=None)).rstrip("/")
 
         def form() -> dict[str, str]:
             return {"grant_type": "client_credentials", "client_id": client_id,

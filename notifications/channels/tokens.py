@@ -5,8 +5,10 @@ client secret:
 
 * **HelseID** (client credentials with ``private_key_jwt``, OpenID Connect
   Core §9 and RFC 7523 §2.2): a *client assertion* with ``iss`` = ``sub`` =
-  client id, ``aud`` = HelseID's token endpoint (or issuer), ``exp`` at most
-  60 s ahead, and a unique ``jti``.
+  client id, ``aud`` = HelseID's issuer exactly as its discovery document
+  gives it (``https://helseid-sts.nhn.no``; not the token endpoint, which
+  only older examples used), ``exp`` 30 s ahead (HelseID refuses more than
+  60 s, and clocks drift), and a unique ``jti``.
 * **Maskinporten** (JWT bearer grant, RFC 7523 §2.1): a *grant* with ``iss`` =
   client id, ``aud`` = Maskinporten's issuer (``https://maskinporten.no/``),
   ``scope``, ``exp`` at most 120 s ahead, a unique ``jti``, and the key's
@@ -73,7 +75,7 @@ class SigningKey:
 
 
 def client_assertion(key: SigningKey, *, client_id: str, audience: str,
-                     lifetime: int = 60, now: float | None = None) -> str:
+                     lifetime: int = 30, now: float | None = None) -> str:
     """A ``private_key_jwt`` client assertion (RFC 7523 §2.2, HelseID's profile)."""
     issued = int(now if now is not None else time.time())
     return key.sign({

@@ -15,6 +15,8 @@ Timenotifikasjon API, for tests and ``make run``. Never for production.
   (:attr:`FakeHelsenorge.notified`). Answers 201 for new, 200 otherwise.
 
 Controls: ``fail(rate, statuses)`` answers a fraction of PUTs with 500/503.
+``GET /_fake/appointments`` shows what it holds (each appointment's
+identifier, status, start and end, and every PUT), never the patient.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class FakeHelsenorge:
         self.app = Starlette(routes=[
             Route("/connect/token", self._token, methods=["POST"]),
             Route(f"{API_PATH}/Appointment", self._put, methods=["PUT"]),
+            Route("/_fake/appointments", self._dump, methods=["GET"]),
         ])
 
     def add_client(self, client_id: str, public_jwk: dict[str, Any]) -> None:
@@ -82,6 +85,19 @@ class FakeHelsenorge:
                 return resource
         return None
 
+    def summary(self) -> dict[str, Any]:
+        """What the fake holds, for a person looking at ``make run``: no
+        identity numbers (the patient is left out)."""
+        with self._lock:
+            latest = [{"id": value, "status": resource.get("status"),
+                       "start": resource.get("start"), "end": resource.get("end")}
+                      for (_, value), resource in self.appointments.items()]
+            puts = [{"id": value, "kind": kind} for value, kind in self.puts]
+        return {"appointments": latest, "puts": puts, "injected_errors": self.injected_errors}
+
+    async def _dump(self, request: Request) -> Response:
+        return JSONResponse(self.summary())
+
     async def _token(self, request: Request) -> Response:
         form = await request.form()
         self.issuer.token_requests += 1
@@ -93,7 +109,7 @@ class FakeHelsenorge:
                 raise Rejected("invalid_client", 401)
             client_id = str(form.get("client_id") or "")
             self.issuer.verify(str(form.get("client_assertion") or ""),
-                               audiences=[issuer_url, f"{issuer_url}/connect/token"],
+                               audiences=[issuer_url],
                                client_id=client_id or None)
             scopes = frozenset(str(form.get("scope") or "").split())
             body = self.issuer.issue(client_id, scopes)

@@ -15,6 +15,7 @@
 
 Persons are configured with :meth:`FakeKrr.add` or the presets :meth:`active`,
 :meth:`reserved`, :meth:`stale`, :meth:`without_mobile` and :meth:`deleted`.
+``GET /_fake/stats`` counts persons by case and the lookups made (no numbers).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from notifications.channels.krr import SCOPE
+from notifications.channels.krr import SCOPE, STALE_AFTER_MONTHS, months_before
 from notifications.channels.tokens import JWT_BEARER_GRANT
 from notifications.fakes.oauth import Rejected, TokenIssuer
 
@@ -92,6 +93,7 @@ class FakeKrr:
         self.app = Starlette(routes=[
             Route("/token", self._token, methods=["POST"]),
             Route("/rest/v2/personer", self._personer, methods=["POST"]),
+            Route("/_fake/stats", self._stats, methods=["GET"]),
         ])
 
     def add_client(self, client_id: str, public_jwk: dict[str, Any],
@@ -132,6 +134,27 @@ class FakeKrr:
     def _line(self, request: Request) -> None:
         query = f"?{request.url.query}" if request.url.query else ""
         self.request_lines.append(request.url.path + query)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for a person looking at ``make run`` (never a number)."""
+        stale_before = months_before(datetime.now(UTC).date(), STALE_AFTER_MONTHS)
+        cases: dict[str, int] = {}
+        for person in list(self.persons.values()):
+            confirmed = max(filter(None, (person.mobile_updated, person.mobile_verified)),
+                            default=None)
+            case = ("not-active" if person.status != "AKTIV" else
+                    "reserved" if person.reservation == "JA" else
+                    "no-mobile" if not person.mobile else
+                    "stale" if confirmed is None or confirmed < stale_before else
+                    "cannot-be-notified" if person.notification_status == "KAN_IKKE_VARSLES"
+                    else "active")
+            cases[case] = cases.get(case, 0) + 1
+        return {"persons": cases, "answers_unknown": self.answer_unknown is not None,
+                "lookups": self.lookups, "batch_sizes": list(self.batch_sizes),
+                "token_requests": self.issuer.token_requests}
+
+    async def _stats(self, request: Request) -> Response:
+        return JSONResponse(self.stats())
 
     async def _token(self, request: Request) -> Response:
         self._line(request)

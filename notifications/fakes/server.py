@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -111,13 +112,31 @@ class DevFakes:
         for server in self.servers:
             server.stop()
 
+    def pages(self) -> list[tuple[str, str, str]]:
+        """(which fake, its base URL, where to see its state) for each, for a
+        person running ``make run``; no credentials, no numbers."""
+        twilio, helsenorge, krr = (server.url for server in self.servers)
+        return [("Twilio", twilio, f"{twilio}/_fake/messages"),
+                ("HelseID + Helsenorge", helsenorge, f"{helsenorge}/_fake/appointments"),
+                ("Maskinporten + KRR", krr, f"{krr}/_fake/stats")]
 
-def start_dev_fakes(*, answer_unknown_krr: bool = True) -> DevFakes:
+    def __enter__(self) -> DevFakes:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+
+def start_dev_fakes(*, answer_unknown_krr: bool = True, demo_today: date | None = None
+                    ) -> DevFakes:
     """Start fake Twilio, HelseID + Helsenorge and Maskinporten + KRR on free
     loopback ports with fresh credentials. With ``answer_unknown_krr`` every
     identity number KRR is asked about is an active person with a made-up
-    mobile number (for demo data). Status callbacks go to the ``PUBLIC_URL``
-    the service gives its Twilio channel."""
+    mobile number (for demo data). With ``demo_today`` KRR knows that month's
+    named demo persons first (:mod:`notifications.fakes.demo`). Status
+    callbacks go to the ``PUBLIC_URL`` the service gives its Twilio channel.
+    ``with start_dev_fakes() as fakes:`` stops them at the end."""
     from notifications.channels.helsenorge import DEFAULT_SCOPE
     from notifications.channels.tokens import generate_rsa_jwk
     from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
@@ -131,6 +150,10 @@ def start_dev_fakes(*, answer_unknown_krr: bool = True) -> DevFakes:
     krr.add_client("tanntid-dev", krr_public)
     if answer_unknown_krr:
         krr.answer_unknown = made_up_person
+    if demo_today is not None:
+        from notifications.fakes.demo import seed_demo_register
+
+        seed_demo_register(krr, demo_today)
     servers = [FakeServer(twilio.app, name="twilio"),
                FakeServer(helsenorge.app, name="helsenorge"),
                FakeServer(krr.app, name="krr")]

@@ -469,6 +469,9 @@ class FakeTwilio:
                     "notifications": len(per_notification),
                     "duplicates": sum(n - 1 for n in per_notification.values() if n > 1),
                     "callbacks": len(self.callbacks), "pending_callbacks": self._pending,
+                    # The receiver's HTTP status per callback ("none": unreachable).
+                    "callback_answers": dict(Counter(str(c.answer).lower()
+                                                     for c in self.callbacks)),
                     "injected_errors": {str(k): v for k, v in self.injected_errors.items()}}
 
     async def _stats(self, request: Request) -> Response:

@@ -19,6 +19,7 @@ from notifications.channels.base import SendOutcome, SmsResult
 from notifications.jobs import DeliveryConfig, Runtime
 from notifications.models import Notification
 from notifications.recipients import ProfileDirectory
+from notifications.statuses import Channel
 from notifications.templates import link_key
 from tests.booking.booking_world import NOW, World, make_world
 
@@ -153,12 +154,29 @@ async def world_with_phones(db: Database) -> World:
     return world
 
 
-async def rows(db: Database, **where: Any) -> list[Notification]:
+async def rows(db: Database, *, channel: str | None = Channel.SMS, **where: Any
+               ) -> list[Notification]:
+    """The outbox rows matching ``where``, oldest first: SMS only unless
+    ``channel`` says otherwise (None: every channel). Every booking change
+    also writes a Helsenorge row; ``tests/notifications/test_helsenorge_sync.py``
+    is about those."""
+    if channel is not None:
+        where["channel"] = channel
     async with db.read() as session:
         query = select(Notification).order_by(Notification.id)
         for name, value in where.items():
             query = query.where(getattr(Notification, name) == value)
         return list((await session.execute(query)).scalars())
+
+
+async def helsenorge_went(db: Database, at: datetime) -> None:
+    """As if every waiting Helsenorge row had been PUT at ``at``: for tests of
+    the SMS rows' machinery, which would otherwise meet those due rows too."""
+    async with db.write() as session:
+        await session.execute(
+            update(Notification).where(Notification.channel == Channel.HELSENORGE,
+                                       Notification.status == "created")
+            .values(status="delivered", status_at=at, handed_over_at=at, attempts=1))
 
 
 async def row(db: Database, notification_id: int) -> Notification:
@@ -168,10 +186,13 @@ async def row(db: Database, notification_id: int) -> Notification:
         return found
 
 
-async def count(db: Database) -> int:
+async def count(db: Database, *, channel: str | None = Channel.SMS) -> int:
+    """How many outbox rows there are (SMS only unless ``channel`` says otherwise)."""
+    query = select(func.count()).select_from(Notification)
+    if channel is not None:
+        query = query.where(Notification.channel == channel)
     async with db.read() as session:
-        return int((await session.execute(
-            select(func.count()).select_from(Notification))).scalar_one())
+        return int((await session.execute(query)).scalar_one())
 
 
 __all__ = ["NOW", "World"]

@@ -23,6 +23,7 @@ from tests.notifications.helpers import (
     PUBLIC_URL,
     Clock,
     MemorySms,
+    helsenorge_went,
     make_runtime,
     row,
     rows,
@@ -44,6 +45,7 @@ def clock() -> Clock:
 async def booked(db, **kw):
     world = await world_with_phones(db)
     appointment = (await book_adult(db, world, **kw)).appointment
+    await helsenorge_went(db, EARLY)  # these tests are about the SMS rows
     notes = await rows(db, appointment_id=appointment.id)
     return world, appointment, notes
 
@@ -53,7 +55,7 @@ async def test_deliver_hands_over_once_and_records_it(db, sms, clock):
     runtime = make_runtime(db, sms, clock)
     confirmation = notes[0]
     assert await jobs.deliver(runtime, confirmation.id) == "accepted"
-    token = sign_appointment(runtime.config.link_key, appointment.id)
+    token = sign_appointment(runtime.config.link_key, appointment.id, confirmation.id)
     [handed] = sms.messages
     assert handed.notification_id == confirmation.id
     assert handed.to_e164 == ADULT_MOBILE

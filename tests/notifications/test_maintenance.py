@@ -13,6 +13,7 @@ from notifications.statuses import Reason
 from tests.notifications.helpers import (
     Clock,
     MemorySms,
+    helsenorge_went,
     make_runtime,
     row,
     rows,
@@ -24,6 +25,7 @@ from tests.notifications.test_outbox import EARLY, book_adult
 async def setup(db, **config):
     world = await world_with_phones(db)
     appointment = (await book_adult(db, world)).appointment
+    await helsenorge_went(db, EARLY)  # these tests are about the SMS rows
     notes = await rows(db, appointment_id=appointment.id)
     clock = Clock(EARLY)
     sms = MemorySms()
@@ -115,13 +117,13 @@ async def test_retention_removes_bodies_and_numbers_and_keeps_counts(db):
     clock.advance(days=6)
     assert await jobs.purge_after_retention(ctx) == 0
     clock.advance(days=1)
-    assert await jobs.purge_after_retention(ctx) == 2
+    assert await jobs.purge_after_retention(ctx) == 3  # and the Helsenorge row
     purged = await row(db, notes[0].id)
     assert (purged.body, purged.to_e164, purged.purged_at, purged.status, purged.purpose) == (
         None, None, clock.now, "delivered", "confirmation")
     async with db.read() as session:
         assert (await session.execute(select(func.count()).select_from(Notification))
-                ).scalar_one() == 3
+                ).scalar_one() == 4  # three SMS rows and the Helsenorge row
         inbound = (await session.execute(select(InboundSms))).scalar_one()
     assert (inbound.body, inbound.from_e164, inbound.keyword) == (None, None, "STOP")
     # waiting rows are never purged

@@ -13,7 +13,7 @@ from booking.models import Appointment
 from booking.service import BookingRefused
 from notifications import outbox
 from notifications.models import Notification, ReminderPolicy
-from notifications.statuses import NotificationStatus, Purpose, Reason
+from notifications.statuses import Channel, NotificationStatus, Purpose, Reason
 from tests import factories as f
 from tests.notifications.helpers import (
     GUARDIAN2_MOBILE,
@@ -77,7 +77,7 @@ async def test_a_failed_booking_writes_no_notifications(db, monkeypatch):
     monkeypatch.setattr(service.audit, "record", broken_audit)
     with pytest.raises(RuntimeError):
         await book_adult(db, world)
-    assert await count(db) == 0
+    assert await count(db, channel=None) == 0  # no SMS and no Helsenorge row
     async with db.read() as session:
         assert (await session.execute(select(func.count()).select_from(Appointment))
                 ).scalar_one() == 0
@@ -210,7 +210,8 @@ async def test_dispatcher_hears_due_rows_only_after_commit(db, monkeypatch):
     finally:
         outbox.set_dispatcher(previous)
     confirmation = (await rows(db, appointment_id=booked.id, purpose="confirmation"))[0]
-    assert heard == [[confirmation.id]]
+    [helsenorge] = await rows(db, appointment_id=booked.id, channel=Channel.HELSENORGE)
+    assert heard == [[confirmation.id, helsenorge.id]]
 
 
 async def test_one_row_per_appointment_purpose_version_channel_recipient(db):

@@ -15,6 +15,7 @@ from tests.notifications.helpers import (
     PUBLIC_URL,
     Clock,
     MemorySms,
+    helsenorge_went,
     make_runtime,
     row,
     rows,
@@ -43,6 +44,7 @@ async def test_a_booking_wakes_the_runner_and_is_delivered(db):
 async def test_one_pass_delivers_what_is_due_and_applies_receipts(db):
     world = await world_with_phones(db)
     appointment = (await book_adult(db, world)).appointment
+    await helsenorge_went(db, EARLY)  # this test is about the SMS rows
     confirmation, three_days, _ = await rows(db, appointment_id=appointment.id)
     sms = MemorySms()
     clock = Clock(EARLY)

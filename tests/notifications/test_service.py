@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from booking.audit import Actor
 from booking.db import Base, create_database
-from booking.models import AuditEntry
+from booking.models import AuditEntry, Patient
 from booking.statuses import ActorKind
 from notifications import cli, jobs
 from notifications.dev_outbox import dev_sms, outbox_page
@@ -99,10 +99,12 @@ async def test_no_resend_while_the_first_may_still_arrive(db):
 async def test_stats(db):
     await failed_confirmation(db)
     result = await stats(db, now=EARLY)
-    assert result.by_status == {"sms": {"permanent-failure": 1, "created": 2}}
-    assert (result.due_now, result.in_doubt, result.last_24h) == (
-        0, 0, {"permanent-failure": 1, "created": 2})
-    assert result.lines()[0] == "sms: 3 (created 2, permanent-failure 1)"
+    assert result.by_status == {"sms": {"permanent-failure": 1, "created": 2},
+                                "helsenorge": {"created": 1}}
+    assert (result.due_now, result.in_doubt, result.last_24h) == (  # Helsenorge: due at once
+        1, 0, {"permanent-failure": 1, "created": 3})
+    assert result.lines()[:2] == ["helsenorge: 1 (created 1)",
+                                  "sms: 3 (created 2, permanent-failure 1)"]
 
 
 async def test_metrics_show_the_outbox(db):
@@ -110,6 +112,7 @@ async def test_metrics_show_the_outbox(db):
     text = (await render_metrics(db)).decode()
     assert 'tanntid_notifications{channel="sms",status="permanent-failure"} 1.0' in text
     assert 'tanntid_notifications{channel="sms",status="created"} 2.0' in text
+    assert 'tanntid_notifications{channel="helsenorge",status="created"} 1.0' in text
     assert 'tanntid_notifications_by_error_code{channel="sms",code="21211"} 1.0' in text
     assert "tanntid_notification_queue_depth 0.0" in text
     assert 'tanntid_notification_handovers_total{channel="sms",outcome="failed"}' in text
@@ -140,6 +143,21 @@ async def test_dev_sms_page_shows_messages_as_a_phone_would(db):
             assert (await client.get("/dev/sms")).status_code == expected
 
 
+async def test_dev_sms_page_shows_what_was_not_sent_and_why(db):
+    world = await world_with_phones(db)
+    async with db.write() as session:
+        await session.execute(update(Patient).where(Patient.id == world.adult.id)
+                              .values(mobile=None))
+    appointment = (await book_adult(db, world)).appointment
+    confirmation = (await rows(db, appointment_id=appointment.id))[0]
+    runtime = make_runtime(db, MemorySms(), Clock(EARLY))
+    assert await jobs.deliver(runtime, confirmation.id) == "cancelled"
+    page = await outbox_page(db)
+    assert "Not sent" in page
+    assert f'id="sms-{confirmation.id}" data-status="cancelled"' in page
+    assert "(no_mobile)" in page
+
+
 async def test_cli_stats_and_resend(tmp_path: Path, capsys):
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.sqlite3'}"
     database = create_database(url)
@@ -157,7 +175,8 @@ async def test_cli_stats_and_resend(tmp_path: Path, capsys):
     assert await loop.run_in_executor(None, lambda: cli.stats_command(settings,
                                                                       as_json=True)) == 0
     printed = json.loads(capsys.readouterr().out.splitlines()[-1])
-    assert printed["by_status"] == {"sms": {"created": 2, "permanent-failure": 1}}
+    assert printed["by_status"] == {"sms": {"created": 2, "permanent-failure": 1},
+                                    "helsenorge": {"created": 1}}
     code = await loop.run_in_executor(None, lambda: cli.resend_command(
         settings, notes[0].id, reason="new number", to="41234567", by="anne"))
     assert code == 0

@@ -25,6 +25,7 @@ from notifications.worker import (
 from tests.notifications.helpers import (
     Clock,
     MemorySms,
+    helsenorge_went,
     make_runtime,
     row,
     rows,
@@ -37,10 +38,11 @@ pytestmark = pytest.mark.redis
 
 def test_every_job_we_enqueue_is_registered_and_takes_an_id():
     registered = {f.name: f for f in WorkerSettings.functions}
-    assert set(registered) == {jobs.DELIVER, jobs.APPLY_RECEIPT}
+    assert set(registered) == {jobs.DELIVER, jobs.DELIVER_BATCH, jobs.APPLY_RECEIPT}
     for name, coroutine in jobs.JOB_FUNCTIONS.items():
         assert name in registered
-        inspect.signature(coroutine).bind({}, 1)  # (ctx, internal id): nothing else
+        # (ctx, internal id or ids): nothing else
+        inspect.signature(coroutine).bind({}, [1, 2] if name == jobs.DELIVER_BATCH else 1)
         assert registered[name].keep_result_s == 0  # ids free again once done
     assert {c.name for c in WorkerSettings.cron_jobs} == {
         "enqueue_due", "sweep_stuck_created", "timeout_in_flight", "purge_after_retention"}
@@ -75,6 +77,7 @@ async def two_bookings(db):
     second = (await service.book(db, Actor.patient(world.other_adult.id),
                                  patient_id=world.other_adult.id, slot_id=world.slots[1].id,
                                  appointment_type_id=world.exam.id, now=EARLY)).appointment
+    await helsenorge_went(db, EARLY)  # these tests are about the SMS rows
     return [(await rows(db, appointment_id=a.id))[0] for a in (first, second)]
 
 
@@ -157,3 +160,19 @@ async def test_each_job_logs_under_its_own_correlation_id():
     assert seen["correlation_id"].startswith("job-deliver-")
     assert structlog.contextvars.get_contextvars() == {"correlation_id": "job-deliver:5:0"}
     structlog.contextvars.clear_contextvars()
+
+
+async def test_the_queue_name_comes_from_the_settings(tmp_path, arq_redis, redis_prefix):
+    from notifications.worker import shutdown, startup
+    from web.settings import Settings
+
+    queue_name = f"{redis_prefix}elsewhere"
+    settings = Settings.from_env({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'q.db'}",
+                                  "NOTIFICATION_QUEUE": queue_name})
+    ctx = {"settings": settings, "redis": arq_redis}
+    await startup(ctx)
+    try:
+        assert ctx["runtime"].queue.queue_name == queue_name
+    finally:
+        await shutdown(ctx)
+    assert Settings.from_env({}).notification_queue == "tanntid:notifications"

@@ -49,6 +49,8 @@ from notifications.channels.krr import (
     KrrUnavailable,
     months_before,
 )
+from notifications.contacts import choose_contact
+from notifications.recipients import check_contact
 from web import i18n, phone
 from web.templating import render
 
@@ -234,14 +236,12 @@ def sms_number(own: str | None, register: RegisterView, today: date
     """Which number text messages go to, and where it comes from: the number
     the patient gave us (their explicit request for this service), else KRR's
     when KRR allows notices to it today (not reserved, confirmed within 18
-    months), else none."""
-    if own:
-        return own, "own"
-    if register.contact is not None:
-        usable = register.contact.notice_mobile(today)
-        if usable:
-            return usable, "register"
-    return None, None
+    months), else none. The outbox's rule (``notifications.contacts``)."""
+    contact = choose_contact(own, None, register.contact)
+    number, _ = check_contact(contact, today)
+    if number is None:
+        return None, None
+    return number, "own" if own else "register"
 
 
 async def register_view(request: Request, patient: Patient) -> RegisterView:

@@ -216,16 +216,19 @@ async def test_the_fake_helseid_refuses_replays_wrong_audience_and_no_token(
                 "client_assertion_type": CLIENT_ASSERTION_TYPE, "client_assertion": assertion,
                 "scope": fake.scope}
 
-    assertion = client_assertion(key, client_id="tanntid", audience=token_url)
+    assertion = client_assertion(key, client_id="tanntid", audience=url)
     async with httpx.AsyncClient() as client:
         first = await client.post(token_url, data=form(assertion))
         replay = await client.post(token_url, data=form(assertion))
         wrong_aud = await client.post(token_url, data=form(client_assertion(
             key, client_id="tanntid", audience="https://helseid-sts.nhn.no")))
+        token_endpoint_aud = await client.post(token_url, data=form(client_assertion(
+            key, client_id="tanntid", audience=token_url)))
         too_long = await client.post(token_url, data=form(client_assertion(
-            key, client_id="tanntid", audience=token_url, lifetime=600)))
+            key, client_id="tanntid", audience=url, lifetime=600)))
         no_token = await client.put(url + API_PATH + "/Appointment", json={},
                                     headers={"Content-Type": "application/fhir+json"})
     assert first.status_code == 200 and first.json()["token_type"] == "Bearer"
-    assert [r.status_code for r in (replay, wrong_aud, too_long)] == [400, 401, 400]
+    assert [r.status_code for r in (replay, wrong_aud, token_endpoint_aud, too_long)] == [
+        400, 401, 401, 400]
     assert no_token.status_code == 401

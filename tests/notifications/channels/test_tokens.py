@@ -22,16 +22,16 @@ KEY, PUBLIC = generate_rsa_jwk("key-1")
 
 def test_client_assertion_has_helseids_claims() -> None:
     token = client_assertion(SigningKey.from_jwk(KEY), client_id="c-1",
-                             audience="https://helseid.example/connect/token", now=1_700_000_000)
+                             audience="https://helseid.example", now=1_700_000_000)
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, jwt.PyJWK(PUBLIC).key, algorithms=["RS256"],
-                        audience="https://helseid.example/connect/token",
+                        audience="https://helseid.example",
                         options={"verify_exp": False, "verify_nbf": False,
                                  "verify_iat": False})
     assert header == {"alg": "RS256", "kid": "key-1", "typ": "JWT"}
     assert (claims["iss"], claims["sub"]) == ("c-1", "c-1")
     assert (claims["iat"], claims["nbf"], claims["exp"]) == (
-        1_700_000_000, 1_700_000_000, 1_700_000_060)
+        1_700_000_000, 1_700_000_000, 1_700_000_030)
     assert len(claims["jti"]) == 32
 
 

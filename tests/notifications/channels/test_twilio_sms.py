@@ -4,7 +4,7 @@ status callbacks against a verifying webhook."""
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -18,6 +18,8 @@ from notifications.channels.twilio_sms import (
     verify_twilio_signature,
 )
 from notifications.fakes.twilio import FakeTwilio
+from notifications.statuses import Purpose
+from notifications.templates import Audience, MessageContext, link_key, links_for, render
 from tests.notifications.channels.conftest import CallbackReceiver
 
 TO = "+4791234567"
@@ -196,6 +198,46 @@ async def test_timeout_after_sending_is_unknown_and_reconciled_without_a_resend(
     assert other_body is None
     assert missing_sid is None
     assert fake_twilio.deliveries() == {10: 1}
+
+
+async def test_reconciling_tells_two_texts_about_one_appointment_apart(
+        fake_twilio: FakeTwilio, twilio_url: str, receiver: CallbackReceiver) -> None:
+    """Two reminders about one appointment to one number: the first goes
+    through, the second times out. Each text's links are signed for its own
+    notification, so the bodies differ and the lookup finds the second, not
+    the first (which lies inside the lookup's clock-skew window)."""
+    key = link_key("test-secret")
+
+    def text(notification_id: int) -> str:
+        return render(Purpose.REMINDER, Audience.SELF, "nb", MessageContext(
+            "Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=UTC),
+            links_for("https://tanntid.example.no", key, 42, notification_id))).body
+
+    first, second = text(60), text(61)
+    assert first != second
+    channel = TwilioSmsChannel(account_sid=fake_twilio.account_sid,
+                               auth_token=fake_twilio.auth_token,
+                               public_url=receiver.public_url, from_number="Tanntid",
+                               api_url=twilio_url, timeout=0.3)
+    try:
+        sent = await channel.send(notification_id=60, to_e164=TO, body=first,
+                                  validity_seconds=60)
+        # made a minute before the second: inside the lookup's window, and no
+        # tie on Twilio's whole-second creation times
+        [earlier] = fake_twilio.messages_for(60)
+        earlier.date_created -= timedelta(minutes=1)
+        fake_twilio.response_delay = 1.5
+        in_doubt = await channel.send(notification_id=61, to_e164=TO, body=second,
+                                      validity_seconds=60)
+        fake_twilio.response_delay = 0.0
+        found = await channel.lookup(notification_id=61, provider_ref=None)
+    finally:
+        await channel.aclose()
+    assert sent.outcome is SendOutcome.ACCEPTED
+    assert in_doubt.outcome is SendOutcome.UNKNOWN
+    [message] = fake_twilio.messages_for(61)
+    assert found is not None and found.provider_ref == message.sid != sent.provider_ref
+    assert fake_twilio.deliveries() == {60: 1, 61: 1}
 
 
 async def deliver(channel: TwilioSmsChannel, notification_id: int, body: str) -> None:
