@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import platform
@@ -38,6 +39,8 @@ from tests.notifications.reliability_helpers import (
 from tests.services import postgres_url
 
 NOOP_QUEUE = "bench:noop"
+#: Seconds between the throughput samples reported.
+WINDOW_S = 10.0
 
 
 async def _noop(ctx: dict[str, Any], n: int) -> None:
@@ -106,10 +109,16 @@ async def run(count: int, workers: int, limit: float) -> dict[str, Any]:
                 proc.start()
             first: float | None = None
             accepted = 0
+            samples: list[tuple[float, int]] = []
             while time.perf_counter() - started < limit:
                 accepted = int(_stats(url)["accepted"])
+                now = time.perf_counter()
                 if accepted and first is None:
-                    first = time.perf_counter()
+                    first = now
+                if not samples or now - samples[-1][0] >= WINDOW_S or accepted >= count:
+                    samples.append((now, accepted))
+                    print(f"{now - started:6.1f} s  {accepted:7d} handed over",
+                          file=sys.stderr, flush=True)
                 if accepted >= count:
                     break
                 await asyncio.sleep(0.25)
@@ -125,11 +134,16 @@ async def run(count: int, workers: int, limit: float) -> dict[str, Any]:
         redis.stop()
     total = done - started
     steady = done - (first or started)
+    # Rates over successive windows once sending began: does it hold up as
+    # the outbox and the fake's records grow?
+    rates = [(b - a) / (t1 - t0) for (t0, a), (t1, b) in itertools.pairwise(samples)
+             if a and t1 > t0]
     return {
         "count": count, "workers": workers, "accepted": accepted,
         "duplicates": stats["duplicates"], "seed_s": round(seeded, 1),
         "total_s": round(total, 1), "sms_per_s_total": round(accepted / total, 1),
         "sms_per_s_after_first": round(accepted / steady, 1) if steady else None,
+        "sms_per_s_windows": [round(rate) for rate in rates],
         "arq_noop_jobs_per_s": round(noop["jobs_per_s"], 1),
         "arq_noop_enqueue_s": round(noop["enqueue_s"], 1),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "

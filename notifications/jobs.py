@@ -479,7 +479,10 @@ async def _claim_many(runtime: Runtime, items: Sequence[tuple[Snapshot, Prepared
     async with runtime.db.write() as session:
         claimed = set((await session.execute(
             update(Notification)
-            .where(tuple_(Notification.id, Notification.attempts).in_(pairs),
+            # ``id IN`` beside the pairs keeps PostgreSQL on the primary key
+            # (the row-value IN alone can get a generic plan that scans the table).
+            .where(Notification.id.in_([nid for nid, _ in pairs]),
+                   tuple_(Notification.id, Notification.attempts).in_(pairs),
                    Notification.status == S.CREATED,
                    or_(Notification.claimed_until.is_(None), Notification.claimed_until <= now),
                    appointment_as_known)

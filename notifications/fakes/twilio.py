@@ -172,6 +172,8 @@ class FakeTwilio:
         self.callbacks: list[CallbackRecord] = []
         self.create_requests = 0
         self.injected_errors: Counter[int] = Counter()
+        self._per_notification: Counter[int] = Counter()
+        self._duplicates = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._pending = 0
@@ -206,8 +208,7 @@ class FakeTwilio:
     def deliveries(self) -> Counter[int]:
         """Accepted messages per notification id."""
         with self._lock:
-            return Counter(m.notification_id for m in self.messages.values()
-                           if m.notification_id is not None)
+            return self._per_notification.copy()
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until every scheduled callback has been sent."""
@@ -227,6 +228,8 @@ class FakeTwilio:
     def reset(self) -> None:
         with self._lock:
             self.messages.clear()
+            self._per_notification.clear()
+            self._duplicates = 0
             self.callbacks.clear()
             self.injected_errors.clear()
             self.create_requests = 0
@@ -323,6 +326,10 @@ class FakeTwilio:
         steps = self._steps(message)
         with self._lock:
             self.messages[message.sid] = message
+            if message.notification_id is not None:
+                self._per_notification[message.notification_id] += 1
+                if self._per_notification[message.notification_id] > 1:
+                    self._duplicates += 1
             if steps:
                 self._pending += 1
         if steps:

@@ -35,7 +35,13 @@ import web.schema  # noqa: F401  (every table, for create_all)
 from booking import service
 from booking.audit import Actor
 from booking.db import Base, Database, create_database, utcnow
-from booking.models import County
+from booking.models import (
+    Appointment,
+    AppointmentStatus,
+    County,
+    Slot,
+    SlotStatus,
+)
 from notifications.models import Notification
 from notifications.statuses import Channel, NotificationStatus, Purpose
 from tests.booking.booking_world import make_world
@@ -205,37 +211,60 @@ def fake_number(i: int) -> str:
 
 
 async def due_reminders(db: Database, count: int, *, chunk: int = 5000) -> list[int]:
-    """``count`` reminders due now, in bulk: one real booking (its own rows
-    are cancelled), then rows like the reminders it wrote, each with a number
-    of its own (as a corrected-number resend carries one), so a provider
-    lookup by number finds only that row's message."""
+    """``count`` reminders due now, in bulk, one per appointment as in a real
+    reminder wave: one real booking (its own rows are cancelled), then
+    ``count`` booked appointments like it on slots of their own, each with a
+    reminder row like the ones a booking writes, with a number of its own (as
+    a corrected-number resend carries one), so a provider lookup by number
+    finds only that row's message."""
     world = await make_world(db)
     await open_all_day(db)
     now = utcnow()
     staff = Actor.staff("s1", {world.clinic.id})
-    appointment = (await service.book(db, staff, patient_id=world.adult.id,
-                                      slot_id=world.slots[0].id,
-                                      appointment_type_id=world.exam.id, now=now)).appointment
+    booked = (await service.book(db, staff, patient_id=world.adult.id,
+                                 slot_id=world.slots[0].id,
+                                 appointment_type_id=world.exam.id, now=now)).appointment
     async with db.write() as session:
         await session.execute(update(Notification)
-                              .where(Notification.appointment_id == appointment.id)
+                              .where(Notification.appointment_id == booked.id)
                               .values(status=NotificationStatus.CANCELLED, status_at=now))
+    length = booked.ends_at - booked.starts_at
+    first = booked.starts_at + timedelta(days=30)
     ids: list[int] = []
     for start in range(0, count, chunk):
-        values = [dict(
-            appointment_id=appointment.id, appointment_version=appointment.version,
-            patient_id=world.adult.id, purpose=Purpose.REMINDER, offset_minutes=10_000 + i,
-            channel=Channel.SMS, recipient_id=world.adult.id, recipient_role="self",
-            status=NotificationStatus.CREATED, to_e164=fake_number(i), created_at=now,
-            status_at=now, due_at=now - timedelta(minutes=1),
-            send_after=now - timedelta(minutes=1), expires_at=now + timedelta(days=1),
-            resend_no=0, in_doubt=False, attempts=0,
-        ) for i in range(start, min(start + chunk, count))]
+        numbers = range(start, min(start + chunk, count))
+        times = [first + i * length for i in numbers]
         async with db.write() as session:
-            result = await session.execute(insert(Notification).returning(Notification.id),
-                                           values)
-            ids.extend(result.scalars())
+            slot_ids = await _insert_many(session, Slot, [dict(
+                clinic_id=booked.clinic_id, chair_id=booked.chair_id, starts_at=at,
+                ends_at=at + length, status=SlotStatus.BOOKED, released=True, version=1,
+            ) for at in times])
+            appointment_ids = await _insert_many(session, Appointment, [dict(
+                patient_id=booked.patient_id, clinic_id=booked.clinic_id,
+                chair_id=booked.chair_id, slot_id=slot_id,
+                appointment_type_id=booked.appointment_type_id, starts_at=at,
+                ends_at=at + length, status=AppointmentStatus.BOOKED,
+                source=booked.source, created_by_kind=booked.created_by_kind,
+                created_by=booked.created_by, created_at=now, updated_at=now, version=1,
+            ) for slot_id, at in zip(slot_ids, times, strict=True)])
+            ids += await _insert_many(session, Notification, [
+                dict(appointment_id=appointment_id, appointment_version=1,
+                     patient_id=world.adult.id, purpose=Purpose.REMINDER,
+                     offset_minutes=24 * 60, channel=Channel.SMS, recipient_id=world.adult.id,
+                     recipient_role="self", status=NotificationStatus.CREATED,
+                     to_e164=fake_number(i), created_at=now, status_at=now,
+                     due_at=now - timedelta(minutes=1), send_after=now - timedelta(minutes=1),
+                     expires_at=now + timedelta(days=1), resend_no=0, in_doubt=False,
+                     attempts=0)
+                for i, appointment_id in zip(numbers, appointment_ids, strict=True)])
     return ids
+
+
+async def _insert_many(session: Any, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``; their new ids in the same order."""
+    result = await session.execute(
+        insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
 
 
 async def status_counts(db: Database, ids: list[int] | None = None) -> dict[str, int]:

@@ -43,6 +43,19 @@ async def test_send_is_accepted_with_our_id_in_the_callback_url(
     assert fake_twilio.deliveries() == {41: 1}
 
 
+async def test_the_fake_counts_a_second_message_for_one_notification_as_a_duplicate(
+        sms: TwilioSmsChannel, fake_twilio: FakeTwilio) -> None:
+    for notification_id in (7, 8, 7):
+        await sms.send(notification_id=notification_id, to_e164=TO, body=BODY,
+                       validity_seconds=60)
+    assert fake_twilio.deliveries() == {7: 2, 8: 1}
+    stats = fake_twilio.stats()
+    assert (stats["accepted"], stats["notifications"], stats["duplicates"]) == (3, 2, 1)
+    fake_twilio.reset()
+    assert fake_twilio.deliveries() == {}
+    assert fake_twilio.stats()["duplicates"] == 0
+
+
 async def test_from_number_is_used_without_a_messaging_service(
         fake_twilio: FakeTwilio, twilio_url: str) -> None:
     channel = TwilioSmsChannel.from_settings({
