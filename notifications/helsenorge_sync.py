@@ -57,6 +57,7 @@ from notifications.channels.helsenorge import (
     SyncResult,
     build_appointment,
     hn_basis_problems,
+    identifier_system_for,
 )
 from notifications.channels.helsenorge import Clinic as HnClinic
 from notifications.jobs import (
@@ -170,7 +171,7 @@ def sync_from_settings(settings: Any) -> HelsenorgeSync:
     ``HELSEID_CLIENT_ID`` and ``HELSEID_CLIENT_JWK``); otherwise the local
     channel (refused in production, as is a missing ``HELSENORGE_ORG_NUMBER``)."""
     production = bool(getattr(settings, "is_production", False))
-    identifier_system = settings.public_url.rstrip("/") + "/fhir/NamingSystem/appointment"
+    identifier_system = identifier_system_for(settings.public_url)
     category = _service_category(getattr(settings, "helsenorge_service_category", None))
     org_numbers = parse_org_numbers(getattr(settings, "helsenorge_org_number", None) or "")
     if not org_numbers:

@@ -224,6 +224,11 @@ class SyncResult:
     retry_after: float | None = None
 
 
+def identifier_system_for(public_url: str) -> str:
+    """The system of our appointment identifiers: a URL of the service's own."""
+    return public_url.rstrip("/") + "/fhir/NamingSystem/appointment"
+
+
 class HelsenorgeChannel:
     """PUTs appointments to Helsenorge's Timenotifikasjon API."""
 
@@ -252,24 +257,22 @@ class HelsenorgeChannel:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], **overrides: Any) -> HelsenorgeChannel:
-        """From ``HELSENORGE_API_URL``, ``HELSEID_TOKEN_URL``, ``HELSEID_CLIENT_ID``,
-        ``HELSEID_CLIENT_JWK`` (and optional ``HELSEID_AUDIENCE``, ``HELSEID_SCOPE``,
-        ``HELSENORGE_IDENTIFIER_SYSTEM``, ``HELSENORGE_SERVICE_CATEGORY`` as
-        ``system|code|display``), with ``PUBLIC_URL`` for the default
-        identifier system."""
+        """From a mapping with the setting names the service uses:
+        ``HELSENORGE_API_URL``, ``HELSEID_TOKEN_URL``, ``HELSEID_CLIENT_ID``,
+        ``HELSEID_CLIENT_JWK``, and optional ``HELSENORGE_SCOPE`` and
+        ``HELSENORGE_SERVICE_CATEGORY`` (``system|code|display``), with
+        ``PUBLIC_URL`` for the identifier system (or ``identifier_system=``)."""
         category = DENTAL_SERVICE
         if settings.get("HELSENORGE_SERVICE_CATEGORY"):
             system, code, display = settings["HELSENORGE_SERVICE_CATEGORY"].split("|", 2)
             category = Code(system, code, display)
-        identifier_system = settings.get("HELSENORGE_IDENTIFIER_SYSTEM") or (
-            settings.get("PUBLIC_URL", "").rstrip("/") + "/fhir/NamingSystem/appointment")
+        identifier_system = identifier_system_for(settings.get("PUBLIC_URL", ""))
         values: dict[str, Any] = {
             "api_url": settings["HELSENORGE_API_URL"],
             "token_url": settings["HELSEID_TOKEN_URL"],
             "client_id": settings["HELSEID_CLIENT_ID"],
             "client_jwk": settings["HELSEID_CLIENT_JWK"],
-            "audience": settings.get("HELSEID_AUDIENCE") or None,
-            "scope": settings.get("HELSEID_SCOPE") or DEFAULT_SCOPE,
+            "scope": settings.get("HELSENORGE_SCOPE") or DEFAULT_SCOPE,
             "identifier_system": identifier_system,
             "service_category": category,
         }

@@ -73,8 +73,7 @@ async def channel(url: str) -> AsyncIterator[HelsenorgeChannel]:
     channel = HelsenorgeChannel.from_settings({
         "HELSENORGE_API_URL": url + API_PATH, "HELSEID_TOKEN_URL": url + "/connect/token",
         "HELSEID_CLIENT_ID": "tanntid", "HELSEID_CLIENT_JWK": KEY,
-        "HELSENORGE_IDENTIFIER_SYSTEM": SYSTEM,
-    })
+    }, identifier_system=SYSTEM)
     yield channel
     await channel.aclose()
 
