@@ -48,3 +48,6 @@ def test_the_log_check_finds_identity_and_phone_numbers():
     assert personal_data_in("to=+4791234567") == ["+4791234567"]
     assert personal_data_in("appointment_id=12345678901 slot=4") == []  # not a valid number
     assert personal_data_in("correlation_id=cbb9e2cb3ea14efba12a6651c3e8d3b2") == []
+    # Eleven digits inside a hex id that happen to pass the check digits.
+    assert personal_data_in("correlation_id=1237e5baff8c4af9ae56032209209c76") == []
+    assert personal_data_in("nin=56032209209, path=/x/56032209209?") == ["56032209209"] * 2
