@@ -24,6 +24,7 @@ from idporten.person_api import (
     PersonApiRegister,
     PersonApiRelations,
 )
+from notifications.channels.tokens import SigningKey
 from notifications.contacts import contact_register
 from notifications.runner import notifications_in_web_process
 from web import errors
@@ -65,12 +66,10 @@ def person_api_client(settings: Settings, vault: IdentityVault) -> PersonApiClie
     assert settings.person_api_url and settings.helseid_token_url
     assert settings.helseid_client_id and settings.helseid_client_jwk
     try:
-        jwk = json.loads(settings.helseid_client_jwk)
-        if not isinstance(jwk, dict) or "d" not in jwk:  # "d": the private part
-            raise ValueError
-        jwt.PyJWK(jwk)
-    except (ValueError, jwt.PyJWTError):
+        SigningKey.from_jwk(settings.helseid_client_jwk)  # a private key it can sign with
+    except (ValueError, TypeError, jwt.PyJWTError):
         raise SettingsError("HELSEID_CLIENT_JWK is not a private JSON Web Key") from None
+    jwk = json.loads(settings.helseid_client_jwk)
     token_url = httpx.URL(settings.helseid_token_url)
     http = httpx.AsyncClient(timeout=15.0)
     tokens = HelseIdClient(authority=str(token_url.copy_with(path="/", query=None)),

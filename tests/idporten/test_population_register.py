@@ -173,9 +173,10 @@ def test_a_person_api_url_without_the_helseid_client_is_refused():
 
 def test_a_malformed_helseid_key_stops_the_app(tmp_path: Path, family: Family):
     settings = person_api_settings(family, "https://p.example")
-    with pytest.raises(SettingsError, match="HELSEID_CLIENT_JWK") as raised:
-        build_app(tmp_path, BASE, **{**settings, "helseid_client_jwk": '{"kty": "RSA"}'})
-    assert "kty" not in str(raised.value)
+    for malformed in ('{"kty": "RSA"}', "not json", "5", '["x"]'):
+        with pytest.raises(SettingsError, match="HELSEID_CLIENT_JWK") as raised:
+            build_app(tmp_path, BASE, **{**settings, "helseid_client_jwk": malformed})
+        assert "kty" not in str(raised.value)
 
 
 def test_production_refuses_to_start_without_the_person_api():
