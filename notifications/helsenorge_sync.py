@@ -63,6 +63,7 @@ from notifications.channels.helsenorge import Clinic as HnClinic
 from notifications.jobs import (
     Runtime,
     Snapshot,
+    _end,
     _locked,
     _move,
     _wait,
@@ -206,18 +207,18 @@ async def deliver_to_helsenorge(runtime: Runtime, snapshot: Snapshot, now: datet
     what happened (as ``jobs.deliver`` does)."""
     row, appointment = snapshot.row, snapshot.appointment
     if superseded(row, appointment):
-        return await _finish(runtime.db, row, S.CANCELLED, Reason.SUPERSEDED, now)
+        return await _end(runtime.db, row, S.CANCELLED, Reason.SUPERSEDED, now, None)
     if now >= row.expires_at:
-        return await _finish(runtime.db, row, S.TECHNICAL_FAILURE, Reason.EXPIRED, now)
+        return await _end(runtime.db, row, S.TECHNICAL_FAILURE, Reason.EXPIRED, now, None)
     sync = runtime.helsenorge
     if sync is None:
-        return await _finish(runtime.db, row, S.CANCELLED, Reason.NO_CHANNEL, now)
+        return await _end(runtime.db, row, S.CANCELLED, Reason.NO_CHANNEL, now, None)
     busy_until = await _chain_in_flight_until(runtime.db, row, appointment, now)
     if busy_until is not None:
         return await _wait(runtime.db, row, busy_until, Reason.AFTER_EARLIER, now, None)
     notice = await _notice(runtime.db, sync, appointment)
     if isinstance(notice, str):
-        return await _finish(runtime.db, row, S.TECHNICAL_FAILURE, notice, now)
+        return await _end(runtime.db, row, S.TECHNICAL_FAILURE, notice, now, None)
     token = await _claim(runtime, row, appointment, now)
     if token is None:
         return "claimed"
@@ -353,20 +354,3 @@ async def _record(runtime: Runtime, notification_id: int, token: str, result: Sy
     log.info("helsenorge_synced", notification_id=notification_id, outcome=said,
              http_status=result.http_status)
     return said
-
-
-async def _finish(db: Database, row: Notification, status: NotificationStatus, reason: str,
-                  now: datetime) -> str:
-    """End a waiting row that nobody holds without a PUT."""
-    async with db.write() as session:
-        current = await _locked(session, row.id)
-        if current is None or current.status != S.CREATED:
-            return "not_waiting"
-        if current.claimed_until is not None and current.claimed_until > now:
-            return "claimed"
-        _move(session, current, status, now, "job", reason)
-        current.claim_token = None
-        current.claimed_until = None
-    log.info("notification_ended", notification_id=row.id, status=status.value,
-             reason=reason[:64])
-    return status.value

@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import structlog
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, tuple_, update
@@ -82,12 +82,18 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 S = NotificationStatus
+T = TypeVar("T")
 
 DELIVER = "deliver_notification"
 DELIVER_BATCH = "deliver_batch"
 #: Rows per :func:`deliver_batch` job.
 BATCH_SIZE = 50
 APPLY_RECEIPT = "apply_receipt"
+
+
+def batched(items: Sequence[T]) -> list[list[T]]:
+    """``items`` in the slices :func:`deliver_batch` jobs take (:data:`BATCH_SIZE`)."""
+    return [list(items[i:i + BATCH_SIZE]) for i in range(0, len(items), BATCH_SIZE)]
 
 
 @dataclass(frozen=True)
@@ -210,6 +216,18 @@ def superseded(row: Notification, appointment: Appointment) -> bool:
     return appointment.status not in ACTIVE
 
 
+def not_superseded() -> ColumnElement[bool]:
+    """:func:`superseded`, negated, as SQL on a ``notifications`` row: its
+    appointment is still at the row's version, in a status the row is about."""
+    return select(Appointment.id).where(
+        Appointment.id == Notification.appointment_id,
+        Appointment.version == Notification.appointment_version,
+        or_(and_(Notification.purpose == Purpose.CANCELLATION,
+                 Appointment.status == AppointmentStatus.CANCELLED),
+            and_(Notification.purpose != Purpose.CANCELLATION,
+                 Appointment.status.in_(list(ACTIVE))))).exists()
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What to do with a due row before preparing it: send, end it, or wait."""
@@ -236,8 +254,11 @@ def judge(snapshot: Snapshot, now: datetime) -> Verdict:
     return Verdict("send")
 
 
-async def _end(db: Database, row: Notification, status: NotificationStatus, reason: Reason,
+async def _end(db: Database, row: Notification, status: NotificationStatus, reason: str,
                now: datetime, token: str | None) -> str:
+    """End a waiting row without a hand-over (unless someone else holds it):
+    ``reason`` is a :class:`Reason` or, for a row that cannot be built, a
+    short text saying why."""
     async with db.write() as session:
         current = await _locked(session, row.id)
         if current is None or current.status != S.CREATED:
@@ -249,7 +270,7 @@ async def _end(db: Database, row: Notification, status: NotificationStatus, reas
         current.claim_token = None
         current.claimed_until = None
     log.info("notification_ended", notification_id=row.id, status=status.value,
-             reason=reason.value)
+             reason=str(reason)[:64])
     return status.value
 
 
@@ -468,13 +489,6 @@ async def _claim_many(runtime: Runtime, items: Sequence[tuple[Snapshot, Prepared
     knew it), then each claimed row's number and words."""
     token = secrets.token_hex(16)
     lease = runtime.config.lease
-    appointment_as_known = select(Appointment.id).where(
-        Appointment.id == Notification.appointment_id,
-        Appointment.version == Notification.appointment_version,
-        or_(and_(Notification.purpose == Purpose.CANCELLATION,
-                 Appointment.status == AppointmentStatus.CANCELLED),
-            and_(Notification.purpose != Purpose.CANCELLATION,
-                 Appointment.status.in_(list(ACTIVE))))).exists()
     pairs = [(snapshot.row.id, snapshot.row.attempts) for snapshot, _ in items]
     async with runtime.db.write() as session:
         claimed = set((await session.execute(
@@ -485,7 +499,7 @@ async def _claim_many(runtime: Runtime, items: Sequence[tuple[Snapshot, Prepared
                    tuple_(Notification.id, Notification.attempts).in_(pairs),
                    Notification.status == S.CREATED,
                    or_(Notification.claimed_until.is_(None), Notification.claimed_until <= now),
-                   appointment_as_known)
+                   not_superseded())
             .values(claim_token=token, claimed_until=now + lease, send_after=now + lease,
                     in_doubt=True, attempts=Notification.attempts + 1, attempted_at=now,
                     reason=None)

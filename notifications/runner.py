@@ -134,8 +134,7 @@ class InProcessRunner:
             async with semaphore:
                 await self._guard("deliver", lambda: jobs.deliver_batch(self.ctx, batch))
 
-        await asyncio.gather(*(deliver(deliveries[i:i + jobs.BATCH_SIZE])
-                               for i in range(0, len(deliveries), jobs.BATCH_SIZE)))
+        await asyncio.gather(*(deliver(batch) for batch in jobs.batched(deliveries)))
         return len(deliveries)
 
     async def _guard(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:

@@ -43,11 +43,11 @@ from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
 from notifications.jobs import (
     APPLY_RECEIPT,
-    BATCH_SIZE,
     DELIVER,
     DELIVER_BATCH,
     DeliveryConfig,
     Runtime,
+    batched,
 )
 from notifications.schedule import OSLO
 from notifications.templates import link_key
@@ -80,17 +80,18 @@ class ArqQueue:
     def receipt_job_id(self, receipt_id: int) -> str:
         return f"{self.job_prefix}receipt:{receipt_id}"
 
-    async def _enqueue_all(self, calls: Sequence[tuple[str, int, str]]) -> int:
+    async def _enqueue_all(self, calls: Sequence[tuple[str, Any, str]]) -> list[bool]:
+        """Enqueue (function, argument, job id) calls side by side; for each,
+        whether it made a new job (False: a job of that id exists)."""
         semaphore = asyncio.Semaphore(_ENQUEUE_CONCURRENCY)
 
-        async def one(function: str, arg: int, job_id: str) -> bool:
+        async def one(function: str, arg: Any, job_id: str) -> bool:
             async with semaphore:
                 job = await self.redis.enqueue_job(function, arg, _job_id=job_id,
                                                    _queue_name=self.queue_name)
                 return job is not None
 
-        results = await asyncio.gather(*(one(*call) for call in calls))
-        return sum(results)
+        return list(await asyncio.gather(*(one(*call) for call in calls)))
 
     def batch_job_id(self, items: Sequence[tuple[int, int]]) -> str:
         """Named after its (id, attempts) pairs: the same batch queued twice is
@@ -102,23 +103,16 @@ class ArqQueue:
         """One job per row when there are few; batches of :data:`BATCH_SIZE`
         (``deliver_batch``) for a wave. Returns how many rows went into new jobs."""
         if len(items) < BATCH_FROM:
-            return await self._enqueue_all(
-                [(DELIVER, nid, self.delivery_job_id(nid, attempts)) for nid, attempts in items])
-        batches = [list(items[i:i + BATCH_SIZE]) for i in range(0, len(items), BATCH_SIZE)]
-        semaphore = asyncio.Semaphore(_ENQUEUE_CONCURRENCY)
-
-        async def one(batch: list[tuple[int, int]]) -> int:
-            async with semaphore:
-                job = await self.redis.enqueue_job(
-                    DELIVER_BATCH, [nid for nid, _ in batch], _job_id=self.batch_job_id(batch),
-                    _queue_name=self.queue_name)
-                return len(batch) if job is not None else 0
-
-        return sum(await asyncio.gather(*(one(batch) for batch in batches)))
+            return sum(await self._enqueue_all(
+                [(DELIVER, nid, self.delivery_job_id(nid, attempts)) for nid, attempts in items]))
+        batches = batched(items)
+        made = await self._enqueue_all([(DELIVER_BATCH, [nid for nid, _ in batch],
+                                         self.batch_job_id(batch)) for batch in batches])
+        return sum(len(batch) for batch, new in zip(batches, made, strict=True) if new)
 
     async def enqueue_receipts(self, receipt_ids: Sequence[int]) -> int:
-        return await self._enqueue_all(
-            [(APPLY_RECEIPT, rid, self.receipt_job_id(rid)) for rid in receipt_ids])
+        return sum(await self._enqueue_all(
+            [(APPLY_RECEIPT, rid, self.receipt_job_id(rid)) for rid in receipt_ids]))
 
 
 # --- every job, in one list --------------------------------------------------
