@@ -1,12 +1,15 @@
-"""The SMS texts come from the compiled catalogs (notifications.templates):
-compile any that are missing or older than their .po first, as the web tests
-do, so these tests never read stale words."""
+"""Fixtures of the notification tests. The SMS texts come from the compiled
+catalogs (notifications.templates): compile any that are missing or older
+than their .po first, as the web tests do, so these tests never read stale
+words."""
 
 from __future__ import annotations
 
 import pytest
 
 from notifications.templates import reload_catalogs
+from tests.notifications.helpers import Clock, MemorySms
+from tests.notifications.test_outbox import EARLY
 from tests.web.conftest import compile_catalogs
 
 
@@ -14,3 +17,15 @@ from tests.web.conftest import compile_catalogs
 def compiled_sms_catalogs() -> None:
     compile_catalogs()
     reload_catalogs()
+
+
+@pytest.fixture
+def sms() -> MemorySms:
+    """The in-memory SMS channel (a module may define its own)."""
+    return MemorySms()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """A settable clock at the test booking day's early morning."""
+    return Clock(EARLY)

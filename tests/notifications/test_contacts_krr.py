@@ -87,16 +87,6 @@ def krr_settings(url: str) -> Settings:
 
 
 @pytest.fixture
-def sms() -> MemorySms:
-    return MemorySms()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(EARLY)
-
-
-@pytest.fixture
 async def runtime(db: Database, krr_server: FakeServer, sms: MemorySms, clock: Clock
                   ) -> AsyncIterator[Runtime]:
     """The worker's own wiring, with the SMS channel and the clock swapped."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import update
 
 from booking import service
@@ -17,24 +16,12 @@ from notifications.statuses import Reason
 from tests.notifications.helpers import (
     ADULT_MOBILE,
     OTHER_MOBILE,
-    Clock,
-    MemorySms,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
 from tests.notifications.test_outbox import EARLY, book_adult
-
-
-@pytest.fixture
-def sms() -> MemorySms:
-    return MemorySms()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(EARLY)
 
 
 async def two_bookings(db):

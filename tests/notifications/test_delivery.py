@@ -21,7 +21,6 @@ from tests.notifications.helpers import (
     ADULT_MOBILE,
     GUARDIAN_MOBILE,
     PUBLIC_URL,
-    Clock,
     MemorySms,
     helsenorge_went,
     make_runtime,
@@ -30,16 +29,6 @@ from tests.notifications.helpers import (
     world_with_phones,
 )
 from tests.notifications.test_outbox import EARLY, START, book_adult
-
-
-@pytest.fixture
-def sms() -> MemorySms:
-    return MemorySms()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(EARLY)
 
 
 async def booked(db, **kw):

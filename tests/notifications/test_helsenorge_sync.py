@@ -168,11 +168,6 @@ async def sync(fake_url: str) -> AsyncIterator[HelsenorgeSync]:
     await sync.aclose()
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(EARLY)
-
-
 def runtime_with(db, sync: HelsenorgeSync | None, clock: Clock, sms: MemorySms | None = None
                  ) -> jobs.Runtime:
     runtime = make_runtime(db, sms or MemorySms(), clock)
