@@ -169,10 +169,15 @@ class Settings:
                     and self.maskinporten_client_id and self.maskinporten_client_jwk)
 
     @property
+    def helseid_configured(self) -> bool:
+        """The HelseID client (Helsenorge and the Person API use the same one)."""
+        return bool(self.helseid_token_url and self.helseid_client_id
+                    and self.helseid_client_jwk)
+
+    @property
     def person_api_configured(self) -> bool:
         """The population register is asked for names, children and guardians."""
-        return bool(self.person_api_url and self.helseid_token_url
-                    and self.helseid_client_id and self.helseid_client_jwk)
+        return bool(self.person_api_url) and self.helseid_configured
 
     @property
     def is_production(self) -> bool:
@@ -269,8 +274,7 @@ class Settings:
                                 "or HELSEID_CLIENT_JWK is not")
         if self.relations_cache_ttl < 0:
             raise SettingsError("RELATIONS_CACHE_TTL must not be negative")
-        if self.helsenorge_api_url and not self.is_production and not (
-                self.helseid_token_url and self.helseid_client_id and self.helseid_client_jwk):
+        if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")
         if not self.is_production:
@@ -309,8 +313,7 @@ class Settings:
                             "details must come from the official register)")
         if not (self.twilio_messaging_service_sid or self.twilio_from):
             problems.append("neither TWILIO_MESSAGING_SERVICE_SID nor TWILIO_FROM is set")
-        if not (self.helsenorge_api_url and self.helseid_token_url and self.helseid_client_id
-                and self.helseid_client_jwk):
+        if not (self.helsenorge_api_url and self.helseid_configured):
             problems.append("HELSENORGE_API_URL and the HELSEID_* settings are unset "
                             "(appointments would not reach Helsenorge)")
         if not self.helsenorge_org_number:
