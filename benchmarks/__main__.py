@@ -24,7 +24,6 @@ import uuid
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import text
@@ -32,10 +31,10 @@ from sqlalchemy import text
 from benchmarks.measure import booking_contention, search_latency, slot_generation
 from benchmarks.national import Shape, create_reference_data, load_patients
 from benchmarks.report import Reporter, load_average, machine, per_second
-from booking.db import Base, Database, create_database
+from core.db import Base, Database, create_database
+from core.locale import OSLO
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-OSLO = ZoneInfo("Europe/Oslo")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -34,10 +34,10 @@ from benchmarks.national import Country, Shape
 from benchmarks.report import Reporter, ms, per_second, percentile, ratio
 from booking import audit, service
 from booking.audit import Actor
-from booking.db import Database, utcnow
 from booking.schedule import SLOTS, generate_slots, local_midnight
 from booking.search import free_slots
 from booking.service import BookingRefused
+from core.db import Database, utcnow
 
 # --- Slot generation ----------------------------------------------------------
 

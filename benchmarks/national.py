@@ -4,8 +4,8 @@ synthetic patients.
 
 Everything is invented and deterministic for a given ``seed``. Identity
 numbers are synthetic numbers of the national test register's kind (month +
-80, :func:`booking.identity.synthetic_number`); each is hashed and encrypted
-with :class:`booking.identity.IdentityVault` exactly as the service stores
+80, :func:`core.identity.synthetic_number`); each is hashed and encrypted
+with :class:`core.identity.IdentityVault` exactly as the service stores
 real ones, under a key that exists only for the benchmark. Nothing here is
 ever printed: the benchmark reports counts and timings only.
 
@@ -29,7 +29,6 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, text
 
-from booking.db import Database
 from booking.demo import (
     ADULT_CHAIR_DAY,
     APPOINTMENT_TYPES,
@@ -45,7 +44,6 @@ from booking.demo import (
     ClinicSeed,
     slugify,
 )
-from booking.identity import IdentityVault, synthetic_number
 from booking.models import (
     AppointmentType,
     Chair,
@@ -55,6 +53,8 @@ from booking.models import (
     schedule_template_types,
 )
 from booking.statuses import ConfidentialAddress
+from core.db import Database
+from core.identity import IdentityVault, synthetic_number
 
 #: The full national scale; ``--scale`` multiplies clinics, chairs and patients.
 FULL_CLINICS = 400

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.db import utcnow
 from booking.models import AuditEntry
 from booking.statuses import ActorKind
+from core.db import utcnow
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x7A_4E_11_D0  # any constant shared by all writers

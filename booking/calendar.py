@@ -34,12 +34,12 @@ from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStand
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
-from booking.db import Database, utcnow
 from booking.models import Appointment, Clinic
 from booking.reasons import N_
 from booking.statuses import AppointmentStatus
+from core.db import Database, utcnow
+from core.locale import OSLO
 
-OSLO: Final = ZoneInfo("Europe/Oslo")
 PRODID: Final = "-//Tanntid//Tanntid appointments//EN"
 SUMMARY: Final = N_("Dentist: %(clinic)s")
 

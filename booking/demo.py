@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import insert, or_, select
@@ -37,8 +36,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import rules, service
 from booking.audit import Actor
-from booking.db import Database
-from booking.identity import IdentityVault, synthetic_number
 from booking.models import (
     Appointment,
     AppointmentType,
@@ -54,10 +51,12 @@ from booking.models import (
 from booking.reasons import Reason
 from booking.schedule import generate_slots
 from booking.statuses import ACTIVE, ConfidentialAddress, SlotStatus
+from core.db import Database
+from core.identity import IdentityVault, synthetic_number
+from core.locale import OSLO
 
 log = structlog.get_logger(__name__)
 
-OSLO = ZoneInfo("Europe/Oslo")
 
 # --- Counties, clinics, appointment types -------------------------------------
 

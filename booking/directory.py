@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import InstrumentedAttribute, joinedload
 
-from booking.db import Database
 from booking.models import Clinic, County
+from core.db import Database
 
 _CAPITALS = "ÆØÅÁČĐŊŠŦŽÄÖ"
 _LIKE_ESCAPE = "\\"

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import (
     DDL,
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -29,17 +28,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from booking.db import Base, UTCDateTime, utcnow
 from booking.statuses import (
     ActorKind,
     AppointmentStatus,
     ConfidentialAddress,
     SlotStatus,
     Source,
-    check_constraint,
 )
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from core.db import Base, BigId, UTCDateTime, check_constraint, utcnow
 
 
 class County(Base):

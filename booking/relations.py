@@ -42,7 +42,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import audit
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Guardianship, Patient
 from booking.representation import (
     Access,
@@ -51,6 +50,7 @@ from booking.representation import (
     RepresentedChild,
     represented_children,
 )
+from core.db import Database
 
 __all__ = [
     "CachedRelations",

@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from booking.audit import Actor
 from booking.models import Appointment, AppointmentType, Patient, Slot
 from booking.reasons import Reason, Warning
 from booking.statuses import ACTIVE, ActorKind, AppointmentStatus, SlotStatus
+from core.locale import OSLO
 
-OSLO = ZoneInfo("Europe/Oslo")
 #: Adults cancelling or changing later than this before the start may be
 #: charged by the clinic; they are told before they confirm. Children never.
 LATE_CANCELLATION_WINDOW = timedelta(hours=24)

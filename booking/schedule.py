@@ -38,21 +38,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.db import Database, utcnow
 from booking.holidays import is_public_holiday
 from booking.models import Appointment, Chair, Clinic, ScheduleException, ScheduleTemplate, Slot
 from booking.statuses import ACTIVE, SlotStatus
+from core.db import Database, utcnow
+from core.locale import OSLO
 
 log = structlog.get_logger(__name__)
 
-OSLO = ZoneInfo("Europe/Oslo")
 #: Rows handed to the database in one executemany. SQLAlchemy sends them as
 #: multi-row INSERTs ("insertmanyvalues", up to 1000 rows each), which stays
 #: under both engines' limits on bound parameters.

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from booking.db import Database, utcnow
 from booking.models import AppointmentType, Clinic, Slot, schedule_template_types
 from booking.statuses import SlotStatus
+from core.db import Database, utcnow
 
 
 @dataclass(frozen=True)

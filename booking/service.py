@@ -22,7 +22,6 @@ from sqlalchemy.orm import selectinload
 
 from booking import audit, rules
 from booking.audit import Actor
-from booking.db import Database, utcnow
 from booking.models import (
     Appointment,
     AppointmentType,
@@ -33,6 +32,7 @@ from booking.models import (
 )
 from booking.reasons import Reason, Warning
 from booking.statuses import ACTIVE, ActorKind, AppointmentStatus, SlotStatus, Source
+from core.db import Database, utcnow
 from notifications import outbox
 
 log = structlog.get_logger(__name__)

@@ -70,8 +70,3 @@ class ConfidentialAddress(StrEnum):
     NONE = "none"
     CONFIDENTIAL = "fortrolig"
     STRICTLY_CONFIDENTIAL = "strengt_fortrolig"
-
-
-def check_constraint(column: str, enum: type[StrEnum]) -> str:
-    values = ", ".join(f"'{member.value}'" for member in enum)
-    return f"{column} IN ({values})"

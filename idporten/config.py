@@ -1,6 +1,6 @@
 """The two OIDC client configurations (patients at ID-porten, staff at the
 county's identity provider), and how the local test provider knows them,
-all derived from :class:`web.settings.Settings`."""
+all derived from :class:`core.settings.Settings`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core.settings import Settings
 from idporten.client import ClientConfig
-from web.settings import Settings
 
 #: Where the local test provider is mounted (its issuer is PUBLIC_URL + this).
 LOCAL_PATH = "/dev/idporten"

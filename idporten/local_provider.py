@@ -39,14 +39,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import Receive, Scope, Send
 
-from booking.identity import InvalidIdentityNumber, parse
+from core.identity import InvalidIdentityNumber, parse
+from core.locale import LANGUAGES
+from core.settings import VAR, Settings, SettingsError
 from idporten import acr as levels
 from idporten.client import ASSERTION_TYPE
 from idporten.config import RegisteredClient, local_clients, local_issuer
 from idporten.local_users import STAFF_BY_KEY, STAFF_TEST_USERS, StaffTestUser, demo_persons
 from idporten.pages import render
 from idporten.tokens import ALLOWED_ALGORITHMS
-from web.settings import VAR, Settings, SettingsError
 
 log = structlog.get_logger("tanntid.local_idporten")
 
@@ -54,7 +55,7 @@ CODE_LIFETIME: Final = 60
 PAR_LIFETIME: Final = 90
 PAGE_LIFETIME: Final = 600
 ID_TOKEN_LIFETIME: Final = 120
-LOCALES: Final = ("nb", "nn", "en", "se")
+LOCALES: Final = LANGUAGES
 _VERIFIER_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 

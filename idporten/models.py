@@ -1,6 +1,6 @@
 """Tables of the login side: server-side sessions and the local staff register.
 
-In ``booking.db.Base``'s metadata, so migrations and ``create_all`` see them.
+In ``core.db.Base``'s metadata, so migrations and ``create_all`` see them.
 """
 
 from __future__ import annotations
@@ -20,9 +20,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from booking.db import Base, UTCDateTime, utcnow
-from booking.models import BigId
-from booking.statuses import check_constraint
+from core.db import Base, BigId, UTCDateTime, check_constraint, utcnow
 from idporten.roles import StaffRole
 
 

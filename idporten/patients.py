@@ -26,17 +26,18 @@ from sqlalchemy.exc import IntegrityError
 
 from booking import audit
 from booking.audit import Actor
-from booking.db import Database
-from booking.identity import IdentityVault
 from booking.models import Patient
 from booking.representation import may_log_in_self
 from booking.rules import age_on
+from core.db import Database
+from core.identity import IdentityVault
+from core.locale import LANGUAGES
 from idporten.client import LoginFailed
 from idporten.tokens import IDTokenClaims
 
 log = structlog.get_logger(__name__)
 
-LOCALES = ("nb", "nn", "en", "se")
+LOCALES = LANGUAGES
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ This is the production :class:`booking.relations.RelationsSource`:
    we read as ``informationParts`` query parameters, with
    ``includeHistory=false``. Identity numbers never go into URLs or logs.
 3. The persons are matched to local patients by the keyed hash of their
-   identity number (:meth:`booking.identity.IdentityVault.lookup_hash`);
+   identity number (:meth:`core.identity.IdentityVault.lookup_hash`);
    children the service has no record of are left out. Each fresh answer
    is copied into the local ``guardianships`` and ``patients`` rows
    (:func:`booking.relations.reconcile_guardianships`).
@@ -117,12 +117,12 @@ import jwt
 import structlog
 from sqlalchemy import select
 
-from booking.db import Database
-from booking.identity import IdentityVault
 from booking.models import Patient
 from booking.relations import RelationsSource, reconcile_guardianships
 from booking.representation import ChildRelation, PersonFacts
 from booking.statuses import ConfidentialAddress
+from core.db import Database
+from core.identity import IdentityVault
 from idporten import patients
 from idporten.client import LoginFailed
 

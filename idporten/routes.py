@@ -23,6 +23,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from booking.reasons import N_
 from booking.rules import local_date
+from core.settings import Settings, SettingsError
 from idporten.access import LoginRequired, login_required
 from idporten.client import LoginFailed, PendingLogin, TokenResult
 from idporten.config import LOCAL_PATH, PATIENT_PATHS, STAFF_PATHS, Audience, Paths
@@ -34,7 +35,6 @@ from idporten.redirects import safe_next
 from idporten.services import AuthServices, services
 from idporten.staff import grant_for_login
 from web import i18n
-from web.settings import Settings, SettingsError
 
 log = structlog.get_logger("tanntid.auth")
 

@@ -17,7 +17,8 @@ import httpx
 from cryptography.fernet import Fernet
 from starlette.applications import Starlette
 
-from booking.db import Database, utcnow
+from core.db import Database, utcnow
+from core.settings import Settings
 from idporten.client import OIDCClient
 from idporten.config import Audience, client_config, discovery_url
 from idporten.metadata import JwksCache, MetadataCache
@@ -29,7 +30,6 @@ from idporten.sessions import (
     SessionStore,
     derive_fernet,
 )
-from web.settings import Settings
 
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select, update
 from starlette.responses import Response
 
-from booking.db import Database, utcnow
+from core.db import Database, utcnow
 from idporten.models import AuthSession
 
 SessionKind = Literal["patient", "staff"]

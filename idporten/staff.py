@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Clinic, County
+from core.db import Database
 from idporten.client import LoginFailed
 from idporten.models import StaffUser
 from idporten.roles import COUNTY_WIDE, StaffRole, parse_roles

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import jwt
 
-from booking.identity import InvalidIdentityNumber, parse
+from core.identity import InvalidIdentityNumber, parse
 from idporten import acr as levels
 from idporten.metadata import JwksCache
 

@@ -8,7 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import web.schema  # noqa: F401  (registers every table)
-from booking.db import Base, UTCDateTime, create_database
+from core.db import Base, UTCDateTime, create_database
 
 target_metadata = Base.metadata
 
@@ -17,7 +17,7 @@ def _url() -> str:
     url = context.config.attributes.get("database_url")
     if url:
         return str(url)
-    from web.settings import Settings
+    from core.settings import Settings
 
     return Settings.from_env().database_url
 

@@ -16,8 +16,8 @@ from dataclasses import asdict
 from typing import Any
 
 from booking.audit import Actor
-from booking.db import create_database
 from booking.statuses import ActorKind
+from core.db import create_database
 
 
 def add_commands(commands: Any) -> None:

@@ -40,9 +40,9 @@ import structlog
 from cryptography.fernet import InvalidToken
 from sqlalchemy import select
 
-from booking.db import Database
-from booking.identity import IdentityVault
 from booking.models import Patient
+from core.db import Database
+from core.identity import IdentityVault
 from notifications.channels.krr import KrrClient, KrrContact, KrrError, KrrStatus, KrrUnavailable
 from notifications.recipients import Contact, ContactDirectory, ProfileDirectory
 from notifications.templates import LANGUAGES

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from booking.db import Database
+from core.db import Database
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import Notification
 from notifications.schedule import OSLO

@@ -39,10 +39,10 @@ import structlog
 from cryptography.fernet import InvalidToken
 from sqlalchemy import func, or_, select, update
 
-from booking.db import Database
-from booking.identity import IdentityVault
 from booking.models import Appointment, AppointmentType, Clinic, County, Patient
 from booking.statuses import AppointmentStatus
+from core.db import Database
+from core.identity import IdentityVault
 from notifications import metrics
 from notifications.channels.base import SendOutcome, retry_delay
 from notifications.channels.helsenorge import (

@@ -39,10 +39,10 @@ import structlog
 from sqlalchemy import ColumnElement, Table, and_, bindparam, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.db import Database, utcnow
 from booking.models import Appointment, Clinic, County, Patient
 from booking.rules import local_date
 from booking.statuses import ACTIVE, AppointmentStatus
+from core.db import Database, utcnow
 from notifications import metrics
 from notifications.channels.base import SendOutcome, SmsChannel, SmsResult, retry_delay
 from notifications.channels.twilio_status import map_message_status

@@ -32,7 +32,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from booking.db import Database, utcnow
+from core.db import Database, utcnow
 from notifications.models import Notification
 from notifications.statuses import Channel, NotificationStatus
 

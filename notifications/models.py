@@ -16,7 +16,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -29,8 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 import booking.models  # noqa: F401  (registers the tables referred to here)
-from booking.db import Base, UTCDateTime, utcnow
-from booking.statuses import check_constraint
+from core.db import Base, BigId, UTCDateTime, check_constraint, utcnow
 from notifications.statuses import (
     BlockReason,
     Channel,
@@ -38,8 +36,6 @@ from notifications.statuses import (
     Purpose,
     ReceiptOutcome,
 )
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Notification(Base):

@@ -35,7 +35,6 @@ import phonenumbers
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.db import Database
 from booking.models import Guardianship, Patient
 from booking.representation import (
     OF_AGE_IN_HEALTH_MATTERS,
@@ -44,6 +43,7 @@ from booking.representation import (
     guardian_access,
 )
 from booking.rules import age_on
+from core.db import Database
 from notifications.channels.krr import STALE_AFTER_MONTHS, months_before
 from notifications.models import SmsNumberBlock
 from notifications.statuses import BlockReason, Reason

@@ -20,9 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
-OSLO: Final = ZoneInfo("Europe/Oslo")
+from core.locale import OSLO
+
 DAY_MINUTES: Final = 24 * 60
 #: 3 days and 1 day before (minutes), unless a ``ReminderPolicy`` says otherwise.
 DEFAULT_REMINDER_OFFSETS: Final[tuple[int, ...]] = (3 * DAY_MINUTES, DAY_MINUTES)

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from booking import audit
 from booking.audit import Actor
-from booking.db import Database, utcnow
 from booking.models import Appointment, Clinic, County
+from core.db import Database, utcnow
 from notifications.models import Notification, NotificationEvent
 from notifications.outbox import dispatch_after_commit
 from notifications.recipients import normalise_mobile

@@ -50,12 +50,13 @@ import structlog
 from babel.dates import format_datetime
 from babel.support import NullTranslations, Translations
 
+from core.locale import LANGUAGES
 from notifications.schedule import OSLO
 from notifications.statuses import Purpose
 
 log = structlog.get_logger(__name__)
 
-LANGUAGES: Final = ("nb", "nn", "en", "se")
+
 DEFAULT_LANGUAGE: Final = "nb"
 #: The language of the msgids.
 SOURCE_LANGUAGE: Final = "en"

@@ -25,7 +25,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from booking.db import utcnow
+from core.db import utcnow
 from notifications.channels.twilio_sms import (
     InvalidCallback,
     parse_status_callback,

@@ -37,7 +37,7 @@ from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
-from booking.db import Database, create_database
+from core.db import Database, create_database
 from notifications import jobs
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
@@ -259,7 +259,7 @@ def arq_dispatcher(queue: ArqQueue, *, timeout: float = 2.0) -> Callable[[Sequen
 async def startup(ctx: dict[str, Any]) -> None:
     settings = ctx.get("settings")
     if settings is None:  # started as ``arq notifications.worker.WorkerSettings``
-        from web.settings import Settings
+        from core.settings import Settings
 
         settings = Settings.from_env()
     runtime = build_runtime(settings)

@@ -34,8 +34,8 @@ SECRET_KEY = "s" * 40
 def start_server(database_url: str) -> tuple[str, object, threading.Thread]:
     import uvicorn
 
+    from core.settings import Settings
     from web.app import create_app
-    from web.settings import Settings
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

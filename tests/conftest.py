@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import web.schema  # noqa: F401  (every table, for create_all)
-from booking.db import Base, Database, create_database
+from core.db import Base, Database, create_database
 from tests.services import postgres_url, redis_url, service_missing
 
 pytest_plugins = ["tests.logcheck"]

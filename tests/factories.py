@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.identity import IdentityVault, synthetic_number
 from booking.models import (
     AppointmentType,
     Chair,
@@ -22,6 +21,7 @@ from booking.models import (
     Slot,
 )
 from booking.statuses import SlotStatus
+from core.identity import IdentityVault, synthetic_number
 
 VAULT = IdentityVault.from_secret("test-secret-not-for-production")
 _seq = itertools.count(1)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from booking.identity import is_valid
+from core.identity import is_valid
 from web.logs import QUIET_LOGGERS
 
 LOG_PATH = Path("var/test-logs/run.log")

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from core.settings import ROOT
 from tests.logcheck import keep_output
 from tests.services import postgres_url, service_missing
-from web.settings import ROOT
 
 
 @pytest.mark.postgres

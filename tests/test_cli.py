@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from core.settings import ROOT
 from tests.logcheck import keep_output
-from web.settings import ROOT
 
 
 def tanntid(*args: str, db_path: Path) -> subprocess.CompletedProcess[str]:

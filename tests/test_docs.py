@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from web.settings import DOCUMENTED, ROOT
+from core.settings import DOCUMENTED, ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -15,7 +15,7 @@ def test_every_setting_is_in_the_readme_table():
 
 
 def test_every_setting_read_from_the_environment_is_documented():
-    source = (ROOT / "web" / "settings.py").read_text(encoding="utf-8")
+    source = (ROOT / "core" / "settings.py").read_text(encoding="utf-8")
     read = set(re.findall(r'env_map\.get\("([A-Z_]+)"', source))
     assert read <= set(DOCUMENTED), sorted(read - set(DOCUMENTED))
 

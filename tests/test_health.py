@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from core.settings import Settings
 from web.app import create_app
-from web.settings import Settings
 
 
 def make_app(db, **kw):
@@ -43,7 +43,7 @@ async def test_readyz_checks_redis_when_configured(db, redis_server_url):
 
 
 async def test_readyz_reports_an_unreachable_database(tmp_path):
-    from booking.db import create_database
+    from core.db import create_database
 
     broken = create_database(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x/db.sqlite3")
     async with client(make_app(broken)) as c:

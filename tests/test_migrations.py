@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 import web.schema  # noqa: F401
-from booking.db import Base, create_database
+from core.db import Base, create_database
+from core.settings import ROOT
 from tests.services import postgres_url
-from web.settings import ROOT
 
 
 def alembic_config() -> Config:

@@ -26,17 +26,17 @@ from typing import Any, TypeVar
 import httpx
 from bs4 import BeautifulSoup
 
-from booking.db import Base, create_database, utcnow
 from booking.demo import DEMO_PEOPLE, DemoLogin, demo_logins
-from booking.identity import IdentityVault
 from booking.rules import local_date
+from core.db import Base, create_database, utcnow
+from core.identity import IdentityVault
+from core.settings import DOCUMENTED, ROOT, Settings
 from tests import factories as f
 from tests.idporten.helpers import browser, login
 from tests.logcheck import keep_output
 from tests.web.booking_flow.world import confirm, hold, pick
 from web.cli import _serve
 from web.i18n import OSLO
-from web.settings import DOCUMENTED, ROOT, Settings
 
 SECRET = "serve-fakes-" + "s" * 32
 #: A demo person with a mobile number in the demo data; here without a number

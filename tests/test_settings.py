@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from web.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 GOOD_PRODUCTION = {
     "TANNTID_ENV": "production",

@@ -35,11 +35,11 @@ from starlette.requests import Request
 
 from booking import audit
 from booking.audit import Actor
-from booking.db import Database, utcnow
 from booking.models import Patient
 from booking.relations import LocalRelations, RelationsSource, guardian_children
 from booking.representation import Access, Capability, RepresentedChild, allows
 from booking.rules import age_on, local_date
+from core.db import Database, utcnow
 from idporten.access import LoginRequired, PatientPrincipal, require_patient
 
 #: The query/form parameter that names the subject.

@@ -15,9 +15,10 @@ from starlette.middleware import Middleware
 
 import idporten.routes
 import idporten.services
-from booking.db import create_database
-from booking.identity import IdentityVault
 from booking.relations import CachedRelations
+from core.db import create_database
+from core.identity import IdentityVault
+from core.settings import Settings, SettingsError
 from idporten.person_api import (
     HelseIdClient,
     PersonApiClient,
@@ -36,7 +37,6 @@ from web.middleware import (
     ServerErrorPageMiddleware,
 )
 from web.routes import build_routes
-from web.settings import Settings, SettingsError
 from web.templating import create_templates
 from web.views.profile import PreferredLocaleMiddleware
 

@@ -13,8 +13,8 @@ from datetime import date
 from pathlib import Path
 from types import FrameType
 
+from core.settings import ROOT, Settings, SettingsError
 from notifications import cli as notifications_cli
-from web.settings import ROOT, Settings, SettingsError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,9 +156,9 @@ def migrate(database_url: str) -> None:
 
 
 async def _seed(settings: Settings, weeks: int) -> int:
-    from booking.db import create_database
     from booking.demo import seed_demo
-    from booking.identity import IdentityVault
+    from core.db import create_database
+    from core.identity import IdentityVault
 
     db = create_database(settings.database_url)
     try:
@@ -171,8 +171,8 @@ async def _seed(settings: Settings, weeks: int) -> int:
 
 
 async def _generate(settings: Settings, start: date, weeks: int) -> int:
-    from booking.db import create_database
     from booking.schedule import generate_slots
+    from core.db import create_database
 
     db = create_database(settings.database_url)
     try:

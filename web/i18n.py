@@ -20,7 +20,6 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
-from zoneinfo import ZoneInfo
 
 import structlog
 from babel.dates import format_datetime, get_day_names
@@ -28,8 +27,9 @@ from babel.support import Translations
 from starlette.requests import Request
 
 from booking.reasons import REASON_TEXT, WARNING_TEXT
+from core.locale import LANGUAGES, OSLO
 
-LOCALES: Final = ("nb", "nn", "en", "se")
+LOCALES: Final = LANGUAGES
 DEFAULT_LOCALE: Final = "nb"
 #: Each language named in itself, for the language switcher (never translated).
 AUTONYMS: Final[Mapping[str, str]] = {
@@ -41,7 +41,6 @@ AUTONYMS: Final[Mapping[str, str]] = {
 LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
 DOMAIN: Final = "messages"
 COOKIE: Final = "lang"
-OSLO: Final = ZoneInfo("Europe/Oslo")
 
 #: Accept-Language tags (primary subtag, lower case) mapped to our locales.
 _TAG_TO_LOCALE: Final[Mapping[str, str]] = {

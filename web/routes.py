@@ -7,10 +7,10 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from core.settings import Settings
 from idporten.routes import auth_routes
 from notifications import dev_outbox, metrics, webhooks
 from web import health
-from web.settings import Settings
 from web.views import booking_flow, clinics, home, info, language, patient, profile
 from web.views import calendar as calendar_links
 

@@ -1,4 +1,4 @@
-"""Every table of the service, registered on ``booking.db.Base.metadata``.
+"""Every table of the service, registered on ``core.db.Base.metadata``.
 
 Import this module wherever the whole schema is needed (migrations, tests,
 benchmarks); each package keeps its own models."""
@@ -6,7 +6,7 @@ benchmarks); each package keeps its own models."""
 import booking.models
 import idporten.models
 import notifications.models
-from booking.db import Base
+from core.db import Base
 
 metadata = Base.metadata
 

@@ -29,12 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 from fhir.resources.R4B.appointment import Appointment
 from pydantic import ValidationError
 
+from core.locale import OSLO
 from notifications.channels.base import SendOutcome
 from notifications.channels.tokens import (
     CLIENT_ASSERTION_TYPE,
@@ -51,7 +51,6 @@ HER_ID_SYSTEM = "urn:oid:2.16.578.1.12.4.1.2"
 PROFILE = "http://helsenorge.no/fhir/StructureDefinition/hn-basis-appointment"
 STATUSES = frozenset({"booked", "fulfilled", "cancelled", "noshow", "entered-in-error",
                       "proposed"})
-OSLO = ZoneInfo("Europe/Oslo")
 #: Placeholder scope until HelseID self-service shows the real one (HELSEID_SCOPE).
 DEFAULT_SCOPE = "helsenorge:timeavtaler"
 

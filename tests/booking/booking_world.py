@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from booking.db import Database
 from booking.models import AppointmentType, Chair, Clinic, Patient, ScheduleTemplate, Slot
+from core.db import Database
 from tests import factories as f
 
 NOW = f.at(2030, 3, 1, 9)  # a Friday morning; slots lie the next week

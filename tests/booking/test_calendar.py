@@ -14,9 +14,9 @@ from icalendar import Calendar
 from booking import service
 from booking.audit import Actor
 from booking.calendar import build_calendar, calendar_for_chain, vtimezone
-from booking.db import Database
 from booking.models import Appointment, Clinic
 from booking.statuses import AppointmentStatus
+from core.db import Database
 from tests import factories as f
 from tests.booking.booking_world import World, make_world
 

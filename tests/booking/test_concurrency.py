@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from booking import audit, service
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Appointment, Slot
 from booking.service import BookingRefused
 from booking.statuses import AppointmentStatus, SlotStatus
+from core.db import Database
 from tests import factories as f
 from tests.booking.booking_world import NOW, make_world
 

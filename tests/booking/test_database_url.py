@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from sqlalchemy import text
 
-from booking.db import create_database
+from core.db import create_database
 from tests.conftest import drop_postgres_schema, new_postgres_schema
 from web.cli import migrate
 

@@ -11,8 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from booking import identity, rules
-from booking.db import Database
+from booking import rules
 from booking.demo import (
     CLINICS,
     DEMO_PEOPLE,
@@ -22,7 +21,6 @@ from booking.demo import (
     seed_demo,
     slugify,
 )
-from booking.identity import IdentityVault
 from booking.models import (
     Appointment,
     AppointmentType,
@@ -36,6 +34,9 @@ from booking.models import (
     schedule_template_types,
 )
 from booking.statuses import ACTIVE
+from core import identity
+from core.db import Database
+from core.identity import IdentityVault
 
 VAULT = IdentityVault.from_secret("demo-test-secret")
 TODAY = date(2026, 3, 10)  # a Tuesday

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from booking.identity import IdentityVault, InvalidIdentityNumber, parse, synthetic_number
+from core.identity import IdentityVault, InvalidIdentityNumber, parse, synthetic_number
 
 
 @pytest.mark.parametrize(("number", "kind"), [

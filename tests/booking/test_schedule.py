@@ -12,7 +12,6 @@ from sqlalchemy import func, select
 
 from booking import schedule, service
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Chair, Clinic, ScheduleException, Slot
 from booking.schedule import (
     AffectedAppointment,
@@ -21,6 +20,7 @@ from booking.schedule import (
     generate_slots,
     slot_times,
 )
+from core.db import Database
 from tests import factories as f
 
 OSLO = ZoneInfo("Europe/Oslo")

@@ -123,11 +123,11 @@ async def _build_database(url: str, secret_key: str) -> DemoFacts:
         import web.schema  # noqa: F401  (registers every table)
     except ImportError:
         import booking.models  # noqa: F401
-    from booking.db import Base, create_database
     from booking.demo import seed_demo
-    from booking.identity import IdentityVault
     from booking.models import Clinic, County
     from booking.search import next_free_times
+    from core.db import Base, create_database
+    from core.identity import IdentityVault
 
     db = create_database(url)
     try:
@@ -155,8 +155,8 @@ async def _build_database(url: str, secret_key: str) -> DemoFacts:
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     import uvicorn
 
+    from core.settings import Settings
     from web.app import create_app
-    from web.settings import Settings
 
     compile_catalogs()
     from web import i18n

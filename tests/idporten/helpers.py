@@ -25,13 +25,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from booking.db import Base
-from booking.identity import synthetic_number
+from core.db import Base
+from core.identity import synthetic_number
+from core.settings import Settings
 from idporten.access import LoginRequired, login_required, require_patient, require_staff
 from idporten.local_provider import LocalProvider
 from idporten.routes import auth_routes
 from web.app import create_app
-from web.settings import Settings
 
 SECRET = "t" * 40
 #: A synthetic adult (born 1980, month + 80) and a synthetic child of 8.

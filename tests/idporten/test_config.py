@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from core.settings import Settings, SettingsError
 from idporten.config import client_config, local_clients
 from idporten.routes import auth_routes
 from tests.test_settings import GOOD_PRODUCTION
 from web.app import create_app
-from web.settings import Settings, SettingsError
 
 # A production environment that may start, with a JWK for ID-porten.
 PRODUCTION = {**GOOD_PRODUCTION, "IDPORTEN_CLIENT_JWK": '{"kty": "RSA"}'}

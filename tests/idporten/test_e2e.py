@@ -20,7 +20,7 @@ import uvicorn
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from booking.db import create_database
+from core.db import create_database
 from idporten.models import AuthSession
 from tests.idporten.helpers import (
     ADULT_PID,

@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import func, select
 
-from booking.identity import synthetic_number
 from booking.models import AuditEntry, Guardianship, Patient
 from booking.relations import actor_for_guardian, guardian_children
 from booking.representation import Access, RepresentationReason, guardian_access
 from booking.statuses import ConfidentialAddress
+from core.identity import synthetic_number
 from idporten.fakes.person_api import (
     CLIENT_ASSERTION_TYPE,
     PERSON_API_SCOPE,

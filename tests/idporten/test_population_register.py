@@ -23,10 +23,11 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from booking.identity import synthetic_number
 from booking.models import AuditEntry, Guardianship, Patient
 from booking.relations import CachedRelations
 from booking.statuses import ConfidentialAddress
+from core.identity import synthetic_number
+from core.settings import Settings, SettingsError
 from idporten.fakes.person_api import FakeRegister, create_app, serving
 from idporten.person_api import PersonApiRegister, map_person
 from idporten.services import install
@@ -34,7 +35,6 @@ from notifications.recipients import Role, recipients_for
 from tests import factories as f
 from tests.idporten.helpers import browser, build_app, create_tables, login
 from tests.logcheck import personal_data_in
-from web.settings import Settings, SettingsError
 
 BASE = "http://127.0.0.1:8000"
 CLIENT_ID = "tanntid-helseid-test"

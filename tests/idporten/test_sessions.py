@@ -10,7 +10,7 @@ import pytest
 import redis.asyncio as redis_asyncio
 from sqlalchemy import select
 
-from booking.db import Database
+from core.db import Database
 from idporten.models import AuthSession
 from idporten.sessions import (
     CookiePolicy,

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Patient
+from core.db import Database
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.jobs import DeliveryConfig, Runtime
 from notifications.models import Notification

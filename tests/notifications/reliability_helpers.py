@@ -34,7 +34,6 @@ from sqlalchemy import func, insert, select, text, update
 import web.schema  # noqa: F401  (every table, for create_all)
 from booking import service
 from booking.audit import Actor
-from booking.db import Base, Database, create_database, utcnow
 from booking.models import (
     Appointment,
     AppointmentStatus,
@@ -42,6 +41,7 @@ from booking.models import (
     Slot,
     SlotStatus,
 )
+from core.db import Base, Database, create_database, utcnow
 from notifications.models import Notification
 from notifications.statuses import Channel, NotificationStatus, Purpose
 from tests.booking.booking_world import make_world

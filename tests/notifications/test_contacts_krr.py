@@ -18,8 +18,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from booking import service
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Patient
+from core.db import Database
+from core.settings import Settings
 from notifications import jobs
 from notifications.channels.tokens import generate_rsa_jwk
 from notifications.contacts import RegisterDirectory, contact_directory
@@ -34,7 +35,6 @@ from tests import factories as f
 from tests.booking.booking_world import make_world
 from tests.notifications.helpers import PUBLIC_URL, Clock, MemorySms, row, rows
 from tests.notifications.test_outbox import EARLY, book_adult
-from web.settings import Settings
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-krr-outbox")
 #: The secret of ``tests.factories.VAULT``: the runtime's vault must read its identity numbers.

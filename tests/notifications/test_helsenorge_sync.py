@@ -15,6 +15,7 @@ from sqlalchemy import update
 from booking import service
 from booking.audit import Actor
 from booking.models import Patient
+from core.settings import Settings, SettingsError
 from notifications import jobs
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
@@ -51,7 +52,6 @@ from tests.notifications.helpers import (
     world_with_phones,
 )
 from tests.notifications.test_outbox import EARLY, START, book_adult
-from web.settings import Settings, SettingsError
 
 HELSENORGE = Channel.HELSENORGE
 SYSTEM = f"{PUBLIC_URL}/fhir/NamingSystem/appointment"

@@ -31,7 +31,7 @@ from arq.connections import ArqRedis
 
 from booking import service
 from booking.audit import Actor
-from booking.db import Database, utcnow
+from core.db import Database, utcnow
 from notifications import outbox
 from notifications.fakes.server import serving
 from notifications.fakes.twilio import FakeTwilio

@@ -15,9 +15,9 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from booking.audit import Actor
-from booking.db import Base, create_database
 from booking.models import AuditEntry, Patient
 from booking.statuses import ActorKind
+from core.db import Base, create_database
 from notifications import cli, jobs
 from notifications.dev_outbox import dev_sms, outbox_page
 from notifications.metrics import metrics_endpoint, render_metrics

@@ -163,8 +163,8 @@ async def test_each_job_logs_under_its_own_correlation_id():
 
 
 async def test_the_queue_name_comes_from_the_settings(tmp_path, arq_redis, redis_prefix):
+    from core.settings import Settings
     from notifications.worker import shutdown, startup
-    from web.settings import Settings
 
     queue_name = f"{redis_prefix}elsewhere"
     settings = Settings.from_env({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'q.db'}",

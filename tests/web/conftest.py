@@ -15,10 +15,10 @@ from babel.messages.pofile import read_po
 from bs4 import BeautifulSoup
 from starlette.applications import Starlette
 
-from booking.db import Database
+from core.db import Database
+from core.settings import Settings
 from web import i18n
 from web.app import create_app
-from web.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"

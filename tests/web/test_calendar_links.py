@@ -20,16 +20,16 @@ from starlette.routing import Route
 
 from booking import service
 from booking.audit import Actor
-from booking.db import Database
 from booking.directions import entur_link, map_link
 from booking.models import Appointment
+from core.db import Database
+from core.settings import Settings
 from notifications.models import Notification
 from notifications.templates import link_key, links_for
 from tests.booking.booking_world import NOW, World, make_world
 from tests.web.conftest import BASE_URL, html, text_of
 from web import signing
 from web.app import create_app
-from web.settings import Settings
 from web.views import calendar as views
 from web.views.calendar import calendar_link, directions_link
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import httpx
 import time_machine
 
-from booking.db import Database
 from booking.models import County
 from booking.statuses import SlotStatus
+from core.db import Database
 from tests import factories as f
 from tests.web.conftest import html, text_of
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from booking import directory
-from booking.db import Database
+from core.db import Database
 from tests import factories as f
 
 

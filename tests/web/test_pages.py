@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from booking.db import Database
+from core.db import Database
 from tests import factories as f
 from tests.web.conftest import html, text_of
 

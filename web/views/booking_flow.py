@@ -49,7 +49,6 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from booking import directory, rules, service
-from booking.db import Database, utcnow
 from booking.directory import ClinicListing
 from booking.models import Appointment, AppointmentType, Clinic, Patient, Slot
 from booking.models import schedule_template_types as template_types
@@ -57,6 +56,7 @@ from booking.reasons import N_, Reason
 from booking.representation import Access
 from booking.search import FreeSlot, free_slots
 from booking.statuses import ACTIVE, SlotStatus
+from core.db import Database, utcnow
 from web import i18n
 from web.acting import ME, Acting, acting, parse_id
 from web.htmx import page_or_fragment

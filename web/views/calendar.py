@@ -25,14 +25,14 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from booking import calendar
-from booking.db import utcnow
 from booking.directions import directions_to
 from booking.models import Appointment
+from core.db import utcnow
+from core.settings import Settings
 from notifications.models import Notification
 from notifications.templates import link_key, token_appointment, verify_appointment
 from web import i18n, signing
 from web.errors import error_page
-from web.settings import Settings
 from web.templating import render
 from web.views.clinics import phone_link
 

@@ -37,9 +37,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from booking import audit
-from booking.db import Database
 from booking.models import Patient
 from booking.reasons import N_
+from core.db import Database
 from idporten.access import PatientPrincipal, current_session, require_patient
 from idporten.services import services
 from notifications.channels.krr import (

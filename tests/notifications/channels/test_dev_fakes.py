@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from booking.identity import synthetic_number
+from core.identity import synthetic_number
 from notifications.channels.base import SendOutcome
 from notifications.channels.helsenorge import AppointmentNotice, Clinic, HelsenorgeChannel
 from notifications.channels.krr import KrrClient

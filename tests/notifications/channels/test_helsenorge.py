@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fhir.resources.R4B.appointment import Appointment
 
-from booking.identity import synthetic_number
+from core.identity import synthetic_number
 from notifications.channels.base import SendOutcome
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from booking.identity import synthetic_number
+from core.identity import synthetic_number
 from notifications.channels.krr import (
     KrrClient,
     KrrContact,

@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
-from booking.db import Database
+from core.db import Database
 from idporten.services import install
 from tests.idporten.helpers import browser, build_app
 from tests.web.booking_flow.world import World, make_world

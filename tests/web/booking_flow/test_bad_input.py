@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 
 from booking import service
 from booking.audit import Actor
-from booking.db import utcnow
 from booking.models import Appointment, AuditEntry, Slot
 from booking.statuses import SlotStatus
+from core.db import utcnow
 from tests import factories as f
 from tests.idporten.helpers import browser
 from tests.web.booking_flow.conftest import BASE

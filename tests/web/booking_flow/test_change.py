@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from booking import service
 from booking.audit import Actor
-from booking.db import utcnow
 from booking.models import Appointment, Slot
 from booking.statuses import AppointmentStatus, SlotStatus
+from core.db import utcnow
 from tests import factories as f
 from tests.web.booking_flow.world import (
     World,

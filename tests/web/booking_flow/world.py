@@ -14,10 +14,10 @@ import httpx
 from bs4 import BeautifulSoup
 from starlette.applications import Starlette
 
-from booking.db import Database, utcnow
-from booking.identity import IdentityVault, synthetic_number
 from booking.models import AppointmentType, Chair, Clinic, Patient, ScheduleTemplate, Slot
 from booking.rules import local_date
+from core.db import Database, utcnow
+from core.identity import IdentityVault, synthetic_number
 from tests import factories as f
 from tests.idporten.helpers import ADULT_PID, login, path_of
 from web.i18n import OSLO

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select
 from starlette.applications import Starlette
 
-from booking.db import Database
 from booking.models import AuditEntry, Patient
+from core.db import Database
 from idporten.services import install
 from tests.idporten.helpers import ADULT_PID, browser, build_app, login
 from web.views import info, profile

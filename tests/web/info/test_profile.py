@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from booking.db import Database
+from core.db import Database
 from tests.idporten.helpers import cookie
 from tests.web.conftest import html, text_of
 from tests.web.info.conftest import (

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from booking.db import Database
+from core.db import Database
 from notifications.channels.krr import KrrClient, KrrContact, KrrUnavailable
 from notifications.channels.tokens import generate_rsa_jwk
 from notifications.fakes.krr import FakeKrr

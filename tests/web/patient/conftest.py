@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from booking.db import Database
+from core.db import Database
 from idporten.services import install
 from tests.idporten.helpers import browser, build_app, login
 from tests.web.patient.world import Person, World, build_world

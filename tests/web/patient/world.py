@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
-from booking.db import Database, utcnow
-from booking.identity import IdentityVault, synthetic_number
 from booking.models import Appointment, AppointmentType, AuditEntry, Clinic, Patient
 from booking.rules import local_date
 from booking.statuses import AppointmentStatus, SlotStatus, Source
+from core.db import Database, utcnow
+from core.identity import IdentityVault, synthetic_number
 from tests import factories
 
 CLINIC_PHONE = "+4722356140"

@@ -21,11 +21,11 @@ from starlette.responses import Response
 
 from booking import audit
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Appointment, AuditEntry, Clinic, Guardianship, Patient
 from booking.reasons import N_
 from booking.representation import Capability
 from booking.statuses import ActorKind
+from core.db import Database
 from idporten.models import StaffUser
 from idporten.roles import StaffRole
 from web import i18n

@@ -17,10 +17,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from booking import rules, service
-from booking.db import Database, utcnow
 from booking.models import Appointment
 from booking.reasons import WARNING_TEXT, Warning
 from booking.service import BookingRefused
+from core.db import Database, utcnow
 from web import i18n
 from web.acting import Acting
 from web.htmx import is_htmx

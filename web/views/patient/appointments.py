@@ -9,14 +9,14 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from booking.db import Database, utcnow
 from booking.directions import directions_to
 from booking.models import Appointment
 from booking.statuses import AppointmentStatus
+from core.db import Database, utcnow
+from core.settings import Settings
 from web import i18n
 from web.acting import Acting, acting
 from web.htmx import page_or_fragment
-from web.settings import Settings
 from web.templating import render
 from web.views.calendar import calendar_link
 from web.views.patient.loading import acting_for_appointment

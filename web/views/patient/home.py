@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.responses import Response
 
-from booking.db import Database, utcnow
+from core.db import Database, utcnow
 from web import i18n
 from web.acting import PersonChoice, acting
 from web.templating import render

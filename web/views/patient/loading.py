@@ -13,9 +13,9 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from booking.db import Database
 from booking.models import Appointment
 from booking.representation import Access
+from core.db import Database
 from idporten.access import require_patient
 from web.acting import Acting, acting, parse_id, refuse, requested_subject
 from web.views.patient.presenting import load_appointment

@@ -24,11 +24,11 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from booking import rules
 from booking.audit import Actor
-from booking.db import Database
 from booking.models import Appointment, Clinic, Patient
 from booking.reasons import N_, Reason
 from booking.representation import Access
 from booking.statuses import ACTIVE, AppointmentStatus
+from core.db import Database
 from web import i18n
 from web.views.clinics import Phone, phone_link
 
