@@ -159,7 +159,8 @@ def build_calendar(appointment: Appointment, clinic: Clinic, *, host: str, local
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("transp", "OPAQUE")
     calendar.add_component(event)
-    return calendar.to_ical()
+    ical: bytes = calendar.to_ical()
+    return ical
 
 
 # --- from the database ------------------------------------------------------

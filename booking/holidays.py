@@ -28,7 +28,8 @@ __all__ = ["is_public_holiday", "public_holidays"]
 
 @lru_cache(maxsize=64)
 def _holidays_of(year: int) -> Mapping[date, str]:
-    calendar = holidays.Norway(years=year, include_sundays=False, language="no")
+    calendar = holidays.country_holidays("NO", years=year, include_sundays=False,
+                                         language="no")
     return MappingProxyType(dict(sorted(calendar.items())))
 
 

@@ -349,5 +349,6 @@ APPEND_ONLY_DDL = {
 for _dialect, _statements in APPEND_ONLY_DDL.items():
     for _statement in _statements:
         event.listen(
-            AuditEntry.__table__, "after_create", DDL(_statement).execute_if(dialect=_dialect)
+            AuditEntry.__table__, "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )
