@@ -303,6 +303,42 @@ def test_links_already_sent_keep_working():
     assert sign_appointment(KEY, 123_456, 1) != old
 
 
+#: SMS link tokens and key pasted as the code wrote them before the codec
+#: moved to core.tokens: texts already sent must keep working, and the same
+#: notification must still get the same text.
+GOLDEN_SECRET = "golden secret: links already sent"
+GOLDEN_KEY = "b85a5a2ddf8c38b624d00eb272b5769b182cc20208f542701115b1062c3d98ad"
+GOLDEN_TOKENS = [
+    (1, 1, "AbKO9jAXfA"),
+    (42, 7, "KvWa8rOrdQ"),
+    (123_456, 987_654_321, "AeJA2i_5qqUb"),
+    (2**64 - 1, 2**64 - 1, "___________EJNsPm_Y"),
+]
+GOLDEN_UNVERSIONED = [(1, "AX0aVjKyTA"), (123_456, "AeJAk7Vco3Oi"),
+                      (2**64 - 1, "__________9FLyfQTG8")]
+
+
+def test_the_link_key_is_derived_as_before():
+    assert link_key(GOLDEN_SECRET).hex() == GOLDEN_KEY
+
+
+@pytest.mark.parametrize(("appointment_id", "notification_id", "token"), GOLDEN_TOKENS)
+def test_sms_links_already_sent_verify_and_are_made_the_same_way(
+        appointment_id, notification_id, token):
+    key = link_key(GOLDEN_SECRET)
+    assert sign_appointment(key, appointment_id, notification_id) == token
+    assert token_appointment(token) == appointment_id
+    assert verify_appointment(key, token, [notification_id]) == appointment_id
+    assert verify_appointment(key, token, [notification_id - 1]) is None
+
+
+@pytest.mark.parametrize(("appointment_id", "token"), GOLDEN_UNVERSIONED)
+def test_unversioned_sms_links_already_sent_still_verify(appointment_id, token):
+    key = link_key(GOLDEN_SECRET)
+    assert _unversioned_token(key, appointment_id) == token
+    assert verify_appointment(key, token) == appointment_id
+
+
 def test_two_notifications_about_one_appointment_have_different_texts():
     """A resend, or a second reminder, to the same number: reconciling by body
     (channels/twilio_sms.py) must tell them apart."""
