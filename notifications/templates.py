@@ -17,9 +17,10 @@ msgid, the context is ``sms <template id>`` (so an SMS text never shares a
 translation with a page that happens to use the same words), and the
 placeholders are ``{clinic}`` style. ``sms_text`` marks them for ``make
 messages`` (``locales/babel.cfg`` declares the keyword). Rendering reads the
-compiled catalogs (``pybabel compile``, run by ``make setup``); a text
-missing in the recipient's language falls back to Bokmål, then to the
-English msgid, and the language actually used is what gets recorded.
+compiled catalogs (:func:`core.i18n.catalog`; ``pybabel compile``, run by
+``make setup``); a text missing in the recipient's language falls back to
+Bokmål, then to the English msgid, and the language actually used is what
+gets recorded.
 
 **Versions.** Each sent notification records the template id, version and
 language it was written with. Changing the words of a template, in the code
@@ -38,27 +39,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
-from pathlib import Path
 from typing import Final
 
 import structlog
 from babel.dates import format_datetime
-from babel.support import NullTranslations, Translations
 
 from core import tokens
-from core.locale import LANGUAGES
-from notifications.schedule import OSLO
+from core.i18n import SOURCE_LANGUAGE, catalog
+from core.locale import DEFAULT_LANGUAGE, LANGUAGES, OSLO
 from notifications.statuses import Purpose
 
 log = structlog.get_logger(__name__)
 
 
-DEFAULT_LANGUAGE: Final = "nb"
-#: The language of the msgids.
-SOURCE_LANGUAGE: Final = "en"
-LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
-DOMAIN: Final = "messages"
 #: The placeholders a template may use; anything else fails the lint test.
 ALLOWED_FIELDS: Final = frozenset({"clinic", "when", "url", "ics", "map", "child"})
 
@@ -158,23 +151,6 @@ class Template:
         return hashlib.sha256(self.text.encode()).hexdigest()[:12]
 
 
-@cache
-def _catalog(language: str) -> NullTranslations:
-    """The compiled catalog of one language, without fallbacks (``template``
-    falls back itself); loaded once per process."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    if not path.exists():
-        log.warning("catalog_not_compiled", locale=language, hint="pybabel compile -d locales")
-        return NullTranslations()
-    with path.open("rb") as fp:
-        return Translations(fp, domain=DOMAIN)
-
-
-def reload_catalogs() -> None:
-    """Forget the loaded catalogs (after compiling them again, in tests)."""
-    _catalog.cache_clear()
-
-
 def template(purpose: Purpose | str, audience: Audience | str, language: str) -> Template:
     """The words of one template in ``language``, from its catalog; in
     Bokmål if that catalog lacks them, in English (the msgid) if both do."""
@@ -183,7 +159,7 @@ def template(purpose: Purpose | str, audience: Audience | str, language: str) ->
     tried = (language,) if language in (DEFAULT_LANGUAGE, SOURCE_LANGUAGE) \
         else (language, DEFAULT_LANGUAGE)
     for candidate in tried:
-        text = str(_catalog(candidate).pgettext(context, english))
+        text = str(catalog(candidate).pgettext(context, english))
         # gettext hands back the msgid for a message it lacks; only English
         # is the msgid itself.
         if text != english or candidate == SOURCE_LANGUAGE:

@@ -18,6 +18,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from core.i18n import LOCALE_DIR
+from core.locale import OSLO
 from notifications import templates as templates_module
 from notifications.segments import count_segments
 from notifications.statuses import Purpose
@@ -27,7 +29,6 @@ from notifications.templates import (
     BUDGET_CLINIC_NAME,
     BUDGET_PUBLIC_URL,
     LANGUAGES,
-    LOCALE_DIR,
     WORDINGS,
     Audience,
     MessageContext,
@@ -43,7 +44,6 @@ from notifications.templates import (
     verify_appointment,
 )
 
-OSLO = ZoneInfo("Europe/Oslo")
 KEY = link_key("test-secret")
 #: (purpose, audience, language): every template the catalogs must hold.
 KEYS = sorted(((p, a, lang) for (p, a) in WORDINGS for lang in LANGUAGES), key=str)
@@ -165,22 +165,22 @@ def test_a_translators_change_fails_the_fingerprint_until_the_version_is_raised(
     changed = _catalog_with("nn", context, english,
                             "Påminning frå {clinic}: Du har time {when}. Endre eller avlys: "
                             "{url} Kalender: {ics} Kart: {map}")
-    monkeypatch.setattr(templates_module, "_catalog", lambda language: changed)
+    monkeypatch.setattr(templates_module, "catalog", lambda language: changed)
     found = template(Purpose.REMINDER, Audience.SELF, "nn")
     assert "avlys" in found.text and found.version == version
     assert found.fingerprint() != recorded
 
 
 def test_a_text_missing_in_a_catalog_falls_back_to_bokmal_then_english(monkeypatch):
-    real = templates_module._catalog
-    monkeypatch.setattr(templates_module, "_catalog",
+    real = templates_module.catalog
+    monkeypatch.setattr(templates_module, "catalog",
                         lambda language: NullTranslations() if language == "se" else real(language))
     context = MessageContext("K", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
                              links_for("https://t.example", KEY, 1, 2))
     rendered = render(Purpose.CANCELLATION, Audience.SELF, "se", context)
     assert rendered.language == "nb"
     assert rendered.body.startswith("K: Timen din tirsdag 31. mars kl. 09:30 er avbestilt.")
-    monkeypatch.setattr(templates_module, "_catalog", lambda language: NullTranslations())
+    monkeypatch.setattr(templates_module, "catalog", lambda language: NullTranslations())
     rendered = render(Purpose.CANCELLATION, Audience.SELF, "nn", context)
     assert rendered.language == "en"
     assert rendered.body.startswith("K: Your appointment on Tuesday 31 March at 09:30 is")
