@@ -6,6 +6,10 @@ for one purpose can never be replayed as another. Tokens are unpadded
 base64url with exactly one spelling per byte string: :func:`decode` refuses
 any other encoding of the same bytes, so a token cannot be varied without
 changing what it says.
+
+One older derivation stays, for SMS links already sent:
+:func:`derive_prefixed_key` (a plain SHA-256 of a prefix and the secret).
+Nothing new uses it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,15 @@ def derive_key(secret: str, label: str) -> bytes:
     if not secret:
         raise ValueError("no secret to derive a key from")
     return hmac.new(secret.encode(), label.encode(), hashlib.sha256).digest()
+
+
+def derive_prefixed_key(secret: str, prefix: bytes) -> bytes:
+    """The 32-byte key ``SHA-256(prefix + secret)``: the derivation SMS links
+    were signed with before :func:`derive_key` (``prefix``
+    ``b"tanntid:sms-link:v1:"``). Kept, byte for byte, so links already sent
+    keep working; new uses take :func:`derive_key`. Unlike it, an empty
+    secret is not refused here, as it never was."""
+    return hashlib.sha256(prefix + secret.encode()).digest()
 
 
 def mac(key: bytes, message: bytes, length: int) -> bytes:

@@ -17,30 +17,29 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import re
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-import jwt
 import structlog
 
+from core import tokens
+from core.oauth import CLIENT_ASSERTION_TYPE, SigningKey, client_assertion
 from idporten import acr as levels
 from idporten.metadata import JwksCache, MetadataCache, MetadataError, ProviderMetadata
 from idporten.tokens import ALLOWED_ALGORITHMS, IDTokenClaims, TokenError, validate_id_token
 
 log = structlog.get_logger("tanntid.idporten")
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: Digdir accepts client assertions valid for at most 120 seconds.
 ASSERTION_LIFETIME = 60
 _ERROR_CODE = re.compile(r"^[a-z_]{1,64}$")
@@ -106,7 +105,7 @@ def pkce_pair() -> tuple[str, str]:
     §4.2: its S256 challenge, base64url without padding."""
     verifier = secrets.token_urlsafe(64)
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+    return verifier, tokens.encode(digest)
 
 
 class OIDCClient:
@@ -243,26 +242,24 @@ class OIDCClient:
             raise LoginFailed("token_request")
         return id_token
 
+    @cached_property
+    def _signing_key(self) -> SigningKey | None:
+        """Our private key (``client_jwk``), read once."""
+        return SigningKey.from_jwk(self.config.client_jwk) if self.config.client_jwk else None
+
     def _client_auth(self, meta: ProviderMetadata) -> dict[str, str]:
         """The form fields that authenticate us. ``private_key_jwt``: a fresh
         assertion per request with iss = sub = client_id, aud = the issuer, a
         short exp, iat and a random jti (RFC 7523 §3; Digdir), and client_id also
         as a form parameter (Digdir)."""
         client_id = self.config.client_id
-        if self.config.client_jwk:
-            jwk = json.loads(self.config.client_jwk)
-            key = jwt.PyJWK(jwk)
-            alg = jwk.get("alg", "RS256")
-            if alg not in ALLOWED_ALGORITHMS:
+        if self._signing_key is not None:
+            if self._signing_key.alg not in ALLOWED_ALGORITHMS:
                 raise LoginFailed("unavailable")
-            now = int(time.time())
-            assertion = jwt.encode(
-                {"iss": client_id, "sub": client_id, "aud": meta.issuer, "iat": now,
-                 "exp": now + ASSERTION_LIFETIME, "jti": secrets.token_urlsafe(24)},
-                key.key, algorithm=alg,
-                headers={"kid": jwk["kid"]} if jwk.get("kid") else None,
-            )
-            return {"client_id": client_id, "client_assertion_type": ASSERTION_TYPE,
+            assertion = client_assertion(self._signing_key, client_id=client_id,
+                                         audience=meta.issuer, lifetime=ASSERTION_LIFETIME,
+                                         not_before=False)
+            return {"client_id": client_id, "client_assertion_type": CLIENT_ASSERTION_TYPE,
                     "client_assertion": assertion}
         if self.config.client_secret:
             return {"client_id": client_id, "client_secret": self.config.client_secret}

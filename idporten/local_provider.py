@@ -41,9 +41,9 @@ from starlette.types import Receive, Scope, Send
 
 from core.identity import InvalidIdentityNumber, parse
 from core.locale import LANGUAGES
+from core.oauth import CLIENT_ASSERTION_TYPE
 from core.settings import VAR, Settings, SettingsError
 from idporten import acr as levels
-from idporten.client import ASSERTION_TYPE
 from idporten.config import RegisteredClient, local_clients, local_issuer
 from idporten.local_users import STAFF_BY_KEY, STAFF_TEST_USERS, StaffTestUser, demo_persons
 from idporten.pages import render
@@ -387,7 +387,7 @@ class LocalProvider:
         """RFC 6749 §2.3 / OIDC Core §9: the registered method, and only that."""
         assertion_type = form.get("client_assertion_type")
         if assertion_type is not None:
-            if assertion_type != ASSERTION_TYPE:
+            if assertion_type != CLIENT_ASSERTION_TYPE:
                 raise OAuthError("invalid_client", "unknown client_assertion_type", 401)
             return self._verify_assertion(str(form.get("client_assertion", "")),
                                           form.get("client_id"))

@@ -24,6 +24,8 @@ import httpx
 import jwt
 import structlog
 
+from core.oauth import Expiring
+
 log = structlog.get_logger("tanntid.idporten")
 
 WELL_KNOWN = "/.well-known/openid-configuration"
@@ -105,7 +107,8 @@ async def _get_json(http: httpx.AsyncClient, url: str) -> Any:
 
 
 class MetadataCache:
-    """The discovery document of one provider."""
+    """The discovery document of one provider, kept ``ttl`` seconds
+    (:class:`core.oauth.Expiring`: one fetch at a time)."""
 
     def __init__(self, discovery_url: str, http: httpx.AsyncClient, *, ttl: float = DEFAULT_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -113,29 +116,24 @@ class MetadataCache:
         self.http = http
         self.ttl = ttl
         self.clock = clock
-        self._value: ProviderMetadata | None = None
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._document: Expiring[ProviderMetadata] = Expiring(self._load, clock=clock)
 
     async def get(self) -> ProviderMetadata:
-        if self._value is not None and self.clock() < self._expires:
-            return self._value
-        async with self._lock:
-            if self._value is not None and self.clock() < self._expires:
-                return self._value
-            try:
-                doc = await _get_json(self.http, self.discovery_url)
-                if not isinstance(doc, dict):
-                    raise MetadataError("discovery document is not a JSON object")
-                self._value = ProviderMetadata.from_document(doc, self.discovery_url)
-                self._expires = self.clock() + self.ttl
-            except MetadataError:
-                if self._value is None:
-                    raise
-                # Keep the old document a little longer rather than stop all logins.
-                log.warning("discovery_refresh_failed", url=self.discovery_url)
-                self._expires = self.clock() + min(self.ttl, 300.0)
-            return self._value
+        return await self._document.get()
+
+    async def _load(self) -> tuple[ProviderMetadata, float]:
+        try:
+            doc = await _get_json(self.http, self.discovery_url)
+            if not isinstance(doc, dict):
+                raise MetadataError("discovery document is not a JSON object")
+            return ProviderMetadata.from_document(doc, self.discovery_url), self.ttl
+        except MetadataError:
+            old = self._document.last
+            if old is None:
+                raise
+            # Keep the old document a little longer rather than stop all logins.
+            log.warning("discovery_refresh_failed", url=self.discovery_url)
+            return old, min(self.ttl, 300.0)
 
 
 class JwksCache:

@@ -106,14 +106,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-import jwt
 import structlog
 from sqlalchemy import select
 
@@ -123,12 +121,12 @@ from booking.representation import ChildRelation, PersonFacts
 from booking.statuses import ConfidentialAddress
 from core.db import Database
 from core.identity import IdentityVault
+from core.oauth import SigningKey, TokenError, TokenSource, client_credentials
 from idporten import patients
 from idporten.client import LoginFailed
 
 log = structlog.get_logger(__name__)
 
-CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 SCOPE_WITH_LEGAL_BASIS = "nhn:hgd-persontjenesten-api/read-with-legal-basis"
 #: PersonWithLegalBasisApi ``apiLegalBasisPersonGetByNinPost`` (see above).
 DEFAULT_PERSON_PATH = "/api/legal-basis/person/get-by-nin"
@@ -169,91 +167,23 @@ class PersonApiError(RuntimeError):
 # --- HelseID -----------------------------------------------------------------
 
 
-class HelseIdClient:
-    """Client-credentials tokens from HelseID with ``private_key_jwt``.
+def helseid_tokens(*, authority: str, client_id: str, key: SigningKey, scope: str,
+                   http: httpx.AsyncClient, clock: Callable[[], float] = time.time,
+                   token_url: str | None = None) -> TokenSource:
+    """Client-credentials tokens from HelseID with ``private_key_jwt``
+    (:mod:`core.oauth`), in the profile the module notes describe.
 
-    ``private_jwk`` is the client's private key as a JWK (``kid`` and ``alg``
-    taken from it; ``alg`` defaults to RS256). ``clock`` returns Unix seconds.
-    ``token_url``, when given (``HELSEID_TOKEN_URL``), is where tokens are
-    asked for instead of the discovered endpoint; the assertion's ``aud`` is
-    still the issuer that ``authority``'s discovery document names (HelseID
-    wants the issuer, see the module notes). Assertions live 30 s: HelseID
-    refuses an ``exp`` more than 60 s ahead, and clocks drift.
-    """
-
-    def __init__(self, *, authority: str, client_id: str, private_jwk: Mapping[str, Any],
-                 scope: str, http: httpx.AsyncClient,
-                 clock: Callable[[], float] = time.time,
-                 assertion_lifetime: int = 30, refresh_margin: int = 60,
-                 token_url: str | None = None) -> None:
-        self.authority = authority.rstrip("/")
-        self.token_url = token_url
-        self.client_id = client_id
-        self.scope = scope
-        self.http = http
-        self.clock = clock
-        self.assertion_lifetime = assertion_lifetime
-        self.refresh_margin = refresh_margin
-        self._jwk = jwt.PyJWK(dict(private_jwk))
-        self._alg = str(private_jwk.get("alg") or "RS256")
-        self._kid = private_jwk.get("kid")
-        self._discovery: dict[str, Any] | None = None
-        self._token: tuple[str, float] | None = None
-        self._lock = asyncio.Lock()
-
-    async def discovery(self) -> dict[str, Any]:
-        if self._discovery is None:
-            response = await self.http.get(f"{self.authority}/.well-known/openid-configuration")
-            if response.status_code != 200:
-                raise PersonApiError(f"HelseID discovery failed: HTTP {response.status_code}")
-            meta = response.json()
-            # OpenID Connect Discovery 1.0 §4.3: the issuer is the authority asked.
-            if not isinstance(meta, dict) or str(meta.get("issuer", "")).rstrip(
-                    "/") != self.authority or not meta.get("token_endpoint"):
-                raise PersonApiError("HelseID discovery names another issuer or no token "
-                                     "endpoint")
-            self._discovery = meta
-        return self._discovery
-
-    def client_assertion(self, audience: str) -> str:
-        now = int(self.clock())
-        claims = {"iss": self.client_id, "sub": self.client_id, "aud": audience,
-                  "iat": now, "nbf": now, "exp": now + self.assertion_lifetime,
-                  "jti": uuid.uuid4().hex}
-        headers = {"typ": "client-authentication+jwt"}
-        if self._kid:
-            headers["kid"] = str(self._kid)
-        return jwt.encode(claims, self._jwk.key, algorithm=self._alg, headers=headers)
-
-    async def access_token(self) -> str:
-        """A valid access token, fetched anew only when the last one is about
-        to expire."""
-        async with self._lock:
-            if self._token is not None and self._token[1] - self.refresh_margin > self.clock():
-                return self._token[0]
-            meta = await self.discovery()
-            token_endpoint = self.token_url or str(meta["token_endpoint"])
-            response = await self.http.post(token_endpoint, data={
-                "grant_type": "client_credentials",
-                "client_id": self.client_id,
-                "client_assertion_type": CLIENT_ASSERTION_TYPE,
-                "client_assertion": self.client_assertion(str(meta["issuer"])),
-                "scope": self.scope,
-            })
-            if response.status_code != 200:
-                error = _error_code(response)
-                raise PersonApiError(f"HelseID token request refused: HTTP "
-                                     f"{response.status_code} {error}")
-            body = response.json()
-            if str(body.get("token_type", "")).lower() != "bearer" or not body.get(
-                    "access_token"):
-                raise PersonApiError("HelseID returned no bearer token")
-            expires_at = self.clock() + float(body.get("expires_in", 0))
-            self._token = (str(body["access_token"]), expires_at)
-            return self._token[0]
-
-    def forget_token(self) -> None:
-        self._token = None
+    ``authority``'s discovery document must name it as the issuer; that
+    issuer is the assertion's ``aud``, and its token endpoint is used unless
+    ``token_url`` (``HELSEID_TOKEN_URL``) is given. Assertions live 30 s
+    (HelseID refuses an ``exp`` more than 60 s ahead, and clocks drift), with
+    ``nbf`` and the header ``typ`` ``client-authentication+jwt``; tokens are
+    renewed 60 s before they expire. ``clock`` returns Unix seconds."""
+    return TokenSource(
+        client_credentials(key, client_id=client_id, scope=scope, lifetime=30,
+                           typ="client-authentication+jwt", clock=clock),
+        http=http, issuer=authority, token_url=token_url, discover=True,
+        refresh_margin=60, clock=clock)
 
 
 def _error_code(response: httpx.Response) -> str:
@@ -444,7 +374,7 @@ def _current_name(value: Any, now: datetime) -> tuple[str, str]:
 class PersonApiClient:
     """Fetches person records; identity numbers only in the request body."""
 
-    def __init__(self, *, base_url: str, tokens: HelseIdClient, http: httpx.AsyncClient,
+    def __init__(self, *, base_url: str, tokens: TokenSource, http: httpx.AsyncClient,
                  vault: IdentityVault, person_path: str = DEFAULT_PERSON_PATH) -> None:
         self.url = base_url.rstrip("/") + person_path
         self.tokens = tokens
@@ -502,13 +432,16 @@ class PersonApiClient:
         information parts."""
         params = {"informationParts": list(INFORMATION_PARTS), "includeHistory": "false"}
         for attempt in (1, 2):
-            token = await self.tokens.access_token()
+            try:
+                token = await self.tokens.token()
+            except TokenError as exc:
+                raise PersonApiError(f"HelseID: {exc}") from exc
             response = await self.http.post(
                 self.url, data={"nin": nin}, params=params,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
                          "api-version": API_VERSION})
             if response.status_code == 401 and attempt == 1:
-                self.tokens.forget_token()  # revoked or expired early: one fresh try
+                self.tokens.forget()  # revoked or expired early: one fresh try
                 continue
             break
         if response.status_code == 404:

@@ -17,9 +17,10 @@ msgid, the context is ``sms <template id>`` (so an SMS text never shares a
 translation with a page that happens to use the same words), and the
 placeholders are ``{clinic}`` style. ``sms_text`` marks them for ``make
 messages`` (``locales/babel.cfg`` declares the keyword). Rendering reads the
-compiled catalogs (``pybabel compile``, run by ``make setup``); a text
-missing in the recipient's language falls back to Bokmål, then to the
-English msgid, and the language actually used is what gets recorded.
+compiled catalogs (:func:`core.i18n.catalog`; ``pybabel compile``, run by
+``make setup``); a text missing in the recipient's language falls back to
+Bokmål, then to the English msgid, and the language actually used is what
+gets recorded.
 
 **Versions.** Each sent notification records the template id, version and
 language it was written with. Changing the words of a template, in the code
@@ -32,36 +33,25 @@ The Northern Sami (se) texts await review by a native translator.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
-from pathlib import Path
 from typing import Final
 
 import structlog
 from babel.dates import format_datetime
-from babel.support import NullTranslations, Translations
 
-from core.locale import LANGUAGES
-from notifications.schedule import OSLO
+from core import tokens
+from core.i18n import SOURCE_LANGUAGE, catalog
+from core.locale import DEFAULT_LANGUAGE, LANGUAGES, OSLO
 from notifications.statuses import Purpose
 
 log = structlog.get_logger(__name__)
 
 
-DEFAULT_LANGUAGE: Final = "nb"
-#: The language of the msgids.
-SOURCE_LANGUAGE: Final = "en"
-LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
-DOMAIN: Final = "messages"
 #: The placeholders a template may use; anything else fails the lint test.
 ALLOWED_FIELDS: Final = frozenset({"clinic", "when", "url", "ics", "map", "child"})
 
@@ -161,23 +151,6 @@ class Template:
         return hashlib.sha256(self.text.encode()).hexdigest()[:12]
 
 
-@cache
-def _catalog(language: str) -> NullTranslations:
-    """The compiled catalog of one language, without fallbacks (``template``
-    falls back itself); loaded once per process."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    if not path.exists():
-        log.warning("catalog_not_compiled", locale=language, hint="pybabel compile -d locales")
-        return NullTranslations()
-    with path.open("rb") as fp:
-        return Translations(fp, domain=DOMAIN)
-
-
-def reload_catalogs() -> None:
-    """Forget the loaded catalogs (after compiling them again, in tests)."""
-    _catalog.cache_clear()
-
-
 def template(purpose: Purpose | str, audience: Audience | str, language: str) -> Template:
     """The words of one template in ``language``, from its catalog; in
     Bokmål if that catalog lacks them, in English (the msgid) if both do."""
@@ -186,7 +159,7 @@ def template(purpose: Purpose | str, audience: Audience | str, language: str) ->
     tried = (language,) if language in (DEFAULT_LANGUAGE, SOURCE_LANGUAGE) \
         else (language, DEFAULT_LANGUAGE)
     for candidate in tried:
-        text = str(_catalog(candidate).pgettext(context, english))
+        text = str(catalog(candidate).pgettext(context, english))
         # gettext hands back the msgid for a message it lacks; only English
         # is the msgid itself.
         if text != english or candidate == SOURCE_LANGUAGE:
@@ -202,33 +175,31 @@ def templates() -> dict[tuple[Purpose, Audience, str], Template]:
 
 # --- links -------------------------------------------------------------------
 
+#: The prefix of the SMS link key's derivation (:func:`core.tokens.derive_prefixed_key`).
+LINK_KEY_PREFIX: Final = b"tanntid:sms-link:v1:"
+
+
 def link_key(secret_key: str) -> bytes:
-    """The key for SMS links, derived from the service's secret (its own domain)."""
-    return hashlib.sha256(b"tanntid:sms-link:v1:" + secret_key.encode()).digest()
+    """The key for SMS links, derived from the service's secret (its own
+    domain). It predates :func:`core.tokens.derive_key`; links already sent
+    are signed with it, so its bytes never change."""
+    return tokens.derive_prefixed_key(secret_key, LINK_KEY_PREFIX)
 
 
 _MAC_BYTES = 6
 _MAX_ID_BYTES = 8
-#: base64url, unpadded, of 1 to 8 id bytes and the MAC.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{10,19}")
-
-
-def _id_bytes(value: int) -> bytes:
-    if value < 0 or value.bit_length() > 8 * _MAX_ID_BYTES:
-        raise ValueError("an id is a non-negative 64-bit integer")
-    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
 
 
 def _mac(key: bytes, appointment_id: int, notification_id: int) -> bytes:
     message = (b"notification:" + appointment_id.to_bytes(_MAX_ID_BYTES, "big")
                + notification_id.to_bytes(_MAX_ID_BYTES, "big"))
-    return hmac.new(key, message, hashlib.sha256).digest()[:_MAC_BYTES]
+    return tokens.mac(key, message, _MAC_BYTES)
 
 
 def _unversioned_mac(key: bytes, raw: bytes) -> bytes:
     """The MAC of tokens sent before they named a notification (see
     :func:`verify_appointment`)."""
-    return hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:_MAC_BYTES]
+    return tokens.mac(key, b"appointment:" + raw, _MAC_BYTES)
 
 
 def sign_appointment(key: bytes, appointment_id: int, notification_id: int) -> str:
@@ -243,26 +214,18 @@ def sign_appointment(key: bytes, appointment_id: int, notification_id: int) -> s
     send finds the right one (``channels/twilio_sms.py``). The web handler
     checks the MAC against the appointment's notifications. Guessing a token
     is hopeless at any request rate the web allows."""
-    raw = _id_bytes(appointment_id)
-    _id_bytes(notification_id)  # the same range check
-    return base64.urlsafe_b64encode(raw + _mac(key, appointment_id, notification_id)
-                                    ).rstrip(b"=").decode()
+    raw = tokens.int_bytes(appointment_id, _MAX_ID_BYTES)
+    tokens.int_bytes(notification_id, _MAX_ID_BYTES)  # the same range check
+    return tokens.encode(raw + _mac(key, appointment_id, notification_id))
 
 
 def _decode(token: str) -> tuple[bytes, bytes] | None:
-    if not _TOKEN.fullmatch(token):
+    """The id bytes and the MAC of a token in its one spelling (1 to 8 id
+    bytes); None for anything else."""
+    data = tokens.decode(token)
+    if data is None or not 1 <= len(data) - _MAC_BYTES <= _MAX_ID_BYTES:
         return None
-    try:
-        data = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    # One spelling per token: refuse other encodings of the same bytes.
-    if base64.urlsafe_b64encode(data).rstrip(b"=").decode() != token:
-        return None
-    raw, mac = data[:-_MAC_BYTES], data[-_MAC_BYTES:]
-    if not 1 <= len(raw) <= _MAX_ID_BYTES or len(mac) != _MAC_BYTES:
-        return None
-    return raw, mac
+    return data[:-_MAC_BYTES], data[-_MAC_BYTES:]
 
 
 def token_appointment(token: str) -> int | None:
@@ -290,12 +253,12 @@ def verify_appointment(key: bytes, token: str, notification_ids: Iterable[int] =
         return None
     raw, mac = decoded
     appointment_id = int.from_bytes(raw, "big")
-    if hmac.compare_digest(mac, _unversioned_mac(key, raw)):
+    if tokens.same(mac, _unversioned_mac(key, raw)):
         return appointment_id
     if raw[0] == 0:  # not how sign_appointment writes an id
         return None
     for notification_id in notification_ids:
-        if hmac.compare_digest(mac, _mac(key, appointment_id, notification_id)):
+        if tokens.same(mac, _mac(key, appointment_id, notification_id)):
             return appointment_id
     return None
 

@@ -3,7 +3,6 @@ templates, routes and middleware. Nothing below ``web/`` imports from here."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -18,14 +17,14 @@ import idporten.services
 from booking.relations import CachedRelations
 from core.db import create_database
 from core.identity import IdentityVault
+from core.oauth import SigningKey
 from core.settings import Settings, SettingsError
 from idporten.person_api import (
-    HelseIdClient,
     PersonApiClient,
     PersonApiRegister,
     PersonApiRelations,
+    helseid_tokens,
 )
-from notifications.channels.tokens import SigningKey
 from notifications.contacts import contact_register
 from notifications.runner import notifications_in_web_process
 from web import errors
@@ -66,15 +65,14 @@ def person_api_client(settings: Settings, vault: IdentityVault) -> PersonApiClie
     assert settings.person_api_url and settings.helseid_token_url
     assert settings.helseid_client_id and settings.helseid_client_jwk
     try:
-        SigningKey.from_jwk(settings.helseid_client_jwk)  # a private key it can sign with
+        key = SigningKey.from_jwk(settings.helseid_client_jwk)
     except (ValueError, TypeError, jwt.PyJWTError):
         raise SettingsError("HELSEID_CLIENT_JWK is not a private JSON Web Key") from None
-    jwk = json.loads(settings.helseid_client_jwk)
     token_url = httpx.URL(settings.helseid_token_url)
     http = httpx.AsyncClient(timeout=15.0)
-    tokens = HelseIdClient(authority=str(token_url.copy_with(path="/", query=None)),
-                           token_url=str(token_url), client_id=settings.helseid_client_id,
-                           private_jwk=jwk, scope=settings.person_api_scope, http=http)
+    tokens = helseid_tokens(authority=str(token_url.copy_with(path="/", query=None)),
+                            token_url=str(token_url), client_id=settings.helseid_client_id,
+                            key=key, scope=settings.person_api_scope, http=http)
     return PersonApiClient(base_url=settings.person_api_url, tokens=tokens, http=http,
                            vault=vault)
 

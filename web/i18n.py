@@ -3,34 +3,26 @@ times written the way a reader of that language expects, in Europe/Oslo.
 
 The locale of the current request lives in a ``ContextVar`` (set by
 ``activate``), so ``gettext`` and friends, in Python and in templates, need no
-request argument. msgids are English; catalogs are compiled from
-``locales/<lang>/LC_MESSAGES/messages.po`` at setup (``pybabel compile``).
-
-Nynorsk and Northern Sami fall back to Bokmål for a message that has no
-translation yet: their readers in Norway read Bokmål, and not all of them
-read English.
+request argument. The catalogs, and the fallback of Nynorsk and Northern
+Sami to Bokmål, come from :mod:`core.i18n`.
 """
 
 from __future__ import annotations
 
-import gettext as _gettext
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
-from functools import cache
-from pathlib import Path
 from typing import Any, Final
 
-import structlog
 from babel.dates import format_datetime, get_day_names
-from babel.support import Translations
 from starlette.requests import Request
 
 from booking.reasons import REASON_TEXT, WARNING_TEXT
-from core.locale import LANGUAGES, OSLO
+from core.i18n import translations
+from core.locale import DEFAULT_LANGUAGE, LANGUAGES, OSLO
 
 LOCALES: Final = LANGUAGES
-DEFAULT_LOCALE: Final = "nb"
+DEFAULT_LOCALE: Final = DEFAULT_LANGUAGE
 #: Each language named in itself, for the language switcher (never translated).
 AUTONYMS: Final[Mapping[str, str]] = {
     "nb": "Bokmål",
@@ -38,17 +30,12 @@ AUTONYMS: Final[Mapping[str, str]] = {
     "en": "English",
     "se": "Davvisámegiella",
 }
-LOCALE_DIR: Final = Path(__file__).resolve().parent.parent / "locales"
-DOMAIN: Final = "messages"
 COOKIE: Final = "lang"
 
 #: Accept-Language tags (primary subtag, lower case) mapped to our locales.
 _TAG_TO_LOCALE: Final[Mapping[str, str]] = {
     "nb": "nb", "no": "nb", "nn": "nn", "en": "en", "se": "se", "sme": "se",
 }
-_FALLBACK: Final[Mapping[str, str]] = {"nn": "nb", "se": "nb"}
-
-log = structlog.get_logger("tanntid.i18n")
 
 _current: ContextVar[str] = ContextVar("tanntid_locale", default=DEFAULT_LOCALE)
 
@@ -109,25 +96,6 @@ def set_locale(locale: str) -> None:
 
 
 # --- translations -----------------------------------------------------------
-
-@cache
-def translations(locale: str) -> _gettext.NullTranslations:
-    """The compiled catalog of ``locale`` (a missing .mo gives the msgids,
-    i.e. English); loaded once per process."""
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
-    catalog: _gettext.NullTranslations
-    if path.exists():
-        with path.open("rb") as fp:
-            catalog = Translations(fp, domain=DOMAIN)
-    else:
-        if locale != "en":
-            log.warning("catalog_not_compiled", locale=locale, hint="pybabel compile -d locales")
-        catalog = _gettext.NullTranslations()
-    fallback = _FALLBACK.get(locale)
-    if fallback:
-        catalog.add_fallback(translations(fallback))
-    return catalog
-
 
 def gettext(message: str) -> str:
     return translations(_current.get()).gettext(message)

@@ -23,33 +23,25 @@ the identity-number vault's keys).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import math
 import re
 from datetime import datetime
 from typing import Final
 
+from core import tokens
+
+#: The label this use of SECRET_KEY derives its key with (:func:`core.tokens.derive_key`).
+_KEY_LABEL: Final = "tanntid: signed links"
 _VERSION: Final = b"tanntid-link-v1"
 _TAG_BYTES: Final = 8
 _EXPIRY_BYTES: Final = 4
 _MAX_PAYLOAD_BYTES: Final = 8
 _PURPOSE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
-#: base64url of 13 to 20 bytes, unpadded.
-_TOKEN = re.compile(r"[A-Za-z0-9_-]{18,27}")
-
-
-def _key(secret: str) -> bytes:
-    if not secret:
-        raise ValueError("no secret to sign with")
-    return hmac.new(secret.encode(), b"tanntid: signed links", hashlib.sha256).digest()
 
 
 def _tag(purpose: str, body: bytes, secret: str) -> bytes:
     message = _VERSION + b"\x00" + purpose.encode("ascii") + b"\x00" + body
-    return hmac.new(_key(secret), message, hashlib.sha256).digest()[:_TAG_BYTES]
+    return tokens.mac(tokens.derive_key(secret, _KEY_LABEL), message, _TAG_BYTES)
 
 
 def _check_purpose(purpose: str) -> None:
@@ -67,35 +59,26 @@ def sign(purpose: str, payload: int, expires_at: datetime, secret: str) -> str:
     """A token for ``payload`` (an appointment or chain id) that ``verify``
     accepts for ``purpose`` until ``expires_at``."""
     _check_purpose(purpose)
-    if payload < 0 or payload.bit_length() > 8 * _MAX_PAYLOAD_BYTES:
-        raise ValueError("payload must be a non-negative 64-bit integer")
+    payload_bytes = tokens.int_bytes(payload, _MAX_PAYLOAD_BYTES)
     expiry = math.ceil(_aware(expires_at).timestamp())  # never earlier than asked
     if not 0 < expiry < 2 ** (8 * _EXPIRY_BYTES):
         raise ValueError("expiry out of range")
-    body = (payload.to_bytes(max(1, (payload.bit_length() + 7) // 8), "big")
-            + expiry.to_bytes(_EXPIRY_BYTES, "big"))
-    raw = body + _tag(purpose, body, secret)
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+    body = payload_bytes + expiry.to_bytes(_EXPIRY_BYTES, "big")
+    return tokens.encode(body + _tag(purpose, body, secret))
 
 
 def verify(purpose: str, token: str, secret: str, now: datetime) -> int | None:
     """The payload of a genuine, unexpired ``token`` made for ``purpose``;
     None for anything else (tampered, truncated, other purpose, expired)."""
     _check_purpose(purpose)
-    if not _TOKEN.fullmatch(token):
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    # One spelling per token: refuse other encodings of the same bytes.
-    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != token:
+    raw = tokens.decode(token)
+    if raw is None:
         return None
     body, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
     id_bytes, expiry_bytes = body[:-_EXPIRY_BYTES], body[-_EXPIRY_BYTES:]
     if not 1 <= len(id_bytes) <= _MAX_PAYLOAD_BYTES:
         return None
-    if not hmac.compare_digest(tag, _tag(purpose, body, secret)):
+    if not tokens.same(tag, _tag(purpose, body, secret)):
         return None
     if _aware(now).timestamp() >= int.from_bytes(expiry_bytes, "big"):
         return None

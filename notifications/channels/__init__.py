@@ -9,7 +9,8 @@ and never touch the database.
   :mod:`~notifications.channels.twilio_status`: SMS through Twilio.
 * :mod:`~notifications.channels.helsenorge`: appointments to Helsenorge.
 * :mod:`~notifications.channels.krr`: contact details from KRR.
-* :mod:`~notifications.channels.tokens`: signed-JWT tokens (HelseID, Maskinporten).
+
+Their HelseID and Maskinporten tokens come from :mod:`core.oauth`.
 """
 
 from notifications.channels.base import (

@@ -35,14 +35,8 @@ from fhir.resources.R4B.appointment import Appointment
 from pydantic import ValidationError
 
 from core.locale import OSLO
+from core.oauth import SigningKey, TokenError, TokenSource, client_credentials
 from notifications.channels.base import SendOutcome
-from notifications.channels.tokens import (
-    CLIENT_ASSERTION_TYPE,
-    SigningKey,
-    TokenError,
-    TokenSource,
-    client_assertion,
-)
 
 FNR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.4.1"
 DNR_SYSTEM = "urn:oid:2.16.578.1.12.4.1.4.2"
@@ -240,19 +234,14 @@ class HelsenorgeChannel:
         self.identifier_system = identifier_system
         self.service_category = service_category
         self._http = http or httpx.AsyncClient(timeout=timeout)
-        key = SigningKey.from_jwk(client_jwk)
-        # HelseID takes its issuer as the assertion's audience: the token URL's origin.
-        assertion_audience = audience or str(
+        # HelseID's profile (see core.oauth): a client assertion with ``aud`` =
+        # HelseID's issuer, the token URL's origin; 30 s, with ``nbf``.
+        issuer = audience or str(
             httpx.URL(token_url).copy_with(path="/", query=None)).rstrip("/")
-
-        def form() -> dict[str, str]:
-            return {"grant_type": "client_credentials", "client_id": client_id,
-                    "client_assertion_type": CLIENT_ASSERTION_TYPE,
-                    "client_assertion": client_assertion(key, client_id=client_id,
-                                                         audience=assertion_audience),
-                    "scope": scope}
-
-        self.tokens = TokenSource(token_url=token_url, make_form=form, http=self._http)
+        self.tokens = TokenSource(
+            client_credentials(SigningKey.from_jwk(client_jwk), client_id=client_id,
+                               scope=scope),
+            http=self._http, issuer=issuer, token_url=token_url)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], **overrides: Any) -> HelsenorgeChannel:

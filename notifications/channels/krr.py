@@ -39,8 +39,7 @@ from typing import Any
 import httpx
 import phonenumbers
 
-from notifications.channels.tokens import JWT_BEARER_GRANT, SigningKey, TokenError, TokenSource
-from notifications.channels.tokens import jwt_grant as make_jwt_grant
+from core.oauth import SigningKey, TokenError, TokenSource, jwt_bearer
 
 SCOPE = "krr:global/kontaktinformasjon.read"
 BATCH_SIZE = 1000
@@ -181,15 +180,9 @@ class KrrClient:
         self._cache: dict[bytes, tuple[float, KrrContact]] = {}
         self._cache_key = os.urandom(32)
         self.requests = 0
-        key = SigningKey.from_jwk(client_jwk)
-
-        def form() -> dict[str, str]:
-            return {"grant_type": JWT_BEARER_GRANT,
-                    "assertion": make_jwt_grant(key, client_id=client_id, audience=audience,
-                                                scope=scope)}
-
-        self.tokens = TokenSource(token_url=token_url, make_form=form, http=self._http,
-                                  clock=clock)
+        self.tokens = TokenSource(
+            jwt_bearer(SigningKey.from_jwk(client_jwk), client_id=client_id, scope=scope),
+            http=self._http, issuer=audience, token_url=token_url, clock=clock)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str], **overrides: Any) -> KrrClient:

@@ -32,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.oauth import CLIENT_ASSERTION_TYPE
 from notifications.channels.helsenorge import DEFAULT_SCOPE, hn_basis_problems
-from notifications.channels.tokens import CLIENT_ASSERTION_TYPE
 from notifications.fakes.oauth import Rejected, TokenIssuer
 
 API_PATH = "/timeavtaler/api/v1"

@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.oauth import JWT_BEARER_GRANT
 from notifications.channels.krr import SCOPE, STALE_AFTER_MONTHS, months_before
-from notifications.channels.tokens import JWT_BEARER_GRANT
 from notifications.fakes.oauth import Rejected, TokenIssuer
 
 

@@ -137,8 +137,8 @@ def start_dev_fakes(*, answer_unknown_krr: bool = True, demo_today: date | None 
     named demo persons first (:mod:`notifications.fakes.demo`). Status
     callbacks go to the ``PUBLIC_URL`` the service gives its Twilio channel.
     ``with start_dev_fakes() as fakes:`` stops them at the end."""
+    from core.oauth import generate_rsa_jwk
     from notifications.channels.helsenorge import DEFAULT_SCOPE
-    from notifications.channels.tokens import generate_rsa_jwk
     from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
     from notifications.fakes.krr import FakeKrr, made_up_person
     from notifications.fakes.twilio import FakeTwilio, new_sid

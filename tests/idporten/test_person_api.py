@@ -23,6 +23,7 @@ from booking.relations import actor_for_guardian, guardian_children
 from booking.representation import Access, RepresentationReason, guardian_access
 from booking.statuses import ConfidentialAddress
 from core.identity import synthetic_number
+from core.oauth import SigningKey, TokenError
 from idporten.fakes.person_api import (
     CLIENT_ASSERTION_TYPE,
     PERSON_API_SCOPE,
@@ -33,10 +34,10 @@ from idporten.fakes.person_api import (
 )
 from idporten.person_api import (
     INFORMATION_PARTS,
-    HelseIdClient,
     PersonApiClient,
     PersonApiError,
     PersonApiRelations,
+    helseid_tokens,
     map_person,
 )
 from tests import factories as f
@@ -130,9 +131,9 @@ def base_url(world: World) -> Iterator[str]:
 
 def adapter(db, world: World, base_url: str, http: httpx.AsyncClient,
             jwk: dict[str, Any] | None = None) -> PersonApiRelations:
-    tokens = HelseIdClient(authority=base_url, client_id=CLIENT_ID,
-                           private_jwk=jwk or world.key, scope=PERSON_API_SCOPE,
-                           http=http, clock=world.clock)
+    tokens = helseid_tokens(authority=base_url, client_id=CLIENT_ID,
+                            key=SigningKey.from_jwk(jwk or world.key), scope=PERSON_API_SCOPE,
+                            http=http, clock=world.clock)
     client = PersonApiClient(base_url=base_url, tokens=tokens, http=http, vault=f.VAULT)
     return PersonApiRelations(db, client)
 
@@ -246,7 +247,7 @@ async def test_unregistered_key_is_refused_without_leaking_the_number(db, world,
         source = adapter(db, world, base_url, http, jwk=private_jwk(kid="key-1"))
         with pytest.raises(PersonApiError) as raised:
             await source.children_of(ids["mother"])
-    assert str(raised.value) == "HelseID token request refused: HTTP 401 invalid_client"
+    assert str(raised.value) == "HelseID: token endpoint answered 401 invalid_client"
     assert world.register.person_requests == 0
 
 
@@ -300,6 +301,7 @@ def test_fake_token_endpoint_refuses_replays_bad_audience_and_foreign_scope(worl
 
 async def test_helseid_assertion_names_the_issuer_and_discovery_must_match(world):
     seen: list[dict[str, Any]] = []
+    headers: list[dict[str, Any]] = []
 
     def helseid(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/openid-configuration"):
@@ -307,22 +309,27 @@ async def test_helseid_assertion_names_the_issuer_and_discovery_must_match(world
                                              "token_endpoint": "https://sts.example/connect/token"})
         form = parse_qs(request.content.decode())
         seen.append(jwt.decode(form["client_assertion"][0], options={"verify_signature": False}))
+        headers.append(jwt.get_unverified_header(form["client_assertion"][0]))
         return httpx.Response(200, json={"access_token": "a", "token_type": "Bearer",
                                          "expires_in": 300})
 
     issuer = "https://sts.example"
     async with httpx.AsyncClient(transport=httpx.MockTransport(helseid)) as http:
-        tokens = HelseIdClient(authority="https://sts.example/", client_id=CLIENT_ID,
-                               private_jwk=world.key, scope=PERSON_API_SCOPE, http=http,
-                               clock=world.clock)
-        assert await tokens.access_token() == "a"
+        tokens = helseid_tokens(authority="https://sts.example/", client_id=CLIENT_ID,
+                                key=SigningKey.from_jwk(world.key), scope=PERSON_API_SCOPE,
+                                http=http, clock=world.clock)
+        assert await tokens.token() == "a"
         assert seen[0]["aud"] == "https://sts.example"
         assert 0 < seen[0]["exp"] - seen[0]["iat"] <= 60
+        assert list(seen[0]) == ["iss", "sub", "aud", "iat", "nbf", "exp", "jti"]
+        assert headers[0] == {"alg": "RS256", "kid": "key-1",
+                              "typ": "client-authentication+jwt"}
         issuer = "https://impostor.example"
-        other = HelseIdClient(authority="https://sts.example", client_id=CLIENT_ID,
-                              private_jwk=world.key, scope=PERSON_API_SCOPE, http=http)
-        with pytest.raises(PersonApiError, match="another issuer"):
-            await other.access_token()
+        other = helseid_tokens(authority="https://sts.example", client_id=CLIENT_ID,
+                               key=SigningKey.from_jwk(world.key), scope=PERSON_API_SCOPE,
+                               http=http)
+        with pytest.raises(TokenError, match="another issuer"):
+            await other.token()
 
 
 def test_fake_person_api_speaks_the_published_protocol(world, base_url):

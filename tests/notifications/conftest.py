@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.templates import reload_catalogs
+from core.i18n import reload_catalogs
 from tests.notifications.helpers import Clock, MemorySms
 from tests.notifications.test_outbox import EARLY
 from tests.web.conftest import compile_catalogs

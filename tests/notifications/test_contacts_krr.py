@@ -20,9 +20,9 @@ from booking import service
 from booking.audit import Actor
 from booking.models import Patient
 from core.db import Database
+from core.oauth import generate_rsa_jwk
 from core.settings import Settings
 from notifications import jobs
-from notifications.channels.tokens import generate_rsa_jwk
 from notifications.contacts import RegisterDirectory, contact_directory
 from notifications.fakes.krr import FakeKrr, FakeKrrPerson
 from notifications.fakes.server import FakeServer

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from booking import service
 from booking.audit import Actor
 from booking.models import Patient
+from core.oauth import generate_rsa_jwk
 from core.settings import Settings, SettingsError
 from notifications import jobs
 from notifications.channels.helsenorge import (
@@ -24,7 +25,6 @@ from notifications.channels.helsenorge import (
     ORGNR_SYSTEM,
     HelsenorgeChannel,
 )
-from notifications.channels.tokens import generate_rsa_jwk
 from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
 from notifications.fakes.server import FakeServer
 from notifications.helsenorge_sync import (

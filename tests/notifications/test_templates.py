@@ -18,6 +18,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from core.i18n import LOCALE_DIR
+from core.locale import OSLO
 from notifications import templates as templates_module
 from notifications.segments import count_segments
 from notifications.statuses import Purpose
@@ -27,7 +29,6 @@ from notifications.templates import (
     BUDGET_CLINIC_NAME,
     BUDGET_PUBLIC_URL,
     LANGUAGES,
-    LOCALE_DIR,
     WORDINGS,
     Audience,
     MessageContext,
@@ -43,7 +44,6 @@ from notifications.templates import (
     verify_appointment,
 )
 
-OSLO = ZoneInfo("Europe/Oslo")
 KEY = link_key("test-secret")
 #: (purpose, audience, language): every template the catalogs must hold.
 KEYS = sorted(((p, a, lang) for (p, a) in WORDINGS for lang in LANGUAGES), key=str)
@@ -165,22 +165,22 @@ def test_a_translators_change_fails_the_fingerprint_until_the_version_is_raised(
     changed = _catalog_with("nn", context, english,
                             "Påminning frå {clinic}: Du har time {when}. Endre eller avlys: "
                             "{url} Kalender: {ics} Kart: {map}")
-    monkeypatch.setattr(templates_module, "_catalog", lambda language: changed)
+    monkeypatch.setattr(templates_module, "catalog", lambda language: changed)
     found = template(Purpose.REMINDER, Audience.SELF, "nn")
     assert "avlys" in found.text and found.version == version
     assert found.fingerprint() != recorded
 
 
 def test_a_text_missing_in_a_catalog_falls_back_to_bokmal_then_english(monkeypatch):
-    real = templates_module._catalog
-    monkeypatch.setattr(templates_module, "_catalog",
+    real = templates_module.catalog
+    monkeypatch.setattr(templates_module, "catalog",
                         lambda language: NullTranslations() if language == "se" else real(language))
     context = MessageContext("K", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
                              links_for("https://t.example", KEY, 1, 2))
     rendered = render(Purpose.CANCELLATION, Audience.SELF, "se", context)
     assert rendered.language == "nb"
     assert rendered.body.startswith("K: Timen din tirsdag 31. mars kl. 09:30 er avbestilt.")
-    monkeypatch.setattr(templates_module, "_catalog", lambda language: NullTranslations())
+    monkeypatch.setattr(templates_module, "catalog", lambda language: NullTranslations())
     rendered = render(Purpose.CANCELLATION, Audience.SELF, "nn", context)
     assert rendered.language == "en"
     assert rendered.body.startswith("K: Your appointment on Tuesday 31 March at 09:30 is")
@@ -301,6 +301,42 @@ def test_links_already_sent_keep_working():
     assert verify_appointment(link_key("another-secret"), old) is None
     # a token made now is never one of the old kind, and the reverse
     assert sign_appointment(KEY, 123_456, 1) != old
+
+
+#: SMS link tokens and key pasted as the code wrote them before the codec
+#: moved to core.tokens: texts already sent must keep working, and the same
+#: notification must still get the same text.
+GOLDEN_SECRET = "golden secret: links already sent"
+GOLDEN_KEY = "b85a5a2ddf8c38b624d00eb272b5769b182cc20208f542701115b1062c3d98ad"
+GOLDEN_TOKENS = [
+    (1, 1, "AbKO9jAXfA"),
+    (42, 7, "KvWa8rOrdQ"),
+    (123_456, 987_654_321, "AeJA2i_5qqUb"),
+    (2**64 - 1, 2**64 - 1, "___________EJNsPm_Y"),
+]
+GOLDEN_UNVERSIONED = [(1, "AX0aVjKyTA"), (123_456, "AeJAk7Vco3Oi"),
+                      (2**64 - 1, "__________9FLyfQTG8")]
+
+
+def test_the_link_key_is_derived_as_before():
+    assert link_key(GOLDEN_SECRET).hex() == GOLDEN_KEY
+
+
+@pytest.mark.parametrize(("appointment_id", "notification_id", "token"), GOLDEN_TOKENS)
+def test_sms_links_already_sent_verify_and_are_made_the_same_way(
+        appointment_id, notification_id, token):
+    key = link_key(GOLDEN_SECRET)
+    assert sign_appointment(key, appointment_id, notification_id) == token
+    assert token_appointment(token) == appointment_id
+    assert verify_appointment(key, token, [notification_id]) == appointment_id
+    assert verify_appointment(key, token, [notification_id - 1]) is None
+
+
+@pytest.mark.parametrize(("appointment_id", "token"), GOLDEN_UNVERSIONED)
+def test_unversioned_sms_links_already_sent_still_verify(appointment_id, token):
+    key = link_key(GOLDEN_SECRET)
+    assert _unversioned_token(key, appointment_id) == token
+    assert verify_appointment(key, token) == appointment_id
 
 
 def test_two_notifications_about_one_appointment_have_different_texts():

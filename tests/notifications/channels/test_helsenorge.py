@@ -8,13 +8,19 @@ import random
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from fhir.resources.R4B.appointment import Appointment
 
 from core.identity import synthetic_number
+from core.locale import OSLO
+from core.oauth import (
+    CLIENT_ASSERTION_TYPE,
+    SigningKey,
+    client_assertion,
+    generate_rsa_jwk,
+)
 from notifications.channels.base import SendOutcome
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
@@ -27,16 +33,9 @@ from notifications.channels.helsenorge import (
     build_appointment,
     hn_basis_problems,
 )
-from notifications.channels.tokens import (
-    CLIENT_ASSERTION_TYPE,
-    SigningKey,
-    client_assertion,
-    generate_rsa_jwk,
-)
 from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
 from notifications.fakes.server import FakeServer
 
-OSLO = ZoneInfo("Europe/Oslo")
 SYSTEM = "https://tanntid.test/fhir/NamingSystem/appointment"
 KEY, PUBLIC = generate_rsa_jwk("tanntid-helseid-1")
 FNR = synthetic_number(date(1988, 5, 17), random.Random(3))

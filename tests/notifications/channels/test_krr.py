@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from core.identity import synthetic_number
+from core.oauth import generate_rsa_jwk
 from notifications.channels.krr import (
     KrrClient,
     KrrContact,
@@ -18,7 +19,6 @@ from notifications.channels.krr import (
     months_before,
     parse_person,
 )
-from notifications.channels.tokens import generate_rsa_jwk
 from notifications.fakes.krr import FakeKrr
 from notifications.fakes.server import FakeServer
 

@@ -15,8 +15,8 @@ import pytest
 from starlette.applications import Starlette
 
 from core.db import Database
+from core.oauth import generate_rsa_jwk
 from notifications.channels.krr import KrrClient, KrrContact, KrrUnavailable
-from notifications.channels.tokens import generate_rsa_jwk
 from notifications.fakes.krr import FakeKrr
 from tests.idporten.helpers import ADULT_PID
 from tests.web.conftest import html, text_of
