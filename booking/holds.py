@@ -104,3 +104,11 @@ async def held_by(db: Database, slot_id: int, key: str, now: datetime | None = N
             or slot.held_until is None or slot.held_until <= now):
         return None
     return slot
+
+
+def ran_out(slot: Slot, key: str) -> bool:
+    """Has a hold with ``key`` run out while nobody else took the slot? (It
+    is free again, or still marked as held with that key.)"""
+    return slot.status == SlotStatus.FREE or (
+        slot.status == SlotStatus.HELD and slot.hold_key is not None
+        and tokens.same(slot.hold_key.encode(), key.encode()))

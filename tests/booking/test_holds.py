@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from booking import holds, picker, service
 from booking.audit import Actor
 from booking.holds import Held, HoldKeys, NotHeld
+from booking.models import Slot
 from booking.reasons import Reason
 from core.db import Database
 from tests import factories as f
@@ -83,3 +84,21 @@ async def test_a_time_overlapping_an_own_appointment_is_not_held(db: Database) -
     unknown = await holds.hold(db, Actor.patient(w.adult.id), _search(w), 10**9, _keys(w),
                                now=NOW)
     assert unknown == NotHeld(Reason.UNKNOWN_SLOT, {}, None)
+
+
+async def test_a_hold_that_ran_out(db: Database) -> None:
+    w = await make_world(db, slot_count=1)
+    held = await holds.hold(db, Actor.patient(w.adult.id), _search(w), w.slots[0].id,
+                            _keys(w), now=NOW)
+    assert isinstance(held, Held)
+    async with db.read() as s:
+        slot = await s.get(Slot, held.slot_id)
+    assert slot is not None
+    assert holds.ran_out(slot, held.key)  # once expired, still marked with our key
+    assert not holds.ran_out(slot, _keys(w, "other").for_slot(held.slot_id))
+    await service.book(db, Actor.patient(w.other_adult.id), patient_id=w.other_adult.id,
+                       slot_id=w.slots[0].id, appointment_type_id=w.exam.id,
+                       now=NOW + service.HOLD_TIME + timedelta(seconds=1))
+    async with db.read() as s:
+        taken = await s.get(Slot, held.slot_id)
+    assert taken is not None and not holds.ran_out(taken, held.key)

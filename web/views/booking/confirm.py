@@ -14,7 +14,7 @@ from booking.holds import NotHeld
 from booking.models import Slot
 from booking.reasons import Reason
 from booking.representation import Access
-from booking.statuses import ACTIVE, SlotStatus
+from booking.statuses import ACTIVE
 from core import tokens
 from core.db import Database
 from web import i18n
@@ -71,9 +71,8 @@ async def summary(request: Request) -> Response:
         return to_receipt(booked)
     found = await queries.read(db, queries.slot, slot_id)
     starts_at = found.starts_at if found is not None else None
-    if found is not None and found.clinic_id == step.search.clinic.id and (
-            found.status == SlotStatus.FREE or (found.status == SlotStatus.HELD
-                                                and found.hold_key == key)):
+    if found is not None and found.clinic_id == step.search.clinic.id and holds.ran_out(
+            found, key):
         return await when_page(request, step, rules.local_date(found.starts_at),
                                problem=i18n.gettext(HOLD_EXPIRED))
     return await refused_time(request, step, NotHeld(Reason.SLOT_TAKEN, {}, starts_at),
