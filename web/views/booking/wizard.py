@@ -103,13 +103,13 @@ async def when_page(request: Request, step: Step, day: date | None, *,
                     slot_error: bool = False, status_code: int = 200) -> Response:
     """The picker of a completed walk (step 4)."""
     assert step.who and step.wizard and step.search
-    wizard, times = step.wizard, step.search
+    wizard, offer = step.wizard, step.search
     return picker_page(request, {
-        **base(step.who, wizard, problem), "change": None, "search": times,
-        "picker": await day_picker(request.app.state.db, times, wizard.day_url, day),
+        **base(step.who, wizard, problem), "change": None, "search": offer,
+        "picker": await day_picker(request.app.state.db, offer, wizard.day_url, day),
         "nearest": list(near), "slot_error": slot_error, "action": CHOOSE,
-        "hidden": {"for": wizard.for_value, "type": times.kind.id, "clinic": times.clinic.slug},
-        "back": Wizard(wizard.for_value, times.kind.id).url(),
+        "hidden": {"for": wizard.for_value, "type": offer.kind.id, "clinic": offer.clinic.slug},
+        "back": Wizard(wizard.for_value, offer.kind.id).url(),
     }, status_code)
 
 
