@@ -9,7 +9,7 @@ is translated where it is shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -102,6 +102,19 @@ def self_bookable_within_horizon(appointment_type: AppointmentType, birth_date: 
              or age_on(birth_date, today) <= appointment_type.max_age))
 
 
+def overlaps(appointment: Appointment, starts_at: datetime, ends_at: datetime) -> bool:
+    """Does the appointment share any moment with ``starts_at`` … ``ends_at``?
+    (One ending as the other starts does not.)"""
+    return appointment.starts_at < ends_at and starts_at < appointment.ends_at
+
+
+def _other_active(patient_appointments: Iterable[Appointment],
+                  ignore_appointment_id: int | None) -> Iterator[Appointment]:
+    """The patient's active appointments but the one being changed."""
+    return (other for other in patient_appointments
+            if other.id != ignore_appointment_id and other.status in ACTIVE)
+
+
 def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, slot: Slot,
              slot_type_ids: Iterable[int], now: datetime,
              patient_appointments: Iterable[Appointment] = (),
@@ -140,10 +153,8 @@ def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, 
         if slot.starts_at > now + timedelta(days=appointment_type.booking_horizon_days):
             return refuse(Reason.SLOT_TOO_FAR_AHEAD, days=appointment_type.booking_horizon_days)
     ends_at = slot.starts_at + duration
-    for other in patient_appointments:
-        if other.id == ignore_appointment_id or other.status not in ACTIVE:
-            continue
-        if other.starts_at < ends_at and slot.starts_at < other.ends_at:
+    for other in _other_active(patient_appointments, ignore_appointment_id):
+        if overlaps(other, slot.starts_at, ends_at):
             return refuse(Reason.OVERLAPS_OTHER)
         if (is_self_service(actor) and other.appointment_type_id == appointment_type.id
                 and other.starts_at > now):
@@ -151,11 +162,49 @@ def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, 
     return ALLOWED
 
 
+def why_kind_not_offered(appointment_type: AppointmentType, birth_date: date, today: date
+                         ) -> Reason | None:
+    """Why the kind is not offered online to a person born on ``birth_date``
+    (on no day they may book now); None when it is."""
+    if not appointment_type.self_bookable:
+        return Reason.TYPE_NOT_SELF_BOOKABLE
+    if not self_bookable_within_horizon(appointment_type, birth_date, today):
+        return Reason.AGE_NOT_ALLOWED
+    return None
+
+
+def why_not_offered(appointment_type: AppointmentType, birth_date: date, starts_at: datetime,
+                    patient_appointments: Iterable[Appointment] = (),
+                    ignore_appointment_id: int | None = None) -> Reason | None:
+    """Why a free time of this kind starting at ``starts_at`` is not offered to
+    the patient; None when it is. Not offered: a kind they may not book
+    online, or not at their age on that day, and a time that overlaps one of
+    their own active appointments (``patient_appointments``, except
+    ``ignore_appointment_id``, the one being changed) — the refusals of
+    :func:`may_book` that depend on the person, not on the slot."""
+    kind = may_self_book_type(appointment_type, birth_date, local_date(starts_at))
+    if not kind:
+        return kind.reason
+    ends_at = starts_at + timedelta(minutes=appointment_type.duration_minutes)
+    if any(overlaps(other, starts_at, ends_at)
+           for other in _other_active(patient_appointments, ignore_appointment_id)):
+        return Reason.OVERLAPS_OTHER
+    return None
+
+
+def late_fee_applies(appointment_type: AppointmentType, birth_date: date,
+                     starts_at: datetime) -> bool:
+    """May the clinic charge a fee when this appointment is cancelled or
+    changed late (within :data:`LATE_CANCELLATION_WINDOW`)? Only adults (on
+    the day of the appointment), and only for kinds that have the fee."""
+    adult = age_on(birth_date, local_date(starts_at)) >= ADULT_AGE
+    return adult and appointment_type.late_cancellation_fee
+
+
 def _late_fee_warning(appointment: Appointment, appointment_type: AppointmentType,
                       patient: Patient, now: datetime) -> tuple[Warning, ...]:
     late = appointment.starts_at - now < LATE_CANCELLATION_WINDOW
-    adult = age_on(patient.birth_date, local_date(appointment.starts_at)) >= ADULT_AGE
-    if late and adult and appointment_type.late_cancellation_fee:
+    if late and late_fee_applies(appointment_type, patient.birth_date, appointment.starts_at):
         return (Warning.LATE_CANCELLATION_FEE,)
     return ()
 

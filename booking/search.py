@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any, Final
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from booking.models import AppointmentType, Clinic, Slot, schedule_template_types
+from booking import rules
+from booking.models import AppointmentType, Clinic, Patient, Slot, schedule_template_types
 from booking.statuses import SlotStatus
 from core.db import Database, utcnow
+
+#: Rows read at a time when ``offered`` filters the free slots after the query.
+PAGE: Final = 200
 
 
 @dataclass(frozen=True)
@@ -29,9 +35,12 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 async def free_slots(db: Database, *, clinic_id: int, appointment_type_id: int,
                      start: datetime | None = None, end: datetime | None = None,
-                     limit: int = 50, now: datetime | None = None) -> list[FreeSlot]:
+                     limit: int = 50, now: datetime | None = None,
+                     offered: Callable[[FreeSlot], bool] | None = None) -> list[FreeSlot]:
     """Free, released slots of ``clinic_id`` that fit the type, earliest first,
-    within the type's minimum notice and booking horizon."""
+    within the type's minimum notice and booking horizon. With ``offered``,
+    only the slots it accepts, still up to ``limit`` of them: they are read
+    :data:`PAGE` rows at a time until enough are found."""
     now = now or utcnow()
     async with db.read() as session:
         kind = await session.get(AppointmentType, appointment_type_id)
@@ -43,7 +52,7 @@ async def free_slots(db: Database, *, clinic_id: int, appointment_type_id: int,
         upper = min(latest, end) if end else latest
         if lower >= upper:
             return []
-        rows = await session.execute(
+        query = (
             select(Slot.id, Slot.clinic_id, Slot.chair_id, Slot.starts_at, Slot.ends_at)
             .join(schedule_template_types,
                   schedule_template_types.c.template_id == Slot.template_id)
@@ -56,12 +65,29 @@ async def free_slots(db: Database, *, clinic_id: int, appointment_type_id: int,
                 Slot.starts_at < upper,
             )
             .order_by(Slot.starts_at, Slot.chair_id)
-            .limit(limit)
         )
         duration = timedelta(minutes=kind.duration_minutes)
-        return [FreeSlot(r.id, r.clinic_id, r.chair_id, r.starts_at, r.ends_at,
-                         appointment_type_id)
-                for r in rows if r.ends_at - r.starts_at >= duration]
+
+        def long_enough(rows: Iterable[Any]) -> list[FreeSlot]:
+            return [FreeSlot(r.id, r.clinic_id, r.chair_id, r.starts_at, r.ends_at,
+                             appointment_type_id)
+                    for r in rows if r.ends_at - r.starts_at >= duration]
+
+        if offered is None:
+            return long_enough(await session.execute(query.limit(limit)))
+        found: list[FreeSlot] = []
+        page = query
+        while len(found) < limit:
+            rows = (await session.execute(page.limit(PAGE))).all()
+            found += [slot for slot in long_enough(rows) if offered(slot)]
+            if len(rows) < PAGE:
+                break
+            # The next page: after the last row in (starts_at, chair_id), which is unique.
+            last = rows[-1]
+            page = query.where(or_(Slot.starts_at > last.starts_at,
+                                   and_(Slot.starts_at == last.starts_at,
+                                        Slot.chair_id > last.chair_id)))
+        return found[:limit]
 
 
 async def next_free_times(db: Database, *, clinic_id: int, limit: int = 5,
@@ -97,3 +123,44 @@ async def next_free_times(db: Database, *, clinic_id: int, limit: int = 5,
             .limit(limit)
         )
         return [(r[0], int(r[1])) for r in rows]
+
+
+async def offered_types(db: Database, patient: Patient, today: date) -> list[AppointmentType]:
+    """Kinds of appointment the person may book online: those of the county
+    they live in; when that is unknown, every county's, one per code."""
+    async with db.read() as session:
+        county_id: int | None = None
+        if patient.municipality_code:
+            county_id = (await session.execute(
+                select(Clinic.county_id).where(
+                    Clinic.municipality_code == patient.municipality_code,
+                    Clinic.active.is_(True)).limit(1)
+            )).scalar_one_or_none()
+        query = select(AppointmentType).where(AppointmentType.self_bookable.is_(True))
+        if county_id is not None:
+            query = query.where(AppointmentType.county_id == county_id)
+        kinds = (await session.execute(query.order_by(AppointmentType.id))).scalars().all()
+    offered: dict[str, AppointmentType] = {}
+    for kind in kinds:
+        if rules.self_bookable_within_horizon(kind, patient.birth_date, today):
+            offered.setdefault(kind.code, kind)
+    return list(offered.values())
+
+
+async def appointment_type(db: Database, type_id: int) -> AppointmentType | None:
+    async with db.read() as session:
+        return await session.get(AppointmentType, type_id)
+
+
+async def same_kind_at(db: Database, kind: AppointmentType, clinic: Clinic
+                       ) -> AppointmentType | None:
+    """The same kind of appointment as the clinic's county defines it, if
+    that county offers it online."""
+    if kind.county_id == clinic.county_id:
+        return kind
+    async with db.read() as session:
+        found: AppointmentType | None = (await session.execute(
+            select(AppointmentType).where(AppointmentType.county_id == clinic.county_id,
+                                          AppointmentType.code == kind.code)
+        )).scalar_one_or_none()
+    return found if found is not None and found.self_bookable else None

@@ -18,9 +18,8 @@ import structlog
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
-from booking import audit, rules
+from booking import audit, queries, rules
 from booking.audit import Actor
 from booking.models import (
     Appointment,
@@ -28,10 +27,9 @@ from booking.models import (
     BookingEvent,
     Patient,
     Slot,
-    schedule_template_types,
 )
 from booking.reasons import Reason, Warning
-from booking.statuses import ACTIVE, ActorKind, AppointmentStatus, SlotStatus, Source
+from booking.statuses import ActorKind, AppointmentStatus, SlotStatus, Source
 from core.db import Database, utcnow
 from notifications import outbox
 
@@ -113,24 +111,10 @@ async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
 
 
 async def _load_slot(session: AsyncSession, slot_id: int) -> Slot:
-    slot = (
-        await session.execute(
-            select(Slot).options(selectinload(Slot.clinic)).where(Slot.id == slot_id)
-        )
-    ).scalar_one_or_none()
+    slot = await queries.slot(session, slot_id)
     if slot is None:
         raise BookingRefused(Reason.UNKNOWN_SLOT)
     return slot
-
-
-async def _slot_type_ids(session: AsyncSession, slot: Slot) -> set[int]:
-    if slot.template_id is None:
-        return set()
-    rows = await session.execute(
-        select(schedule_template_types.c.appointment_type_id)
-        .where(schedule_template_types.c.template_id == slot.template_id)
-    )
-    return set(rows.scalars())
 
 
 async def _lock_patient(session: AsyncSession, patient_id: int) -> Patient:
@@ -153,29 +137,10 @@ async def _lock_appointment(session: AsyncSession, appointment_id: int) -> Appoi
     return appointment
 
 
-async def _upcoming(session: AsyncSession, patient_id: int, now: datetime) -> list[Appointment]:
-    rows = await session.execute(
-        select(Appointment).where(
-            Appointment.patient_id == patient_id,
-            Appointment.status.in_([s.value for s in ACTIVE]),
-            Appointment.ends_at > now,
-        )
-    )
-    return list(rows.scalars())
-
-
-async def _by_key(session: AsyncSession, key: str | None) -> Appointment | None:
-    if key is None:
-        return None
-    return (
-        await session.execute(select(Appointment).where(Appointment.idempotency_key == key))
-    ).scalar_one_or_none()
-
-
 async def _replay(db: Database, key: str | None, patient_id: int | None = None
                   ) -> Outcome | None:
     async with db.read() as session:
-        existing = await _by_key(session, key)
+        existing = await queries.by_idempotency_key(session, key)
     if existing is None:
         return None
     if patient_id is not None and existing.patient_id != patient_id:
@@ -204,8 +169,8 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
             if appointment_type is None:
                 raise BookingRefused(Reason.UNKNOWN_TYPE)
             _raise_unless(rules.may_book(
-                actor, patient, appointment_type, slot, await _slot_type_ids(session, slot),
-                now, await _upcoming(session, patient_id, now), hold_key=hold_key))
+                actor, patient, appointment_type, slot, await queries.slot_type_ids(session, slot),
+                now, await queries.upcoming(session, patient_id, now), hold_key=hold_key))
             if not await _claim_slot(session, slot.id, now, hold_key):
                 raise BookingRefused(Reason.SLOT_TAKEN)
             appointment = _appointment_in(
@@ -277,8 +242,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
                 # Changing clinic is a new booking; keep change within the clinic.
                 raise BookingRefused(Reason.WRONG_CLINIC)
             _raise_unless(rules.may_book(
-                actor, patient, appointment_type, slot, await _slot_type_ids(session, slot),
-                now, await _upcoming(session, patient.id, now), hold_key=hold_key,
+                actor, patient, appointment_type, slot, await queries.slot_type_ids(session, slot),
+                now, await queries.upcoming(session, patient.id, now), hold_key=hold_key,
                 ignore_appointment_id=old.id))
             if not await _claim_slot(session, slot.id, now, hold_key):
                 raise BookingRefused(Reason.SLOT_TAKEN)

@@ -11,7 +11,7 @@ from core.settings import Settings
 from idporten.routes import auth_routes
 from notifications import dev_outbox, metrics, webhooks
 from web import health
-from web.views import booking_flow, clinics, home, info, language, patient, profile
+from web.views import booking, clinics, home, info, language, patient, profile
 from web.views import calendar as calendar_links
 
 STATIC = Path(__file__).parent / "static"
@@ -39,7 +39,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", metrics.metrics_endpoint, name="metrics"),
         *([Route("/dev/sms", dev_outbox.dev_sms, name="dev_sms")] if settings.dev_tools else []),
         *patient.routes(),
-        *booking_flow.routes(),
+        *booking.routes(),
         *profile.routes(),
         *info.routes(),
         *auth_routes(settings),

@@ -205,3 +205,64 @@ def test_type_rules_without_a_slot():
     assert not rules.self_bookable_within_horizon(adult, date(2012, 6, 1), date(2030, 1, 1))
     child = kind(max_age=18)
     assert not rules.self_bookable_within_horizon(child, date(2000, 1, 1), date(2030, 1, 1))
+
+
+def test_a_time_overlapping_an_own_appointment_is_not_offered():
+    child = patient(date(2020, 1, 1))
+    exam = kind(min_age=3, max_age=18, duration_minutes=30)
+    mine = [appointment(id=9, appointment_type_id=8, starts_at=START,
+                        ends_at=START + timedelta(minutes=45))]
+
+    def why(minutes: int, own=mine, **kw):
+        return rules.why_not_offered(exam, child.birth_date, START + timedelta(minutes=minutes),
+                                     own, **kw)
+
+    assert why(0) is Reason.OVERLAPS_OTHER
+    assert why(-29) is Reason.OVERLAPS_OTHER  # its last minute is the other's first
+    assert why(44) is Reason.OVERLAPS_OTHER
+    assert why(-30) is None  # ends as the other starts
+    assert why(45) is None  # starts as the other ends
+    assert why(0, ignore_appointment_id=9) is None  # the appointment being changed
+    assert why(0, [appointment(id=9, status=AppointmentStatus.CANCELLED)]) is None
+    assert why(0, ()) is None
+    # The same rule as when the service refuses: offered exactly when bookable.
+    for minutes in (-30, -29, 0, 44, 45):
+        moment = START + timedelta(minutes=minutes)
+        decision = book(patient=child, appointment_type=exam, patient_appointments=mine,
+                        slot=slot(starts_at=moment, ends_at=moment + timedelta(minutes=30)))
+        offered = why(minutes) is None
+        assert bool(decision) is offered
+        assert offered or decision.reason is Reason.OVERLAPS_OTHER
+
+
+def test_a_time_of_a_kind_not_for_this_age_or_not_online_is_not_offered():
+    nine_on_the_day = date(2021, 3, 5)
+    braces = kind(min_age=10)
+    assert rules.why_not_offered(braces, nine_on_the_day, START) is Reason.AGE_NOT_ALLOWED
+    # A year later (Oslo time decides the day) the child is ten.
+    assert rules.why_not_offered(braces, nine_on_the_day, at(2031, 3, 4, 23, 30)) is None
+    assert rules.why_not_offered(kind(self_bookable=False), nine_on_the_day, START) is (
+        Reason.TYPE_NOT_SELF_BOOKABLE)
+
+
+def test_why_a_kind_is_not_offered_at_all():
+    today = START.date()
+    assert rules.why_kind_not_offered(kind(), date(1980, 1, 1), today) is None
+    assert rules.why_kind_not_offered(kind(self_bookable=False), date(1980, 1, 1), today) is (
+        Reason.TYPE_NOT_SELF_BOOKABLE)
+    # Within the booking horizon is enough: 18 in 90 days' time, or 18 still today.
+    assert rules.why_kind_not_offered(kind(min_age=18), date(2012, 6, 1), today) is None
+    assert rules.why_kind_not_offered(kind(min_age=18), date(2012, 6, 4), today) is (
+        Reason.AGE_NOT_ALLOWED)
+    assert rules.why_kind_not_offered(kind(max_age=18), date(2011, 3, 6), today) is None
+    assert rules.why_kind_not_offered(kind(max_age=18), date(2011, 3, 5), today) is (
+        Reason.AGE_NOT_ALLOWED)
+
+
+def test_the_late_fee_applies_to_adults_on_the_day_and_kinds_with_a_fee():
+    assert rules.late_fee_applies(kind(), date(1980, 1, 1), START)
+    assert not rules.late_fee_applies(kind(late_cancellation_fee=False), date(1980, 1, 1), START)
+    # 18 on 5 March in Oslo: an appointment at 00:30 Oslo time that day counts as adult.
+    late_evening = at(2030, 3, 4, 23, 30)
+    assert rules.late_fee_applies(kind(), date(2012, 3, 5), late_evening)
+    assert not rules.late_fee_applies(kind(), date(2012, 3, 6), late_evening)

@@ -16,7 +16,7 @@ from core.db import Database
 from idporten.services import install
 from tests.idporten.helpers import browser, build_app
 from tests.web.booking_flow.world import World, make_world
-from web.views import booking_flow
+from web.views import booking
 from web.views.patient import appointments
 
 BASE = "http://127.0.0.1:8000"
@@ -28,7 +28,7 @@ async def app(tmp_path: Path, db: Database) -> AsyncIterator[Starlette]:
     await application.state.db.dispose()
     application.state.db = db
     # What the lead wires into web/routes.py.
-    application.router.routes.extend(booking_flow.routes())
+    application.router.routes.extend(booking.routes())
     application.router.routes.extend(_appointment_page())
     transport = httpx.ASGITransport(app=application)
     backchannel = httpx.AsyncClient(transport=transport)

@@ -8,14 +8,17 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from booking.models import Appointment, AuditEntry
-from booking.statuses import ActorKind, AppointmentStatus
+from booking import service
+from booking.audit import Actor
+from booking.models import Appointment, AuditEntry, Slot
+from booking.statuses import ActorKind, AppointmentStatus, SlotStatus
 from tests.web.booking_flow.world import (
     OTHER_PID,
     World,
     choices,
     confirm,
     get,
+    hidden_fields,
     hold,
     log_in,
     pick,
@@ -219,3 +222,29 @@ async def test_an_unrepresentable_child_is_a_404_and_audited(
         refused = (await s.execute(select(AuditEntry.subject_patient_id).where(
             AuditEntry.action == "access.refused"))).scalars().all()
     assert len(refused) == 2 and set(refused) == {world.of_age.id, world.stranger.id}
+
+
+async def test_times_that_overlap_the_childs_own_appointment_are_not_offered(
+        client: httpx.AsyncClient, world: World) -> None:
+    await log_in(client)
+    nora = world.children["Nora"]
+    await service.book(world.db, Actor.guardian(world.guardian.id, {nora.id}),
+                       patient_id=nora.id, slot_id=world.slots[0].id,
+                       appointment_type_id=world.child_exam.id)
+    picker = await pick(client, "Nora", "Braces check", "Grünerløkka tannklinikk")
+    # The other chair is free at 14:00, but Nora is at the clinic then.
+    assert list(times(picker)) == ["14:30", "15:00", "15:30"]
+    day = i18n.format_day(world.at(12), "en")
+    assert text(picker, "#day-heading") == f"{day}, 3 free times"
+    # Her brother is offered 14:00 on the same page.
+    ola = await pick(client, "Ola", "Child check-up", "Grünerløkka tannklinikk")
+    assert list(times(ola)) == ["14:00", "14:30", "15:00", "15:30"]
+    # Choosing it anyway (an old page) says why, and holds nothing.
+    data = {**hidden_fields(picker, "form.time-form"), "slot": str(world.slots[4].id)}
+    response = await client.post("/bestill/velg", data=data)
+    assert response.status_code == 409
+    assert text(soup_of(response), "#problem") == (
+        "There is already another appointment at that time.")
+    async with world.db.read() as s:
+        slot = await s.get(Slot, world.slots[4].id)
+        assert slot is not None and slot.status == SlotStatus.FREE

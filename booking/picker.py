@@ -1,0 +1,159 @@
+"""Which free times a patient is offered when choosing one: a day at a time,
+with the first and the next day that have any, and the nearest ones to a
+time that was taken meanwhile.
+
+A free slot is offered when :func:`booking.rules.why_not_offered` has nothing
+against it: the kind suits the patient's age on that day, and the time does
+not overlap one of the patient's own active appointments (the one being
+changed aside), by the same overlap rule the service refuses a booking with.
+Times are offered once each: which chair is free then is the clinic's
+business (:func:`booking.holds.hold` takes any of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
+
+from booking import queries, rules
+from booking.models import Appointment, AppointmentType, Clinic, Patient
+from booking.reasons import Reason
+from booking.search import FreeSlot, free_slots
+from core.db import Database, utcnow
+from core.locale import OSLO
+
+#: How many free times to suggest when the one chosen was taken.
+NEAREST: Final = 5
+#: How far either side of a taken time to look for the nearest free ones.
+NEAREST_WINDOW: Final = timedelta(days=7)
+#: At most this many slots on one day.
+DAY_LIMIT: Final = 200
+
+
+@dataclass(frozen=True)
+class Search:
+    """Free times of one kind at one clinic, for one patient, from ``today``."""
+
+    clinic: Clinic
+    kind: AppointmentType
+    patient: Patient
+    today: date
+    #: The appointment being moved: its own time is no obstacle.
+    changing: int | None = None
+
+    @property
+    def last_day(self) -> date:
+        return self.today + timedelta(days=self.kind.booking_horizon_days)
+
+    def why_not(self, slot: FreeSlot, own: Sequence[Appointment]) -> Reason | None:
+        """Why this free slot is not offered to the patient, whose active
+        upcoming appointments are ``own``; None when it is."""
+        return rules.why_not_offered(self.kind, self.patient.birth_date, slot.starts_at, own,
+                                     self.changing)
+
+
+async def own_appointments(db: Database, search: Search, now: datetime) -> list[Appointment]:
+    """The patient's active appointments that are not over yet."""
+    return await queries.read(db, queries.upcoming, search.patient.id, now)
+
+
+async def offered_times(db: Database, search: Search, *, start: datetime | None = None,
+                        end: datetime | None = None, limit: int = DAY_LIMIT,
+                        now: datetime | None = None,
+                        own: Sequence[Appointment] | None = None) -> list[FreeSlot]:
+    """The free slots offered to the patient between ``start`` and ``end``,
+    earliest first (every chair). ``own``: the patient's appointments, when
+    the caller has them already."""
+    now = now or utcnow()
+    mine = own if own is not None else await own_appointments(db, search, now)
+    return await free_slots(db, clinic_id=search.clinic.id, appointment_type_id=search.kind.id,
+                            start=start, end=end, limit=limit, now=now,
+                            offered=lambda slot: search.why_not(slot, mine) is None)
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The Europe/Oslo day as UTC instants (23 or 25 hours on DST days)."""
+    start = datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=OSLO).astimezone(UTC)
+    return start, end
+
+
+def distinct_times(slots: Sequence[FreeSlot]) -> list[FreeSlot]:
+    """One slot per start time, the first of each, in the given order."""
+    seen: dict[datetime, FreeSlot] = {}
+    for slot in slots:
+        seen.setdefault(slot.starts_at, slot)
+    return list(seen.values())
+
+
+def closest(slots: Sequence[FreeSlot], around: datetime, count: int = NEAREST
+            ) -> list[FreeSlot]:
+    """The ``count`` slots starting closest to ``around`` (before or after;
+    the earlier of two equally close), in time order."""
+    by_distance = sorted(sorted(slots, key=lambda s: s.starts_at),
+                         key=lambda s: abs(s.starts_at - around))
+    return sorted(by_distance[:count], key=lambda s: s.starts_at)
+
+
+def shown_day(wanted: date | None, first_free: date | None, search: Search) -> date:
+    """The day to show: the one asked for, else the first with offered times,
+    else today; never before today nor after the booking horizon."""
+    day = wanted or first_free or search.today
+    return min(max(day, search.today), search.last_day)
+
+
+@dataclass(frozen=True)
+class Day:
+    """One day of the picker: its offered times and the ways to other days."""
+
+    day: date
+    #: One per start time.
+    times: list[FreeSlot]
+    #: The days before and after, while they are within the booking horizon.
+    previous: date | None
+    next: date | None
+    #: The first day with offered times, when it is not this one.
+    first_free: date | None
+    #: When this day has no offered times: the next day that has.
+    next_free: date | None
+    #: Why nothing of this kind is offered to the patient this day (age).
+    refusal: Reason | None
+
+
+async def day(db: Database, search: Search, wanted: date | None,
+              now: datetime | None = None) -> Day:
+    """The day ``wanted`` (see :func:`shown_day`) as the picker shows it."""
+    now = now or utcnow()
+    own = await own_appointments(db, search, now)
+    first = await offered_times(db, search, limit=1, now=now, own=own)
+    first_day = rules.local_date(first[0].starts_at) if first else None
+    shown = shown_day(wanted, first_day, search)
+    start, end = day_bounds(shown)
+    times = distinct_times(await offered_times(db, search, start=start, end=end, now=now,
+                                               own=own))
+    next_free = None
+    if not times:
+        later = await offered_times(db, search, start=end, limit=1, now=now, own=own)
+        next_free = rules.local_date(later[0].starts_at) if later else None
+    refusal = rules.may_self_book_type(search.kind, search.patient.birth_date, shown).reason
+    previous = shown - timedelta(days=1)
+    following = shown + timedelta(days=1)
+    return Day(
+        day=shown, times=times,
+        previous=previous if previous >= search.today else None,
+        next=following if following <= search.last_day else None,
+        first_free=first_day if first_day is not None and first_day != shown else None,
+        next_free=next_free,
+        refusal=refusal if refusal is not Reason.TYPE_NOT_SELF_BOOKABLE else None,
+    )
+
+
+async def nearest(db: Database, search: Search, around: datetime, exclude: int | None = None,
+                  now: datetime | None = None) -> list[FreeSlot]:
+    """The offered times closest to ``around``, a time that was taken (slot
+    ``exclude``), in time order."""
+    found = await offered_times(db, search, start=around - NEAREST_WINDOW,
+                                end=around + NEAREST_WINDOW, limit=500, now=now)
+    return closest(distinct_times([s for s in found if s.slot_id != exclude]), around)
