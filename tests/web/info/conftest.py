@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 
 from booking.models import AuditEntry, Patient
 from core.db import Database
-from idporten.services import install
-from tests.idporten.helpers import ADULT_PID, browser, build_app, login
+from tests.web.auth.helpers import ADULT_PID, browser, build_app, login
+from web.auth.services import install
 from web.views import info, profile
 
 BASE = "http://127.0.0.1:8000"
