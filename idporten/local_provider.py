@@ -2,8 +2,8 @@
 
 A real OpenID Connect provider that behaves like ID-porten where the app can
 tell: discovery, JWKS, pushed authorization requests (RFC 9126), the
-authorization endpoint (a page like ID-porten's TestID listing the synthetic
-demo persons, plus a field for any synthetic number, with a choice of level;
+authorization endpoint (a page like ID-porten's TestID listing synthetic
+persons, plus a field for any synthetic number, with a choice of level;
 ``login_hint=testid:<number>[_idporten-loa-high]`` logs in at once, like
 Digdir's headless TestID), the token endpoint (client authentication with
 ``private_key_jwt`` or ``client_secret_post`` as registered, PKCE S256,
