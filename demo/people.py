@@ -8,7 +8,7 @@ The named demo persons have ages relative to the day of seeding. Their birth
 dates are anchored on the *calendar month* of ``today``: every birthday lies
 in an earlier month, so a person listed as 13 is 13 on every day of that
 month, and their identity numbers stay the same all month
-(:func:`demo_logins`; :func:`test_persons` lists them on the local login
+(:func:`demo_logins`; :func:`login_persons` lists them on the local login
 page). In a new month a re-run of the seed adds a fresh set of named persons
 of the right ages; the old ones stay. The ~200 generic patients are anchored
 on the calendar year.
@@ -171,7 +171,7 @@ class DemoLogin:
 
 def demo_logins(today: date) -> list[DemoLogin]:
     """The named demo persons with their synthetic identity numbers, as
-    :func:`seed_demo` creates them for ``today`` (the same all month)."""
+    :func:`demo.seed.seed_demo` creates them for ``today`` (the same all month)."""
     taken: set[str] = set()
     logins: list[DemoLogin] = []
     for person in DEMO_PEOPLE:
@@ -198,7 +198,7 @@ async def demo_patient_ids(db: Database, vault: IdentityVault, *, today: date
         return {hashes[bytes(identity_hash)]: patient_id for identity_hash, patient_id in rows}
 
 
-def test_persons(today: date) -> list[TestPerson]:
+def login_persons(today: date) -> list[TestPerson]:
     """The named demo persons as the local test ID-porten lists them (as
     TestID would), with this month's numbers."""
     return [TestPerson(login.person.key, login.person.label, login.person.role, login.age,
@@ -323,6 +323,7 @@ def generic_patients(today: date, taken: set[str]) -> list[PersonRow]:
     return rows
 
 def demo_rows(today: date) -> list[PersonRow]:
+    """The named demo persons as patients to create, with their guardians."""
     logins = demo_logins(today)
     number_of = {login.person.key: login.identity_number for login in logins}
     guardians_of: dict[str, list[str]] = defaultdict(list)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from core.settings import VAR, Settings, SettingsError
-from demo.people import test_persons
+from demo.people import login_persons
 from idporten.local_provider import LocalProvider, load_or_create_key
 from idporten.local_users import StaffTestUser
 from web.auth.config import local_clients, local_issuer
@@ -44,4 +44,4 @@ def local_provider(settings: Settings) -> LocalProvider:
     key_path = VAR / "local-idporten-key.pem" if settings.env == "dev" else None
     return LocalProvider(issuer=local_issuer(settings), clients=local_clients(settings),
                          key=load_or_create_key(key_path), render=render,
-                         persons=test_persons, staff_users=STAFF_TEST_USERS)
+                         persons=login_persons, staff_users=STAFF_TEST_USERS)
