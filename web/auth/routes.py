@@ -30,7 +30,6 @@ from idporten.redirects import safe_next
 from web import i18n
 from web.auth.access import LoginRequired, login_required
 from web.auth.config import LOCAL_PATH, PATIENT_PATHS, STAFF_PATHS, Audience, Paths
-from web.auth.local import local_provider
 from web.auth.pages import render
 from web.auth.patients import patient_for_login
 from web.auth.services import AuthServices, services
@@ -260,6 +259,8 @@ def auth_routes(settings: Settings) -> list[BaseRoute]:
     if settings.local_login:
         if settings.is_production:
             raise SettingsError("refusing to mount the local test ID-porten in production")
+        from web.auth.local import local_provider  # the demo's people: never in production
+
         routes.append(Mount(LOCAL_PATH, app=local_provider(settings),
                             name="local_idporten"))
     return routes
