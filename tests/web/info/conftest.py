@@ -1,5 +1,5 @@
 """Fixtures for the profile and information pages: an app with the login
-routes and the local ID-porten (as ``tests/idporten``), these pages' routes
+routes and the local ID-porten (as ``tests/web/auth``), these pages' routes
 and the language middleware added the way the lead wires them, on the ``db``
 fixture's database; a browser-like client; and helpers to log in and read
 the patient's row and audit entries."""
