@@ -29,7 +29,18 @@ from typing import Any, cast
 
 from sqlalchemy import Table, insert, text
 
-from booking.demo import (
+from booking.models import (
+    AppointmentType,
+    Chair,
+    Clinic,
+    County,
+    ScheduleTemplate,
+    schedule_template_types,
+)
+from booking.statuses import ConfidentialAddress
+from core.db import Database
+from core.identity import IdentityVault, synthetic_number
+from demo.data import (
     ADULT_CHAIR_DAY,
     APPOINTMENT_TYPES,
     BOOKING_HORIZON_DAYS,
@@ -44,17 +55,6 @@ from booking.demo import (
     ClinicSeed,
     slugify,
 )
-from booking.models import (
-    AppointmentType,
-    Chair,
-    Clinic,
-    County,
-    ScheduleTemplate,
-    schedule_template_types,
-)
-from booking.statuses import ConfidentialAddress
-from core.db import Database
-from core.identity import IdentityVault, synthetic_number
 
 #: The full national scale; ``--scale`` multiplies clinics, chairs and patients.
 FULL_CLINICS = 400

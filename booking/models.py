@@ -350,5 +350,5 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
     for _statement in _statements:
         event.listen(
             AuditEntry.__table__, "after_create",
-            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call, unused-ignore]
         )

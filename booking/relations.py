@@ -7,7 +7,7 @@ and any confidential-address marks". Two implementations:
 
 * :class:`LocalRelations`: the local ``guardianships`` and ``patients`` tables
   (what the demo seed creates); used in development and tests.
-* ``idporten.person_api.PersonApiRelations``: Norsk helsenett's Person API,
+* ``registers.person_api.PersonApiRelations``: Norsk helsenett's Person API,
   the health sector's copy of the population register; used in production.
 
 :class:`CachedRelations` keeps answers briefly (60 s by default) so a page

@@ -2,8 +2,8 @@
 
 A real OpenID Connect provider that behaves like ID-porten where the app can
 tell: discovery, JWKS, pushed authorization requests (RFC 9126), the
-authorization endpoint (a page like ID-porten's TestID listing the synthetic
-demo persons, plus a field for any synthetic number, with a choice of level;
+authorization endpoint (a page like ID-porten's TestID listing synthetic
+persons, plus a field for any synthetic number, with a choice of level;
 ``login_hint=testid:<number>[_idporten-loa-high]`` logs in at once, like
 Digdir's headless TestID), the token endpoint (client authentication with
 ``private_key_jwt`` or ``client_secret_post`` as registered, PKCE S256,
@@ -11,8 +11,12 @@ Digdir's headless TestID), the token endpoint (client authentication with
 client's front-channel logout URI with ``iss`` and ``sid`` in iframes. The
 staff client gets synthetic staff users instead of persons.
 
+The application hands it what it needs: the registered clients, the persons
+and staff users to list, and a ``render`` for its pages (this package's
+``templates`` in the application's layout).
+
 State (pushed requests, codes, sessions) is kept in memory: one process, dev
-and tests only. The provider refuses to exist in production.
+and tests only; the application must never mount it in production.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import hmac
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import jwt
@@ -42,14 +46,16 @@ from starlette.types import Receive, Scope, Send
 from core.identity import InvalidIdentityNumber, parse
 from core.locale import LANGUAGES
 from core.oauth import CLIENT_ASSERTION_TYPE
-from core.settings import VAR, Settings, SettingsError
 from idporten import acr as levels
-from idporten.config import RegisteredClient, local_clients, local_issuer
-from idporten.local_users import STAFF_BY_KEY, STAFF_TEST_USERS, StaffTestUser, demo_persons
-from idporten.pages import render
+from idporten.local_clients import RegisteredClient
+from idporten.local_users import StaffTestUser, TestPerson
 from idporten.tokens import ALLOWED_ALGORITHMS
 
 log = structlog.get_logger("tanntid.local_idporten")
+
+#: The provider's own pages: ``local_authorize.html``, ``local_error.html``
+#: and ``local_logout.html``.
+TEMPLATES: Final = Path(__file__).parent / "templates"
 
 CODE_LIFETIME: Final = 60
 PAR_LIFETIME: Final = 90
@@ -58,6 +64,17 @@ ID_TOKEN_LIFETIME: Final = 120
 LOCALES: Final = LANGUAGES
 _VERIFIER_CHARS: Final = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+class PageRenderer(Protocol):
+    """Renders one of :data:`TEMPLATES`' pages in the reader's language."""
+
+    def __call__(self, request: Request, name: str, context: Mapping[str, Any] | None = None,
+                 *, status_code: int = 200) -> Response: ...
+
+
+def _no_persons(today: date) -> Sequence[TestPerson]:
+    return ()
 
 
 @dataclass(frozen=True)
@@ -125,16 +142,24 @@ def s256(verifier: str) -> str:
 
 
 class LocalProvider:
-    """An ASGI app; mount it at :data:`~idporten.config.LOCAL_PATH`."""
+    """An ASGI app; mount it at the path of ``issuer``. ``persons(today)``
+    are the persons the login page lists, ``staff_users`` the staff users."""
 
     def __init__(self, *, issuer: str, clients: dict[str, RegisteredClient],
-                 key: rsa.RSAPrivateKey, allow_synthetic_only: bool = True,
+                 key: rsa.RSAPrivateKey, render: PageRenderer,
+                 persons: Callable[[date], Sequence[TestPerson]] = _no_persons,
+                 staff_users: Sequence[StaffTestUser] = (),
+                 allow_synthetic_only: bool = True,
                  today: Callable[[], date] = date.today,
                  clock: Callable[[], float] = time.time) -> None:
         self.issuer = issuer
         self.path = urlsplit(issuer).path
         self.clients = clients
         self.key = key
+        self.render = render
+        self.persons = persons
+        self.staff_users = tuple(staff_users)
+        self.staff_by_key = {user.key: user for user in self.staff_users}
         self.today = today
         self.clock = clock
         self.allow_synthetic_only = allow_synthetic_only
@@ -158,14 +183,6 @@ class LocalProvider:
             Route("/token", self.token, methods=["POST"]),
             Route("/logout", self.end_session, methods=["GET", "POST"]),
         ])
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LocalProvider:
-        if settings.is_production:
-            raise SettingsError("the local test ID-porten must never run in production")
-        key_path = VAR / "local-idporten-key.pem" if settings.env == "dev" else None
-        return cls(issuer=local_issuer(settings), clients=local_clients(settings),
-                   key=load_or_create_key(key_path))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.router(scope, receive, send)
@@ -293,7 +310,7 @@ class LocalProvider:
         number, _, level = hint.partition("_")
         acr = level if level in (levels.SUBSTANTIAL, levels.HIGH) else auth_request.acr
         if client.audience == "staff":
-            user = STAFF_BY_KEY.get(number)
+            user = self.staff_by_key.get(number)
             if user is None:
                 return self._error_page(request, "unknown staff test user")
             return self._issue_code(auth_request, Login(acr=acr, staff=user))
@@ -321,13 +338,13 @@ class LocalProvider:
         if acr not in (levels.SUBSTANTIAL, levels.HIGH):
             acr = auth_request.acr
         if client.audience == "staff":
-            user = STAFF_BY_KEY.get(params.get("user", ""))
+            user = self.staff_by_key.get(params.get("user", ""))
             if user is not None:
                 return self._issue_code(auth_request, Login(acr=acr, staff=user))
         else:
             number = ""
             if params.get("person"):
-                persons = {p.key: p for p in demo_persons(self.today())}
+                persons = {p.key: p for p in self.persons(self.today())}
                 found = persons.get(params["person"])
                 number = found.number if found else ""
             else:
@@ -343,11 +360,11 @@ class LocalProvider:
                     client: RegisteredClient, *, error: bool = False,
                     status: int = 200) -> Response:
         request.state.locale = auth_request.locale
-        return render(request, "local_authorize.html", {
+        return self.render(request, "local_authorize.html", {
             "action": f"{self.path}/authorize", "txn": txn, "error": error,
             "staff": client.audience == "staff",
-            "persons": [] if client.audience == "staff" else demo_persons(self.today()),
-            "staff_users": STAFF_TEST_USERS if client.audience == "staff" else (),
+            "persons": [] if client.audience == "staff" else list(self.persons(self.today())),
+            "staff_users": self.staff_users if client.audience == "staff" else (),
             "level": auth_request.acr, "levels": (levels.SUBSTANTIAL, levels.HIGH),
         }, status_code=status)
 
@@ -370,7 +387,7 @@ class LocalProvider:
         return RedirectResponse(_with_query(redirect_uri, params), 303)
 
     def _error_page(self, request: Request, message: str) -> Response:
-        return render(request, "local_error.html", {"message": message}, status_code=400)
+        return self.render(request, "local_error.html", {"message": message}, status_code=400)
 
     # --- token endpoint --------------------------------------------------------------
 
@@ -470,7 +487,7 @@ class LocalProvider:
         if login.staff is not None:
             claims.update({
                 "sub": login.staff.key, "name": login.staff.name, "amr": ["pwd"],
-                "tanntid_roles": [r.value for r in login.staff.roles],
+                "tanntid_roles": [str(r) for r in login.staff.roles],
                 "tanntid_county": login.staff.county,
                 "tanntid_clinics": list(login.staff.clinics),
             })
@@ -523,7 +540,7 @@ class LocalProvider:
         if client is not None and target in client.post_logout_redirect_uris:
             continue_to = _with_query(target, {"state": params["state"]}
                                       if params.get("state") else {})
-        return render(request, "local_logout.html",
+        return self.render(request, "local_logout.html",
                       {"frames": frames, "continue_to": continue_to})
 
     def _prune(self) -> None:

@@ -26,14 +26,14 @@ from typing import Any, TypeVar
 import httpx
 from bs4 import BeautifulSoup
 
-from booking.demo import DEMO_PEOPLE, DemoLogin, demo_logins
 from booking.rules import local_date
 from core.db import Base, create_database, utcnow
 from core.identity import IdentityVault
 from core.settings import DOCUMENTED, ROOT, Settings
+from demo.people import DEMO_PEOPLE, DemoLogin, demo_logins
 from tests import factories as f
-from tests.idporten.helpers import browser, login
 from tests.logcheck import keep_output
+from tests.web.auth.helpers import browser, login
 from tests.web.booking_flow.world import confirm, hold, pick
 from web.cli import _serve
 from web.i18n import OSLO

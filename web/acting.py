@@ -40,7 +40,7 @@ from booking.relations import LocalRelations, RelationsSource, guardian_children
 from booking.representation import Access, Capability, RepresentedChild, allows
 from booking.rules import age_on, local_date
 from core.db import Database, utcnow
-from idporten.access import LoginRequired, PatientPrincipal, require_patient
+from web.auth.access import LoginRequired, PatientPrincipal, require_patient
 
 #: The query/form parameter that names the subject.
 FOR: Final = "for"
@@ -230,7 +230,7 @@ async def acting(request: Request, subject_id: int | None = None, *,
 
     ``subject_id`` names the subject explicitly (e.g. the patient of an
     appointment); otherwise the ``for`` query parameter does, defaulting to
-    the patient themselves. Raises :class:`~idporten.access.LoginRequired`
+    the patient themselves. Raises :class:`~web.auth.access.LoginRequired`
     without a login, and ``HTTPException(404)`` (after auditing) for a
     subject the patient may not act for today. ``refusal_detail`` (internal
     ids only) goes into that audit entry.

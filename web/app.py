@@ -12,22 +12,22 @@ import jwt
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-import idporten.routes
-import idporten.services
 from booking.relations import CachedRelations
 from core.db import create_database
 from core.identity import IdentityVault
 from core.oauth import SigningKey
 from core.settings import Settings, SettingsError
-from idporten.person_api import (
+from notifications.contacts import contact_register
+from notifications.runner import notifications_in_web_process
+from registers.person_api import (
     PersonApiClient,
     PersonApiRegister,
     PersonApiRelations,
     helseid_tokens,
 )
-from notifications.contacts import contact_register
-from notifications.runner import notifications_in_web_process
 from web import errors
+from web.auth import routes as auth_routes
+from web.auth import services as auth_services
 from web.logs import configure_logging
 from web.middleware import (
     CorrelationIdMiddleware,
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             async with notifications_in_web_process(app, settings):
                 yield
         finally:
-            await idporten.services.shutdown(app)
+            await auth_services.shutdown(app)
             if app.state.krr is not None:
                 await app.state.krr.aclose()
             if app.state.person_api is not None:
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(ServerErrorPageMiddleware, handler=errors.server_error),
         ],
         exception_handlers={**errors.exception_handlers(),
-                            **idporten.routes.exception_handlers()},
+                            **auth_routes.exception_handlers()},
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
     app.state.krr = contact_register(settings)
-    # The population register: names at first login (idporten.patients) and,
+    # The population register: names at first login (web.auth.patients) and,
     # briefly cached, each guardian's children (web.acting). Without it, the
     # local guardianships table answers (web.acting.relations_source).
     # Each fresh answer also reconciles the local guardianships (who gets a

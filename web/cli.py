@@ -106,10 +106,11 @@ def local_fakes(public_url: str) -> Iterator[None]:
     environment restored, when the block ends: after the server has shut down
     on Ctrl-C, and on SIGTERM too (uvicorn hands the signal back once it has
     shut down; here it ends the block instead of the process)."""
-    from notifications.fakes.demo import CASES
+    from demo.krr import CASES, seed_demo_register
     from notifications.fakes.server import start_dev_fakes
 
-    with start_dev_fakes(demo_today=date.today()) as fakes:
+    today = date.today()
+    with start_dev_fakes(krr_people=lambda krr: seed_demo_register(krr, today)) as fakes:
         saved = {name: os.environ.get(name) for name in fakes.settings}
         previous_handler = signal.signal(signal.SIGTERM, _interrupt)
         os.environ.update(fakes.settings)
@@ -156,9 +157,9 @@ def migrate(database_url: str) -> None:
 
 
 async def _seed(settings: Settings, weeks: int) -> int:
-    from booking.demo import seed_demo
     from core.db import create_database
     from core.identity import IdentityVault
+    from demo.seed import seed_demo
 
     db = create_database(settings.database_url)
     try:

@@ -8,9 +8,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core.settings import Settings
-from idporten.routes import auth_routes
 from notifications import dev_outbox, metrics, webhooks
 from web import health
+from web.auth.routes import auth_routes
 from web.views import booking, clinics, home, info, language, patient, profile
 from web.views import calendar as calendar_links
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -128,13 +127,13 @@ class DevFakes:
         self.stop()
 
 
-def start_dev_fakes(*, answer_unknown_krr: bool = True, demo_today: date | None = None
-                    ) -> DevFakes:
+def start_dev_fakes(*, answer_unknown_krr: bool = True,
+                    krr_people: Callable[[FakeKrr], object] | None = None) -> DevFakes:
     """Start fake Twilio, HelseID + Helsenorge and Maskinporten + KRR on free
     loopback ports with fresh credentials. With ``answer_unknown_krr`` every
     identity number KRR is asked about is an active person with a made-up
-    mobile number (for demo data). With ``demo_today`` KRR knows that month's
-    named demo persons first (:mod:`notifications.fakes.demo`). Status
+    mobile number (for demo data). ``krr_people(krr)`` puts the people KRR
+    knows first into it before it starts (``demo.krr`` has the demo's). Status
     callbacks go to the ``PUBLIC_URL`` the service gives its Twilio channel.
     ``with start_dev_fakes() as fakes:`` stops them at the end."""
     from core.oauth import generate_rsa_jwk
@@ -150,10 +149,8 @@ def start_dev_fakes(*, answer_unknown_krr: bool = True, demo_today: date | None 
     krr.add_client("tanntid-dev", krr_public)
     if answer_unknown_krr:
         krr.answer_unknown = made_up_person
-    if demo_today is not None:
-        from notifications.fakes.demo import seed_demo_register
-
-        seed_demo_register(krr, demo_today)
+    if krr_people is not None:
+        krr_people(krr)
     servers = [FakeServer(twilio.app, name="twilio"),
                FakeServer(helsenorge.app, name="helsenorge"),
                FakeServer(krr.app, name="krr")]

@@ -123,11 +123,11 @@ async def _build_database(url: str, secret_key: str) -> DemoFacts:
         import web.schema  # noqa: F401  (registers every table)
     except ImportError:
         import booking.models  # noqa: F401
-    from booking.demo import seed_demo
     from booking.models import Clinic, County
     from booking.search import next_free_times
     from core.db import Base, create_database
     from core.identity import IdentityVault
+    from demo.seed import seed_demo
 
     db = create_database(url)
     try:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 #: The demo person the logged-in tests act as: a guardian in Oslo with
-#: children aged 5, 11, 13 and 16 (booking.demo.DEMO_PEOPLE).
+#: children aged 5, 11, 13 and 16 (demo.people.DEMO_PEOPLE).
 DEFAULT_PERSON = "guardian-1"
 LANDING = "/min-side"
 

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from idporten.tokens import TokenError, validate_id_token
-from tests.idporten.helpers import ADULT_PID, hs256_with_public_key, unsigned_token
+from tests.idporten.forgeries import hs256_with_public_key, unsigned_token
+from tests.web.auth.helpers import ADULT_PID
 
 ISSUER = "https://test.idporten.no"
 CLIENT = "tanntid"

@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 
 from booking.representation import LOGISTICS_FROM_AGE, OF_AGE_IN_HEALTH_MATTERS, SELF_LOGIN_FROM_AGE
 from booking.rules import ADULT_AGE, LATE_CANCELLATION_WINDOW
-from idporten.config import PATIENT_PATHS
 from web import i18n
+from web.auth.config import PATIENT_PATHS
 from web.templating import render
 
 #: When the accessibility statement was last reviewed (change with its content).

@@ -40,8 +40,6 @@ from booking import audit
 from booking.models import Patient
 from booking.reasons import N_
 from core.db import Database
-from idporten.access import PatientPrincipal, current_session, require_patient
-from idporten.services import services
 from notifications.channels.krr import (
     STALE_AFTER_MONTHS,
     KrrContact,
@@ -52,6 +50,8 @@ from notifications.channels.krr import (
 from notifications.contacts import choose_contact
 from notifications.recipients import check_contact
 from web import i18n, phone
+from web.auth.access import PatientPrincipal, current_session, require_patient
+from web.auth.services import services
 from web.templating import render
 
 log = structlog.get_logger("tanntid.profile")

@@ -13,9 +13,9 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from core.db import Database
-from idporten.services import install
-from tests.idporten.helpers import browser, build_app
+from tests.web.auth.helpers import browser, build_app
 from tests.web.booking_flow.world import World, make_world
+from web.auth.services import install
 from web.views import booking
 from web.views.patient import appointments
 

@@ -19,7 +19,7 @@ from booking.rules import local_date
 from core.db import Database, utcnow
 from core.identity import IdentityVault, synthetic_number
 from tests import factories as f
-from tests.idporten.helpers import ADULT_PID, login, path_of
+from tests.web.auth.helpers import ADULT_PID, login, path_of
 from web.i18n import OSLO
 
 OTHER_PID = synthetic_number(date(1971, 3, 3), random.Random(7))

@@ -1,5 +1,5 @@
 """Fixtures for the profile and information pages: an app with the login
-routes and the local ID-porten (as ``tests/idporten``), these pages' routes
+routes and the local ID-porten (as ``tests/web/auth``), these pages' routes
 and the language middleware added the way the lead wires them, on the ``db``
 fixture's database; a browser-like client; and helpers to log in and read
 the patient's row and audit entries."""
@@ -16,8 +16,8 @@ from starlette.applications import Starlette
 
 from booking.models import AuditEntry, Patient
 from core.db import Database
-from idporten.services import install
-from tests.idporten.helpers import ADULT_PID, browser, build_app, login
+from tests.web.auth.helpers import ADULT_PID, browser, build_app, login
+from web.auth.services import install
 from web.views import info, profile
 
 BASE = "http://127.0.0.1:8000"

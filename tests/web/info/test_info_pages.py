@@ -13,7 +13,7 @@ import pytest
 from bs4 import BeautifulSoup
 from starlette.applications import Starlette
 
-from tests.idporten.helpers import build_app
+from tests.web.auth.helpers import build_app
 from tests.web.conftest import html, text_of
 from tests.web.info.conftest import BASE, wire
 from web import i18n

@@ -12,7 +12,7 @@ import pytest
 from starlette.applications import Starlette
 
 from core.db import Database
-from tests.idporten.helpers import cookie
+from tests.web.auth.helpers import cookie
 from tests.web.conftest import html, text_of
 from tests.web.info.conftest import (
     audit_entries,

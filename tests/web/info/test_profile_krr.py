@@ -18,7 +18,7 @@ from core.db import Database
 from core.oauth import generate_rsa_jwk
 from notifications.channels.krr import KrrClient, KrrContact, KrrUnavailable
 from notifications.fakes.krr import FakeKrr
-from tests.idporten.helpers import ADULT_PID
+from tests.web.auth.helpers import ADULT_PID
 from tests.web.conftest import html, text_of
 from tests.web.info.conftest import audit_entries, patient_row
 from web.views.info import long_date

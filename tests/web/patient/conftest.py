@@ -12,9 +12,9 @@ import pytest
 from starlette.applications import Starlette
 
 from core.db import Database
-from idporten.services import install
-from tests.idporten.helpers import browser, build_app, login
+from tests.web.auth.helpers import browser, build_app, login
 from tests.web.patient.world import Person, World, build_world
+from web.auth.services import install
 from web.views import patient
 
 BASE = "http://127.0.0.1:8000"

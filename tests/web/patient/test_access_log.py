@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from booking import audit
 from booking.audit import Actor
-from idporten.models import StaffUser
 from tests.web.conftest import html, text_of
 from tests.web.patient.world import World, audit_entries
+from web.auth.models import StaffUser
 
 EN = {"Accept-Language": "en"}
 

@@ -26,10 +26,10 @@ from booking.reasons import N_
 from booking.representation import Capability
 from booking.statuses import ActorKind
 from core.db import Database
-from idporten.models import StaffUser
-from idporten.roles import StaffRole
 from web import i18n
 from web.acting import Acting, acting
+from web.auth.models import StaffUser
+from web.auth.roles import StaffRole
 from web.templating import render
 
 ACCESS_LOG_VIEW: Final = "access_log.view"

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from booking.models import Appointment
 from booking.representation import Access
 from core.db import Database
-from idporten.access import require_patient
 from web.acting import Acting, acting, parse_id, refuse, requested_subject
+from web.auth.access import require_patient
 from web.views.patient.presenting import load_appointment
 
 

@@ -1,0 +1,1 @@
+"""Loopback fakes of the national registers, for development and tests."""
