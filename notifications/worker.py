@@ -38,7 +38,7 @@ from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
 from core.db import Database, create_database
-from notifications import jobs
+from notifications import jobs, outbox
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
 from notifications.jobs import (
@@ -262,6 +262,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         from core.settings import Settings
 
         settings = Settings.from_env()
+    outbox.subscribe()  # jobs that book, change or cancel write their notifications
     runtime = build_runtime(settings)
     runtime.queue = ArqQueue(ctx["redis"], queue_name=getattr(settings, "notification_queue",
                                                               QUEUE_NAME))

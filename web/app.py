@@ -25,6 +25,7 @@ from idporten.person_api import (
     PersonApiRegister,
     PersonApiRelations,
 )
+from notifications import outbox
 from notifications.channels.tokens import SigningKey
 from notifications.contacts import contact_register
 from notifications.runner import notifications_in_web_process
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
     configure_logging(json=settings.log_json, level=settings.log_level)
+    outbox.subscribe()  # bookings write their notifications in their own transaction
     db = create_database(settings.database_url)
 
     @asynccontextmanager
