@@ -14,7 +14,7 @@ arq facts this relies on (research/tech.md §5):
   row's attempt count, ``deliver:<id>:<attempts>``, so the next attempt after
   a retry is a new id even if an old one lingers.
 * Jobs run at least once (a killed worker's job runs again): the job
-  functions guard on the row's state (``notifications.jobs``).
+  functions guard on the row's state (``notifications.transitions``).
 * Nothing is deferred in Redis: the database says when a row is due, and the
   ``enqueue_due`` cron (every 2 s) queues it. A flushed Redis delays
   notifications, the sweeper re-queues them, nothing is lost.
@@ -38,17 +38,11 @@ from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
 from core.db import Database, create_database
-from notifications import jobs, outbox
+from notifications import jobs, outbox, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
-from notifications.jobs import (
-    APPLY_RECEIPT,
-    DELIVER,
-    DELIVER_BATCH,
-    DeliveryConfig,
-    Runtime,
-    batched,
-)
+from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, batched
+from notifications.runtime import DeliveryConfig, JobQueue, Runtime
 from notifications.schedule import OSLO
 from notifications.templates import link_key
 
@@ -65,7 +59,7 @@ BATCH_FROM = 4
 # --- the queue, seen from the producers --------------------------------------
 
 class ArqQueue:
-    """:class:`notifications.jobs.JobQueue` on arq. ``job_prefix`` keeps job
+    """:class:`notifications.runtime.JobQueue` on arq. ``job_prefix`` keeps job
     ids of separate deployments (or tests) sharing one Redis apart."""
 
     def __init__(self, redis: ArqRedis, *, queue_name: str = QUEUE_NAME,
@@ -151,14 +145,14 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(_retry_on_outage(jobs.deliver_notification), DELIVER),
     JobSpec(_retry_on_outage(jobs.deliver_batch), DELIVER_BATCH),
     JobSpec(_retry_on_outage(jobs.apply_receipt), APPLY_RECEIPT),
-    JobSpec(jobs.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
+    JobSpec(sweeps.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
             max_tries=1),
-    JobSpec(jobs.sweep_stuck_created, "sweep_stuck_created",
+    JobSpec(sweeps.sweep_stuck_created, "sweep_stuck_created",
             {"minute": set(range(0, 60, 5)), "second": 30}, max_tries=1),
-    JobSpec(jobs.timeout_in_flight, "timeout_in_flight",
+    JobSpec(sweeps.timeout_in_flight, "timeout_in_flight",
             {"minute": set(range(7, 60, 10)), "second": 0}, max_tries=1),
-    # Works for at most ``jobs.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
-    JobSpec(jobs.purge_after_retention, "purge_after_retention",
+    # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
+    JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
 )
 #: No job may run longer than a delivery: arq keeps a killed worker's
@@ -213,7 +207,7 @@ def sms_channel_from_settings(settings: Any) -> SmsChannel:
     return LocalSmsChannel()
 
 
-def build_runtime(settings: Any, *, queue: jobs.JobQueue | None = None,
+def build_runtime(settings: Any, *, queue: JobQueue | None = None,
                   db: Database | None = None) -> Runtime:
     """The jobs' runtime; with ``db`` it shares that engine (the web process's)."""
     from notifications.helsenorge_sync import sync_from_settings

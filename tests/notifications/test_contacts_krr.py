@@ -26,9 +26,9 @@ from notifications.channels.tokens import generate_rsa_jwk
 from notifications.contacts import RegisterDirectory, contact_directory
 from notifications.fakes.krr import FakeKrr, FakeKrrPerson
 from notifications.fakes.server import FakeServer
-from notifications.jobs import Runtime
 from notifications.models import SmsNumberBlock
 from notifications.recipients import WAIT_FOR, ProfileDirectory
+from notifications.runtime import Runtime
 from notifications.statuses import Channel, Purpose, Reason
 from notifications.worker import build_runtime
 from tests import factories as f

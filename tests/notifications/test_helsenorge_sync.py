@@ -16,7 +16,7 @@ from booking import service
 from booking.audit import Actor
 from booking.models import Patient
 from core.settings import Settings, SettingsError
-from notifications import jobs
+from notifications import jobs, sweeps
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
     DENTAL_SERVICE,
@@ -35,6 +35,7 @@ from notifications.helsenorge_sync import (
 )
 from notifications.models import Notification
 from notifications.recipients import Contact
+from notifications.runtime import Runtime
 from notifications.schedule import OSLO
 from notifications.statuses import Channel, Reason
 from notifications.worker import build_runtime, close_runtime
@@ -169,7 +170,7 @@ async def sync(fake_url: str) -> AsyncIterator[HelsenorgeSync]:
 
 
 def runtime_with(db, sync: HelsenorgeSync | None, clock: Clock, sms: MemorySms | None = None
-                 ) -> jobs.Runtime:
+                 ) -> Runtime:
     runtime = make_runtime(db, sms or MemorySms(), clock)
     runtime.helsenorge = sync
     return runtime
@@ -317,7 +318,7 @@ async def test_the_identity_number_stays_out_of_jobs_logs_and_rows(db, sync, fak
     nin = await nin_of(db, world.adult.id)
     caplog.set_level(logging.DEBUG)
     booked = (await book_adult(db, world)).appointment
-    await jobs.enqueue_due({"runtime": runtime})
+    await sweeps.enqueue_due({"runtime": runtime})
     [note] = await rows(db, appointment_id=booked.id, channel=HELSENORGE)
     fake.fail(1.0, (400,))  # the failure's reason is kept on the row
     assert await jobs.deliver(runtime, note.id) == "failed"
