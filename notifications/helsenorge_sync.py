@@ -31,6 +31,7 @@ from booking.models import Appointment, AppointmentType, Clinic, County, Patient
 from booking.statuses import AppointmentStatus
 from core.db import Database
 from core.identity import IdentityVault
+from core.settings import NotificationSettings
 from notifications.channels.base import SendOutcome
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
@@ -141,24 +142,25 @@ def _service_category(text: str | None) -> Code:
     return Code(*parts)
 
 
-def sync_from_settings(settings: Any) -> HelsenorgeSync:
+def sync_from_settings(settings: NotificationSettings) -> HelsenorgeSync:
     """Helsenorge when ``HELSENORGE_API_URL`` is set (with ``HELSEID_TOKEN_URL``,
     ``HELSEID_CLIENT_ID`` and ``HELSEID_CLIENT_JWK``); otherwise the local
     channel (refused in production, as is a missing ``HELSENORGE_ORG_NUMBER``)."""
-    production = bool(getattr(settings, "is_production", False))
+    production = settings.is_production
     identifier_system = identifier_system_for(settings.public_url)
-    category = _service_category(getattr(settings, "helsenorge_service_category", None))
-    org_numbers = parse_org_numbers(getattr(settings, "helsenorge_org_number", None) or "")
+    category = _service_category(settings.helsenorge_service_category)
+    org_numbers = parse_org_numbers(settings.helsenorge_org_number or "")
     if not org_numbers:
         if production:
             raise RuntimeError("HELSENORGE_ORG_NUMBER is required in production")
         org_numbers = {"*": DEV_ORG_NUMBER}
-    api_url = getattr(settings, "helsenorge_api_url", None)
+    api_url = settings.helsenorge_api_url
     channel: AppointmentChannel
     if api_url:
         helseid: dict[str, str] = {
-            name: getattr(settings, name.lower(), None) or ""
-            for name in ("HELSEID_TOKEN_URL", "HELSEID_CLIENT_ID", "HELSEID_CLIENT_JWK")}
+            "HELSEID_TOKEN_URL": settings.helseid_token_url or "",
+            "HELSEID_CLIENT_ID": settings.helseid_client_id or "",
+            "HELSEID_CLIENT_JWK": settings.helseid_client_jwk or ""}
         missing = [name for name, value in helseid.items() if not value]
         if missing:
             raise RuntimeError(f"HELSENORGE_API_URL is set but {', '.join(missing)} is not")
@@ -166,7 +168,7 @@ def sync_from_settings(settings: Any) -> HelsenorgeSync:
             api_url=api_url, token_url=helseid["HELSEID_TOKEN_URL"],
             client_id=helseid["HELSEID_CLIENT_ID"], client_jwk=helseid["HELSEID_CLIENT_JWK"],
             identifier_system=identifier_system, service_category=category,
-            scope=getattr(settings, "helsenorge_scope", None) or DEFAULT_SCOPE)
+            scope=settings.helsenorge_scope or DEFAULT_SCOPE)
     elif production:
         raise RuntimeError("HELSENORGE_API_URL is required in production")
     else:

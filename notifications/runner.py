@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from core.settings import NotificationSettings
 from notifications import jobs, outbox, sweeps
 from notifications.runtime import Runtime
 
@@ -153,7 +154,7 @@ class InProcessRunner:
 
 
 @asynccontextmanager
-async def notifications_in_web_process(app: Any, settings: Any, *,
+async def notifications_in_web_process(app: Any, settings: NotificationSettings, *,
                                        clock: Callable[[], datetime] | None = None
                                        ) -> AsyncIterator[None]:
     """For ``create_app``'s lifespan. With ``REDIS_URL``: new rows and

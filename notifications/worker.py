@@ -38,6 +38,7 @@ from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
 from core.db import Database, create_database
+from core.settings import NotificationSettings, Settings
 from notifications import jobs, outbox, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
@@ -176,38 +177,37 @@ def cron_jobs(name_prefix: str = "") -> list[CronJob]:
 
 # --- building the runtime from settings --------------------------------------
 
-def config_from_settings(settings: Any) -> DeliveryConfig:
-    """Settings this package reads (each with its default if the settings
-    object does not have it yet): ``public_url``, ``secret_key``,
-    ``notification_retention_days``."""
+def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
+    """The jobs' configuration: ``PUBLIC_URL``, ``SECRET_KEY`` (for the links)
+    and ``NOTIFICATION_RETENTION_DAYS``."""
     return DeliveryConfig(
         public_url=settings.public_url,
         link_key=link_key(settings.secret_key),
-        retention=timedelta(days=int(getattr(settings, "notification_retention_days", 7))),
+        retention=timedelta(days=settings.notification_retention_days),
     )
 
 
-def sms_channel_from_settings(settings: Any) -> SmsChannel:
+def sms_channel_from_settings(settings: NotificationSettings) -> SmsChannel:
     """Twilio when ``TWILIO_ACCOUNT_SID`` is set; otherwise the local channel
     that only the ``/dev/sms`` page sees (refused in production)."""
-    account_sid = getattr(settings, "twilio_account_sid", None)
+    account_sid = settings.twilio_account_sid
     if account_sid:
         from notifications.channels.twilio_sms import DEFAULT_API_URL, TwilioSmsChannel
 
         return TwilioSmsChannel(
-            account_sid=account_sid, auth_token=settings.twilio_auth_token,
+            account_sid=account_sid, auth_token=settings.twilio_auth_token or "",
             public_url=settings.public_url,
-            messaging_service_sid=getattr(settings, "twilio_messaging_service_sid", None),
-            from_number=getattr(settings, "twilio_from", None),
-            api_url=getattr(settings, "twilio_api_url", None) or DEFAULT_API_URL)
-    if getattr(settings, "is_production", False):
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            from_number=settings.twilio_from,
+            api_url=settings.twilio_api_url or DEFAULT_API_URL)
+    if settings.is_production:
         raise RuntimeError("TWILIO_ACCOUNT_SID is required in production")
     from notifications.dev_outbox import LocalSmsChannel
 
     return LocalSmsChannel()
 
 
-def build_runtime(settings: Any, *, queue: JobQueue | None = None,
+def build_runtime(settings: NotificationSettings, *, queue: JobQueue | None = None,
                   db: Database | None = None) -> Runtime:
     """The jobs' runtime; with ``db`` it shares that engine (the web process's)."""
     from notifications.helsenorge_sync import sync_from_settings
@@ -253,19 +253,17 @@ def arq_dispatcher(queue: ArqQueue, *, timeout: float = 2.0) -> Callable[[Sequen
 async def startup(ctx: dict[str, Any]) -> None:
     settings = ctx.get("settings")
     if settings is None:  # started as ``arq notifications.worker.WorkerSettings``
-        from core.settings import Settings
-
-        settings = Settings.from_env()
+        settings = Settings.from_env().notifications
+    assert isinstance(settings, NotificationSettings)
     outbox.subscribe()  # jobs that book, change or cancel write their notifications
     runtime = build_runtime(settings)
-    runtime.queue = ArqQueue(ctx["redis"], queue_name=getattr(settings, "notification_queue",
-                                                              QUEUE_NAME))
+    runtime.queue = ArqQueue(ctx["redis"], queue_name=settings.notification_queue)
     ctx["runtime"] = runtime
-    port = getattr(settings, "worker_metrics_port", None)
+    port = settings.worker_metrics_port
     if port:
         from notifications.metrics import serve_worker_metrics
 
-        serve_worker_metrics(int(port))
+        serve_worker_metrics(port)
     log.info("notification_worker_started")
 
 

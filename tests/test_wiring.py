@@ -53,7 +53,7 @@ def test_the_cli_registers_the_outbox(no_listener, tmp_path, monkeypatch):
 async def test_the_worker_start_registers_the_outbox(no_listener, tmp_path):
     from notifications.worker import shutdown, startup
 
-    ctx = {"settings": settings_for(tmp_path), "redis": object()}
+    ctx = {"settings": settings_for(tmp_path).notifications, "redis": object()}
     await startup(ctx)
     try:
         assert events.listener() is outbox.EVENTS

@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with notifications_in_web_process(app, settings):
+            async with notifications_in_web_process(app, settings.notifications):
                 yield
         finally:
             await idporten.services.shutdown(app)
@@ -120,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = db
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
-    app.state.krr = contact_register(settings)
+    app.state.krr = contact_register(settings.notifications)
     # The population register: names at first login (idporten.patients) and,
     # briefly cached, each guardian's children (web.acting). Without it, the
     # local guardianships table answers (web.acting.relations_source).

@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "slots":
         return asyncio.run(_generate(settings, args.start or date.today(), args.weeks))
     if args.command == "worker":
-        return notifications_cli.run_worker(settings)
+        return notifications_cli.run_worker(settings.notifications)
     if args.command == "notifications":
-        return notifications_cli.run(args, settings)
+        return notifications_cli.run(args, settings.notifications)
     return 2
 
 

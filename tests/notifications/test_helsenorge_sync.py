@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -15,7 +15,7 @@ from sqlalchemy import update
 from booking import service
 from booking.audit import Actor
 from booking.models import Patient
-from core.settings import Settings, SettingsError
+from core.settings import NotificationSettings, Settings, SettingsError
 from notifications import jobs, sweeps
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
@@ -355,12 +355,10 @@ async def test_without_a_channel_or_time_left_a_row_ends_without_a_put(db, clock
 
 # --- the runtime from settings ----------------------------------------------------
 
-def dev_settings(**values: object) -> SimpleNamespace:
-    base: dict[str, object] = dict(
-        public_url=PUBLIC_URL, secret_key="test-secret-not-for-production",
-        database_url="unused", is_production=False)
-    base.update(values)
-    return SimpleNamespace(**base)
+def dev_settings(*, is_production: bool = False, **values: Any) -> NotificationSettings:
+    return Settings(env="production" if is_production else "dev", public_url=PUBLIC_URL,
+                    secret_key="test-secret-not-for-production", database_url="unused",
+                    **values).notifications
 
 
 async def test_in_dev_the_local_stand_in_takes_the_puts(db, clock):

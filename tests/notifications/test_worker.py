@@ -169,7 +169,7 @@ async def test_the_queue_name_comes_from_the_settings(tmp_path, arq_redis, redis
     queue_name = f"{redis_prefix}elsewhere"
     settings = Settings.from_env({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'q.db'}",
                                   "NOTIFICATION_QUEUE": queue_name})
-    ctx = {"settings": settings, "redis": arq_redis}
+    ctx = {"settings": settings.notifications, "redis": arq_redis}
     await startup(ctx)
     try:
         assert ctx["runtime"].queue.queue_name == queue_name
