@@ -79,7 +79,7 @@ async def locked(session: AsyncSession, notification_id: int) -> Notification | 
     )).scalar_one_or_none()
 
 
-# --- what a job reads ---------------------------------------------------------
+# --- what a job reads --------------------------------------------------------
 
 @dataclass
 class Snapshot:
@@ -129,6 +129,7 @@ def not_superseded() -> ColumnElement[bool]:
                  Appointment.status == AppointmentStatus.CANCELLED),
             and_(Notification.purpose != Purpose.CANCELLATION,
                  Appointment.status.in_(list(ACTIVE))))).exists()
+
 
 # --- ending, waiting, leasing ------------------------------------------------
 
