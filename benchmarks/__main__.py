@@ -28,6 +28,7 @@ from typing import Any
 import structlog
 from sqlalchemy import text
 
+from benchmarks import compose
 from benchmarks.measure import booking_contention, search_latency, slot_generation
 from benchmarks.national import Shape, create_reference_data, load_patients
 from benchmarks.report import Reporter, load_average, machine, per_second
@@ -113,6 +114,7 @@ async def _analyze(db: Database) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
+    compose()
     report = Reporter()
     rng = random.Random(args.seed)
     today = datetime.now(OSLO).date()

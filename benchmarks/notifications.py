@@ -27,6 +27,7 @@ from typing import Any
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
+from benchmarks import compose
 from tests.notifications.reliability_helpers import (
     ROOT,
     PrivateRedis,
@@ -78,6 +79,7 @@ def _stats(url: str) -> dict[str, Any]:
 
 
 async def run(count: int, workers: int, limit: float) -> dict[str, Any]:
+    compose()
     redis = PrivateRedis()
     redis.start()
     port = free_port()

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking import audit, queries, rules
+from booking import audit, events, queries, rules
 from booking.audit import Actor
 from booking.models import (
     Appointment,
@@ -31,7 +31,6 @@ from booking.models import (
 from booking.reasons import Reason, Warning
 from booking.statuses import ActorKind, AppointmentStatus, SlotStatus, Source
 from core.db import Database, utcnow
-from notifications import outbox
 
 log = structlog.get_logger(__name__)
 
@@ -179,7 +178,7 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
             session.add(appointment)
             await session.flush()
             appointment.chain_id = appointment.id
-            await outbox.on_booked(session, appointment, now=now)
+            await events.listener().on_booked(session, appointment, now=now)
             await audit.record(
                 session, actor, "appointment.book", purpose=PURPOSE_OF[actor.kind],
                 subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
@@ -262,7 +261,7 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
             session.add(new)
             await session.flush()
             await _free_slot(session, old.slot_id, old.id, now)
-            await outbox.on_changed(session, old, new, now=now)
+            await events.listener().on_changed(session, old, new, now=now)
             await audit.record(
                 session, actor, "appointment.change", purpose=PURPOSE_OF[actor.kind],
                 subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
@@ -298,7 +297,7 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
         appointment.version += 1
         await session.flush()
         await _free_slot(session, appointment.slot_id, appointment.id, now)
-        await outbox.on_cancelled(session, appointment, now=now)
+        await events.listener().on_cancelled(session, appointment, now=now)
         await audit.record(
             session, actor, "appointment.cancel", purpose=PURPOSE_OF[actor.kind],
             subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),

@@ -110,6 +110,53 @@ class SettingsError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class NotificationSettings:
+    """The settings ``notifications/`` reads (its jobs, worker, channels and
+    contact register), as :attr:`Settings.notifications` gives them: the same
+    values, read from the same environment variables, typed for the package
+    that uses them. Built only from :class:`Settings`, so a default lives in
+    one place."""
+
+    is_production: bool
+    #: Local stand-ins (the ``/dev/sms`` page, the local SMS and Helsenorge channels).
+    dev_tools: bool
+    database_url: str
+    public_url: str
+    secret_key: str = field(repr=False)
+    redis_url: str | None = field(repr=False)
+    #: The arq queue of the notification jobs (``NOTIFICATION_QUEUE``).
+    notification_queue: str
+    notification_retention_days: int
+    worker_metrics_port: int | None
+    # Twilio; no account = the local outbox.
+    twilio_account_sid: str | None
+    twilio_auth_token: str | None = field(repr=False)
+    twilio_messaging_service_sid: str | None
+    twilio_from: str | None
+    twilio_api_url: str
+    # KRR through Maskinporten; unset = no register lookups.
+    krr_api_url: str | None
+    maskinporten_token_url: str | None
+    maskinporten_audience: str | None
+    maskinporten_client_id: str | None
+    maskinporten_client_jwk: str | None = field(repr=False)
+    krr_cache_ttl: int
+    # Appointments to Helsenorge with a HelseID token; unset API URL = a local stand-in.
+    helsenorge_api_url: str | None
+    helseid_token_url: str | None
+    helseid_client_id: str | None
+    helseid_client_jwk: str | None = field(repr=False)
+    helsenorge_scope: str | None
+    helsenorge_org_number: str | None
+    helsenorge_service_category: str | None
+
+    @property
+    def krr_configured(self) -> bool:
+        return bool(self.krr_api_url and self.maskinporten_token_url
+                    and self.maskinporten_client_id and self.maskinporten_client_jwk)
+
+
+@dataclass(frozen=True)
 class Settings:
     env: Environment = "dev"
     database_url: str = f"sqlite+aiosqlite:///{VAR / 'tanntid.sqlite3'}"
@@ -165,8 +212,35 @@ class Settings:
 
     @property
     def krr_configured(self) -> bool:
-        return bool(self.krr_api_url and self.maskinporten_token_url
-                    and self.maskinporten_client_id and self.maskinporten_client_jwk)
+        return self.notifications.krr_configured
+
+    @property
+    def notifications(self) -> NotificationSettings:
+        """The section ``notifications/`` reads."""
+        return NotificationSettings(
+            is_production=self.is_production, dev_tools=self.dev_tools,
+            database_url=self.database_url, public_url=self.public_url,
+            secret_key=self.secret_key, redis_url=self.redis_url,
+            notification_queue=self.notification_queue,
+            notification_retention_days=self.notification_retention_days,
+            worker_metrics_port=self.worker_metrics_port,
+            twilio_account_sid=self.twilio_account_sid,
+            twilio_auth_token=self.twilio_auth_token,
+            twilio_messaging_service_sid=self.twilio_messaging_service_sid,
+            twilio_from=self.twilio_from, twilio_api_url=self.twilio_api_url,
+            krr_api_url=self.krr_api_url, maskinporten_token_url=self.maskinporten_token_url,
+            maskinporten_audience=self.maskinporten_audience,
+            maskinporten_client_id=self.maskinporten_client_id,
+            maskinporten_client_jwk=self.maskinporten_client_jwk,
+            krr_cache_ttl=self.krr_cache_ttl,
+            helsenorge_api_url=self.helsenorge_api_url,
+            helseid_token_url=self.helseid_token_url,
+            helseid_client_id=self.helseid_client_id,
+            helseid_client_jwk=self.helseid_client_jwk,
+            helsenorge_scope=self.helsenorge_scope,
+            helsenorge_org_number=self.helsenorge_org_number,
+            helsenorge_service_category=self.helsenorge_service_category,
+        )
 
     @property
     def helseid_configured(self) -> bool:

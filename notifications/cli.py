@@ -18,6 +18,7 @@ from typing import Any
 from booking.audit import Actor
 from booking.statuses import ActorKind
 from core.db import create_database
+from core.settings import NotificationSettings
 
 
 def add_commands(commands: Any) -> None:
@@ -36,7 +37,7 @@ def add_commands(commands: Any) -> None:
                         help="who asks (support user id, for the audit log)")
 
 
-def run(args: argparse.Namespace, settings: Any) -> int:
+def run(args: argparse.Namespace, settings: NotificationSettings) -> int:
     """Run the ``notifications`` sub-command ``args`` names."""
     if args.notifications_command == "stats":
         return stats_command(settings, as_json=args.json)
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     return 2
 
 
-def run_worker(settings: Any) -> int:
+def run_worker(settings: NotificationSettings) -> int:
     """``tanntid worker``: the arq worker, until SIGTERM or SIGINT."""
     if not settings.redis_url:
         print("tanntid: REDIS_URL is not set; without Redis, `tanntid serve` runs the "
@@ -62,7 +63,7 @@ def run_worker(settings: Any) -> int:
     return 0
 
 
-def stats_command(settings: Any, *, as_json: bool = False) -> int:
+def stats_command(settings: NotificationSettings, *, as_json: bool = False) -> int:
     from notifications.service import stats
 
     async def go() -> int:
@@ -80,8 +81,8 @@ def stats_command(settings: Any, *, as_json: bool = False) -> int:
     return asyncio.run(go())
 
 
-def resend_command(settings: Any, notification_id: int, *, reason: str, to: str | None = None,
-                   by: str = "cli") -> int:
+def resend_command(settings: NotificationSettings, notification_id: int, *, reason: str,
+                   to: str | None = None, by: str = "cli") -> int:
     from notifications.service import ResendRefused, resend
 
     async def go() -> int:

@@ -33,7 +33,7 @@ line, a URL or a job argument.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 import structlog
@@ -43,6 +43,7 @@ from sqlalchemy import select
 from booking.models import Patient
 from core.db import Database
 from core.identity import IdentityVault
+from core.settings import NotificationSettings
 from notifications.channels.krr import KrrClient, KrrContact, KrrError, KrrStatus, KrrUnavailable
 from notifications.recipients import Contact, ContactDirectory, ProfileDirectory
 from notifications.templates import LANGUAGES
@@ -125,7 +126,7 @@ class RegisterDirectory:
             await closer()
 
 
-def contact_register(settings: Any) -> KrrClient | None:
+def contact_register(settings: NotificationSettings) -> KrrClient | None:
     """The KRR client when the register is configured (always in production):
     the one construction of it, for the web process and the jobs."""
     if not settings.krr_configured:
@@ -140,11 +141,11 @@ def contact_register(settings: Any) -> KrrClient | None:
         client_jwk=settings.maskinporten_client_jwk, cache_ttl=float(settings.krr_cache_ttl))
 
 
-def contact_directory(settings: Any, db: Database) -> ContactDirectory:
+def contact_directory(settings: NotificationSettings, db: Database) -> ContactDirectory:
     """The directory the jobs use: KRR plus the profile when the register is
     configured (``settings.krr_configured``; required in production), else
     the profile alone (development and tests)."""
-    if not getattr(settings, "krr_configured", False):
+    if not settings.krr_configured:
         return ProfileDirectory(db)
     register = contact_register(settings)
     assert register is not None

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from core.db import Database
+from core.settings import Settings
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import Notification
 from notifications.schedule import OSLO
@@ -105,7 +106,7 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE) -> str:
 
 async def dev_sms(request: Request) -> Response:
     """``GET /dev/sms`` (development only)."""
-    settings = request.app.state.settings
-    if not getattr(settings, "dev_tools", False):
+    settings: Settings = request.app.state.settings
+    if not settings.dev_tools:
         return Response("Not Found", status_code=404)
     return HTMLResponse(await outbox_page(request.app.state.db))

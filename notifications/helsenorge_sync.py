@@ -1,26 +1,16 @@
-"""Appointments to the patient's Helsenorge, through the outbox.
+"""Appointments to the patient's Helsenorge: the channel and what it is told.
 
 Every booking, change and cancellation writes one ``helsenorge`` row in the
-booking's own transaction (``notifications.outbox``); :func:`deliver_to_helsenorge`
-hands one over, called by ``jobs.deliver`` for rows of that channel:
-
-1. End the row if the appointment changed or was cancelled since it was
-   written (the newer row carries the latest state), or if it expired (the
-   appointment is over).
-2. Wait while another row of the same chain is being handed over: versions
-   reach Helsenorge in the order they were made.
-3. Build the :class:`~notifications.channels.helsenorge.AppointmentNotice`:
-   the chain's id is the identifier (a change is one PUT of the same
-   appointment with its new time, as the calendar's ``UID``), the identity
-   number is decrypted here, only for the request body, and never reaches a
-   log line, a URL or a job argument (jobs carry the row id only).
-4. Claim the row (compare-and-swap on status, attempt count, lease and the
-   appointment still being as the row knew it), PUT, and record the answer:
-   accepted → ``delivered`` (Helsenorge's answer is final; there are no
-   receipts); network trouble, 401/403, 429 and 5xx → another attempt after
-   ``channels.base.retry_delay``; any other refusal → ``technical-failure``
-   with the reason. A PUT is idempotent, so an attempt in doubt is simply
-   made again: there is nothing to reconcile.
+booking's own transaction (``notifications.outbox``);
+``notifications.helsenorge_delivery`` hands it over. This module builds what
+that needs: the :class:`HelsenorgeSync` (channel, identity vault,
+organisation numbers) from the settings, and :func:`notice_for`, the
+:class:`~notifications.channels.helsenorge.AppointmentNotice` of an
+appointment as it now stands: the chain's id is the identifier (a change is
+one PUT of the same appointment with its new time, as the calendar's
+``UID``), and the identity number is decrypted here, only for the request
+body, and never reaches a log line, a URL or a job argument (jobs carry the
+row id only).
 
 Without ``HELSENORGE_API_URL`` (development), :class:`LocalHelsenorgeChannel`
 builds and checks each resource as the real channel does and keeps it in
@@ -29,22 +19,20 @@ memory; production refuses to start without the real one.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 from cryptography.fernet import InvalidToken
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select
 
 from booking.models import Appointment, AppointmentType, Clinic, County, Patient
 from booking.statuses import AppointmentStatus
 from core.db import Database
 from core.identity import IdentityVault
-from notifications import metrics
-from notifications.channels.base import SendOutcome, retry_delay
+from core.settings import NotificationSettings
+from notifications.channels.base import SendOutcome
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
     CANCELLED_BY_SERVICE,
@@ -60,21 +48,8 @@ from notifications.channels.helsenorge import (
     identifier_system_for,
 )
 from notifications.channels.helsenorge import Clinic as HnClinic
-from notifications.jobs import (
-    Runtime,
-    Snapshot,
-    _end,
-    _locked,
-    _move,
-    _wait,
-    claimable,
-    superseded,
-)
-from notifications.models import Notification
-from notifications.statuses import Channel, NotificationStatus, Reason
 
 log = structlog.get_logger(__name__)
-S = NotificationStatus
 
 #: Our appointment statuses in Helsenorge's words (hn-appointment-status-vs).
 FHIR_STATUS: Mapping[str, str] = {
@@ -167,24 +142,25 @@ def _service_category(text: str | None) -> Code:
     return Code(*parts)
 
 
-def sync_from_settings(settings: Any) -> HelsenorgeSync:
+def sync_from_settings(settings: NotificationSettings) -> HelsenorgeSync:
     """Helsenorge when ``HELSENORGE_API_URL`` is set (with ``HELSEID_TOKEN_URL``,
     ``HELSEID_CLIENT_ID`` and ``HELSEID_CLIENT_JWK``); otherwise the local
     channel (refused in production, as is a missing ``HELSENORGE_ORG_NUMBER``)."""
-    production = bool(getattr(settings, "is_production", False))
+    production = settings.is_production
     identifier_system = identifier_system_for(settings.public_url)
-    category = _service_category(getattr(settings, "helsenorge_service_category", None))
-    org_numbers = parse_org_numbers(getattr(settings, "helsenorge_org_number", None) or "")
+    category = _service_category(settings.helsenorge_service_category)
+    org_numbers = parse_org_numbers(settings.helsenorge_org_number or "")
     if not org_numbers:
         if production:
             raise RuntimeError("HELSENORGE_ORG_NUMBER is required in production")
         org_numbers = {"*": DEV_ORG_NUMBER}
-    api_url = getattr(settings, "helsenorge_api_url", None)
+    api_url = settings.helsenorge_api_url
     channel: AppointmentChannel
     if api_url:
         helseid: dict[str, str] = {
-            name: getattr(settings, name.lower(), None) or ""
-            for name in ("HELSEID_TOKEN_URL", "HELSEID_CLIENT_ID", "HELSEID_CLIENT_JWK")}
+            "HELSEID_TOKEN_URL": settings.helseid_token_url or "",
+            "HELSEID_CLIENT_ID": settings.helseid_client_id or "",
+            "HELSEID_CLIENT_JWK": settings.helseid_client_jwk or ""}
         missing = [name for name, value in helseid.items() if not value]
         if missing:
             raise RuntimeError(f"HELSENORGE_API_URL is set but {', '.join(missing)} is not")
@@ -192,58 +168,12 @@ def sync_from_settings(settings: Any) -> HelsenorgeSync:
             api_url=api_url, token_url=helseid["HELSEID_TOKEN_URL"],
             client_id=helseid["HELSEID_CLIENT_ID"], client_jwk=helseid["HELSEID_CLIENT_JWK"],
             identifier_system=identifier_system, service_category=category,
-            scope=getattr(settings, "helsenorge_scope", None) or DEFAULT_SCOPE)
+            scope=settings.helsenorge_scope or DEFAULT_SCOPE)
     elif production:
         raise RuntimeError("HELSENORGE_API_URL is required in production")
     else:
         channel = LocalHelsenorgeChannel(identifier_system, category)
     return HelsenorgeSync(channel, IdentityVault.from_secret(settings.secret_key), org_numbers)
-
-
-# --- delivering one row -------------------------------------------------------
-
-async def deliver_to_helsenorge(runtime: Runtime, snapshot: Snapshot, now: datetime) -> str:
-    """PUT the appointment of one due, unclaimed ``helsenorge`` row; returns
-    what happened (as ``jobs.deliver`` does)."""
-    row, appointment = snapshot.row, snapshot.appointment
-    if superseded(row, appointment):
-        return await _end(runtime.db, row, S.CANCELLED, Reason.SUPERSEDED, now, None)
-    if now >= row.expires_at:
-        return await _end(runtime.db, row, S.TECHNICAL_FAILURE, Reason.EXPIRED, now, None)
-    sync = runtime.helsenorge
-    if sync is None:
-        return await _end(runtime.db, row, S.CANCELLED, Reason.NO_CHANNEL, now, None)
-    busy_until = await _chain_in_flight_until(runtime.db, row, appointment, now)
-    if busy_until is not None:
-        return await _wait(runtime.db, row, busy_until, Reason.AFTER_EARLIER, now, None)
-    notice = await _notice(runtime.db, sync, appointment)
-    if isinstance(notice, str):
-        return await _end(runtime.db, row, S.TECHNICAL_FAILURE, notice, now, None)
-    token = await _claim(runtime, row, appointment, now)
-    if token is None:
-        return "claimed"
-    try:
-        result = await sync.channel.put_appointment(notice)
-    except Exception as exc:  # a channel must not raise; a PUT may simply be made again
-        log.error("helsenorge_channel_raised", notification_id=row.id,
-                  error=type(exc).__name__)
-        result = SyncResult(SendOutcome.RETRY, reason=f"channel raised {type(exc).__name__}")
-    return await _record(runtime, row.id, token, result)
-
-
-async def _chain_in_flight_until(db: Database, row: Notification, appointment: Appointment,
-                                 now: datetime) -> datetime | None:
-    """Until when another row of the appointment's chain is being handed over."""
-    chain = appointment.chain_id or appointment.id
-    async with db.read() as session:
-        until: datetime | None = (await session.execute(
-            select(func.max(Notification.claimed_until))
-            .join(Appointment, Appointment.id == Notification.appointment_id)
-            .where(or_(Appointment.chain_id == chain, Appointment.id == appointment.id),
-                   Notification.channel == Channel.HELSENORGE, Notification.id != row.id,
-                   Notification.status == S.CREATED, Notification.claimed_until > now)
-        )).scalar_one_or_none()
-    return until
 
 
 def _cancellation_reason(appointment: Appointment) -> Code:
@@ -256,8 +186,8 @@ def _cancellation_reason(appointment: Appointment) -> Code:
     return CANCELLED_BY_SERVICE
 
 
-async def _notice(db: Database, sync: HelsenorgeSync, appointment: Appointment
-                  ) -> AppointmentNotice | str:
+async def notice_for(db: Database, sync: HelsenorgeSync, appointment: Appointment
+                     ) -> AppointmentNotice | str:
     """The appointment as Helsenorge should show it, or why it cannot be built."""
     async with db.read() as session:
         (clinic_name, street, postal_code, town, county_code, county_name, type_names,
@@ -290,67 +220,3 @@ async def _notice(db: Database, sync: HelsenorgeSync, appointment: Appointment
         updated_at=appointment.updated_at,
         cancellation_reason=_cancellation_reason(appointment) if cancelled else None,
         description=(type_names or {}).get("nb"))
-
-
-async def _claim(runtime: Runtime, row: Notification, appointment: Appointment,
-                 now: datetime) -> str | None:
-    """Take the row for one PUT (``jobs.claimable``)."""
-    token = secrets.token_hex(16)
-    lease = runtime.config.lease
-    async with runtime.db.write() as session:
-        result = await session.execute(
-            update(Notification)
-            .where(claimable(row, appointment, now))
-            # If this worker dies, the row is due again when the lease ends.
-            .values(claim_token=token, claimed_until=now + lease, send_after=now + lease,
-                    attempts=Notification.attempts + 1, attempted_at=now, reason=None)
-            .execution_options(synchronize_session=False))
-    return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
-
-
-async def _record(runtime: Runtime, notification_id: int, token: str, result: SyncResult
-                  ) -> str:
-    """Write what Helsenorge answered to the PUT made under lease ``token``."""
-    now = runtime.clock()
-    outcome = result.outcome
-    accepted = outcome is SendOutcome.ACCEPTED
-    metrics.count_outcome(Channel.HELSENORGE, outcome.value,
-                          None if accepted else result.http_status)
-    async with runtime.db.write() as session:
-        row = await _locked(session, notification_id)
-        if row is None:
-            return "missing"
-        ours = row.claim_token == token
-        if ours:
-            row.claim_token = None
-            row.claimed_until = None
-        if accepted:
-            if row.handed_over_at is None:
-                row.handed_over_at = now
-                metrics.observe_handover(row.channel, row.due_at, now)
-            _move(session, row, S.DELIVERED, now, "job")
-            said = "accepted"
-        elif not ours or row.status != S.CREATED:
-            said = "lease_lost"
-        elif outcome is SendOutcome.FAILED:
-            _move(session, row, S.TECHNICAL_FAILURE, now, "job",
-                  result.reason or Reason.PROVIDER_REJECTED, result.http_status)
-            said = "failed"
-        else:  # RETRY (a channel never says UNKNOWN: a PUT may be made again)
-            row.error_code = result.http_status
-            delay = timedelta(seconds=retry_delay(row.attempts, retry_after=result.retry_after))
-            if row.attempts >= runtime.config.max_attempts:
-                _move(session, row, S.TECHNICAL_FAILURE, now, "job", Reason.RETRIES_EXHAUSTED,
-                      result.http_status)
-                said = "failed"
-            elif now + delay >= row.expires_at:
-                _move(session, row, S.TECHNICAL_FAILURE, now, "job", Reason.EXPIRED,
-                      result.http_status)
-                said = "failed"
-            else:
-                row.send_after = now + delay
-                row.reason = Reason.PROVIDER_BUSY
-                said = "retry"
-    log.info("helsenorge_synced", notification_id=notification_id, outcome=said,
-             http_status=result.http_status)
-    return said

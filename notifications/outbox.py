@@ -1,8 +1,9 @@
 """Writing notifications in the booking's own transaction ("save first, then queue").
 
-``booking.service`` calls one function per unit of work, inside its
-``async with db.write() as session:`` block, so the notification rows commit
-or roll back with the booking change itself:
+``booking.service`` emits one appointment event per unit of work
+(``booking.events``; :data:`EVENTS` is the listener the composition roots
+register) inside its ``async with db.write() as session:`` block, so the
+notification rows commit or roll back with the booking change itself:
 
 * :func:`on_booked`: a confirmation (or, for a clinic-issued appointment, the
   *innkalling* asking to confirm) and the reminders;
@@ -40,6 +41,7 @@ from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from booking.events import AppointmentEvents, set_listener
 from booking.models import Appointment, Clinic, County, Patient
 from booking.rules import local_date
 from notifications.models import Notification, NotificationEvent, ReminderPolicy
@@ -123,6 +125,34 @@ async def on_cancelled(session: AsyncSession, appointment: Appointment, *, now: 
     if await _anyone_told(session, appointment, Channel.HELSENORGE):
         written += await _write_helsenorge(session, appointment, Purpose.CANCELLATION, now)
     return written
+
+
+class OutboxEvents:
+    """The outbox as the booking's :class:`~booking.events.AppointmentEvents`:
+    each event writes its rows in the booking's transaction. The composition
+    roots register :data:`EVENTS` with ``booking.events.set_listener``."""
+
+    async def on_booked(self, session: AsyncSession, appointment: Appointment, *,
+                        now: datetime) -> list[Notification]:
+        return await on_booked(session, appointment, now=now)
+
+    async def on_changed(self, session: AsyncSession, old: Appointment, new: Appointment, *,
+                         now: datetime) -> list[Notification]:
+        return await on_changed(session, old, new, now=now)
+
+    async def on_cancelled(self, session: AsyncSession, appointment: Appointment, *,
+                           now: datetime) -> list[Notification]:
+        return await on_cancelled(session, appointment, now=now)
+
+
+#: The listener every composition root registers (``booking.events.set_listener``).
+EVENTS = OutboxEvents()
+
+
+def subscribe() -> AppointmentEvents | None:
+    """Register :data:`EVENTS` as the process's appointment events listener;
+    returns the previous one."""
+    return set_listener(EVENTS)
 
 
 async def cancel_waiting(session: AsyncSession, appointment_id: int, *, now: datetime,

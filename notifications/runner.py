@@ -26,8 +26,9 @@ from typing import Any
 
 import structlog
 
-from notifications import jobs, outbox
-from notifications.jobs import Runtime
+from core.settings import NotificationSettings
+from notifications import jobs, outbox, sweeps
+from notifications.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
@@ -100,7 +101,7 @@ class InProcessRunner:
         log.info("notification_runner_stopped")
 
     async def _loop(self) -> None:
-        await self._guard("queue_all_due", lambda: jobs.queue_all_due(self.runtime))
+        await self._guard("queue_all_due", lambda: sweeps.queue_all_due(self.runtime))
         while not self._stopping:
             await self.run_once()
             if self._stopping:
@@ -114,11 +115,11 @@ class InProcessRunner:
     async def run_once(self) -> int:
         """One pass: find due work, do it. Returns how many deliveries ran."""
         self._wake.clear()
-        await self._guard("enqueue_due", lambda: jobs.enqueue_due(self.ctx))
+        await self._guard("enqueue_due", lambda: sweeps.enqueue_due(self.ctx))
         now = time.monotonic()
         periodic: list[tuple[str, Callable[[dict[str, Any]], Awaitable[int]]]] = [
-            ("sweep", jobs.sweep_stuck_created), ("timeout", jobs.timeout_in_flight),
-            ("purge", jobs.purge_after_retention)]
+            ("sweep", sweeps.sweep_stuck_created), ("timeout", sweeps.timeout_in_flight),
+            ("purge", sweeps.purge_after_retention)]
         for name, job in periodic:
             if now - self._last.get(name, -1e18) >= self._every[name]:
                 self._last[name] = now
@@ -153,7 +154,7 @@ class InProcessRunner:
 
 
 @asynccontextmanager
-async def notifications_in_web_process(app: Any, settings: Any, *,
+async def notifications_in_web_process(app: Any, settings: NotificationSettings, *,
                                        clock: Callable[[], datetime] | None = None
                                        ) -> AsyncIterator[None]:
     """For ``create_app``'s lifespan. With ``REDIS_URL``: new rows and

@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from core.db import utcnow
+from core.settings import Settings
 from notifications.channels.twilio_sms import (
     InvalidCallback,
     parse_status_callback,
@@ -48,14 +49,16 @@ _NUDGE_TIMEOUT = 1.0
 
 def public_url_of(request: Request) -> str:
     """The URL as Twilio called it: ``PUBLIC_URL`` + path + query."""
-    base = request.app.state.settings.public_url.rstrip("/")
+    settings: Settings = request.app.state.settings
+    base = settings.public_url.rstrip("/")
     query = request.url.query
     return f"{base}{request.url.path}" + (f"?{query}" if query else "")
 
 
 async def _verified_form(request: Request) -> FormData | None:
     form = await request.form()
-    token = getattr(request.app.state.settings, "twilio_auth_token", "") or ""
+    settings: Settings = request.app.state.settings
+    token = settings.twilio_auth_token or ""
     params = {key: value for key, value in form.multi_items()}
     ok = verify_twilio_signature(
         token, public_url_of(request), params, request.headers.get("X-Twilio-Signature"),

@@ -14,7 +14,7 @@ arq facts this relies on (research/tech.md §5):
   row's attempt count, ``deliver:<id>:<attempts>``, so the next attempt after
   a retry is a new id even if an old one lingers.
 * Jobs run at least once (a killed worker's job runs again): the job
-  functions guard on the row's state (``notifications.jobs``).
+  functions guard on the row's state (``notifications.transitions``).
 * Nothing is deferred in Redis: the database says when a row is due, and the
   ``enqueue_due`` cron (every 2 s) queues it. A flushed Redis delays
   notifications, the sweeper re-queues them, nothing is lost.
@@ -38,17 +38,12 @@ from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
 from core.db import Database, create_database
-from notifications import jobs
+from core.settings import NotificationSettings, Settings
+from notifications import jobs, outbox, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
-from notifications.jobs import (
-    APPLY_RECEIPT,
-    DELIVER,
-    DELIVER_BATCH,
-    DeliveryConfig,
-    Runtime,
-    batched,
-)
+from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, batched
+from notifications.runtime import DeliveryConfig, JobQueue, Runtime
 from notifications.schedule import OSLO
 from notifications.templates import link_key
 
@@ -65,7 +60,7 @@ BATCH_FROM = 4
 # --- the queue, seen from the producers --------------------------------------
 
 class ArqQueue:
-    """:class:`notifications.jobs.JobQueue` on arq. ``job_prefix`` keeps job
+    """:class:`notifications.runtime.JobQueue` on arq. ``job_prefix`` keeps job
     ids of separate deployments (or tests) sharing one Redis apart."""
 
     def __init__(self, redis: ArqRedis, *, queue_name: str = QUEUE_NAME,
@@ -151,14 +146,14 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(_retry_on_outage(jobs.deliver_notification), DELIVER),
     JobSpec(_retry_on_outage(jobs.deliver_batch), DELIVER_BATCH),
     JobSpec(_retry_on_outage(jobs.apply_receipt), APPLY_RECEIPT),
-    JobSpec(jobs.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
+    JobSpec(sweeps.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
             max_tries=1),
-    JobSpec(jobs.sweep_stuck_created, "sweep_stuck_created",
+    JobSpec(sweeps.sweep_stuck_created, "sweep_stuck_created",
             {"minute": set(range(0, 60, 5)), "second": 30}, max_tries=1),
-    JobSpec(jobs.timeout_in_flight, "timeout_in_flight",
+    JobSpec(sweeps.timeout_in_flight, "timeout_in_flight",
             {"minute": set(range(7, 60, 10)), "second": 0}, max_tries=1),
-    # Works for at most ``jobs.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
-    JobSpec(jobs.purge_after_retention, "purge_after_retention",
+    # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
+    JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
 )
 #: No job may run longer than a delivery: arq keeps a killed worker's
@@ -182,38 +177,37 @@ def cron_jobs(name_prefix: str = "") -> list[CronJob]:
 
 # --- building the runtime from settings --------------------------------------
 
-def config_from_settings(settings: Any) -> DeliveryConfig:
-    """Settings this package reads (each with its default if the settings
-    object does not have it yet): ``public_url``, ``secret_key``,
-    ``notification_retention_days``."""
+def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
+    """The jobs' configuration: ``PUBLIC_URL``, ``SECRET_KEY`` (for the links)
+    and ``NOTIFICATION_RETENTION_DAYS``."""
     return DeliveryConfig(
         public_url=settings.public_url,
         link_key=link_key(settings.secret_key),
-        retention=timedelta(days=int(getattr(settings, "notification_retention_days", 7))),
+        retention=timedelta(days=settings.notification_retention_days),
     )
 
 
-def sms_channel_from_settings(settings: Any) -> SmsChannel:
+def sms_channel_from_settings(settings: NotificationSettings) -> SmsChannel:
     """Twilio when ``TWILIO_ACCOUNT_SID`` is set; otherwise the local channel
     that only the ``/dev/sms`` page sees (refused in production)."""
-    account_sid = getattr(settings, "twilio_account_sid", None)
+    account_sid = settings.twilio_account_sid
     if account_sid:
         from notifications.channels.twilio_sms import DEFAULT_API_URL, TwilioSmsChannel
 
         return TwilioSmsChannel(
-            account_sid=account_sid, auth_token=settings.twilio_auth_token,
+            account_sid=account_sid, auth_token=settings.twilio_auth_token or "",
             public_url=settings.public_url,
-            messaging_service_sid=getattr(settings, "twilio_messaging_service_sid", None),
-            from_number=getattr(settings, "twilio_from", None),
-            api_url=getattr(settings, "twilio_api_url", None) or DEFAULT_API_URL)
-    if getattr(settings, "is_production", False):
+            messaging_service_sid=settings.twilio_messaging_service_sid,
+            from_number=settings.twilio_from,
+            api_url=settings.twilio_api_url or DEFAULT_API_URL)
+    if settings.is_production:
         raise RuntimeError("TWILIO_ACCOUNT_SID is required in production")
     from notifications.dev_outbox import LocalSmsChannel
 
     return LocalSmsChannel()
 
 
-def build_runtime(settings: Any, *, queue: jobs.JobQueue | None = None,
+def build_runtime(settings: NotificationSettings, *, queue: JobQueue | None = None,
                   db: Database | None = None) -> Runtime:
     """The jobs' runtime; with ``db`` it shares that engine (the web process's)."""
     from notifications.helsenorge_sync import sync_from_settings
@@ -259,18 +253,17 @@ def arq_dispatcher(queue: ArqQueue, *, timeout: float = 2.0) -> Callable[[Sequen
 async def startup(ctx: dict[str, Any]) -> None:
     settings = ctx.get("settings")
     if settings is None:  # started as ``arq notifications.worker.WorkerSettings``
-        from core.settings import Settings
-
-        settings = Settings.from_env()
+        settings = Settings.from_env().notifications
+    assert isinstance(settings, NotificationSettings)
+    outbox.subscribe()  # jobs that book, change or cancel write their notifications
     runtime = build_runtime(settings)
-    runtime.queue = ArqQueue(ctx["redis"], queue_name=getattr(settings, "notification_queue",
-                                                              QUEUE_NAME))
+    runtime.queue = ArqQueue(ctx["redis"], queue_name=settings.notification_queue)
     ctx["runtime"] = runtime
-    port = getattr(settings, "worker_metrics_port", None)
+    port = settings.worker_metrics_port
     if port:
         from notifications.metrics import serve_worker_metrics
 
-        serve_worker_metrics(int(port))
+        serve_worker_metrics(port)
     log.info("notification_worker_started")
 
 

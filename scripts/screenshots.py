@@ -68,6 +68,9 @@ def shoot(page: Page, name: str, lang: str) -> None:
 
 
 def main() -> None:
+    from notifications import outbox
+
+    outbox.subscribe()  # the demo's bookings write their notifications, as in the app
     compile_catalogs()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,16 +11,27 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 import web.schema  # noqa: F401  (every table, for create_all)
+from booking import events
 from core.db import Base, Database, create_database
+from notifications import outbox
 from tests.services import postgres_url, redis_url, service_missing
 
 pytest_plugins = ["tests.logcheck"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def appointment_events() -> Iterator[None]:
+    """Bookings write their notifications through the outbox, as every
+    composition root wires it (``tests/test_wiring.py`` checks the roots)."""
+    previous = outbox.subscribe()
+    yield
+    events.set_listener(previous)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

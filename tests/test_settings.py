@@ -74,11 +74,11 @@ async def test_the_contact_register_client_follows_the_settings():
 
     from notifications.contacts import contact_register
 
-    assert contact_register(Settings(secret_key="x" * 40)) is None
+    assert contact_register(Settings(secret_key="x" * 40).notifications) is None
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = RSAAlgorithm.to_jwk(key)
     client = contact_register(Settings.from_env({**GOOD_PRODUCTION,
-                                                 "MASKINPORTEN_CLIENT_JWK": jwk}))
+                                                 "MASKINPORTEN_CLIENT_JWK": jwk}).notifications)
     assert client is not None and client.api_url == "https://kontaktregisteret.no"
     await client.aclose()
 

@@ -17,6 +17,7 @@ from core.db import create_database
 from core.identity import IdentityVault
 from core.oauth import SigningKey
 from core.settings import Settings, SettingsError
+from notifications import outbox
 from notifications.contacts import contact_register
 from notifications.runner import notifications_in_web_process
 from registers.person_api import (
@@ -81,12 +82,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
     configure_logging(json=settings.log_json, level=settings.log_level)
+    outbox.subscribe()  # bookings write their notifications in their own transaction
     db = create_database(settings.database_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
-            async with notifications_in_web_process(app, settings):
+            async with notifications_in_web_process(app, settings.notifications):
                 yield
         finally:
             await auth_services.shutdown(app)
@@ -116,7 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.db = db
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
-    app.state.krr = contact_register(settings)
+    app.state.krr = contact_register(settings.notifications)
     # The population register: names at first login (web.auth.patients) and,
     # briefly cached, each guardian's children (web.acting). Without it, the
     # local guardianships table answers (web.acting.relations_source).

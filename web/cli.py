@@ -15,6 +15,7 @@ from types import FrameType
 
 from core.settings import ROOT, Settings, SettingsError
 from notifications import cli as notifications_cli
+from notifications import outbox
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     from web.logs import configure_logging
 
     configure_logging(json=settings.log_json, level=settings.log_level)
+    outbox.subscribe()  # seeding and support commands book, change and cancel too
 
     if args.command == "serve":
         return _serve(settings, args.host, args.port, args.reload, fakes=args.fakes)
@@ -66,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "slots":
         return asyncio.run(_generate(settings, args.start or date.today(), args.weeks))
     if args.command == "worker":
-        return notifications_cli.run_worker(settings)
+        return notifications_cli.run_worker(settings.notifications)
     if args.command == "notifications":
-        return notifications_cli.run(args, settings)
+        return notifications_cli.run(args, settings.notifications)
     return 2
 
 

@@ -16,9 +16,9 @@ from booking.audit import Actor
 from booking.models import Patient
 from core.db import Database
 from notifications.channels.base import SendOutcome, SmsResult
-from notifications.jobs import DeliveryConfig, Runtime
 from notifications.models import Notification
 from notifications.recipients import ProfileDirectory
+from notifications.runtime import DeliveryConfig, Runtime
 from notifications.statuses import Channel
 from notifications.templates import link_key
 from tests.booking.booking_world import NOW, World, make_world
@@ -110,7 +110,7 @@ class MemorySms:
 
 
 class RecordingQueue:
-    """A :class:`~notifications.jobs.JobQueue` that only remembers."""
+    """A :class:`~notifications.runtime.JobQueue` that only remembers."""
 
     def __init__(self) -> None:
         self.deliveries: list[tuple[int, int]] = []

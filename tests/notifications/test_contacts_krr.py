@@ -26,9 +26,9 @@ from notifications import jobs
 from notifications.contacts import RegisterDirectory, contact_directory
 from notifications.fakes.krr import FakeKrr, FakeKrrPerson
 from notifications.fakes.server import FakeServer
-from notifications.jobs import Runtime
 from notifications.models import SmsNumberBlock
 from notifications.recipients import WAIT_FOR, ProfileDirectory
+from notifications.runtime import Runtime
 from notifications.statuses import Channel, Purpose, Reason
 from notifications.worker import build_runtime
 from tests import factories as f
@@ -90,7 +90,7 @@ def krr_settings(url: str) -> Settings:
 async def runtime(db: Database, krr_server: FakeServer, sms: MemorySms, clock: Clock
                   ) -> AsyncIterator[Runtime]:
     """The worker's own wiring, with the SMS channel and the clock swapped."""
-    built = build_runtime(krr_settings(krr_server.url), db=db)
+    built = build_runtime(krr_settings(krr_server.url).notifications, db=db)
     assert isinstance(built.contacts, RegisterDirectory)
     built.sms = sms
     built.clock = clock
@@ -259,7 +259,7 @@ async def test_many_patients_in_one_krr_lookup(db, fake, krr_server):
     fake.active(nin_of(world.adult), KRR_MOBILE, verified=RECENT)
     fake.reserved(nin_of(world.other_adult), "+4798765433", verified=RECENT)
     await set_profile(db, world.child, mobile=OWN_MOBILE)
-    directory = contact_directory(krr_settings(krr_server.url), db)
+    directory = contact_directory(krr_settings(krr_server.url).notifications, db)
     assert isinstance(directory, RegisterDirectory)
     try:
         found = await directory.contacts([p.id for p in people] + [10_000])
@@ -274,7 +274,7 @@ async def test_many_patients_in_one_krr_lookup(db, fake, krr_server):
 
 
 async def test_without_krr_the_profile_alone(db):
-    assert isinstance(contact_directory(Settings(secret_key=SECRET), db),
+    assert isinstance(contact_directory(Settings(secret_key=SECRET).notifications, db),
                       ProfileDirectory)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from booking import service
 from booking.audit import Actor
 from booking.models import Appointment, Patient
-from notifications import jobs
+from notifications import jobs, sweeps
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import NotificationEvent, SmsNumberBlock
 from notifications.statuses import Reason
@@ -258,9 +258,9 @@ async def test_a_worker_killed_mid_send_is_reconciled_after_its_lease(db, clock)
     runtime = make_runtime(db, survivor, clock)
     assert await jobs.deliver(runtime, notes[0].id) == "claimed"  # the lease still holds
     ctx = {"runtime": runtime}
-    assert await jobs.enqueue_due(ctx) == 0
+    assert await sweeps.enqueue_due(ctx) == 0
     clock.advance(minutes=2)
-    assert await jobs.enqueue_due(ctx) == 1  # due again once the lease has run out
+    assert await sweeps.enqueue_due(ctx) == 1  # due again once the lease has run out
     assert await jobs.deliver(runtime, notes[0].id) == "reconciled"
     assert survivor.calls == 0
     assert survivor.delivered_to() == {notes[0].id: 1}

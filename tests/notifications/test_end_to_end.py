@@ -9,7 +9,6 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 import uvicorn
@@ -20,6 +19,7 @@ from starlette.routing import Route
 from booking import service
 from booking.audit import Actor
 from booking.models import County
+from core.settings import Settings
 from notifications.channels.twilio_sms import TwilioSmsChannel
 from notifications.fakes.server import serving
 from notifications.fakes.twilio import FakeTwilio
@@ -43,7 +43,7 @@ async def webhook_server(db, auth_token: str) -> AsyncIterator[Starlette]:
     ])
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    app.state.settings = SimpleNamespace(
+    app.state.settings = Settings(
         public_url=f"http://127.0.0.1:{sock.getsockname()[1]}", twilio_auth_token=auth_token)
     app.state.db = db
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning",

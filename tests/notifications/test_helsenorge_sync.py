@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import timedelta
-from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -16,8 +16,8 @@ from booking import service
 from booking.audit import Actor
 from booking.models import Patient
 from core.oauth import generate_rsa_jwk
-from core.settings import Settings, SettingsError
-from notifications import jobs
+from core.settings import NotificationSettings, Settings, SettingsError
+from notifications import jobs, sweeps
 from notifications.channels.helsenorge import (
     CANCELLED_BY_PATIENT,
     DENTAL_SERVICE,
@@ -35,6 +35,7 @@ from notifications.helsenorge_sync import (
 )
 from notifications.models import Notification
 from notifications.recipients import Contact
+from notifications.runtime import Runtime
 from notifications.schedule import OSLO
 from notifications.statuses import Channel, Reason
 from notifications.worker import build_runtime, close_runtime
@@ -169,7 +170,7 @@ async def sync(fake_url: str) -> AsyncIterator[HelsenorgeSync]:
 
 
 def runtime_with(db, sync: HelsenorgeSync | None, clock: Clock, sms: MemorySms | None = None
-                 ) -> jobs.Runtime:
+                 ) -> Runtime:
     runtime = make_runtime(db, sms or MemorySms(), clock)
     runtime.helsenorge = sync
     return runtime
@@ -317,7 +318,7 @@ async def test_the_identity_number_stays_out_of_jobs_logs_and_rows(db, sync, fak
     nin = await nin_of(db, world.adult.id)
     caplog.set_level(logging.DEBUG)
     booked = (await book_adult(db, world)).appointment
-    await jobs.enqueue_due({"runtime": runtime})
+    await sweeps.enqueue_due({"runtime": runtime})
     [note] = await rows(db, appointment_id=booked.id, channel=HELSENORGE)
     fake.fail(1.0, (400,))  # the failure's reason is kept on the row
     assert await jobs.deliver(runtime, note.id) == "failed"
@@ -354,12 +355,10 @@ async def test_without_a_channel_or_time_left_a_row_ends_without_a_put(db, clock
 
 # --- the runtime from settings ----------------------------------------------------
 
-def dev_settings(**values: object) -> SimpleNamespace:
-    base: dict[str, object] = dict(
-        public_url=PUBLIC_URL, secret_key="test-secret-not-for-production",
-        database_url="unused", is_production=False)
-    base.update(values)
-    return SimpleNamespace(**base)
+def dev_settings(*, is_production: bool = False, **values: Any) -> NotificationSettings:
+    return Settings(env="production" if is_production else "dev", public_url=PUBLIC_URL,
+                    secret_key="test-secret-not-for-production", database_url="unused",
+                    **values).notifications
 
 
 async def test_in_dev_the_local_stand_in_takes_the_puts(db, clock):

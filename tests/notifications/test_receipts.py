@@ -4,7 +4,6 @@ callback is refused and changes nothing."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import httpx
@@ -14,6 +13,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from core.settings import Settings
 from notifications import jobs
 from notifications.models import InboundSms, NotificationReceipt, SmsNumberBlock
 from notifications.webhooks import keyword_of, twilio_inbound, twilio_status
@@ -147,7 +147,7 @@ def webhook_app(db) -> Starlette:
         Route("/webhooks/twilio/status", twilio_status, methods=["POST"]),
         Route("/webhooks/twilio/inbound", twilio_inbound, methods=["POST"]),
     ])
-    app.state.settings = SimpleNamespace(public_url=PUBLIC_URL, twilio_auth_token=AUTH_TOKEN)
+    app.state.settings = Settings(public_url=PUBLIC_URL, twilio_auth_token=AUTH_TOKEN)
     app.state.db = db
     app.state.notification_queue = RecordingQueue()
     return app

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import update
 
+from core.settings import Settings
 from notifications import outbox
 from notifications.models import Notification, NotificationReceipt
 from notifications.runner import InProcessRunner, notifications_in_web_process
@@ -95,9 +96,8 @@ async def test_a_failing_job_does_not_stop_the_runner(db):
 
 async def test_the_web_process_runs_notifications_without_redis(db):
     world = await world_with_phones(db)
-    settings = SimpleNamespace(redis_url=None, public_url=PUBLIC_URL, secret_key="k" * 40,
-                               database_url="unused: the app's database is shared",
-                               is_production=False)
+    settings = Settings(redis_url=None, public_url=PUBLIC_URL, secret_key="k" * 40,
+                        database_url="unused: the app's database is shared").notifications
     app = SimpleNamespace(state=SimpleNamespace(db=db))
     async with notifications_in_web_process(app, settings, clock=Clock(EARLY)):
         runner = app.state.notification_queue

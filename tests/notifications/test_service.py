@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from booking.audit import Actor
 from booking.models import AuditEntry, Patient
 from booking.statuses import ActorKind
 from core.db import Base, create_database
+from core.settings import Settings
 from notifications import cli, jobs
 from notifications.dev_outbox import dev_sms, outbox_page
 from notifications.metrics import metrics_endpoint, render_metrics
@@ -136,8 +136,8 @@ async def test_dev_sms_page_shows_messages_as_a_phone_would(db):
     assert "Invalid &#39;To&#39; number" in page
     app = Starlette(routes=[Route("/dev/sms", dev_sms)])
     app.state.db = db
-    for dev_tools, expected in ((True, 200), (False, 404)):
-        app.state.settings = SimpleNamespace(dev_tools=dev_tools)
+    for env, expected in (("dev", 200), ("production", 404)):
+        app.state.settings = Settings(env=env)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                      base_url="http://t") as client:
             assert (await client.get("/dev/sms")).status_code == expected
@@ -167,7 +167,7 @@ async def test_cli_stats_and_resend(tmp_path: Path, capsys):
         _, _, notes = await failed_confirmation(database)
     finally:
         await database.dispose()
-    settings = SimpleNamespace(database_url=url)
+    settings = Settings(database_url=url).notifications
     capsys.readouterr()
 
     # The commands run their own event loop, as from a shell.
@@ -196,5 +196,5 @@ def test_cli_parser_and_worker_without_redis(capsys):
     assert (args.notifications_command, args.notification_id, args.reason, args.to) == (
         "resend", 12, "wrong number", "+4741234567")
     assert parser.parse_args(["notifications", "stats", "--json"]).json is True
-    assert cli.run_worker(SimpleNamespace(redis_url=None)) == 2
+    assert cli.run_worker(Settings(redis_url=None).notifications) == 2
     assert "REDIS_URL is not set" in capsys.readouterr().err

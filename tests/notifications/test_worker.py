@@ -13,7 +13,7 @@ from arq.connections import ArqRedis
 
 from booking import service
 from booking.audit import Actor
-from notifications import jobs
+from notifications import jobs, sweeps
 from notifications.worker import (
     JOBS,
     ArqQueue,
@@ -96,7 +96,7 @@ async def test_worker_delivers_each_notification_once(db, arq_redis, redis_prefi
     queue_name = f"{redis_prefix}queue"
     runtime.queue = ArqQueue(arq_redis, queue_name=queue_name, job_prefix=redis_prefix)
     ctx = {"runtime": runtime}
-    assert await jobs.enqueue_due(ctx) == 2
+    assert await sweeps.enqueue_due(ctx) == 2
     # The same rows queued again by a second producer, and by the sweeper later.
     await runtime.queue.enqueue_deliveries([(c.id, 0) for c in confirmations])
     worker = make_worker(runtime, arq_redis, queue_name=queue_name, burst=True,
@@ -169,7 +169,7 @@ async def test_the_queue_name_comes_from_the_settings(tmp_path, arq_redis, redis
     queue_name = f"{redis_prefix}elsewhere"
     settings = Settings.from_env({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'q.db'}",
                                   "NOTIFICATION_QUEUE": queue_name})
-    ctx = {"settings": settings, "redis": arq_redis}
+    ctx = {"settings": settings.notifications, "redis": arq_redis}
     await startup(ctx)
     try:
         assert ctx["runtime"].queue.queue_name == queue_name
