@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 # the service (`tanntid serve --fakes`); 0: the embedded stand-ins only.
 FAKES ?= 1
 
-.PHONY: setup run test lint typecheck pytest bench messages migrate seed screenshots clean
+.PHONY: setup run test lint imports typecheck pytest bench messages migrate seed screenshots clean
 
 setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
 
@@ -47,11 +47,16 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
+	$(BIN)/mypy --strict core booking
+
+# The direction of imports between the packages (.importlinter).
+imports: $(VENV)/.installed
+	$(BIN)/lint-imports
 
 pytest: setup
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: setup lint typecheck pytest
+test: setup lint imports typecheck pytest
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -94,7 +94,7 @@ async def _claim_slot(session: AsyncSession, slot_id: int, now: datetime,
                 version=Slot.version + 1)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
@@ -356,7 +356,7 @@ async def hold(db: Database, *, slot_id: int, hold_key: str, now: datetime | Non
             .values(status=SlotStatus.HELD, hold_key=hold_key, held_until=now + duration)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def release_hold(db: Database, *, slot_id: int, hold_key: str) -> None:
