@@ -102,6 +102,17 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                          "the HelseID scope for the Person API"),
     "RELATIONS_CACHE_TTL": ("60", "seconds a guardian's children from the population register "
                             "are kept"),
+    # Running several processes on one PostgreSQL (README: Running in production).
+    "WEB_CONCURRENCY": ("1", "web processes `tanntid serve` starts on one port "
+                        "(`--workers` overrides it)"),
+    "DATABASE_POOL_SIZE": ("5", "database connections each process keeps open"),
+    "DATABASE_MAX_OVERFLOW": ("5", "extra connections a process may open under load, closed "
+                              "again when returned; each process can hold at most "
+                              "pool size + overflow"),
+    "DATABASE_POOL_TIMEOUT": ("10", "seconds a request waits for a free connection before "
+                              "the service answers 503 with `Retry-After`"),
+    "DATABASE_PGBOUNCER": ("off", "on behind PgBouncer in transaction pooling mode: no "
+                           "prepared-statement caches on the connections"),
 }
 
 
@@ -162,6 +173,12 @@ class Settings:
     person_api_url: str | None = None
     person_api_scope: str = "nhn:hgd-persontjenesten-api/read-with-legal-basis"
     relations_cache_ttl: int = 60
+    # Several processes on one PostgreSQL.
+    web_concurrency: int = 1
+    database_pool_size: int = 5
+    database_max_overflow: int = 5
+    database_pool_timeout: float = 10.0
+    database_pgbouncer: bool = False
 
     @property
     def krr_configured(self) -> bool:
@@ -255,6 +272,11 @@ class Settings:
             person_api_url=env_map.get("PERSON_API_URL") or None,
             person_api_scope=env_map.get("PERSON_API_SCOPE") or cls.person_api_scope,
             relations_cache_ttl=int(env_map.get("RELATIONS_CACHE_TTL") or 60),
+            web_concurrency=_whole(env_map, "WEB_CONCURRENCY", 1),
+            database_pool_size=_whole(env_map, "DATABASE_POOL_SIZE", 5),
+            database_max_overflow=_whole(env_map, "DATABASE_MAX_OVERFLOW", 5),
+            database_pool_timeout=_seconds(env_map, "DATABASE_POOL_TIMEOUT", 10.0),
+            database_pgbouncer=_flag(env_map.get("DATABASE_PGBOUNCER"), default=False),
         )
         settings.check()
         return settings
@@ -274,6 +296,13 @@ class Settings:
                                 "or HELSEID_CLIENT_JWK is not")
         if self.relations_cache_ttl < 0:
             raise SettingsError("RELATIONS_CACHE_TTL must not be negative")
+        if self.web_concurrency < 1:
+            raise SettingsError("WEB_CONCURRENCY must be at least 1")
+        if self.database_pool_size < 1 or self.database_max_overflow < 0:
+            raise SettingsError("DATABASE_POOL_SIZE must be at least 1 and "
+                                "DATABASE_MAX_OVERFLOW not negative")
+        if self.database_pool_timeout <= 0:
+            raise SettingsError("DATABASE_POOL_TIMEOUT must be positive")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")
@@ -329,6 +358,26 @@ def _flag(value: str | None, *, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _whole(env_map: Mapping[str, str], name: str, default: int) -> int:
+    value = env_map.get(name) or ""
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _seconds(env_map: Mapping[str, str], name: str, default: float) -> float:
+    value = env_map.get(name) or ""
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {value!r}") from None
 
 
 def _dev_secret() -> str:

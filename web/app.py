@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 import idporten.routes
 import idporten.services
 from booking.relations import CachedRelations
-from core.db import create_database
+from core.db import database_for
 from core.identity import IdentityVault
 from core.settings import Settings, SettingsError
 from idporten.person_api import (
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     settings.check()
     configure_logging(json=settings.log_json, level=settings.log_level)
-    db = create_database(settings.database_url)
+    db = database_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

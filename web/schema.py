@@ -4,6 +4,7 @@ Import this module wherever the whole schema is needed (migrations, tests,
 benchmarks); each package keeps its own models."""
 
 import booking.models
+import idporten.local_state
 import idporten.models
 import notifications.models
 from core.db import Base
