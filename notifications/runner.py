@@ -42,6 +42,8 @@ class InProcessRunner:
         self.concurrency = concurrency
         self._every = {"sweep": sweep_every, "timeout": timeout_every, "purge": purge_every}
         self._last: dict[str, float] = {}
+        # Per process by design: ids to look at next, not the work itself (the
+        # outbox rows are); lost on exit, found again by the next pass anywhere.
         self._deliveries: dict[int, None] = {}
         self._receipts: dict[int, None] = {}
         self._wake = asyncio.Event()

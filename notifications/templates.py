@@ -164,7 +164,8 @@ class Template:
 @cache
 def _catalog(language: str) -> NullTranslations:
     """The compiled catalog of one language, without fallbacks (``template``
-    falls back itself); loaded once per process."""
+    falls back itself); loaded once per process (correct per process by
+    design: the catalogs are files of the release)."""
     path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.mo"
     if not path.exists():
         log.warning("catalog_not_compiled", locale=language, hint="pybabel compile -d locales")

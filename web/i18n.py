@@ -113,7 +113,8 @@ def set_locale(locale: str) -> None:
 @cache
 def translations(locale: str) -> _gettext.NullTranslations:
     """The compiled catalog of ``locale`` (a missing .mo gives the msgids,
-    i.e. English); loaded once per process."""
+    i.e. English); loaded once per process (correct per process by design:
+    the catalogs are files of the release)."""
     path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
     catalog: _gettext.NullTranslations
     if path.exists():
