@@ -59,17 +59,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="web process counts to measure (default 1 2 4)")
     parser.add_argument("--duration", type=int, default=20,
                         help="seconds of load per process count (default 20)")
-    parser.add_argument("--users", type=int, default=200,
-                        help="logged-in patients (default 200)")
-    parser.add_argument("--connections", type=int, default=16,
-                        help="concurrent clients: wrk threads, one connection each (default 16)")
+    parser.add_argument("--users", type=int, default=32,
+                        help="logged-in patients (default 32)")
+    parser.add_argument("--connections", type=int, default=8,
+                        help="concurrent clients: wrk threads, one connection each (default 8)")
     parser.add_argument("--pool-size", type=int, default=5, help="DATABASE_POOL_SIZE")
     parser.add_argument("--max-overflow", type=int, default=5, help="DATABASE_MAX_OVERFLOW")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
 
 
-async def prepare_users(url: str, pids: list[str], concurrency: int = 8) -> list[str]:
+async def prepare_users(url: str, pids: list[str], concurrency: int = 4) -> list[str]:
     """Log each user in; returns their lines for the wrk script: cookie,
     picker path, picker form fields (tab-separated)."""
     gate = asyncio.Semaphore(concurrency)

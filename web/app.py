@@ -29,6 +29,7 @@ from notifications.channels.tokens import SigningKey
 from notifications.contacts import contact_register
 from notifications.runner import notifications_in_web_process
 from web import errors
+from web.health import begin_shutdown
 from web.logs import configure_logging
 from web.middleware import (
     CorrelationIdMiddleware,
@@ -90,6 +91,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             async with notifications_in_web_process(app, settings):
                 yield
+                # Shutting down (uvicorn gets here once in-flight requests are
+                # done; SIGTERM already did this in web.asgi): not ready, and
+                # the runner finishes its pass before it is stopped.
+                begin_shutdown(app)
         finally:
             await idporten.services.shutdown(app)
             if app.state.krr is not None:
@@ -116,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.stopping = False  # web.health.begin_shutdown
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
     app.state.krr = contact_register(settings)
