@@ -34,14 +34,14 @@ from benchmarks.served import (
     CLINIC,
     KIND,
     Browser,
-    _hidden,
-    _links,
-    _page,
     bookings,
     build_world,
+    choice_links,
     connections,
     drop_schema,
+    hidden_fields,
     log_in,
+    page_text,
     serve,
 )
 
@@ -77,10 +77,10 @@ async def prepare_users(url: str, pids: list[str], concurrency: int = 4) -> list
     async def one(pid: str) -> str:
         async with gate, Browser(url) as client:
             await log_in(client, pid)
-            page = await _page(client, "/bestill")
-            page = await _page(client, _links(page)[KIND])
-            picker_path = _links(page)[CLINIC]
-            form = _hidden(await _page(client, picker_path), "time-form")
+            page = await page_text(client, "/bestill")
+            page = await page_text(client, choice_links(page)[KIND])
+            picker_path = choice_links(page)[CLINIC]
+            form = hidden_fields(await page_text(client, picker_path), "time-form")
             cookie = "; ".join(f"{k}={v}" for k, v in client.jar.items())
             return f"{cookie}\t{picker_path}\t{urlencode(form)}"
 

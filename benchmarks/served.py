@@ -299,21 +299,21 @@ async def log_in(client: Browser, pid: str) -> None:
         raise AssertionError(f"callback: {callback.status_code} {callback.text[:300]}")
 
 
-def _links(html: str) -> dict[str, str]:
+def choice_links(html: str) -> dict[str, str]:
     """The choice links of a page, by their title."""
     found = re.findall(r'<a class="choice-list__link[^"]*" href="([^"]+)".*?'
                        r'class="choice-list__title[^"]*">\s*(.*?)\s*<', html, re.DOTALL)
     return {" ".join(title.split()): href.replace("&amp;", "&") for href, title in found}
 
 
-def _hidden(html: str, form_class: str) -> dict[str, str]:
+def hidden_fields(html: str, form_class: str) -> dict[str, str]:
     start = html.index(f'class="{form_class}')
     form = html[start:html.index("</form>", start)]
     return {name: value.replace("&amp;", "&") for name, value in re.findall(
         r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form)}
 
 
-async def _page(client: Browser, url: str) -> str:
+async def page_text(client: Browser, url: str) -> str:
     response = await client.get(url)
     if response.status_code != 200:
         raise AssertionError(f"GET {url}: {response.status_code}")
@@ -324,10 +324,10 @@ async def book(client: Browser, slot_ids: list[int], rng: random.Random,
                attempts: int = 20) -> int:
     """Walk to the clinic's times and book one of ``slot_ids`` (taken ones
     are refused with 409; then another); returns the appointment id."""
-    page = await _page(client, "/bestill")
-    page = await _page(client, _links(page)[KIND])
-    picker = await _page(client, _links(page)[CLINIC])
-    hidden = _hidden(picker, "time-form")
+    page = await page_text(client, "/bestill")
+    page = await page_text(client, choice_links(page)[KIND])
+    picker = await page_text(client, choice_links(page)[CLINIC])
+    hidden = hidden_fields(picker, "time-form")
     for _ in range(attempts):
         held = await client.post("/bestill/velg",
                                  data={**hidden, "slot": str(rng.choice(slot_ids))})
@@ -335,8 +335,8 @@ async def book(client: Browser, slot_ids: list[int], rng: random.Random,
             continue
         if held.status_code != 303:
             raise AssertionError(f"choose: {held.status_code}")
-        summary = await _page(client, _path(held.headers["location"]))
-        done = await client.post("/bestill/bekreft", data=_hidden(summary, "confirm-form"))
+        summary = await page_text(client, _path(held.headers["location"]))
+        done = await client.post("/bestill/bekreft", data=hidden_fields(summary, "confirm-form"))
         if done.status_code == 409:
             continue
         found = re.fullmatch(r"/timer/(\d+)/kvittering", done.headers.get("location", ""))

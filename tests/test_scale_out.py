@@ -278,3 +278,13 @@ async def test_a_login_whose_steps_reach_different_processes_succeeds(db, tmp_pa
               for token in (id_token, id_token_2)]
     assert claims[0]["pid"] == ADULT_PID
     assert claims[0]["sub"] == claims[1]["sub"]  # pairwise sub: the same in every process
+
+
+def test_the_load_benchmark_says_so_when_wrk_is_missing(monkeypatch, capsys):
+    import shutil
+
+    from benchmarks import scale
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert scale.main(["--duration", "1"]) == 2
+    assert "wrk is not installed" in capsys.readouterr().err
