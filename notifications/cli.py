@@ -17,7 +17,7 @@ from typing import Any
 
 from booking.audit import Actor
 from booking.statuses import ActorKind
-from core.db import database_for
+from core.db import create_database
 
 
 def add_commands(commands: Any) -> None:
@@ -66,7 +66,7 @@ def stats_command(settings: Any, *, as_json: bool = False) -> int:
     from notifications.service import stats
 
     async def go() -> int:
-        db = database_for(settings)
+        db = create_database(settings.database_url)
         try:
             result = await stats(db)
         finally:
@@ -85,7 +85,7 @@ def resend_command(settings: Any, notification_id: int, *, reason: str, to: str 
     from notifications.service import ResendRefused, resend
 
     async def go() -> int:
-        db = database_for(settings)
+        db = create_database(settings.database_url)
         try:
             copy = await resend(db, notification_id, reason=reason, to=to,
                                 actor=Actor(ActorKind.SUPPORT, f"support:{by}"[:64]))
