@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 # the service (`tanntid serve --fakes`); 0: the embedded stand-ins only.
 FAKES ?= 1
 
-.PHONY: setup run test lint imports typecheck pytest bench messages migrate seed screenshots clean
+.PHONY: setup run test lint imports typecheck pytest bench bench-scale messages migrate seed screenshots clean
 
 setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
 
@@ -60,6 +60,11 @@ test: setup lint imports typecheck pytest
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# 1, 2 and 4 web processes under load (wrk); see benchmarks/README.md.
+bench-scale: setup
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python -m benchmarks.scale
 
 messages: $(VENV)/.installed
 	$(BIN)/pybabel extract --mapping-file=locales/babel.cfg --no-location --sort-output \

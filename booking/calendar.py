@@ -52,6 +52,8 @@ def _untranslated(message: str) -> str:
 
 # --- the time zone ----------------------------------------------------------
 
+# Per process, correct by design: a pure function of the zone rules shipped
+# with the code; every process computes the same answer.
 @cache
 def _transitions(zone: ZoneInfo, first: date, last: date
                  ) -> tuple[tuple[datetime, timedelta, timedelta, str, bool], ...]:

@@ -26,6 +26,8 @@ import holidays
 __all__ = ["is_public_holiday", "public_holidays"]
 
 
+# Per process, correct by design: the holidays of a year are a pure function
+# of the year (and the installed library); no process can disagree.
 @lru_cache(maxsize=64)
 def _holidays_of(year: int) -> Mapping[date, str]:
     calendar = holidays.country_holidays("NO", years=year, include_sundays=False,

@@ -119,7 +119,14 @@ class LocalRelations:
 class CachedRelations:
     """A :class:`RelationsSource` that remembers another's answers for
     ``ttl`` seconds, keyed by guardian id. Failures are not remembered.
-    ``clock`` returns seconds (monotonic); tests inject their own."""
+    ``clock`` returns seconds (monotonic); tests inject their own.
+
+    Per process, correct by design: each web process keeps its own. The
+    population register is the authority; ``ttl`` (``RELATIONS_CACHE_TTL``,
+    a minute) bounds how stale an answer may be in any process, the same
+    bound a single process has, and a login asks afresh in the process that
+    handles it. Nothing is decided from a cached answer that the booking
+    rules do not check again."""
 
     def __init__(self, source: RelationsSource, ttl: float = DEFAULT_TTL_SECONDS, *,
                  clock: Callable[[], float] = time.monotonic,

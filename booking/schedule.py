@@ -95,6 +95,7 @@ def slot_times(day: date, starts_at: time, ends_at: time, minutes: int) -> list[
 def _slot_times(day: date, starts_at: time, ends_at: time, minutes: int
                 ) -> tuple[Interval, ...]:
     # Cached: across a country most chairs share a handful of opening hours.
+    # Per process, correct by design: a pure function of its arguments.
     length = timedelta(minutes=minutes)
     wall = datetime.combine(day, starts_at)
     wall_end = datetime.combine(day, ends_at)

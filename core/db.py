@@ -10,12 +10,13 @@ compare-and-swap updates do the work.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect, make_url
@@ -28,6 +29,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from core.settings import DatabaseSettings
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -125,11 +129,37 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4()}__"
+
+
+def database_for(settings: DatabaseSettings) -> Database:
+    """The database of a service process, with the pool the settings size."""
+    return create_database(settings.url, pool_size=settings.pool_size,
+                           max_overflow=settings.max_overflow,
+                           pool_timeout=settings.pool_timeout,
+                           pgbouncer=settings.pgbouncer)
+
+
 def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
+                    pool_timeout: float = 30.0, pgbouncer: bool = False,
                     connect_args: dict[str, Any] | None = None) -> Database:
     """Build the engine for ``url``. Statement parameters are never put in
-    error messages or logs (``hide_parameters``): they can hold personal data."""
+    error messages or logs (``hide_parameters``): they can hold personal data.
+
+    On PostgreSQL each process holds at most ``pool_size + max_overflow``
+    connections and a request waits ``pool_timeout`` seconds for one before
+    SQLAlchemy raises ``sqlalchemy.exc.TimeoutError`` (the web answers 503).
+    ``pgbouncer``: the server is PgBouncer in transaction pooling mode, where
+    consecutive statements may reach different server connections, so
+    asyncpg must neither cache prepared statements (``statement_cache_size``,
+    SQLAlchemy's ``prepared_statement_cache_size``) nor reuse their names.
+    ``?pgbouncer=1`` in the URL does the same."""
     kwargs: dict[str, Any] = {"hide_parameters": True, "connect_args": dict(connect_args or {})}
+    parsed = make_url(url)
+    if "pgbouncer" in parsed.query:
+        pgbouncer = pgbouncer or str(parsed.query["pgbouncer"]).lower() in ("1", "true", "on")
+        url = parsed.difference_update_query(["pgbouncer"]).render_as_string(hide_password=False)
     parsed = make_url(url)
     schema = parsed.query.get("schema")
     if schema and parsed.get_backend_name() == "postgresql":
@@ -145,7 +175,14 @@ def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
     else:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = max_overflow
+        kwargs["pool_timeout"] = pool_timeout
         kwargs["pool_pre_ping"] = True
+        if pgbouncer:
+            url = make_url(url).update_query_dict(
+                {"prepared_statement_cache_size": "0"}).render_as_string(hide_password=False)
+            kwargs["connect_args"].setdefault("statement_cache_size", 0)
+            kwargs["connect_args"].setdefault("prepared_statement_name_func",
+                                              _unique_statement_name)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

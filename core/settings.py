@@ -102,11 +102,34 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                          "the HelseID scope for the Person API"),
     "RELATIONS_CACHE_TTL": ("60", "seconds a guardian's children from the population register "
                             "are kept"),
+    # Running several processes on one PostgreSQL (README: Running in production).
+    "WEB_CONCURRENCY": ("1", "web processes `tanntid serve` starts on one port "
+                        "(`--workers` overrides it)"),
+    "DATABASE_POOL_SIZE": ("5", "database connections each process keeps open"),
+    "DATABASE_MAX_OVERFLOW": ("5", "extra connections a process may open under load, closed "
+                              "again when returned; each process can hold at most "
+                              "pool size + overflow"),
+    "DATABASE_POOL_TIMEOUT": ("10", "seconds a request waits for a free connection before "
+                              "the service answers 503 with `Retry-After`"),
+    "DATABASE_PGBOUNCER": ("off", "on behind PgBouncer in transaction pooling mode: no "
+                           "prepared-statement caches on the connections"),
 }
 
 
 class SettingsError(RuntimeError):
     """The environment does not describe a service that may start."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """The database and the pool each process keeps (``DATABASE_*``), as
+    :attr:`Settings.database` gives them."""
+
+    url: str = field(repr=False)
+    pool_size: int
+    max_overflow: int
+    pool_timeout: float
+    pgbouncer: bool
 
 
 @dataclass(frozen=True)
@@ -121,6 +144,7 @@ class NotificationSettings:
     #: Local stand-ins (the ``/dev/sms`` page, the local SMS and Helsenorge channels).
     dev_tools: bool
     database_url: str
+    database: DatabaseSettings
     public_url: str
     secret_key: str = field(repr=False)
     redis_url: str | None = field(repr=False)
@@ -209,17 +233,32 @@ class Settings:
     person_api_url: str | None = None
     person_api_scope: str = "nhn:hgd-persontjenesten-api/read-with-legal-basis"
     relations_cache_ttl: int = 60
+    # Several processes on one PostgreSQL.
+    web_concurrency: int = 1
+    database_pool_size: int = 5
+    database_max_overflow: int = 5
+    database_pool_timeout: float = 10.0
+    database_pgbouncer: bool = False
 
     @property
     def krr_configured(self) -> bool:
         return self.notifications.krr_configured
 
     @property
+    def database(self) -> DatabaseSettings:
+        """The section the database plumbing reads (:func:`core.db.database_for`)."""
+        return DatabaseSettings(
+            url=self.database_url, pool_size=self.database_pool_size,
+            max_overflow=self.database_max_overflow, pool_timeout=self.database_pool_timeout,
+            pgbouncer=self.database_pgbouncer)
+
+    @property
     def notifications(self) -> NotificationSettings:
         """The section ``notifications/`` reads."""
         return NotificationSettings(
             is_production=self.is_production, dev_tools=self.dev_tools,
-            database_url=self.database_url, public_url=self.public_url,
+            database_url=self.database_url, database=self.database,
+            public_url=self.public_url,
             secret_key=self.secret_key, redis_url=self.redis_url,
             notification_queue=self.notification_queue,
             notification_retention_days=self.notification_retention_days,
@@ -329,6 +368,11 @@ class Settings:
             person_api_url=env_map.get("PERSON_API_URL") or None,
             person_api_scope=env_map.get("PERSON_API_SCOPE") or cls.person_api_scope,
             relations_cache_ttl=int(env_map.get("RELATIONS_CACHE_TTL") or 60),
+            web_concurrency=_whole(env_map, "WEB_CONCURRENCY", 1),
+            database_pool_size=_whole(env_map, "DATABASE_POOL_SIZE", 5),
+            database_max_overflow=_whole(env_map, "DATABASE_MAX_OVERFLOW", 5),
+            database_pool_timeout=_seconds(env_map, "DATABASE_POOL_TIMEOUT", 10.0),
+            database_pgbouncer=_flag(env_map.get("DATABASE_PGBOUNCER"), default=False),
         )
         settings.check()
         return settings
@@ -348,6 +392,13 @@ class Settings:
                                 "or HELSEID_CLIENT_JWK is not")
         if self.relations_cache_ttl < 0:
             raise SettingsError("RELATIONS_CACHE_TTL must not be negative")
+        if self.web_concurrency < 1:
+            raise SettingsError("WEB_CONCURRENCY must be at least 1")
+        if self.database_pool_size < 1 or self.database_max_overflow < 0:
+            raise SettingsError("DATABASE_POOL_SIZE must be at least 1 and "
+                                "DATABASE_MAX_OVERFLOW not negative")
+        if self.database_pool_timeout <= 0:
+            raise SettingsError("DATABASE_POOL_TIMEOUT must be positive")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")
@@ -403,6 +454,26 @@ def _flag(value: str | None, *, default: bool) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _whole(env_map: Mapping[str, str], name: str, default: int) -> int:
+    value = env_map.get(name) or ""
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _seconds(env_map: Mapping[str, str], name: str, default: float) -> float:
+    value = env_map.get(name) or ""
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {value!r}") from None
 
 
 def _dev_secret() -> str:

@@ -15,8 +15,11 @@ The application hands it what it needs: the registered clients, the persons
 and staff users to list, and a ``render`` for its pages (this package's
 ``templates`` in the application's layout).
 
-State (pushed requests, codes, sessions) is kept in memory: one process, dev
-and tests only; the application must never mount it in production.
+State (pushed requests, login pages, codes, sessions, seen client
+assertions, the signing key) is kept in the service's database
+(:mod:`idporten.local_state`), so a login works whichever process of several
+answers each step. Dev and tests only: the provider refuses to exist in
+production.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Final, Protocol
@@ -48,6 +51,7 @@ from core.locale import LANGUAGES
 from core.oauth import CLIENT_ASSERTION_TYPE
 from idporten import acr as levels
 from idporten.local_clients import RegisteredClient
+from idporten.local_state import ProviderState
 from idporten.local_users import StaffTestUser, TestPerson
 from idporten.tokens import ALLOWED_ALGORITHMS
 
@@ -99,6 +103,10 @@ class Login:
     staff: StaffTestUser | None = None
 
 
+#: How long the provider remembers a session (for front-channel logout).
+SESSION_LIFETIME: Final = 24 * 3600
+
+
 @dataclass
 class Grant:
     request: AuthorizationRequest
@@ -106,7 +114,24 @@ class Grant:
     sid: str
     auth_time: int
     expires: float
-    used: bool = False
+
+    def stored(self) -> dict[str, Any]:
+        return {"request": asdict(self.request), "acr": self.login.acr, "pid": self.login.pid,
+                "staff": self.login.staff.key if self.login.staff else None, "sid": self.sid,
+                "auth_time": self.auth_time, "expires": self.expires}
+
+    @classmethod
+    def from_stored(cls, value: dict[str, Any],
+                    staff_by_key: Mapping[str, StaffTestUser]) -> Grant:
+        staff = staff_by_key[value["staff"]] if value["staff"] else None
+        return cls(AuthorizationRequest(**value["request"]),
+                   Login(acr=value["acr"], pid=value["pid"], staff=staff),
+                   value["sid"], value["auth_time"], value["expires"])
+
+
+def _pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode("ascii")
 
 
 class OAuthError(Exception):
@@ -151,11 +176,17 @@ class LocalProvider:
                  staff_users: Sequence[StaffTestUser] = (),
                  allow_synthetic_only: bool = True,
                  today: Callable[[], date] = date.today,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 pairwise_key: bytes | None = None,
+                 state: ProviderState | None = None) -> None:
+        """``state``: where logins in progress are kept; by default the
+        database of the app the provider is mounted in (``app.state.db``).
+        ``pairwise_key`` keys the pairwise ``sub``: every process of one
+        installation needs the same one (``web.auth.local`` derives it from
+        ``SECRET_KEY``)."""
         self.issuer = issuer
         self.path = urlsplit(issuer).path
         self.clients = clients
-        self.key = key
         self.render = render
         self.persons = persons
         self.staff_users = tuple(staff_users)
@@ -163,18 +194,14 @@ class LocalProvider:
         self.today = today
         self.clock = clock
         self.allow_synthetic_only = allow_synthetic_only
-        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
-        self.kid = hashlib.sha256(public["n"].encode()).hexdigest()[:16]
-        self.public_jwk = {**public, "kid": self.kid, "use": "sig", "alg": "RS256"}
-        self._pairwise_key = secrets.token_bytes(32)
+        self._use_key(key)
+        # Until the first request has agreed with the other processes on one key.
+        self._key_shared = False
+        self._pairwise_key = pairwise_key or secrets.token_bytes(32)
+        self._state = state
         # Switches for tests (Wonderwall's mock has the same): what is advertised.
         self.advertise_par = True
         self.iss_in_response = True
-        self._pushed: dict[str, tuple[float, AuthorizationRequest]] = {}
-        self._pages: dict[str, tuple[float, AuthorizationRequest]] = {}
-        self._codes: dict[str, Grant] = {}
-        self._sessions: dict[str, set[str]] = {}  # sid -> client ids
-        self._assertions: dict[str, float] = {}  # jti -> expiry (replay cache)
         self.router = Router(routes=[
             Route("/.well-known/openid-configuration", self.discovery),
             Route("/jwks.json", self.jwks),
@@ -183,6 +210,30 @@ class LocalProvider:
             Route("/token", self.token, methods=["POST"]),
             Route("/logout", self.end_session, methods=["GET", "POST"]),
         ])
+
+    def _use_key(self, key: rsa.RSAPrivateKey) -> None:
+        self.key = key
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+        self.kid = hashlib.sha256(public["n"].encode()).hexdigest()[:16]
+        self.public_jwk = {**public, "kid": self.kid, "use": "sig", "alg": "RS256"}
+
+    def state(self, request: Request) -> ProviderState:
+        if self._state is None:
+            self._state = ProviderState(request.app.state.db, self.clock)
+        return self._state
+
+    async def _shared_key(self, request: Request) -> None:
+        """One signing key for every process: the first to ask keeps its own
+        in the shared state; the others take that one."""
+        if self._key_shared:
+            return
+        kept = await self.state(request).keep("key", "signing", {"pem": _pem(self.key)})
+        if kept["pem"] != _pem(self.key):
+            loaded = serialization.load_pem_private_key(kept["pem"].encode("ascii"),
+                                                        password=None)
+            assert isinstance(loaded, rsa.RSAPrivateKey)
+            self._use_key(loaded)
+        self._key_shared = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.router(scope, receive, send)
@@ -222,6 +273,7 @@ class LocalProvider:
         return JSONResponse(doc)
 
     async def jwks(self, request: Request) -> Response:
+        await self._shared_key(request)
         return JSONResponse({"keys": [self.public_jwk]})
 
     # --- pushed authorization requests (RFC 9126) ------------------------------------
@@ -229,14 +281,14 @@ class LocalProvider:
     async def par(self, request: Request) -> Response:
         form = dict(await request.form())
         try:
-            client = self._authenticate(form)
+            client = await self._authenticate(request, form)
             if "request_uri" in form:  # RFC 9126 §2.1
                 raise OAuthError("invalid_request", "request_uri is not allowed here")
             auth_request = self._validate(dict(form), client)
         except OAuthError as exc:
             return exc.response()
         request_uri = "urn:tanntid-local:par:" + secrets.token_urlsafe(24)
-        self._pushed[request_uri] = (self.clock() + PAR_LIFETIME, auth_request)
+        await self.state(request).put("par", request_uri, asdict(auth_request), PAR_LIFETIME)
         return JSONResponse({"request_uri": request_uri, "expires_in": PAR_LIFETIME},
                             status_code=201, headers={"Cache-Control": "no-store"})
 
@@ -253,11 +305,10 @@ class LocalProvider:
         if client is None:
             return self._error_page(request, "unknown client_id")
         if "request_uri" in params:
-            pushed = self._pushed.pop(params["request_uri"], None)  # single use
-            if (pushed is None or pushed[0] < self.clock()
-                    or pushed[1].client_id != client.client_id):
+            pushed = await self.state(request).take("par", params["request_uri"])  # single use
+            if pushed is None or pushed["client_id"] != client.client_id:
                 return self._error_page(request, "unknown or expired request_uri")
-            auth_request = pushed[1]
+            auth_request = AuthorizationRequest(**pushed)
             if params.get("login_hint"):  # the headless test login adds it to the URL
                 auth_request = replace(auth_request, login_hint=params["login_hint"])
         else:
@@ -270,10 +321,10 @@ class LocalProvider:
                 return self._redirect_error(redirect_uri, params.get("state", ""), exc)
         hint = auth_request.login_hint or ""
         if hint.startswith("testid:"):
-            return self._headless(request, auth_request, client, hint.removeprefix("testid:"))
+            return await self._headless(request, auth_request, client,
+                                        hint.removeprefix("testid:"))
         txn = secrets.token_urlsafe(24)
-        self._prune()
-        self._pages[txn] = (self.clock() + PAGE_LIFETIME, auth_request)
+        await self.state(request).put("page", txn, asdict(auth_request), PAGE_LIFETIME)
         return self._login_page(request, txn, auth_request, client)
 
     def _validate(self, params: dict[str, Any], client: RegisteredClient
@@ -304,7 +355,7 @@ class LocalProvider:
             code_challenge=str(params["code_challenge"]), acr=acr, locale=locale,
             login_hint=str(params["login_hint"]) if params.get("login_hint") else None)
 
-    def _headless(self, request: Request, auth_request: AuthorizationRequest,
+    async def _headless(self, request: Request, auth_request: AuthorizationRequest,
                   client: RegisteredClient, hint: str) -> Response:
         """Digdir's headless TestID: ``testid:<number>_<level>`` logs in at once."""
         number, _, level = hint.partition("_")
@@ -313,10 +364,10 @@ class LocalProvider:
             user = self.staff_by_key.get(number)
             if user is None:
                 return self._error_page(request, "unknown staff test user")
-            return self._issue_code(auth_request, Login(acr=acr, staff=user))
+            return await self._issue_code(request, auth_request, Login(acr=acr, staff=user))
         if not self._acceptable_number(number):
             return self._error_page(request, "TestID accepts synthetic identity numbers only")
-        return self._issue_code(auth_request, Login(acr=acr, pid=number))
+        return await self._issue_code(request, auth_request, Login(acr=acr, pid=number))
 
     def _acceptable_number(self, number: str) -> bool:
         try:
@@ -326,10 +377,10 @@ class LocalProvider:
         return parsed.synthetic or not self.allow_synthetic_only
 
     async def _page_submitted(self, request: Request, params: dict[str, str]) -> Response:
-        pending = self._pages.pop(params["txn"], None)
-        if pending is None or pending[0] < self.clock():
+        pending = await self.state(request).take("page", params["txn"])
+        if pending is None:
             return self._error_page(request, "this login page has expired; start again")
-        auth_request = pending[1]
+        auth_request = AuthorizationRequest(**pending)
         client = self.clients[auth_request.client_id]
         if params.get("cancel"):  # the user cancelled: access_denied (RFC 6749 §4.1.2.1)
             return self._redirect_error(auth_request.redirect_uri, auth_request.state,
@@ -340,7 +391,8 @@ class LocalProvider:
         if client.audience == "staff":
             user = self.staff_by_key.get(params.get("user", ""))
             if user is not None:
-                return self._issue_code(auth_request, Login(acr=acr, staff=user))
+                return await self._issue_code(request, auth_request,
+                                              Login(acr=acr, staff=user))
         else:
             number = ""
             if params.get("person"):
@@ -350,10 +402,10 @@ class LocalProvider:
             else:
                 number = params.get("pid", "").strip().replace(" ", "")
             if number and self._acceptable_number(number):
-                return self._issue_code(auth_request, Login(acr=acr, pid=number))
+                return await self._issue_code(request, auth_request, Login(acr=acr, pid=number))
         # Nothing usable chosen: show the page again with a message.
         txn = secrets.token_urlsafe(24)
-        self._pages[txn] = (self.clock() + PAGE_LIFETIME, auth_request)
+        await self.state(request).put("page", txn, asdict(auth_request), PAGE_LIFETIME)
         return self._login_page(request, txn, auth_request, client, error=True, status=400)
 
     def _login_page(self, request: Request, txn: str, auth_request: AuthorizationRequest,
@@ -368,13 +420,15 @@ class LocalProvider:
             "level": auth_request.acr, "levels": (levels.SUBSTANTIAL, levels.HIGH),
         }, status_code=status)
 
-    def _issue_code(self, auth_request: AuthorizationRequest, login: Login) -> Response:
-        self._prune()
+    async def _issue_code(self, request: Request, auth_request: AuthorizationRequest,
+                          login: Login) -> Response:
         code = secrets.token_urlsafe(32)
         sid = secrets.token_urlsafe(24)
-        self._codes[code] = Grant(auth_request, login, sid, int(self.clock()),
-                                  self.clock() + CODE_LIFETIME)
-        self._sessions.setdefault(sid, set()).add(auth_request.client_id)
+        grant = Grant(auth_request, login, sid, int(self.clock()), self.clock() + CODE_LIFETIME)
+        state = self.state(request)
+        # Used codes are kept a while after they expire, so a replay is recognised as one.
+        await state.put("code", code, grant.stored(), CODE_LIFETIME + 600)
+        await state.put("session", sid, {"clients": [auth_request.client_id]}, SESSION_LIFETIME)
         params = {"code": code, "state": auth_request.state}
         if self.iss_in_response:  # RFC 9207 §2
             params["iss"] = self.issuer
@@ -394,20 +448,20 @@ class LocalProvider:
     async def token(self, request: Request) -> Response:
         form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         try:
-            client = self._authenticate(form)
-            return self._exchange(form, client)
+            client = await self._authenticate(request, form)
+            return await self._exchange(request, form, client)
         except OAuthError as exc:
             log.info("local_token_refused", error=exc.error, reason=exc.description)
             return exc.response()
 
-    def _authenticate(self, form: dict[str, Any]) -> RegisteredClient:
+    async def _authenticate(self, request: Request, form: dict[str, Any]) -> RegisteredClient:
         """RFC 6749 §2.3 / OIDC Core §9: the registered method, and only that."""
         assertion_type = form.get("client_assertion_type")
         if assertion_type is not None:
             if assertion_type != CLIENT_ASSERTION_TYPE:
                 raise OAuthError("invalid_client", "unknown client_assertion_type", 401)
-            return self._verify_assertion(str(form.get("client_assertion", "")),
-                                          form.get("client_id"))
+            return await self._verify_assertion(request, str(form.get("client_assertion", "")),
+                                                form.get("client_id"))
         client = self.clients.get(str(form.get("client_id", "")))
         secret = form.get("client_secret")
         if client is None or client.secret is None or not isinstance(secret, str):
@@ -416,7 +470,8 @@ class LocalProvider:
             raise OAuthError("invalid_client", "client authentication failed", 401)
         return client
 
-    def _verify_assertion(self, assertion: str, form_client_id: object) -> RegisteredClient:
+    async def _verify_assertion(self, request: Request, assertion: str,
+                                form_client_id: object) -> RegisteredClient:
         """RFC 7523 §3 as Digdir applies it: signed with the registered key,
         iss = sub = client_id, aud = our issuer (or token URL), short-lived,
         jti used once."""
@@ -440,23 +495,22 @@ class LocalProvider:
                              401) from exc
         if claims["sub"] != client.client_id or claims["exp"] - claims["iat"] > 120:
             raise OAuthError("invalid_client", "client assertion claims", 401)
-        now = self.clock()
-        self._assertions = {j: e for j, e in self._assertions.items() if e > now}
-        if claims["jti"] in self._assertions:
+        if not await self.state(request).first_time("jti", f"{client.client_id}:{claims['jti']}",
+                                                    float(claims["exp"]) + 5):
             raise OAuthError("invalid_client", "client assertion replayed", 401)
-        self._assertions[claims["jti"]] = float(claims["exp"]) + 5
         return client
 
-    def _exchange(self, form: dict[str, str], client: RegisteredClient) -> Response:
+    async def _exchange(self, request: Request, form: dict[str, str],
+                        client: RegisteredClient) -> Response:
         if form.get("grant_type") != "authorization_code":
             raise OAuthError("unsupported_grant_type", "authorization_code only")
-        grant = self._codes.get(form.get("code", ""))
-        if grant is None:
+        outcome, stored = await self.state(request).use("code", form.get("code", ""))
+        if stored is None:
             raise OAuthError("invalid_grant", "unknown code")
         # RFC 6749 §4.1.2 / §10.5: a code works once; any second use is refused.
-        if grant.used:
+        if outcome == "used":
             raise OAuthError("invalid_grant", "code already used")
-        grant.used = True
+        grant = Grant.from_stored(stored, self.staff_by_key)
         if grant.expires < self.clock():
             raise OAuthError("invalid_grant", "code expired")
         if grant.request.client_id != client.client_id:
@@ -469,6 +523,7 @@ class LocalProvider:
             raise OAuthError("invalid_grant", "code_verifier is malformed")
         if not hmac.compare_digest(s256(verifier), grant.request.code_challenge):
             raise OAuthError("invalid_grant", "PKCE verification failed")
+        await self._shared_key(request)
         id_token = self.sign_id_token(self._claims(grant, client))
         return JSONResponse({
             "access_token": secrets.token_urlsafe(32), "token_type": "Bearer",
@@ -518,6 +573,7 @@ class LocalProvider:
                            if isinstance(v, str)})
         sid, client_id = None, params.get("client_id")
         hint = params.get("id_token_hint")
+        await self._shared_key(request)
         if hint:
             try:  # our own token; an expired one is still a good hint (§2)
                 claims = jwt.decode(hint, self.key.public_key(), algorithms=["RS256"],
@@ -529,12 +585,13 @@ class LocalProvider:
             client_id = claims.get("aud") if isinstance(claims.get("aud"), str) else client_id
         client = self.clients.get(client_id or "")
         frames = []
-        if sid and sid in self._sessions:
-            for other in sorted(self._sessions.pop(sid)):
+        session = await self.state(request).take("session", str(sid)) if sid else None
+        if session is not None:
+            for other in sorted(session["clients"]):
                 registered = self.clients.get(other)
                 if registered and registered.frontchannel_logout_uri:
                     frames.append(_with_query(registered.frontchannel_logout_uri,
-                                              {"iss": self.issuer, "sid": sid}))
+                                              {"iss": self.issuer, "sid": str(sid)}))
         target = params.get("post_logout_redirect_uri")
         continue_to = None
         if client is not None and target in client.post_logout_redirect_uris:
@@ -542,13 +599,6 @@ class LocalProvider:
                                       if params.get("state") else {})
         return self.render(request, "local_logout.html",
                       {"frames": frames, "continue_to": continue_to})
-
-    def _prune(self) -> None:
-        now = self.clock()
-        self._pushed = {k: v for k, v in self._pushed.items() if v[0] > now}
-        self._pages = {k: v for k, v in self._pages.items() if v[0] > now}
-        # Used codes are kept until they expire, so a replay is recognised as one.
-        self._codes = {k: g for k, g in self._codes.items() if g.expires + 600 > now}
 
 
 def _with_query(url: str, params: dict[str, str]) -> str:

@@ -108,7 +108,11 @@ async def _get_json(http: httpx.AsyncClient, url: str) -> Any:
 
 class MetadataCache:
     """The discovery document of one provider, kept ``ttl`` seconds
-    (:class:`core.oauth.Expiring`: one fetch at a time)."""
+    (:class:`core.oauth.Expiring`: one fetch at a time).
+
+    Per process, correct by design (this and :class:`JwksCache`): the
+    provider publishes the same document to every process, and an ID token
+    signed with a key a process has not seen makes it fetch the keys again."""
 
     def __init__(self, discovery_url: str, http: httpx.AsyncClient, *, ttl: float = DEFAULT_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:

@@ -10,6 +10,11 @@ Two kinds:
   (any process sees the same numbers): queue depth (waiting and due),
   the age of the oldest due row, notifications by status and channel, and
   notifications by provider error code.
+
+Process metrics are per process by design. With several web processes on
+one port a scrape of ``/metrics`` reaches one of them, so scrape the workers'
+``WORKER_METRICS_PORT`` for them (with ``REDIS_URL`` the web processes do no
+notification work); the outbox gauges are the same from any process.
 """
 
 from __future__ import annotations

@@ -60,6 +60,10 @@ log = structlog.get_logger(__name__)
 #: Told, after the commit, the ids of notifications that may go now. Must not
 #: block or raise: it only nudges the queue.
 Dispatcher = Callable[[Sequence[int]], None]
+# Per process by design: how this process hands freshly committed rows on
+# (to arq, or to its in-process runner). Only a wake-up: the outbox rows in
+# the database are the truth, and any process's runner or the sweeper picks
+# up rows whose wake-up was lost.
 _dispatcher: Dispatcher | None = None
 _PENDING_KEY = "tanntid_outbox_due_ids"
 

@@ -43,11 +43,14 @@ class InProcessRunner:
         self.concurrency = concurrency
         self._every = {"sweep": sweep_every, "timeout": timeout_every, "purge": purge_every}
         self._last: dict[str, float] = {}
+        # Per process by design: ids to look at next, not the work itself (the
+        # outbox rows are); lost on exit, found again by the next pass anywhere.
         self._deliveries: dict[int, None] = {}
         self._receipts: dict[int, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._event_loop: asyncio.AbstractEventLoop | None = None
         self._previous_dispatcher: outbox.Dispatcher | None = None
         self.ctx: dict[str, Any] = {"runtime": runtime}
 
@@ -78,9 +81,18 @@ class InProcessRunner:
         if self._task is not None:
             return
         self._stopping = False
+        self._event_loop = asyncio.get_running_loop()
         self._previous_dispatcher = outbox.set_dispatcher(self.dispatch)
         self._task = asyncio.create_task(self._loop(), name="notification-runner")
         log.info("notification_runner_started")
+
+    def stop_claiming(self) -> None:
+        """The process is shutting down: finish the pass under way, then take
+        no more work (another process, or this one's successor at start, takes
+        what is left from the outbox). Safe from a signal handler."""
+        self._stopping = True
+        if self._event_loop is not None and not self._event_loop.is_closed():
+            self._event_loop.call_soon_threadsafe(self._wake.set)
 
     async def stop(self, grace: float = 10.0) -> None:
         if self._task is None:

@@ -37,7 +37,7 @@ from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
-from core.db import Database, create_database
+from core.db import Database, database_for
 from core.settings import NotificationSettings, Settings
 from notifications import jobs, outbox, sweeps
 from notifications.channels.base import SmsChannel
@@ -213,7 +213,7 @@ def build_runtime(settings: NotificationSettings, *, queue: JobQueue | None = No
     from notifications.helsenorge_sync import sync_from_settings
 
     helsenorge = sync_from_settings(settings)  # refused in production without Helsenorge
-    db = db or create_database(settings.database_url)
+    db = db or database_for(settings.database)
     return Runtime(db=db, sms=sms_channel_from_settings(settings),
                    contacts=contact_directory(settings, db), config=config_from_settings(settings),
                    queue=queue, helsenorge=helsenorge)

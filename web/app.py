@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
 from booking.relations import CachedRelations
-from core.db import create_database
+from core.db import database_for
 from core.identity import IdentityVault
 from core.oauth import SigningKey
 from core.settings import Settings, SettingsError
@@ -29,6 +29,7 @@ from registers.person_api import (
 from web import errors
 from web.auth import routes as auth_routes
 from web.auth import services as auth_services
+from web.health import begin_shutdown
 from web.logs import configure_logging
 from web.middleware import (
     CorrelationIdMiddleware,
@@ -83,13 +84,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings.check()
     configure_logging(json=settings.log_json, level=settings.log_level)
     outbox.subscribe()  # bookings write their notifications in their own transaction
-    db = create_database(settings.database_url)
+    db = database_for(settings.database)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         try:
             async with notifications_in_web_process(app, settings.notifications):
                 yield
+                # Shutting down (uvicorn gets here once in-flight requests are
+                # done; SIGTERM already did this in web.asgi): not ready, and
+                # the runner finishes its pass before it is stopped.
+                begin_shutdown(app)
         finally:
             await auth_services.shutdown(app)
             if app.state.krr is not None:
@@ -116,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.stopping = False  # web.health.begin_shutdown
     app.state.vault = IdentityVault.from_secret(settings.secret_key)
     app.state.templates = create_templates()
     app.state.krr = contact_register(settings.notifications)

@@ -25,10 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the web service")
     serve.add_argument("--host", default=None, help="interface (default: HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, default=None, help="port (default: PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="web processes sharing the port (default: WEB_CONCURRENCY or 1)")
     serve.add_argument("--reload", action="store_true", help="restart on code changes (dev)")
     serve.add_argument("--fakes", action="store_true",
                        help="run local fakes of Twilio, HelseID + Helsenorge and Maskinporten "
-                            "+ KRR on loopback and send to them (dev; what `make run` does)")
+                            "+ KRR on loopback and send to them (dev; what `make run` does); "
+                            "started once, beside the web processes")
 
     commands.add_parser("migrate", help="bring the database schema up to date")
 
@@ -59,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     outbox.subscribe()  # seeding and support commands book, change and cancel too
 
     if args.command == "serve":
-        return _serve(settings, args.host, args.port, args.reload, fakes=args.fakes)
+        return _serve(settings, args.host, args.port, args.reload, fakes=args.fakes,
+                      workers=args.workers)
     if args.command == "migrate":
         migrate(settings.database_url)
         return 0
@@ -74,12 +78,31 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+#: Seconds in-flight requests get to finish after SIGTERM before their
+#: connections are closed (platforms send SIGKILL some 30 s after SIGTERM).
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
+
 def _serve(settings: Settings, host: str | None, port: int | None, reload: bool, *,
-           fakes: bool = False) -> int:
+           fakes: bool = False, workers: int | None = None) -> int:
+    """Serve ``web.asgi:app`` with uvicorn: one process, or ``workers``
+    processes (uvicorn's supervisor) accepting on one socket. On SIGTERM each
+    process stops accepting, reports not ready, stops claiming notification
+    work, lets in-flight requests finish (``GRACEFUL_SHUTDOWN_SECONDS``) and
+    closes its database pool. ``--fakes`` starts the fakes once, in this
+    (parent) process; every web process is pointed at them."""
     import uvicorn
 
     if fakes and settings.is_production:
         print("tanntid: --fakes is for development only; refused in production",
+              file=sys.stderr)
+        return 2
+    workers = settings.web_concurrency if workers is None else workers
+    if workers < 1:
+        print("tanntid: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if reload and workers > 1:
+        print("tanntid: --reload runs one process; drop --workers (or WEB_CONCURRENCY)",
               file=sys.stderr)
         return 2
     host = host or settings.host
@@ -90,7 +113,9 @@ def _serve(settings: Settings, host: str | None, port: int | None, reload: bool,
         os.environ["PUBLIC_URL"] = local_public_url(host, port)
     with local_fakes(os.environ["PUBLIC_URL"]) if fakes else nullcontext():
         uvicorn.run("web.asgi:app", host=host, port=port, reload=reload, proxy_headers=True,
-                    log_level="warning", access_log=False, factory=False)
+                    log_level="warning", access_log=False, factory=False,
+                    workers=workers if workers > 1 else None,
+                    timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     return 0
 
 
@@ -159,11 +184,11 @@ def migrate(database_url: str) -> None:
 
 
 async def _seed(settings: Settings, weeks: int) -> int:
-    from core.db import create_database
+    from core.db import database_for
     from core.identity import IdentityVault
     from demo.seed import seed_demo
 
-    db = create_database(settings.database_url)
+    db = database_for(settings.database)
     try:
         report = await seed_demo(db, IdentityVault.from_secret(settings.secret_key),
                                  today=date.today(), weeks=weeks)
@@ -175,9 +200,9 @@ async def _seed(settings: Settings, weeks: int) -> int:
 
 async def _generate(settings: Settings, start: date, weeks: int) -> int:
     from booking.schedule import generate_slots
-    from core.db import create_database
+    from core.db import database_for
 
-    db = create_database(settings.database_url)
+    db = database_for(settings.database)
     try:
         created = await generate_slots(db, start=start, weeks=weeks)
     finally:

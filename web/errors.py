@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import sqlalchemy.exc
 import structlog
+from asyncpg.exceptions import TooManyConnectionsError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -18,7 +20,13 @@ log = structlog.get_logger("tanntid.errors")
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 #: Statuses with their own wording; any other error uses the general page.
-KNOWN_STATUSES = frozenset({400, 403, 404, 405, 500})
+KNOWN_STATUSES = frozenset({400, 403, 404, 405, 500, 503})
+
+#: Seconds a client is asked to wait when the database has no connection to spare.
+RETRY_AFTER = 5
+
+#: PostgreSQL's "too many connections" (SQLSTATE 53300).
+TOO_MANY_CONNECTIONS = "53300"
 
 
 def error_page(request: Request, status_code: int,
@@ -54,5 +62,45 @@ async def server_error(request: Request, exc: Exception) -> Response:
         return PlainTextResponse(f"Internal Server Error\n{correlation_id}", status_code=500)
 
 
+def database_exhausted(exc: BaseException) -> bool:
+    """The database had no connection to give: this process's pool stayed
+    empty for ``DATABASE_POOL_TIMEOUT`` (``sqlalchemy.exc.TimeoutError``), or
+    PostgreSQL refused a new one (``max_connections``; asyncpg's
+    ``TooManyConnectionsError``, also when SQLAlchemy wraps it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlalchemy.exc.TimeoutError | TooManyConnectionsError):
+            return True
+        if getattr(current, "sqlstate", None) == TOO_MANY_CONNECTIONS:
+            return True
+        if isinstance(current, sqlalchemy.exc.DBAPIError) and current.orig is not None:
+            current = current.orig
+        else:
+            current = current.__cause__
+    return False
+
+
+async def service_busy(request: Request, exc: Exception) -> Response:
+    """503 with ``Retry-After`` when the database is out of connections: a
+    moment of overload, not a fault, so never a 500. Any other database
+    error goes on to :func:`server_error`."""
+    if not database_exhausted(exc):
+        raise exc
+    log.warning("database_exhausted", correlation_id=getattr(request.state, "correlation_id", ""),
+                error=type(exc).__name__, path=request.url.path)
+    headers = {"Retry-After": str(RETRY_AFTER)}
+    try:
+        return error_page(request, 503, headers=headers)
+    except Exception:
+        return PlainTextResponse("Service Unavailable", status_code=503,
+                                 headers={**headers, "Cache-Control": "no-store"})
+
+
 def exception_handlers() -> dict[Any, Handler]:
-    return {HTTPException: http_exception, Exception: server_error}
+    return {HTTPException: http_exception,
+            sqlalchemy.exc.TimeoutError: service_busy,
+            sqlalchemy.exc.DBAPIError: service_busy,
+            TooManyConnectionsError: service_busy,
+            Exception: server_error}

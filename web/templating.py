@@ -76,6 +76,8 @@ def create_environment() -> jinja2.Environment:
 
 
 def create_templates() -> Jinja2Blocks:
+    # Jinja keeps compiled templates per process: correct by design, the
+    # templates are files of the release.
     return Jinja2Blocks(env=create_environment(), context_processors=[_page_context])
 
 

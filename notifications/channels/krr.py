@@ -177,6 +177,9 @@ class KrrClient:
         self.cache_ttl = cache_ttl
         self._http = http or httpx.AsyncClient(timeout=timeout)
         self._clock = clock
+        # Per process, correct by design: KRR is the authority and every
+        # process may keep an answer ``cache_ttl`` seconds (KRR_CACHE_TTL),
+        # as Digdir allows; a second process asks KRR once more, no harm.
         self._cache: dict[bytes, tuple[float, KrrContact]] = {}
         self._cache_key = os.urandom(32)
         self.requests = 0

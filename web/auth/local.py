@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from core.settings import VAR, Settings, SettingsError
+from core.tokens import derive_key
 from demo.people import login_persons
 from idporten.local_provider import LocalProvider, load_or_create_key
 from idporten.local_users import StaffTestUser
@@ -44,4 +45,7 @@ def local_provider(settings: Settings) -> LocalProvider:
     key_path = VAR / "local-idporten-key.pem" if settings.env == "dev" else None
     return LocalProvider(issuer=local_issuer(settings), clients=local_clients(settings),
                          key=load_or_create_key(key_path), render=render,
-                         persons=login_persons, staff_users=STAFF_TEST_USERS)
+                         persons=login_persons, staff_users=STAFF_TEST_USERS,
+                         # Every process of one installation gives a person the same sub.
+                         pairwise_key=derive_key(settings.secret_key,
+                                                 "local-idporten-pairwise-sub"))

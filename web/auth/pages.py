@@ -27,6 +27,7 @@ def _context(request: Request) -> dict[str, Any]:
     }
 
 
+# Per process, correct by design: templates are files of the release.
 @cache
 def templates() -> Jinja2Blocks:
     env = create_environment()
