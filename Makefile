@@ -48,8 +48,14 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
+#: One pytest worker per core (the browser tests stay together on one of
+#: them), and the coverage floor: the suite's coverage today, rounded down.
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+COVERAGE_FLOOR ?= COVFLOOR
+PYTEST_COVERAGE ?= --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+
 pytest: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_COVERAGE) $(PYTEST_ARGS)
 
 test: setup lint typecheck pytest
 

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
-
 from core.settings import Settings
-from web.app import create_app
-
-
-def make_app(db, **kw):
-    app = create_app(Settings(env="test", secret_key="t" * 40,
-                              database_url="sqlite+aiosqlite:///var/unused.sqlite3", **kw))
-    app.state.db = db
-    return app
-
-
-def client(app) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                             base_url="http://127.0.0.1:8000")
+from tests.apps import client_for as client
+from tests.apps import make_app
 
 
 async def test_healthz_and_readyz(db):

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.conftest import VIEWPORTS, LiveServer, new_context
-from tests.browser.test_keyboard import Keyboard, heading
+from tests.browser.keyboard import Keyboard, heading
+from tests.browser.live import VIEWPORTS, LiveServer, new_context
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

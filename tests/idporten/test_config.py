@@ -7,7 +7,7 @@ import pytest
 from core.settings import Settings, SettingsError
 from idporten.config import client_config, local_clients
 from idporten.routes import auth_routes
-from tests.test_settings import GOOD_PRODUCTION
+from tests.environments import GOOD_PRODUCTION
 from web.app import create_app
 
 # A production environment that may start, with a JWK for ID-porten.

@@ -180,7 +180,7 @@ def test_a_malformed_helseid_key_stops_the_app(tmp_path: Path, family: Family):
 
 
 def test_production_refuses_to_start_without_the_person_api():
-    from tests.test_settings import GOOD_PRODUCTION
+    from tests.environments import GOOD_PRODUCTION
 
     for unset in ("PERSON_API_URL", "HELSEID_TOKEN_URL", "HELSEID_CLIENT_ID",
                   "HELSEID_CLIENT_JWK"):

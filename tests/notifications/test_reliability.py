@@ -56,7 +56,9 @@ from tests.notifications.reliability_helpers import (
 )
 from tests.services import postgres_url, service_missing
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+#: The real worker runs in a process of its own, on the machine's clock.
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
+              pytest.mark.real_clock]
 
 
 def _missing(what: str) -> None:

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 from starlette.applications import Starlette
@@ -23,17 +22,20 @@ from notifications.dev_outbox import dev_sms, outbox_page
 from notifications.metrics import metrics_endpoint, render_metrics
 from notifications.models import Notification
 from notifications.service import ResendRefused, resend, stats
+from tests.apps import client_for
 from tests.notifications.helpers import (
     ADULT_MOBILE,
+    EARLY,
     OTHER_MOBILE,
+    START,
     Clock,
     MemorySms,
+    book_adult,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, START, book_adult
 
 SUPPORT = Actor(ActorKind.SUPPORT, "support:anne")
 
@@ -119,8 +121,7 @@ async def test_metrics_show_the_outbox(db):
     assert "tanntid_notification_handover_seconds_bucket" in text
     app = Starlette(routes=[Route("/metrics", metrics_endpoint)])
     app.state.db = db
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="http://t") as client:
+    async with client_for(app, "http://t") as client:
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -138,8 +139,7 @@ async def test_dev_sms_page_shows_messages_as_a_phone_would(db):
     app.state.db = db
     for dev_tools, expected in ((True, 200), (False, 404)):
         app.state.settings = SimpleNamespace(dev_tools=dev_tools)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://t") as client:
+        async with client_for(app, "http://t") as client:
             assert (await client.get("/dev/sms")).status_code == expected
 
 

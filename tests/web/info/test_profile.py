@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 
 from core.db import Database
 from tests.idporten.helpers import cookie
-from tests.web.conftest import html, text_of
-from tests.web.info.conftest import (
+from tests.pages import html, text_of
+from tests.web.info.helpers import (
     audit_entries,
     log_in,
     new_browser,

@@ -19,8 +19,8 @@ from notifications.channels.krr import KrrClient, KrrContact, KrrUnavailable
 from notifications.channels.tokens import generate_rsa_jwk
 from notifications.fakes.krr import FakeKrr
 from tests.idporten.helpers import ADULT_PID
-from tests.web.conftest import html, text_of
-from tests.web.info.conftest import audit_entries, patient_row
+from tests.pages import html, text_of
+from tests.web.info.helpers import audit_entries, patient_row
 from web.views.info import long_date
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-krr-profile")
