@@ -7,7 +7,7 @@ the date it happens to run on. ``TANNTID_TEST_NOW`` moves that moment:
 * an ISO 8601 time, with an offset or as Oslo wall-clock time
   (``2026-12-31T23:30``), or
 * one of the names in :data:`MOMENTS` (``sunday-evening``, ``spring-forward``,
-  ``fall-back``, ``new-years-eve``).
+  ``fall-back``, ``new-years-eve``, ``new-years-night``).
 
 Tests that run the service in another process (the CLI, ``tanntid serve``,
 the real worker) cannot share a moved clock: they are marked ``real_clock``
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -39,6 +39,8 @@ MOMENTS: dict[str, str] = {
     "fall-back": "2026-10-25T02:30:00+02:00",
     # Half an hour before the year (and the week number) changes.
     "new-years-eve": "2026-12-31T23:30:00+01:00",
+    # Half an hour into the new year in Oslo, still the old year in UTC.
+    "new-years-night": "2027-01-01T00:30:00+01:00",
 }
 DEFAULT = "weekday-morning"
 
@@ -55,6 +57,12 @@ def parse_moment(text: str) -> datetime:
 def suite_now() -> datetime:
     """The moment every test starts at (UTC)."""
     return parse_moment(os.environ.get(ENV) or DEFAULT)
+
+
+def suite_today() -> date:
+    """Today in Oslo at :func:`suite_now` (for values computed at import,
+    before any test has moved the clock)."""
+    return suite_now().astimezone(OSLO).date()
 
 
 @contextmanager

@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
+
+from tests.clock import OSLO
 
 if TYPE_CHECKING:
     from playwright.sync_api import (
@@ -76,6 +78,9 @@ class DemoFacts:
     clinic_slug: str
     clinic_name: str
     municipality: str
+    #: (start, end) of every active appointment of the logged-in demo person
+    #: (:data:`tests.browser.login.DEFAULT_PERSON`): times they cannot book.
+    busy: tuple[tuple[datetime, datetime], ...] = ()
 
 
 @dataclass
@@ -130,24 +135,29 @@ def in_fresh_thread(work: Callable[[], T]) -> T:
 
 async def build_demo_database(url: str, secret_key: str, today: date | None = None
                               ) -> DemoFacts:
-    """Every table and two weeks of demo data from ``today`` (by default the
-    clock's today) in the database at ``url``; facts the tests navigate by."""
+    """Every table and two weeks of demo data from ``today`` (by default
+    today in Oslo by this process's clock) in the database at ``url``;
+    facts the tests navigate by."""
     try:
         import web.schema  # noqa: F401  (registers every table)
     except ImportError:
         import booking.models  # noqa: F401
-    from booking.demo import seed_demo
-    from booking.models import Clinic, County
+    from booking.demo import demo_logins, seed_demo
+    from booking.models import Appointment, Clinic, County, Patient
     from booking.search import next_free_times
+    from booking.statuses import ACTIVE
     from core.db import Base, create_database
     from core.identity import IdentityVault
+    from tests.browser.login import DEFAULT_PERSON
 
+    today = today or datetime.now(OSLO).date()
+    vault = IdentityVault.from_secret(secret_key)
     db = create_database(url)
     try:
         async with db.engine.begin() as conn:
             await conn.run_sync(Base.metadata.create_all)
-        await seed_demo(db, IdentityVault.from_secret(secret_key),
-                        today=today or date.today(), weeks=2)
+        await seed_demo(db, vault, today=today, weeks=2)
+        person = next(d for d in demo_logins(today) if d.person.key == DEFAULT_PERSON)
         async with db.read() as session:
             # A clinic whose page shows every section: directions and free times.
             clinics = (await session.execute(
@@ -155,11 +165,17 @@ async def build_demo_database(url: str, secret_key: str, today: date | None = No
                 .where(Clinic.active.is_(True))
                 .order_by((Clinic.accessibility == "").asc(), Clinic.name)
             )).all()
+            busy = tuple((row.starts_at, row.ends_at) for row in (await session.execute(
+                select(Appointment.starts_at, Appointment.ends_at)
+                .join(Patient, Patient.id == Appointment.patient_id)
+                .where(Patient.identity_hash == vault.lookup_hash(person.identity_number),
+                       Appointment.status.in_(list(ACTIVE)))
+            )).all())
         for clinic, county_name in clinics:
             if await next_free_times(db, clinic_id=clinic.id, limit=1):
                 return DemoFacts(county_id=clinic.county_id, county_name=county_name,
                                  clinic_slug=clinic.slug, clinic_name=clinic.name,
-                                 municipality=clinic.municipality_name)
+                                 municipality=clinic.municipality_name, busy=busy)
         raise RuntimeError("the demo data has no clinic with free times")
     finally:
         await db.dispose()

@@ -32,11 +32,12 @@ from idporten.access import require_patient, require_staff
 from idporten.local_provider import LocalProvider
 from idporten.services import install
 from tests.apps import BASE_URL, SECRET_KEY, client_for, make_app
+from tests.clock import suite_today
 
 SECRET = SECRET_KEY
 #: A synthetic adult (born 1980, month + 80) and a synthetic child of 8.
 ADULT_PID = synthetic_number(date(1980, 5, 17), random.Random(1))
-CHILD_PID = synthetic_number(date(date.today().year - 8, 1, 10), random.Random(2))
+CHILD_PID = synthetic_number(date(suite_today().year - 8, 1, 10), random.Random(2))
 
 
 async def me(request: Request) -> Response:

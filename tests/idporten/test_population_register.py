@@ -33,12 +33,13 @@ from idporten.person_api import PersonApiRegister, map_person
 from idporten.services import install
 from notifications.recipients import Role, recipients_for
 from tests import factories as f
+from tests.clock import suite_today
 from tests.idporten.helpers import browser, build_app, create_tables, login
 from tests.logcheck import personal_data_in
 
 BASE = "http://127.0.0.1:8000"
 CLIENT_ID = "tanntid-helseid-test"
-TODAY = date.today()
+TODAY = suite_today()
 
 
 def years_ago(years: int, month: int = 1, day: int = 10) -> date:

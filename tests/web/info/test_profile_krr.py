@@ -18,6 +18,7 @@ from core.db import Database
 from notifications.channels.krr import KrrClient, KrrContact, KrrUnavailable
 from notifications.channels.tokens import generate_rsa_jwk
 from notifications.fakes.krr import FakeKrr
+from tests.clock import suite_today
 from tests.idporten.helpers import ADULT_PID
 from tests.pages import html, text_of
 from tests.web.info.helpers import audit_entries, patient_row
@@ -25,7 +26,7 @@ from web.views.info import long_date
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-krr-profile")
 KRR_URL = "http://krr.test"
-RECENT = date.today() - timedelta(days=40)
+RECENT = suite_today() - timedelta(days=40)
 
 
 @pytest.fixture
