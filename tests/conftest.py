@@ -40,6 +40,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"clock: every test starts at {suite_now().isoformat()} ({ENV} moves it)"
 
 
+@pytest.hookimpl(tryfirst=True)  # before -m selects and xdist groups
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
     """The browser tests are ``slow`` and one xdist group; every ``slow`` test

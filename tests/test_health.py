@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from core.settings import Settings
-from tests.apps import client_for as client
 from tests.apps import make_app
 
 
-async def test_healthz_and_readyz(db):
-    async with client(make_app(db)) as c:
-        live = await c.get("/healthz")
-        ready = await c.get("/readyz")
+async def test_healthz_and_readyz(db, app_client):
+    c = app_client(make_app(db))
+    live = await c.get("/healthz")
+    ready = await c.get("/readyz")
     assert live.status_code == 200 and live.json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.json() == {"status": "ok", "checks": {"database": "ok"}}
@@ -19,22 +18,19 @@ async def test_healthz_and_readyz(db):
     assert ready.headers["x-content-type-options"] == "nosniff"
 
 
-async def test_readyz_checks_redis_when_configured(db, redis_server_url):
-    async with client(make_app(db, redis_url=redis_server_url)) as c:
-        ok = await c.get("/readyz")
+async def test_readyz_checks_redis_when_configured(db, redis_server_url, app_client):
+    ok = await app_client(make_app(db, redis_url=redis_server_url)).get("/readyz")
     assert ok.json()["checks"] == {"database": "ok", "redis": "ok"}
-    async with client(make_app(db, redis_url="redis://127.0.0.1:1/0")) as c:
-        down = await c.get("/readyz")
+    down = await app_client(make_app(db, redis_url="redis://127.0.0.1:1/0")).get("/readyz")
     assert down.status_code == 503
     assert down.json()["checks"]["redis"].startswith("unavailable")
 
 
-async def test_readyz_reports_an_unreachable_database(tmp_path):
+async def test_readyz_reports_an_unreachable_database(tmp_path, app_client):
     from core.db import create_database
 
     broken = create_database(f"sqlite+aiosqlite:///{tmp_path}/missing-dir/x/db.sqlite3")
-    async with client(make_app(broken)) as c:
-        response = await c.get("/readyz")
+    response = await app_client(make_app(broken)).get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("unavailable")
     await broken.dispose()
