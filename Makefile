@@ -48,8 +48,9 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy
 
-#: One pytest worker per core (the browser tests stay together on one of
-#: them), and the coverage floor: the suite's coverage today, rounded down.
+# One pytest worker per core (the browser tests stay together on one of them),
+# and the coverage floor: the whole suite's coverage when it was set, rounded
+# down. For a partial run: make pytest PYTEST_COVERAGE= PYTEST_ARGS=tests/...
 PYTEST_PARALLEL ?= -n auto --dist loadgroup
 COVERAGE_FLOOR ?= COVFLOOR
 PYTEST_COVERAGE ?= --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)

@@ -12,6 +12,7 @@ Every test gets an empty database of its own, dropped afterwards:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import tempfile
@@ -38,6 +39,7 @@ def worker_id() -> str:
 
 async def _build_sqlite_template() -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"tanntid-template-{worker_id()}-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = folder / "template.sqlite3"
     database = create_database(f"sqlite+aiosqlite:///{path}")
     try:
