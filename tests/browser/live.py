@@ -25,8 +25,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 
-from tests.clock import OSLO
-
 if TYPE_CHECKING:
     from playwright.sync_api import (
         Browser,
@@ -136,7 +134,7 @@ def in_fresh_thread(work: Callable[[], T]) -> T:
 async def build_demo_database(url: str, secret_key: str, today: date | None = None
                               ) -> DemoFacts:
     """Every table and two weeks of demo data from ``today`` (by default
-    today in Oslo by this process's clock) in the database at ``url``;
+    this process's today, on its clock) in the database at ``url``;
     facts the tests navigate by."""
     try:
         import web.schema  # noqa: F401  (registers every table)
@@ -150,7 +148,8 @@ async def build_demo_database(url: str, secret_key: str, today: date | None = No
     from core.identity import IdentityVault
     from tests.browser.login import DEFAULT_PERSON
 
-    today = today or datetime.now(OSLO).date()
+    # As `tanntid seed` and the local ID-porten do: the process's date.
+    today = today or date.today()
     vault = IdentityVault.from_secret(secret_key)
     db = create_database(url)
     try:
