@@ -53,8 +53,15 @@ typecheck: $(VENV)/.installed
 imports: $(VENV)/.installed
 	$(BIN)/lint-imports
 
+# One pytest worker per core (the browser tests stay together on one of them),
+# and the coverage floor: the whole suite's coverage when it was set, rounded
+# down. For a partial run: make pytest PYTEST_COVERAGE= PYTEST_ARGS=tests/...
+PYTEST_PARALLEL ?= -n auto --dist loadgroup
+COVERAGE_FLOOR ?= 90
+PYTEST_COVERAGE ?= --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
+
 pytest: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_COVERAGE) $(PYTEST_ARGS)
 
 test: setup lint imports typecheck pytest
 

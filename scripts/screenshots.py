@@ -10,11 +10,8 @@ viewport only). Run with ``make screenshots``.
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,36 +19,19 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, LANGUAGES, _build_database  # noqa: E402
+from tests.browser.live import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LANGUAGES,
+    build_demo_database,
+    start_server,
+)
 from tests.browser.login import logged_in_state  # noqa: E402
-from tests.web.conftest import compile_catalogs  # noqa: E402
+from tests.catalogs import compile_catalogs  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 390, "height": 844}
 SECRET_KEY = "s" * 40
-
-
-def start_server(database_url: str) -> tuple[str, object, threading.Thread]:
-    import uvicorn
-
-    from core.settings import Settings
-    from web.app import create_app
-
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    app = create_app(Settings(env="test", secret_key=SECRET_KEY, database_url=database_url,
-                              public_url=url))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_config=None,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise SystemExit("the server did not start")
-        time.sleep(0.02)
-    return url, server, thread
 
 
 def first_href(page: Page, selector: str) -> str:
@@ -75,8 +55,9 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'app.sqlite3'}"
-        demo = asyncio.run(_build_database(database_url, SECRET_KEY))
-        url, server, thread = start_server(database_url)
+        demo = asyncio.run(build_demo_database(database_url, SECRET_KEY))
+        server = start_server(database_url, SECRET_KEY, demo, name="screenshot-server")
+        url = server.url
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -110,8 +91,7 @@ def main() -> None:
                     context.close()
                 browser.close()
         finally:
-            server.should_exit = True  # type: ignore[attr-defined]
-            thread.join(timeout=10)
+            server.stop()
 
 
 if __name__ == "__main__":

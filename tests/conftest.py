@@ -4,7 +4,14 @@
 SQLite file, and a fresh schema in the PostgreSQL named by
 ``TEST_DATABASE_URL`` (default: the local ``test`` database). Without a
 reachable server the PostgreSQL cases skip with the reason, unless
-``REQUIRE_SERVICES=1`` (CI), where they fail.
+``REQUIRE_SERVICES=1`` (CI), where they fail. How they are made cheaply:
+:mod:`tests.databases`.
+
+Every test runs on the suite's clock (:mod:`tests.clock`): ``TANNTID_TEST_NOW``
+moves it; tests marked ``real_clock`` keep the machine's.
+
+Under pytest-xdist each worker has its own databases, schemas, Redis key
+prefixes and log files (names carry the worker id or a random part).
 """
 
 from __future__ import annotations
@@ -16,13 +23,46 @@ from pathlib import Path
 
 import pytest
 
-import web.schema  # noqa: F401  (every table, for create_all)
 from booking import events
-from core.db import Base, Database, create_database
+from core.db import Database
 from notifications import outbox
-from tests.services import postgres_url, redis_url, service_missing
+from tests.apps import app_client  # noqa: F401  (a fixture)
+from tests.clock import ENV, frozen_clock, suite_now
+from tests.databases import postgres_database, sqlite_database, worker_id
+from tests.services import redis_url, service_missing
 
 pytest_plugins = ["tests.logcheck"]
+
+#: The browser tests share one server and one Chromium (package-scoped): they
+#: run together, on one xdist worker (``--dist loadgroup``).
+BROWSER = Path(__file__).parent / "browser"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"clock: every test starts at {suite_now().isoformat()} ({ENV} moves it)"
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects and xdist groups
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
+                                  items: list[pytest.Item]) -> None:
+    """The browser tests are ``slow`` and one xdist group; every ``slow`` test
+    runs first, so the long ones start at once, side by side, instead of
+    ending the run (xdist hands out groups first, then single tests in this
+    order)."""
+    for item in items:
+        if BROWSER in Path(item.path).parents:
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("browser"))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+@pytest.fixture(autouse=True)
+def _suite_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.node.get_closest_marker("real_clock"):
+        yield
+        return
+    with frozen_clock():
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -37,66 +77,23 @@ def appointment_events() -> Iterator[None]:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     if request.param == "sqlite":
-        database = create_database(f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}")
-        async with database.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        yield database
-        await database.dispose()
+        async for database in sqlite_database(tmp_path):
+            yield database
         return
-    async for database in _postgres_schema():
+    async for database in postgres_database():
         yield database
 
 
 @pytest.fixture
 async def pg_db() -> AsyncIterator[Database]:
     """PostgreSQL only, for tests about real concurrency."""
-    async for database in _postgres_schema(pool_size=30, max_overflow=30):
+    async for database in postgres_database(pool_size=30, max_overflow=30):
         yield database
-
-
-async def new_postgres_schema() -> tuple[str, str]:
-    """(server URL, name) of a new empty schema; skips (or, in CI, fails)
-    without PostgreSQL. Drop it with :func:`drop_postgres_schema`."""
-    url = postgres_url()
-    reason = await service_missing("postgresql", url)
-    if reason:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (REQUIRE_SERVICES=1): {reason}")
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_database(url, pool_size=1, max_overflow=0)
-    async with admin.engine.begin() as conn:
-        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    await admin.dispose()
-    return url, schema
-
-
-async def drop_postgres_schema(url: str, schema: str) -> None:
-    admin = create_database(url, pool_size=1, max_overflow=0)
-    async with admin.engine.begin() as conn:
-        await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-    await admin.dispose()
-
-
-async def _postgres_schema(pool_size: int = 10, max_overflow: int = 20
-                           ) -> AsyncIterator[Database]:
-    url, schema = await new_postgres_schema()
-    database = create_database(
-        url, pool_size=pool_size, max_overflow=max_overflow,
-        connect_args={"server_settings": {"search_path": schema}},
-    )
-    try:
-        async with database.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-        yield database
-    finally:
-        await database.dispose()
-        await drop_postgres_schema(url, schema)
 
 
 @pytest.fixture
 def redis_prefix() -> str:
-    return f"tanntid-test:{uuid.uuid4().hex[:12]}:"
+    return f"tanntid-test:{worker_id()}:{uuid.uuid4().hex[:12]}:"
 
 
 @pytest.fixture

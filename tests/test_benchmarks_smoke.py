@@ -14,6 +14,9 @@ from core.settings import ROOT
 from tests.logcheck import keep_output
 from tests.services import postgres_url, service_missing
 
+#: The benchmark in a process of its own, on the machine's clock.
+pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
+
 
 @pytest.mark.postgres
 async def test_benchmark_smoke_run():

@@ -8,8 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.settings import ROOT
 from tests.logcheck import keep_output
+
+#: The real command in a process of its own, on the machine's clock.
+pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 
 def tanntid(*args: str, db_path: Path) -> subprocess.CompletedProcess[str]:

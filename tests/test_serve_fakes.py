@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from bs4 import BeautifulSoup
 
 from booking.rules import local_date
@@ -37,6 +38,9 @@ from tests.web.auth.helpers import browser, login
 from tests.web.booking_flow.world import confirm, hold, pick
 from web.cli import _serve
 from web.i18n import OSLO
+
+#: ``tanntid serve --fakes`` in a process of its own, on the machine's clock.
+pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 SECRET = "serve-fakes-" + "s" * 32
 #: A demo person with a mobile number in the demo data; here without a number

@@ -5,32 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.settings import Settings, SettingsError
-
-GOOD_PRODUCTION = {
-    "TANNTID_ENV": "production",
-    "SECRET_KEY": "k" * 48,
-    "PUBLIC_URL": "https://tanntid.example.no",
-    "DATABASE_URL": "postgresql+asyncpg://tanntid@db/tanntid",
-    "IDPORTEN_DISCOVERY_URL": "https://idporten.no/.well-known/openid-configuration",
-    "STAFF_OIDC_DISCOVERY_URL": "https://login.example.no/.well-known/openid-configuration",
-    "IDPORTEN_CLIENT_ID": "tanntid",
-    "IDPORTEN_CLIENT_SECRET": "s" * 40,
-    "STAFF_OIDC_CLIENT_ID": "tanntid-staff",
-    "STAFF_OIDC_CLIENT_SECRET": "s" * 40,
-    "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-    "TWILIO_AUTH_TOKEN": "a" * 32,
-    "KRR_API_URL": "https://kontaktregisteret.no",
-    "MASKINPORTEN_TOKEN_URL": "https://maskinporten.no/token",
-    "MASKINPORTEN_CLIENT_ID": "tanntid-krr",
-    "MASKINPORTEN_CLIENT_JWK": '{"kty": "RSA"}',
-    "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
-    "HELSENORGE_API_URL": "https://helsenorge.example/timeavtaler/api/v1",
-    "HELSEID_TOKEN_URL": "https://helseid-sts.nhn.no/connect/token",
-    "HELSEID_CLIENT_ID": "tanntid-helseid",
-    "HELSEID_CLIENT_JWK": '{"kty": "RSA"}',
-    "HELSENORGE_ORG_NUMBER": "974770482",
-    "PERSON_API_URL": "https://persontjenesten.example/api",
-}
+from tests.environments import GOOD_PRODUCTION
 
 
 def test_defaults_in_dev():

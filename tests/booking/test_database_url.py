@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from core.db import create_database
-from tests.conftest import drop_postgres_schema, new_postgres_schema
+from tests.databases import drop_postgres_schema, new_postgres_schema
 from web.cli import migrate
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.browser.live import (
     LANGUAGES,
     PAGE_NAMES,
     VIEWPORTS,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.conftest import (
+from tests.browser.live import (
     LANGUAGES,
     NARROW,
     VIEWPORTS,

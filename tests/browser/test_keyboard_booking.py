@@ -6,16 +6,20 @@ focus on the way. In English, for stable texts."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.conftest import VIEWPORTS, LiveServer, new_context
-from tests.browser.test_keyboard import Keyboard, heading
+from tests.browser.keyboard import Keyboard, heading
+from tests.browser.live import VIEWPORTS, LiveServer, new_context
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
+
+Busy = tuple[tuple[datetime, datetime], ...]
 
 
 def _enter(keyboard: Keyboard) -> None:
@@ -29,37 +33,81 @@ def _from_the_top(page: Page, path: str) -> None:
     page.focus("body")
 
 
+def _server_now_ms() -> float:
+    """The server's clock (a thread of this process, on the suite's moved
+    clock), not the browser's ``Date.now()``."""
+    return time.time() * 1000
+
+
 def _focused_slot(page: Page) -> dict[str, Any]:
-    state: dict[str, Any] = page.evaluate("""() => {
+    state: dict[str, Any] = page.evaluate("""(serverNow) => {
         const el = document.activeElement;
         const time = el.labels && el.labels[0] ? el.labels[0].querySelector('time') : null;
         return {name: el.name, value: el.value, checked: el.checked,
                 label: el.labels && el.labels[0] ? el.labels[0].textContent.trim() : '',
-                hours_ahead: time ? (Date.parse(time.getAttribute('datetime')) - Date.now())
+                starts_at: time ? time.getAttribute('datetime') : '',
+                hours_ahead: time ? (Date.parse(time.getAttribute('datetime')) - serverNow)
                                     / 3600000 : 0};
-    }""")
+    }""", _server_now_ms())
     return state
 
 
-def _choose_a_time(keyboard: Keyboard, avoid: str | None = None) -> dict[str, Any]:
+def _free(slot: dict[str, Any], busy: Busy, avoid: str | None) -> bool:
+    """A time more than a day ahead, so that it can still be changed online,
+    that is not ``avoid`` and not while the person has another appointment."""
+    if not slot["starts_at"] or slot["label"] == avoid or slot["hours_ahead"] <= 25:
+        return False
+    starts_at = datetime.fromisoformat(slot["starts_at"])
+    return not any(start - timedelta(hours=2) < starts_at < end for start, end in busy)
+
+
+def _day_times(page: Page) -> list[dict[str, Any]]:
+    times: list[dict[str, Any]] = page.evaluate("""(serverNow) =>
+        [...document.querySelectorAll('#day input[name="slot"]')].map(el => {
+            const time = el.labels[0].querySelector('time');
+            return {label: el.labels[0].textContent.trim(),
+                    starts_at: time.getAttribute('datetime'),
+                    hours_ahead: (Date.parse(time.getAttribute('datetime')) - serverNow)
+                                 / 3600000};
+        })""", _server_now_ms())
+    return times
+
+
+def _show_a_day_with_a_free_time(keyboard: Keyboard, busy: Busy, avoid: str | None) -> None:
+    """Go on to the next day (the Next day link, with Enter) until the day
+    shown has a time :func:`_free` allows: whatever the hour and weekday,
+    today's and tomorrow's times may all be too near."""
+    page = keyboard.page
+    for _ in range(14):
+        if any(_free(slot, busy, avoid) for slot in _day_times(page)):
+            return
+        day = page.evaluate("document.querySelector('#day input[name=\"day\"]').value")
+        keyboard.tab_to("#day a#next-day", "the Next day link")
+        keyboard.press("Enter")
+        page.wait_for_function(
+            "(day) => document.querySelector('#day input[name=\"day\"]')?.value !== day", arg=day)
+    pytest.fail("no day in the next two weeks has a time more than a day ahead", pytrace=False)
+
+
+def _choose_a_time(keyboard: Keyboard, busy: Busy, avoid: str | None = None
+                   ) -> dict[str, Any]:
     """Tab into the times, move with the arrow keys to a time (another than
     ``avoid``), select it with Space and Tab on to the submit button."""
     page = keyboard.page
+    _show_a_day_with_a_free_time(keyboard, busy, avoid)
     keyboard.tab_to("input[type='radio'][name='slot']", "the free times")
     keyboard.press("ArrowDown")  # moves to (and selects) the next time
     keyboard.press("ArrowUp")    # and back: the arrow keys work both ways
     slot = _focused_slot(page)
-    # A time more than a day ahead, so that it can still be changed online
-    # (whatever the hour the test runs at).
-    for _ in range(60):
-        if slot["label"] != avoid and slot["hours_ahead"] > 25:
+    for _ in range(100):
+        if _free(slot, busy, avoid):
             break
         keyboard.press("ArrowDown")
         slot = _focused_slot(page)
     keyboard.press(" ")
     slot = _focused_slot(page)
     assert slot["checked"], f"Space did not select the time {slot}"
-    assert slot["label"] != avoid
+    assert _free(slot, busy, avoid), slot
     keyboard.tab_to("form.time-form button[type='submit']", "the submit button")
     return slot
 
@@ -73,8 +121,10 @@ def keyboard(request: pytest.FixtureRequest, browser: Browser, live_server: Live
     context.close()
 
 
-def test_book_change_and_cancel_with_the_keyboard(keyboard: Keyboard) -> None:
+def test_book_change_and_cancel_with_the_keyboard(keyboard: Keyboard,
+                                                  live_server: LiveServer) -> None:
     page = keyboard.page
+    busy = live_server.demo.busy
 
     # My page → "Book an appointment" (for me).
     _from_the_top(page, "/min-side")
@@ -100,7 +150,7 @@ def test_book_change_and_cancel_with_the_keyboard(keyboard: Keyboard) -> None:
     _enter(keyboard)
     assert heading(page) == "Choose a time"
 
-    booked = _choose_a_time(keyboard)
+    booked = _choose_a_time(keyboard, busy)
     _enter(keyboard)
     assert "/bestill/bekreft" in page.url, page.locator("main").inner_text()
     assert heading(page) == "Check and confirm"
@@ -126,7 +176,7 @@ def test_book_change_and_cancel_with_the_keyboard(keyboard: Keyboard) -> None:
     _enter(keyboard)
     assert heading(page) == "Change the time"
 
-    changed = _choose_a_time(keyboard, avoid=booked["label"])
+    changed = _choose_a_time(keyboard, busy, avoid=booked["label"])
     _enter(keyboard)
     text = page.locator("main").inner_text()
     assert changed["label"] in text, f"after the change ({page.url}):\n{text}"

@@ -8,9 +8,8 @@ from __future__ import annotations
 import pytest
 
 from core.i18n import reload_catalogs
-from tests.notifications.helpers import Clock, MemorySms
-from tests.notifications.test_outbox import EARLY
-from tests.web.conftest import compile_catalogs
+from tests.catalogs import compile_catalogs
+from tests.notifications.helpers import EARLY, Clock, MemorySms
 
 
 @pytest.fixture(scope="session", autouse=True)

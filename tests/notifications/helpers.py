@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 
+from booking import service
 from booking.audit import Actor
 from booking.models import Patient
+from booking.service import Outcome
 from core.db import Database
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import Notification
@@ -29,6 +31,8 @@ OTHER_MOBILE = "+4741234567"
 GUARDIAN_MOBILE = "+4790000001"
 GUARDIAN2_MOBILE = "+4790000002"
 STAFF = Actor.staff("s1", set())
+EARLY = NOW - timedelta(days=3)  # 2030-02-26 09:00Z, so every reminder is still ahead
+START = datetime(2030, 3, 4, 9, tzinfo=UTC)  # slot 0: Monday 10:00 in Oslo
 
 
 @dataclass
@@ -152,6 +156,14 @@ async def world_with_phones(db: Database) -> World:
         await session.execute(update(Patient).where(Patient.id == world.other_adult.id)
                               .values(mobile=OTHER_MOBILE))
     return world
+
+
+async def book_adult(db: Database, world: World, *, slot: int = 0, now: datetime = EARLY,
+                     **kw: Any) -> Outcome:
+    """The adult books slot ``slot`` (by default three days before ``NOW``)."""
+    return await service.book(db, Actor.patient(world.adult.id), patient_id=world.adult.id,
+                              slot_id=world.slots[slot].id, appointment_type_id=world.exam.id,
+                              now=now, **kw)
 
 
 async def rows(db: Database, *, channel: str | None = Channel.SMS, **where: Any

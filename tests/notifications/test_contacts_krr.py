@@ -33,8 +33,7 @@ from notifications.statuses import Channel, Purpose, Reason
 from notifications.worker import build_runtime
 from tests import factories as f
 from tests.booking.booking_world import make_world
-from tests.notifications.helpers import PUBLIC_URL, Clock, MemorySms, row, rows
-from tests.notifications.test_outbox import EARLY, book_adult
+from tests.notifications.helpers import EARLY, PUBLIC_URL, Clock, MemorySms, book_adult, row, rows
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-krr-outbox")
 #: The secret of ``tests.factories.VAULT``: the runtime's vault must read its identity numbers.

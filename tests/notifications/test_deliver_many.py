@@ -15,13 +15,14 @@ from notifications.models import SmsNumberBlock
 from notifications.statuses import Reason
 from tests.notifications.helpers import (
     ADULT_MOBILE,
+    EARLY,
     OTHER_MOBILE,
+    book_adult,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, book_adult
 
 
 async def two_bookings(db):

@@ -19,16 +19,18 @@ from notifications.templates import sign_appointment
 from tests import factories as f
 from tests.notifications.helpers import (
     ADULT_MOBILE,
+    EARLY,
     GUARDIAN_MOBILE,
     PUBLIC_URL,
+    START,
     MemorySms,
+    book_adult,
     helsenorge_went,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, START, book_adult
 
 
 async def booked(db, **kw):

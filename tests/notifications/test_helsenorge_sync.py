@@ -42,9 +42,12 @@ from notifications.worker import build_runtime, close_runtime
 from tests import factories as f
 from tests.logcheck import personal_data_in
 from tests.notifications.helpers import (
+    EARLY,
     PUBLIC_URL,
+    START,
     Clock,
     MemorySms,
+    book_adult,
     count,
     helsenorge_went,
     make_runtime,
@@ -52,7 +55,6 @@ from tests.notifications.helpers import (
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, START, book_adult
 
 HELSENORGE = Channel.HELSENORGE
 SYSTEM = f"{PUBLIC_URL}/fhir/NamingSystem/appointment"

@@ -11,15 +11,16 @@ from notifications import jobs, sweeps
 from notifications.models import InboundSms, Notification, NotificationReceipt
 from notifications.statuses import Reason
 from tests.notifications.helpers import (
+    EARLY,
     Clock,
     MemorySms,
+    book_adult,
     helsenorge_went,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, book_adult
 
 
 async def setup(db, **config):

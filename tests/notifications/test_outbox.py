@@ -16,22 +16,16 @@ from notifications.models import Notification, ReminderPolicy
 from notifications.statuses import Channel, NotificationStatus, Purpose, Reason
 from tests import factories as f
 from tests.notifications.helpers import (
+    EARLY,
     GUARDIAN2_MOBILE,
     GUARDIAN_MOBILE,
     NOW,
+    START,
+    book_adult,
     count,
     rows,
     world_with_phones,
 )
-
-EARLY = NOW - timedelta(days=3)  # 2030-02-26 09:00Z, so every reminder is still ahead
-START = f.at(2030, 3, 4, 9)  # slot 0: Monday 10:00 in Oslo
-
-
-async def book_adult(db, world, *, slot=0, now=EARLY, **kw):
-    return await service.book(db, Actor.patient(world.adult.id), patient_id=world.adult.id,
-                              slot_id=world.slots[slot].id, appointment_type_id=world.exam.id,
-                              now=now, **kw)
 
 
 def summary(notifications: list[Notification]) -> list[tuple]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from starlette.applications import Starlette
@@ -17,18 +16,20 @@ from core.settings import Settings
 from notifications import jobs
 from notifications.models import InboundSms, NotificationReceipt, SmsNumberBlock
 from notifications.webhooks import keyword_of, twilio_inbound, twilio_status
+from tests.apps import client_for
 from tests.notifications.helpers import (
     ADULT_MOBILE,
+    EARLY,
     PUBLIC_URL,
     Clock,
     MemorySms,
     RecordingQueue,
+    book_adult,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, book_adult
 
 AUTH_TOKEN = "twilio-test-token"
 
@@ -159,8 +160,7 @@ def signed(path: str, params: dict[str, str], token: str = AUTH_TOKEN,
 
 
 async def post(app, path, params, headers):
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://internal:8000") as client:
+    async with client_for(app, "http://internal:8000") as client:
         return await client.post(path, data=params, headers=headers)
 
 

@@ -56,7 +56,12 @@ from tests.notifications.reliability_helpers import (
 )
 from tests.services import postgres_url, service_missing
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+#: The real worker runs in a process of its own, on the machine's clock.
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
+              pytest.mark.real_clock]
+#: The waits below end as soon as the work is done; they are long because on
+#: two shared cores these tests run beside others (pytest-xdist, the browser).
+SLACK = 2
 
 
 def _missing(what: str) -> None:
@@ -118,7 +123,7 @@ async def test_sigkill_in_the_middle_of_1000_reminders(database, redis, fake):
     worker = WorkerProcess(_env(url, redis, fake), name="worker-sigkill")
     try:
         worker.start()
-        assert await wait_for(lambda: _handed(twilio) >= 100, 60, every=0.02), \
+        assert await wait_for(lambda: _handed(twilio) >= 100, 60 * SLACK, every=0.02), \
             f"the worker handed nothing over:\n{worker.output[-2000:]}"
         worker.kill(signal.SIGKILL)
         at_kill = _handed(twilio)
@@ -126,7 +131,7 @@ async def test_sigkill_in_the_middle_of_1000_reminders(database, redis, fake):
         interrupted = await expire_leases(db)
         marks = await forget_dead_workers_jobs(redis.url)
         worker.start()
-        finished = await wait_for(lambda: _all_handed_over(db, ids), 90, every=0.5,
+        finished = await wait_for(lambda: _all_handed_over(db, ids), 90 * SLACK, every=0.5,
                                   between=lambda: hurry_in_doubt(db))
         worker.stop()
         assert finished, f"not all handed over: {await status_counts(db, ids)}"
@@ -181,7 +186,7 @@ async def test_bookings_while_redis_is_down_are_all_confirmed_once(database, red
                          for r in await rows(db, appointment_id=a.id)
                          if r.purpose == Purpose.CONFIRMATION]
         assert len(confirmations) == 7
-        finished = await wait_for(lambda: _all_handed_over(db, confirmations), 60,
+        finished = await wait_for(lambda: _all_handed_over(db, confirmations), 60 * SLACK,
                                   every=0.3)
         assert finished, f"not all handed over: {await status_counts(db, confirmations)}"
         await asyncio.sleep(2.5)  # one more enqueue_due pass: nothing goes twice
@@ -203,7 +208,7 @@ async def test_provider_failing_30_percent_with_500_or_429(database, redis, fake
     worker = WorkerProcess(_env(url, redis, fake), name="worker-faults")
     try:
         worker.start()
-        finished = await wait_for(lambda: _all_handed_over(db, ids), 90, every=0.5,
+        finished = await wait_for(lambda: _all_handed_over(db, ids), 90 * SLACK, every=0.5,
                                   between=lambda: hurry_in_doubt(db))
         assert finished, f"not all handed over: {await status_counts(db, ids)}"
         await asyncio.sleep(2.5)  # one more enqueue_due pass: nothing goes twice

@@ -13,16 +13,17 @@ from notifications import outbox
 from notifications.models import Notification, NotificationReceipt
 from notifications.runner import InProcessRunner, notifications_in_web_process
 from tests.notifications.helpers import (
+    EARLY,
     PUBLIC_URL,
     Clock,
     MemorySms,
+    book_adult,
     helsenorge_went,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, book_adult
 
 
 async def test_a_booking_wakes_the_runner_and_is_delivered(db):

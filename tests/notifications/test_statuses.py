@@ -17,8 +17,7 @@ from notifications.statuses import (
     describe,
     may_move,
 )
-from tests.notifications.helpers import rows, world_with_phones
-from tests.notifications.test_outbox import EARLY, START, book_adult
+from tests.notifications.helpers import EARLY, START, book_adult, rows, world_with_phones
 
 S = NotificationStatus
 

@@ -23,15 +23,16 @@ from notifications.worker import (
     queued_functions,
 )
 from tests.notifications.helpers import (
+    EARLY,
     Clock,
     MemorySms,
+    book_adult,
     helsenorge_went,
     make_runtime,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_outbox import EARLY, book_adult
 
 pytestmark = pytest.mark.redis
 

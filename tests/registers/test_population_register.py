@@ -32,13 +32,14 @@ from notifications.recipients import Role, recipients_for
 from registers.fakes.person_api import FakeRegister, create_app, serving
 from registers.person_api import PersonApiRegister, map_person
 from tests import factories as f
+from tests.clock import suite_today
 from tests.logcheck import personal_data_in
 from tests.web.auth.helpers import browser, build_app, create_tables, login
 from web.auth.services import install
 
 BASE = "http://127.0.0.1:8000"
 CLIENT_ID = "tanntid-helseid-test"
-TODAY = date.today()
+TODAY = suite_today()
 
 
 def years_ago(years: int, month: int = 1, day: int = 10) -> date:
@@ -180,7 +181,7 @@ def test_a_malformed_helseid_key_stops_the_app(tmp_path: Path, family: Family):
 
 
 def test_production_refuses_to_start_without_the_person_api():
-    from tests.test_settings import GOOD_PRODUCTION
+    from tests.environments import GOOD_PRODUCTION
 
     for unset in ("PERSON_API_URL", "HELSEID_TOKEN_URL", "HELSEID_CLIENT_ID",
                   "HELSEID_CLIENT_JWK"):

@@ -23,13 +23,12 @@ from booking.audit import Actor
 from booking.directions import entur_link, map_link
 from booking.models import Appointment
 from core.db import Database
-from core.settings import Settings
 from notifications.models import Notification
 from notifications.templates import link_key, links_for
+from tests.apps import BASE_URL, client_for, make_app
 from tests.booking.booking_world import NOW, World, make_world
-from tests.web.conftest import BASE_URL, html, text_of
+from tests.pages import html, text_of
 from web import signing
-from web.app import create_app
 from web.views import calendar as views
 from web.views.calendar import calendar_link, directions_link
 
@@ -356,15 +355,12 @@ async def test_sms_links_lead_to_calendar_directions_and_the_appointment(db):
     out = await service.book(db, Actor.patient(w.adult.id), patient_id=w.adult.id,
                              slot_id=w.slots[0].id, appointment_type_id=w.exam.id, now=NOW)
     [confirmation, *_] = await _notification_ids(db, out.appointment.id)
-    settings = Settings(env="test", secret_key="t" * 40,
-                        database_url="sqlite+aiosqlite:///var/unused.sqlite3")
-    app = create_app(settings)
-    app.state.db = db
+    app = make_app(db)
+    settings = app.state.settings
     links = links_for(settings.public_url, link_key(settings.secret_key), out.appointment.id,
                       confirmation)
     path = links.appointment.removeprefix(settings.public_url)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=settings.public_url) as client:
+    async with client_for(app, settings.public_url) as client:
         with time_machine.travel(NOW, tick=False):
             ics = await client.get(path + ".ics")
             way = await client.get(path + "/kart")
@@ -392,18 +388,15 @@ async def test_sms_links_of_other_notifications_and_already_sent_ones(db):
                                patient_id=w.other_adult.id, slot_id=w.slots[1].id,
                                appointment_type_id=w.exam.id, now=NOW)
     [others, *_] = await _notification_ids(db, other.appointment.id)
-    settings = Settings(env="test", secret_key="t" * 40,
-                        database_url="sqlite+aiosqlite:///var/unused.sqlite3")
-    app = create_app(settings)
-    app.state.db = db
+    app = make_app(db)
+    settings = app.state.settings
     key = link_key(settings.secret_key)
     borrowed = links_for(settings.public_url, key, mine.appointment.id, others)
     unknown = links_for(settings.public_url, key, mine.appointment.id, 10**9)
     raw = mine.appointment.id.to_bytes(max(1, (mine.appointment.id.bit_length() + 7) // 8), "big")
     mac = hmac.new(key, b"appointment:" + raw, hashlib.sha256).digest()[:6]
     unversioned = base64.urlsafe_b64encode(raw + mac).rstrip(b"=").decode()
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=settings.public_url) as client:
+    async with client_for(app, settings.public_url) as client:
         with time_machine.travel(NOW, tick=False):
             refused = [await client.get(links.calendar.removeprefix(settings.public_url))
                        for links in (borrowed, unknown)]

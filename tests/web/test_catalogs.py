@@ -14,7 +14,7 @@ from babel.messages.frontend import CommandLineInterface
 from babel.messages.pofile import read_po
 from babel.plural import to_gettext
 
-from tests.web.conftest import LOCALES, ROOT
+from tests.catalogs import LOCALES, ROOT
 from web.i18n import LOCALES as LANGUAGES
 
 POT = LOCALES / "messages.pot"

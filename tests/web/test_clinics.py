@@ -11,7 +11,7 @@ from booking.models import County
 from booking.statuses import SlotStatus
 from core.db import Database
 from tests import factories as f
-from tests.web.conftest import html, text_of
+from tests.pages import html, text_of
 
 
 async def _directory(db: Database) -> dict[str, County]:

@@ -11,7 +11,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Route
 
-from tests.web.conftest import BASE_URL, html, text_of
+from tests.apps import client_for
+from tests.pages import html, text_of
 
 
 async def _boom(request: Request) -> None:
@@ -22,8 +23,7 @@ async def _boom(request: Request) -> None:
 async def lenient_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     """A client that gets the 500 page instead of the re-raised exception."""
     app.router.routes.append(Route("/boom", _boom))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+    async with client_for(app, raise_app_exceptions=False) as client:
         yield client
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.web.conftest import SAME_ORIGIN, html, text_of
+from tests.apps import SAME_ORIGIN
+from tests.pages import html, text_of
 from web.i18n import negotiate
 from web.views.language import local_path
 

@@ -7,7 +7,7 @@ import pytest
 
 from core.db import Database
 from tests import factories as f
-from tests.web.conftest import html, text_of
+from tests.pages import html, text_of
 
 
 async def test_landing_page_is_in_bokmal_by_default(client: httpx.AsyncClient) -> None:

@@ -20,7 +20,7 @@ from notifications.channels.twilio_sms import (
 from notifications.fakes.twilio import FakeTwilio
 from notifications.statuses import Purpose
 from notifications.templates import Audience, MessageContext, link_key, links_for, render
-from tests.notifications.channels.conftest import CallbackReceiver
+from tests.notifications.channels.receiver import CallbackReceiver
 
 TO = "+4791234567"
 BODY = "Tannlegetime tirsdag 3. mars kl. 09:30 på Sentrum tannklinikk. Se tanntid.no/t/Ab3"

@@ -6,29 +6,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from core.db import Database
-from tests.web.auth.helpers import browser, build_app
-from web.auth.services import install
+from tests.apps import BASE_URL
+from tests.web.auth.helpers import browser, build_app, local_login
 
-BASE = "http://127.0.0.1:8000"
+BASE = BASE_URL
 
 
 @pytest.fixture
-async def app(tmp_path: Path, db: Database) -> AsyncIterator[Starlette]:
-    application = build_app(tmp_path, BASE)
-    await application.state.db.dispose()
-    application.state.db = db
-    transport = httpx.ASGITransport(app=application)
-    backchannel = httpx.AsyncClient(transport=transport)
-    install(application, http=backchannel)
-    yield application
-    await backchannel.aclose()
+async def app(db: Database) -> AsyncIterator[Starlette]:
+    async with local_login(build_app(db=db)) as application:
+        yield application
 
 
 @pytest.fixture

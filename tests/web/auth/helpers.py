@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import date
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
@@ -21,18 +22,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
-from core.db import Base
+from core.db import Base, Database
 from core.identity import synthetic_number
-from core.settings import Settings
 from idporten.local_provider import LocalProvider
-from web.app import create_app
-from web.auth.access import LoginRequired, login_required, require_patient, require_staff
-from web.auth.routes import auth_routes
+from tests.apps import BASE_URL, SECRET_KEY, client_for, make_app
+from tests.clock import suite_today
+from web.auth.access import require_patient, require_staff
+from web.auth.services import install
 
-SECRET = "t" * 40
+SECRET = SECRET_KEY
 #: A synthetic adult (born 1980, month + 80) and a synthetic child of 8.
 ADULT_PID = synthetic_number(date(1980, 5, 17), random.Random(1))
-CHILD_PID = synthetic_number(date(date.today().year - 8, 1, 10), random.Random(2))
+CHILD_PID = synthetic_number(date(suite_today().year - 8, 1, 10), random.Random(2))
 
 
 async def me(request: Request) -> Response:
@@ -52,18 +53,28 @@ async def staff_me(request: Request) -> Response:
                          "clinic_ids": sorted(principal.actor.clinic_ids)})
 
 
-def build_app(tmp_path: Path, public_url: str = "http://127.0.0.1:8000",
-              **overrides: Any) -> Starlette:
-    settings = Settings(env=overrides.pop("env", "test"), secret_key=SECRET,
-                        database_url=f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}",
-                        public_url=public_url, **overrides)
-    app = create_app(settings)
-    # What the lead wires into web/routes.py and web/app.py.
-    app.router.routes.extend(auth_routes(settings))
+def build_app(tmp_path: Path | None = None, public_url: str = BASE_URL, *,
+              db: Database | None = None, **overrides: Any) -> Starlette:
+    """The app (:func:`tests.apps.make_app`) with the test routes below: on
+    ``db``, or else on an SQLite file of its own in ``tmp_path``."""
+    if db is None and tmp_path is not None:
+        overrides.setdefault("database_url", f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}")
+    app = make_app(db, public_url=public_url, **overrides)
     app.router.routes.extend([Route("/test/me", me), Route("/test/me/fragment", me_fragment),
                               Route("/test/staff", staff_me)])
-    app.add_exception_handler(LoginRequired, login_required)
     return app
+
+
+@asynccontextmanager
+async def local_login(app: Starlette) -> AsyncIterator[Starlette]:
+    """``app`` with its OIDC client reaching the local provider in-process,
+    over the same HTTP interface it uses for ID-porten."""
+    backchannel = client_for(app)
+    install(app, http=backchannel)
+    try:
+        yield app
+    finally:
+        await backchannel.aclose()
 
 
 async def create_tables(app: Starlette) -> None:

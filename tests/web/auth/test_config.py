@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.settings import Settings, SettingsError
-from tests.test_settings import GOOD_PRODUCTION
+from tests.environments import GOOD_PRODUCTION
 from web.app import create_app
 from web.auth.config import client_config, local_clients
 from web.auth.routes import auth_routes

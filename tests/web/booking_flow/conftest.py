@@ -5,7 +5,6 @@ through the local test ID-porten, and a small world to book in."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -13,28 +12,23 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route
 
 from core.db import Database
-from tests.web.auth.helpers import browser, build_app
+from tests.apps import BASE_URL
+from tests.web.auth.helpers import browser, build_app, local_login
 from tests.web.booking_flow.world import World, make_world
-from web.auth.services import install
 from web.views import booking
 from web.views.patient import appointments
 
-BASE = "http://127.0.0.1:8000"
+BASE = BASE_URL
 
 
 @pytest.fixture
-async def app(tmp_path: Path, db: Database) -> AsyncIterator[Starlette]:
-    application = build_app(tmp_path, BASE)
-    await application.state.db.dispose()
-    application.state.db = db
+async def app(db: Database) -> AsyncIterator[Starlette]:
+    application = build_app(db=db)
     # What the lead wires into web/routes.py.
     application.router.routes.extend(booking.routes())
     application.router.routes.extend(_appointment_page())
-    transport = httpx.ASGITransport(app=application)
-    backchannel = httpx.AsyncClient(transport=transport)
-    install(application, http=backchannel)
-    yield application
-    await backchannel.aclose()
+    async with local_login(application):
+        yield application
 
 
 def _appointment_page() -> list[BaseRoute]:

@@ -18,8 +18,8 @@ from booking.models import Appointment, AuditEntry, Slot
 from booking.statuses import SlotStatus
 from core.db import utcnow
 from tests import factories as f
+from tests.apps import BASE_URL as BASE
 from tests.web.auth.helpers import browser
-from tests.web.booking_flow.conftest import BASE
 from tests.web.booking_flow.world import (
     World,
     confirm,

@@ -13,9 +13,10 @@ import pytest
 from bs4 import BeautifulSoup
 from starlette.applications import Starlette
 
+from tests.apps import client_for
+from tests.pages import html, text_of
 from tests.web.auth.helpers import build_app
-from tests.web.conftest import html, text_of
-from tests.web.info.conftest import BASE, wire
+from tests.web.info.helpers import wire
 from web import i18n
 from web.i18n import LOCALES
 
@@ -29,9 +30,8 @@ PAGES = {
 @pytest.fixture
 async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """No database work is needed: these pages never look anyone up."""
-    app = wire(build_app(tmp_path, BASE))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=BASE) as client:
+    app = wire(build_app(tmp_path))
+    async with client_for(app) as client:
         yield client
     await app.state.db.dispose()
 
@@ -131,9 +131,8 @@ async def test_help_page_explains_login_age_rules_fees_and_who_to_call(
 
 
 async def test_help_page_follows_the_required_level_of_assurance(tmp_path: Path) -> None:
-    app: Starlette = wire(build_app(tmp_path, BASE, idporten_acr="idporten-loa-high"))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url=BASE) as client:
+    app: Starlette = wire(build_app(tmp_path, idporten_acr="idporten-loa-high"))
+    async with client_for(app) as client:
         soup = html(await client.get("/hjelp", headers={"Accept-Language": "en"}))
     assert text_of(soup, "#login-methods") == (
         "You need an electronic ID on the high level: BankID, Buypass or Commfides.")

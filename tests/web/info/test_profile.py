@@ -12,9 +12,9 @@ import pytest
 from starlette.applications import Starlette
 
 from core.db import Database
+from tests.pages import html, text_of
 from tests.web.auth.helpers import cookie
-from tests.web.conftest import html, text_of
-from tests.web.info.conftest import (
+from tests.web.info.helpers import (
     audit_entries,
     log_in,
     new_browser,

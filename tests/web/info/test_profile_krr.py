@@ -18,14 +18,15 @@ from core.db import Database
 from core.oauth import generate_rsa_jwk
 from notifications.channels.krr import KrrClient, KrrContact, KrrUnavailable
 from notifications.fakes.krr import FakeKrr
+from tests.clock import suite_today
+from tests.pages import html, text_of
 from tests.web.auth.helpers import ADULT_PID
-from tests.web.conftest import html, text_of
-from tests.web.info.conftest import audit_entries, patient_row
+from tests.web.info.helpers import audit_entries, patient_row
 from web.views.info import long_date
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-krr-profile")
 KRR_URL = "http://krr.test"
-RECENT = date.today() - timedelta(days=40)
+RECENT = suite_today() - timedelta(days=40)
 
 
 @pytest.fixture

@@ -5,34 +5,29 @@ both database engines; a browser-like client per person; the test world."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from core.db import Database
-from tests.web.auth.helpers import browser, build_app, login
+from tests.apps import BASE_URL
+from tests.web.auth.helpers import browser, build_app, local_login, login
 from tests.web.patient.world import Person, World, build_world
-from web.auth.services import install
 from web.views import patient
 
-BASE = "http://127.0.0.1:8000"
+BASE = BASE_URL
 
 Browser = Callable[[Person], Awaitable[httpx.AsyncClient]]
 
 
 @pytest.fixture
-async def app(tmp_path: Path, db: Database) -> AsyncIterator[Starlette]:
-    application = build_app(tmp_path, BASE)
-    await application.state.db.dispose()
-    application.state.db = db
+async def app(db: Database) -> AsyncIterator[Starlette]:
+    application = build_app(db=db)
     # What the lead wires into web/routes.py.
     application.router.routes.extend(patient.routes())
-    backchannel = httpx.AsyncClient(transport=httpx.ASGITransport(app=application))
-    install(application, http=backchannel)
-    yield application
-    await backchannel.aclose()
+    async with local_login(application):
+        yield application
 
 
 @pytest.fixture

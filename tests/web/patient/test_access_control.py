@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from tests.web.conftest import html, text_of
+from tests.pages import html, text_of
 from tests.web.patient.world import World, appointment_row, audit_entries, count_audit
 from web.views import patient
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from booking import audit
 from booking.audit import Actor
-from tests.web.conftest import html, text_of
+from tests.pages import html, text_of
 from tests.web.patient.world import World, audit_entries
 from web.auth.models import StaffUser
 

@@ -4,7 +4,7 @@ why not, for the patient and for the children they act for."""
 from __future__ import annotations
 
 from booking.models import AppointmentType
-from tests.web.conftest import html, text_of
+from tests.pages import html, text_of
 from tests.web.patient.world import (
     CLINIC_PHONE,
     CLINIC_PHONE_SHOWN,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bs4 import BeautifulSoup
 
 from core.db import utcnow
-from tests.web.conftest import html, text_of
+from tests.pages import html, text_of
 from tests.web.patient.world import World, appointment_row, audit_entries
 from web import i18n
 
