@@ -25,7 +25,7 @@ from core.db import create_database, database_for
 from core.settings import Settings, SettingsError
 from idporten.local_provider import LocalProvider, s256
 from notifications.runner import InProcessRunner
-from tests.conftest import drop_postgres_schema, new_postgres_schema
+from tests.databases import drop_postgres_schema, new_postgres_schema
 from tests.notifications.helpers import EARLY, Clock, MemorySms, make_runtime
 from tests.web.auth.helpers import ADULT_PID
 from web import cli

@@ -7,7 +7,7 @@ import pytest
 
 from core import i18n
 from core.locale import LANGUAGES
-from tests.web.conftest import compile_catalogs
+from tests.catalogs import compile_catalogs
 
 
 @pytest.fixture(scope="module", autouse=True)
