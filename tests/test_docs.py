@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import re
 
 from core.settings import DOCUMENTED, ROOT
@@ -51,3 +52,15 @@ def test_the_log_check_finds_identity_and_phone_numbers():
     # Eleven digits inside a hex id that happen to pass the check digits.
     assert personal_data_in("correlation_id=1237e5baff8c4af9ae56032209209c76") == []
     assert personal_data_in("nin=56032209209, path=/x/56032209209?") == ["56032209209"] * 2
+
+
+def test_the_readme_map_of_imports_is_the_checked_one():
+    """The README's one line of import direction is the layers contract."""
+    contracts = configparser.ConfigParser()
+    contracts.read(ROOT / ".importlinter", encoding="utf-8")
+    layers = contracts["importlinter:contract:layers"]["layers"].strip().splitlines()
+    line = "  →  ".join(layer.strip() for layer in layers)
+    assert line in README, line
+    packages = contracts["importlinter"]["root_packages"].split()
+    for package in packages:
+        assert f"\n{package}/" in README, f"{package}/ is missing from the README map"

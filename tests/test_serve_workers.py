@@ -18,7 +18,8 @@ from benchmarks.served import Browser, book, bookings, build_world, drop_schema,
 from tests.logcheck import keep_output
 from tests.services import postgres_url, service_missing
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+# The service runs in other processes, on the machine's clock.
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.real_clock]
 
 PATIENTS = 50
 
