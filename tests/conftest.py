@@ -16,7 +16,6 @@ prefixes and log files (names carry the worker id or a random part).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from notifications import outbox
 from tests.apps import app_client  # noqa: F401  (a fixture)
 from tests.clock import ENV, frozen_clock, suite_now
 from tests.databases import postgres_database, sqlite_database, worker_id
-from tests.services import redis_url, service_missing
+from tests.services import redis_url, require
 
 pytest_plugins = ["tests.logcheck"]
 
@@ -98,10 +97,4 @@ def redis_prefix() -> str:
 
 @pytest.fixture
 async def redis_server_url() -> str:
-    url = redis_url()
-    reason = await service_missing("redis", url)
-    if reason:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"Redis is required (REQUIRE_SERVICES=1): {reason}")
-        pytest.skip(f"Redis not available: {reason}")
-    return url
+    return await require("redis", redis_url())

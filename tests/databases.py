@@ -21,12 +21,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import create_mock_engine
 
 import web.schema  # noqa: F401  (every table, for create_all)
 from core.db import Base, Database, create_database
-from tests.services import postgres_url, service_missing
+from tests.services import postgres_url, require
 
 _sqlite_template: Path | None = None
 _postgres_ddl: str | None = None
@@ -81,13 +80,7 @@ def _asyncpg_dsn(url: str) -> str:
 
 
 async def _require_postgres() -> str:
-    url = postgres_url()
-    reason = await service_missing("postgresql", url)
-    if reason:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (REQUIRE_SERVICES=1): {reason}")
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    return url
+    return await require("postgresql", postgres_url())
 
 
 async def _run_script(url: str, script: str) -> None:

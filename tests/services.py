@@ -19,6 +19,23 @@ def redis_url() -> str:
 
 _checked: dict[str, str | None] = {}
 
+_NAMES = {"postgresql": "PostgreSQL", "redis": "Redis"}
+
+
+async def require(kind: str, url: str) -> str:
+    """``url`` when the service answers; otherwise the test is skipped with
+    the reason, or fails where services are required (``REQUIRE_SERVICES=1``,
+    as in CI)."""
+    import pytest
+
+    reason = await service_missing(kind, url)
+    if reason:
+        name = _NAMES.get(kind, kind)
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{name} is required (REQUIRE_SERVICES=1): {reason}")
+        pytest.skip(f"{name} not available: {reason}")
+    return url
+
 
 async def service_missing(kind: str, url: str) -> str | None:
     """None when the service answers, else why not (cached per run)."""

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 
@@ -12,7 +11,7 @@ import pytest
 
 from core.settings import ROOT
 from tests.logcheck import keep_output
-from tests.services import postgres_url, service_missing
+from tests.services import postgres_url, require
 
 #: The benchmark in a process of its own, on the machine's clock.
 pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
@@ -20,11 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.real_clock]
 
 @pytest.mark.postgres
 async def test_benchmark_smoke_run():
-    reason = await service_missing("postgresql", postgres_url())
-    if reason:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required: {reason}")
-        pytest.skip(f"PostgreSQL not available: {reason}")
+    await require("postgresql", postgres_url())
     result = await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "benchmarks", "--scale", "0.001",

@@ -8,7 +8,6 @@ Every login and booking succeeds, and no time is booked twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 
 from benchmarks.served import Browser, book, bookings, build_world, drop_schema, log_in, serve
 from tests.logcheck import keep_output
-from tests.services import postgres_url, service_missing
+from tests.services import postgres_url, require
 
 # The service runs in other processes, on the machine's clock.
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.real_clock]
@@ -25,12 +24,8 @@ PATIENTS = 50
 
 
 async def test_fifty_logins_and_bookings_through_two_processes(tmp_path: Path) -> None:
-    reason = await service_missing("postgresql", postgres_url())
-    if reason:
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"PostgreSQL is required (REQUIRE_SERVICES=1): {reason}")
-        pytest.skip(f"PostgreSQL not available: {reason}")
-    world = await build_world(postgres_url(), patients=PATIENTS, chairs=3)
+    world = await build_world(await require("postgresql", postgres_url()),
+                              patients=PATIENTS, chairs=3)
     log = tmp_path / "serve.log"
     try:
         with serve(world.database_url, workers=2, log=log) as server:
