@@ -143,7 +143,6 @@ class NotificationSettings:
     is_production: bool
     #: Local stand-ins (the ``/dev/sms`` page, the local SMS and Helsenorge channels).
     dev_tools: bool
-    database_url: str
     database: DatabaseSettings
     public_url: str
     secret_key: str = field(repr=False)
@@ -257,8 +256,7 @@ class Settings:
         """The section ``notifications/`` reads."""
         return NotificationSettings(
             is_production=self.is_production, dev_tools=self.dev_tools,
-            database_url=self.database_url, database=self.database,
-            public_url=self.public_url,
+            database=self.database, public_url=self.public_url,
             secret_key=self.secret_key, redis_url=self.redis_url,
             notification_queue=self.notification_queue,
             notification_retention_days=self.notification_retention_days,

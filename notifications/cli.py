@@ -17,7 +17,7 @@ from typing import Any
 
 from booking.audit import Actor
 from booking.statuses import ActorKind
-from core.db import create_database
+from core.db import database_for
 from core.settings import NotificationSettings
 
 
@@ -67,7 +67,7 @@ def stats_command(settings: NotificationSettings, *, as_json: bool = False) -> i
     from notifications.service import stats
 
     async def go() -> int:
-        db = create_database(settings.database_url)
+        db = database_for(settings.database)
         try:
             result = await stats(db)
         finally:
@@ -86,7 +86,7 @@ def resend_command(settings: NotificationSettings, notification_id: int, *, reas
     from notifications.service import ResendRefused, resend
 
     async def go() -> int:
-        db = create_database(settings.database_url)
+        db = database_for(settings.database)
         try:
             copy = await resend(db, notification_id, reason=reason, to=to,
                                 actor=Actor(ActorKind.SUPPORT, f"support:{by}"[:64]))
