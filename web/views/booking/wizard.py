@@ -163,7 +163,10 @@ async def walk(request: Request, source: Mapping[str, Any], *, require_all: bool
         return Step(await _what_page(request, who, wizard, i18n.translate_reason(
             Reason.UNKNOWN_TYPE), problem_status, day))
     refused = rules.why_kind_not_offered(kind, who.subject.birth_date, who.today)
-    if refused is None and rules.same_kind_booked(
+    # Said at the kind step, before a clinic and a time are chosen. Not for a
+    # form sent (require_all): the service decides that, after it has
+    # recognised a repeated request, which it answers with its booking.
+    if refused is None and not require_all and rules.same_kind_booked(
             kind, await _own_upcoming(db, who), utcnow()) is not None:
         refused = Reason.ALREADY_BOOKED_TYPE
     if refused is not None:
