@@ -168,6 +168,14 @@ async def test_clinic_page_shows_contact_hours_and_next_free_times(
                      "onsdag 15. mai kl. 14:00 (1 ledig plass)"]
     first = soup.select_one("ul.free-times time")
     assert first is not None and first["datetime"] == "2030-05-14T07:30:00+00:00"
+    # The times say for which kind, and each leads into booking it here on its day.
+    assert [h.get_text(strip=True) for h in soup.select("h3.free-times__kind")] == [
+        kind.name("nb")]
+    links = [a["href"] for a in soup.select("ul.free-times a")]
+    assert links == [f"/bestill?type={kind.id}&clinic=tromso-sentrum&day=2030-05-14",
+                     f"/bestill?type={kind.id}&clinic=tromso-sentrum&day=2030-05-15"]
+    book_here = soup.select_one("a#book-here")
+    assert book_here is not None and book_here["href"] == "/bestill?clinic=tromso-sentrum"
     facts = " ".join(soup.get_text(" ").split())
     for note in ("Trinnfri inngang og heis", "To HC-plasser", "Buss 20 til Sentrum",
                  "Tromsø (Troms)"):
