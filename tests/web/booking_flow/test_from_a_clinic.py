@@ -83,7 +83,7 @@ async def test_the_kind_step_says_there_is_an_appointment_of_that_kind_already(
     assert "Child check-up" not in choices(what)
     note = what.select_one(f"#booked-{appointment.id}")
     assert note is not None
-    assert "You already have an appointment of this kind" in note.get_text()
+    assert "Ola already has an appointment of this kind" in note.get_text()
     change = note.select_one("a")
     assert change is not None and change["href"] == f"/timer/{appointment.id}/endre"
     # An address that skips the kind step is told the same there.

@@ -92,7 +92,7 @@ async def _where_page(request: Request, who: Acting, wizard: Wizard, kind: Appoi
     local: list[ClinicListing] = []
     code = who.subject.municipality_code
     if code and code.isdigit():
-        local = (await directory.search_clinics(db, municipality=code)).clinics
+        local = (await directory.search_clinics(db, municipality_code=code)).clinics
     seen = {c.slug for c in local}
     county = [c for c in (await directory.search_clinics(db, county_id=kind.county_id)).clinics
               if c.slug not in seen]
