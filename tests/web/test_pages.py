@@ -30,7 +30,7 @@ async def test_layout_has_skip_link_landmarks_and_language_forms(
     switcher = soup.select_one("header details.language-switcher")
     assert switcher is not None
     summary = switcher.select_one("summary")
-    assert summary is not None and "Bokmål" in summary.get_text()
+    assert summary is not None and "NB (Bokmål)" in summary.get_text()
     form = switcher.select_one("nav form")
     assert form is not None and form["method"] == "post" and form["action"] == "/language"
     assert [b["value"] for b in form.select("button[name=lang]")] == ["nb", "nn", "en", "se"]
