@@ -75,7 +75,7 @@ def test_change_language_with_the_keyboard(keyboard: Keyboard) -> None:
         keyboard.press("Enter")
     assert page.url.endswith("/klinikker"), "the language switch did not return to the page"
     assert page.evaluate("document.documentElement.lang") == "nn"
-    assert page.locator('.language-switcher [aria-current="true"]').inner_text() == "Nynorsk"
+    assert page.locator('.language-switcher [aria-current="true"]').text_content() == "Nynorsk"
     # Space opens the disclosure and activates a button too.
     keyboard.tab_to(".language-switcher summary", "the language control")
     keyboard.press(" ")
