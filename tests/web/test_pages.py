@@ -35,6 +35,8 @@ async def test_layout_has_skip_link_landmarks_and_language_forms(
     assert form is not None and form["method"] == "post" and form["action"] == "/language"
     assert [b["value"] for b in form.select("button[name=lang]")] == ["nb", "nn", "en", "se"]
     assert form.select_one("button[aria-current=true]")["value"] == "nb"  # type: ignore[index]
+    # The profile is linked for a logged-in patient only.
+    assert soup.select_one("header a[href='/profil']") is None
 
 
 async def test_security_headers_are_sent(client: httpx.AsyncClient) -> None:

@@ -49,6 +49,8 @@ async def test_book_here_keeps_the_clinic_through_the_kind_step(
         client: httpx.AsyncClient, world: World) -> None:
     await log_in(client)
     who = soup_of(await get(client, f"/bestill?clinic={world.home.slug}"))
+    # A logged-in patient's header links the profile (SMS number, language).
+    assert who.select_one("header nav a[href='/profil']") is not None
     what = soup_of(await get(client, choices(who)["Ola"]))
     assert text(what, "h1") == "What kind of appointment?"
     kind = choices(what)["Child check-up"]

@@ -210,6 +210,10 @@ async def test_day_navigation_with_htmx_swaps_only_the_day(
     assert fragment.select_one("html") is None and fragment.select_one("h1") is None
     day = i18n.format_day(world.at(12, day=_open_day(world, world.day, +1)), "en")
     assert text(fragment, "#day-heading") == f"{day}, 0 free times"
+    # The week strip is swapped with the day (the new day marked), and an
+    # empty day has no button to continue with.
+    assert fragment.select_one("nav.week-strip a[aria-current=date]") is not None
+    assert fragment.select_one("button[type=submit]") is None
     # The live region outside the block is updated out of band.
     status = fragment.select_one("#day-status")
     assert status is not None and status["hx-swap-oob"] == "innerHTML"
