@@ -20,10 +20,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import ColumnElement, and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
@@ -209,7 +220,7 @@ async def _claim_and_insert(session: AsyncSession, values: dict[str, Any], now: 
     the slot was not free. On PostgreSQL one statement: the insert selects
     from the claim's ``RETURNING``, so it inserts nothing when the claim
     updated nothing, and a new chain gets its own id as ``chain_id``."""
-    table = Appointment.__table__
+    table = cast(Table, Appointment.__table__)
     claim = (update(Slot)
              .where(Slot.id == values["slot_id"], _is_free(now, hold_key))
              .values(status=SlotStatus.BOOKED, hold_key=None, held_until=None,
