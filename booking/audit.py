@@ -162,11 +162,12 @@ def _position() -> Any:
 
 async def seal(session: AsyncSession, now: datetime | None = None) -> AuditSeal | None:
     """Seal the heads of the chains that grew since the last seal; None when
-    none did. On PostgreSQL it first takes a SHARE lock on the log: it waits
-    for the writers in flight to commit and holds new ones back for the few
-    milliseconds it takes, so no entry below ``through_id`` can appear later."""
+    none did. On PostgreSQL it first locks the log against writers (SHARE ROW
+    EXCLUSIVE: it waits for the writers in flight to commit and holds new ones
+    back for the few milliseconds it takes, so no entry below ``through_id``
+    can appear later; and two sealers take turns, so seals never fork)."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("LOCK TABLE audit_log IN SHARE MODE"))
+        await session.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
     last = (await session.execute(
         select(AuditSeal.through_id, AuditSeal.seal_hash)
         .order_by(AuditSeal.id.desc()).limit(1))).one_or_none()
