@@ -214,7 +214,8 @@ _UNNEST_INSERT = text("""
 WITH inserted AS (
     INSERT INTO slots (clinic_id, chair_id, template_id, starts_at, ends_at, status, released,
                        version)
-    SELECT CAST(:clinic_id AS integer), chair_id, template_id, starts_at, ends_at, 'free', released, 0
+    SELECT CAST(:clinic_id AS integer), chair_id, template_id, starts_at, ends_at, 'free',
+           released, 0
     FROM unnest(CAST(:chair_ids AS bigint[]), CAST(:template_ids AS bigint[]),
                 CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[]),
                 CAST(:released AS boolean[]))

@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from booking import audit, events, queries, rules
+from booking import audit, events, queries, rules, search
 from booking.audit import Actor
 from booking.models import (
     Appointment,
@@ -311,6 +311,7 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
         if replay:
             return replay
         raise BookingRefused(Reason.SLOT_TAKEN) from None
+    search.forget_free_times(appointment.clinic_id)
     log.info("appointment_booked", appointment_id=appointment.id, slot_id=slot_id,
              actor_kind=actor.kind.value)
     return Outcome(appointment)
@@ -388,6 +389,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
         if replay:
             return replay
         raise BookingRefused(Reason.SLOT_TAKEN) from None
+    search.forget_free_times(old.clinic_id)
+    search.forget_free_times(new.clinic_id)
     log.info("appointment_changed", appointment_id=new.id, replaces_id=old.id,
              actor_kind=actor.kind.value)
     return Outcome(new, decision.warnings)
@@ -418,6 +421,7 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
             session, actor, "appointment.cancel", purpose=PURPOSE_OF[actor.kind],
             subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
             detail={"appointment_id": appointment.id, "late": bool(decision.warnings)}, now=now)
+    search.forget_free_times(appointment.clinic_id)
     log.info("appointment_cancelled", appointment_id=appointment_id,
              actor_kind=actor.kind.value)
     return Outcome(appointment, decision.warnings)

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from booking import directory
 from booking.models import Clinic
-from booking.search import next_free_times
+from booking.search import cached_next_free_times
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
 from web.templating import render
@@ -103,5 +103,5 @@ async def detail(request: Request) -> Response:
         "phone": phone_link(clinic.phone),
         "map_url": map_url(clinic.latitude, clinic.longitude),
         "opening_days": opening_days(clinic),
-        "next_times": await next_free_times(db, clinic_id=clinic.id, limit=NEXT_TIMES),
+        "next_times": await cached_next_free_times(db, clinic_id=clinic.id, limit=NEXT_TIMES),
     })
