@@ -106,18 +106,6 @@ def _is_free(now: datetime, hold_key: str | None = None) -> ColumnElement[bool]:
     return or_(Slot.status == SlotStatus.FREE, held_claimable)
 
 
-async def _claim_slot(session: AsyncSession, slot_id: int, now: datetime,
-                      hold_key: str | None) -> bool:
-    result = await session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, _is_free(now, hold_key))
-        .values(status=SlotStatus.BOOKED, hold_key=None, held_until=None,
-                version=Slot.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
 async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
                      now: datetime) -> None:
     await session.execute(
@@ -128,13 +116,6 @@ async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
     )
     session.add(BookingEvent(kind="slot_freed", slot_id=slot_id,
                              appointment_id=appointment_id, occurred_at=now))
-
-
-async def _load_slot(session: AsyncSession, slot_id: int) -> Slot:
-    slot = await queries.slot(session, slot_id)
-    if slot is None:
-        raise BookingRefused(Reason.UNKNOWN_SLOT)
-    return slot
 
 
 async def _lock_patient(session: AsyncSession, patient_id: int) -> Patient:
@@ -317,18 +298,6 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
     return Outcome(appointment)
 
 
-def _appointment_in(slot: Slot, patient: Patient, appointment_type: AppointmentType,
-                    actor: Actor, now: datetime, **fields: Any) -> Appointment:
-    """A new booked appointment of ``patient`` in ``slot``, made by ``actor``."""
-    return Appointment(
-        patient_id=patient.id, clinic_id=slot.clinic_id, chair_id=slot.chair_id,
-        slot_id=slot.id, appointment_type_id=appointment_type.id, starts_at=slot.starts_at,
-        ends_at=slot.starts_at + timedelta(minutes=appointment_type.duration_minutes),
-        status=AppointmentStatus.BOOKED, source=SOURCE_OF[actor.kind],
-        created_by_kind=actor.kind.value, created_by=actor.id,
-        on_behalf_of_id=_behalf(actor, patient.id), created_at=now, updated_at=now, **fields)
-
-
 def _behalf(actor: Actor, patient_id: int) -> int | None:
     return patient_id if actor.patient_id != patient_id else None
 
@@ -347,36 +316,34 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
         async with db.write() as session:
             old = await _lock_appointment(session, appointment_id)
             patient = await _lock_patient(session, old.patient_id)
-            appointment_type = await session.get(AppointmentType, old.appointment_type_id)
-            assert appointment_type is not None
+            loaded = await _load_booking(session, new_slot_id, old.appointment_type_id,
+                                         patient.id, now)
+            slot, appointment_type = loaded.slot, loaded.appointment_type
             decision = rules.may_change(actor, old, appointment_type, patient, now)
             _raise_unless(decision)
             if new_slot_id == old.slot_id:
                 raise BookingRefused(Reason.SAME_SLOT)
-            slot = await _load_slot(session, new_slot_id)
             if slot.clinic_id != old.clinic_id and rules.is_self_service(actor):
                 # Changing clinic is a new booking; keep change within the clinic.
                 raise BookingRefused(Reason.WRONG_CLINIC)
             _raise_unless(rules.may_book(
-                actor, patient, appointment_type, slot, await queries.slot_type_ids(session, slot),
-                now, await queries.upcoming(session, patient.id, now), hold_key=hold_key,
-                ignore_appointment_id=old.id))
-            if not await _claim_slot(session, slot.id, now, hold_key):
+                actor, patient, appointment_type, slot, loaded.slot_type_ids, now,
+                loaded.upcoming, hold_key=hold_key, ignore_appointment_id=old.id))
+            # The new slot is claimed (and the new appointment written) first.
+            new = await _claim_and_insert(session, _appointment_values(
+                slot, patient, appointment_type, actor, now,
+                version=old.version + 1, replaces_id=old.id, chain_id=old.chain_id or old.id,
+                self_reschedules=old.self_reschedules + (1 if rules.is_self_service(actor)
+                                                          else 0),
+                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key),
+                now, hold_key)
+            if new is None:
                 raise BookingRefused(Reason.SLOT_TAKEN)
             old.status = AppointmentStatus.CANCELLED
             old.cancelled_at = now
             old.cancelled_by = actor.id
             old.cancellation_reason = "changed"
             old.updated_at = now
-            await session.flush()
-            new = _appointment_in(
-                slot, patient, appointment_type, actor, now,
-                version=old.version + 1, replaces_id=old.id, chain_id=old.chain_id or old.id,
-                self_reschedules=old.self_reschedules + (1 if rules.is_self_service(actor)
-                                                          else 0),
-                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key)
-            session.add(new)
-            await session.flush()
             await _free_slot(session, old.slot_id, old.id, now)
             await events.listener().on_changed(session, old, new, now=now)
             await audit.record(
