@@ -321,11 +321,12 @@ async def _generate_for_clinic(session: AsyncSession, dialect: str, clinic_id: i
                     chair_candidates.append(_Candidate(start, end, template_id, released))
 
     new_rows: list[dict[str, Any]] = []
+    free = SlotStatus.FREE.value  # an enum's value is a descriptor call: once, not per row
     for chair_id, chair_candidates in candidates.items():
         for c in _pick(chair_candidates, _Occupied(existing[chair_id])):
             new_rows.append(dict(
                 clinic_id=clinic_id, chair_id=chair_id, template_id=c.template_id,
-                starts_at=c.starts_at, ends_at=c.ends_at, status=SlotStatus.FREE.value,
+                starts_at=c.starts_at, ends_at=c.ends_at, status=free,
                 released=c.released, version=0,
             ))
     return await _insert_slots(session, dialect, new_rows), blocked
