@@ -106,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         print("benchmarks.pages: needs wrk (apt-get install wrk)", file=sys.stderr)
         return 2
-    server_url = (os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    server_url = (args.database_url or os.environ.get("BENCH_DATABASE_URL")
+                  or os.environ.get("TEST_DATABASE_URL")
                   or "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     world = asyncio.run(build_world(server_url, patients=2, chairs=4))
     results: dict[str, object] = {"load_average_at_start": load_average(),
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory() as logs, \
                 serve(world.database_url, workers=args.workers,
-                      log=Path(logs) / "serve.log") as server, \
+                      log=Path(logs) / "serve.log", timeout=300) as server, \
                 bare_server(args.workers, Path(logs) / "bare.log") as bare:
             cookie = asyncio.run(_log_in(server.url, world.pids[0]))
             for name, path, logged_in in PAGES:
