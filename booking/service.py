@@ -233,6 +233,21 @@ async def _claim_and_insert(session: AsyncSession, values: dict[str, Any], now: 
     return appointment
 
 
+async def _lock_appointment_with_kind(session: AsyncSession, appointment_id: int
+                                      ) -> tuple[Appointment, AppointmentType, Patient]:
+    """The appointment (locked), its kind and its patient: one statement."""
+    found = (await session.execute(
+        select(Appointment, AppointmentType, Patient)
+        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(Appointment.id == appointment_id)
+        .with_for_update(of=Appointment)
+    )).one_or_none()
+    if found is None:
+        raise BookingRefused(Reason.UNKNOWN_APPOINTMENT)
+    return found[0], found[1], found[2]
+
+
 async def _replay(db: Database, key: str | None, patient_id: int | None = None
                   ) -> Outcome | None:
     async with db.read() as session:
@@ -369,10 +384,8 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
     written for whoever is waiting for an earlier time."""
     now = now or utcnow()
     async with db.write() as session:
-        appointment = await _lock_appointment(session, appointment_id)
-        appointment_type = await session.get(AppointmentType, appointment.appointment_type_id)
-        patient = await session.get(Patient, appointment.patient_id)
-        assert appointment_type is not None and patient is not None
+        appointment, appointment_type, patient = await _lock_appointment_with_kind(
+            session, appointment_id)
         decision = rules.may_cancel(actor, appointment, appointment_type, patient, now)
         _raise_unless(decision)
         appointment.status = AppointmentStatus.CANCELLED
