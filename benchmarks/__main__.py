@@ -66,6 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-overflow", type=int, default=20)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                         help="processes preparing patients (hashing, encryption)")
+    parser.add_argument("--no-pages", action="store_true",
+                        help="skip the pages over HTTP (benchmarks.pages; needs wrk)")
     parser.add_argument("--no-client-baseline", action="store_true",
                         help="skip the executemany baseline of slot generation")
     parser.add_argument("--seed", type=int, default=2)
@@ -210,10 +212,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     quiet_logs()
     try:
-        return asyncio.run(run(args))
+        status = asyncio.run(run(args))
     except (OSError, ConnectionError) as exc:
         print(f"cannot run the benchmark: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    if not args.no_pages:
+        from benchmarks import pages
+
+        print("\n== Pages over HTTP, beside a bare Starlette endpoint ==")
+        if pages.main(["--database-url", args.database_url]) == 2:
+            print("(pages not measured: see the message above)")
+    return status
 
 
 if __name__ == "__main__":

@@ -1,34 +1,54 @@
 """The audit log: who did what to whose data, and why.
 
-Entries form a hash chain: each stores the hash of the one before it, and its
-own hash covers its content and that link. Editing, deleting or inserting an
-entry anywhere breaks the chain from there on, which :func:`verify` reports.
-The database refuses UPDATE and DELETE on the table (triggers below), so a
-break means someone went around the application and the database's rules.
+Entries form hash chains, one per patient (``patient:<id>``, every entry about
+that patient) and one per actor for entries about no patient
+(``actor:<actor id>``). Each entry stores the hash of the one before it in its
+chain and its position there (``seq``, from 1); its own hash covers its content
+and that link. Editing, deleting, inserting or reordering entries breaks a
+chain from there on, which :func:`verify` reports. The database refuses UPDATE
+and DELETE on the table (triggers), so a break means someone went around the
+application and the database's rules.
 
-Writers serialise on the chain's tail: PostgreSQL with a transaction-scoped
-advisory lock, SQLite through its single writer. Call :func:`record` as the
-last statement of a unit of work so that lock is held for as short a time as
-possible.
+No lock is shared by writers of different chains. A writer reads its chain's
+tail and inserts the next position with ``ON CONFLICT (chain, seq) DO
+NOTHING``; the unique ``(chain, seq)`` makes two writers of one chain take
+turns (the second waits for the first to commit, finds its position taken and
+reads the tail again). A booking already holds the patient's row lock, so its
+chain never has a second writer at that moment.
+
+What a chain alone cannot show is its own newest entries cut off. So
+:func:`seal` (the worker runs it every few seconds, ``tanntid audit seal``
+by hand) writes a seal: the heads (position and hash) of the chains that grew
+since the previous seal, hash-chained seal after seal in ``audit_seals``
+(append-only too). :func:`verify` checks every chain, the seals' own chain,
+and that every chain still reaches the head its latest seal names.
+
+Entries written before there were chains form the ``national`` chain, in id
+order, with no ``seq``; they verify as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.models import AuditEntry
+from booking.models import AuditEntry, AuditSeal
 from booking.statuses import ActorKind
 from core.db import utcnow
 
 GENESIS = "0" * 64
-_LOCK_KEY = 0x7A_4E_11_D0  # any constant shared by all writers
+#: The chain of the entries written before there were chains (id order).
+NATIONAL = "national"
+#: A writer that keeps losing its chain's next position to others gives up.
+_MAX_APPEND_TRIES = 20
 
 @dataclass(frozen=True)
 class Actor:
@@ -78,38 +98,95 @@ def entry_hash(prev_hash: str, occurred_at: datetime, actor_kind: str, actor_id:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-async def _lock_tail(session: AsyncSession) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+def chain_of(actor_id: str, subject_patient_id: int | None) -> str:
+    """The chain an entry belongs to."""
+    if subject_patient_id is not None:
+        return f"patient:{subject_patient_id}"
+    return f"actor:{actor_id}"
 
 
 async def record(session: AsyncSession, actor: Actor, action: str, *, purpose: str,
                  subject_patient_id: int | None = None, on_behalf_of_id: int | None = None,
                  detail: dict[str, Any] | None = None,
                  now: datetime | None = None) -> AuditEntry:
-    """Append one entry in the caller's transaction. ``detail`` holds internal
-    ids only: no names, identity numbers or phone numbers."""
-    await _lock_tail(session)
-    prev = (
-        await session.execute(
-            select(AuditEntry.entry_hash).order_by(AuditEntry.id.desc()).limit(1)
-        )
-    ).scalar_one_or_none() or GENESIS
+    """Append one entry to its chain in the caller's transaction: two
+    statements (the chain's tail, the insert). ``detail`` holds internal ids
+    only: no names, identity numbers or phone numbers."""
     occurred_at = now or utcnow()
     detail = detail or {}
-    entry = AuditEntry(
-        occurred_at=occurred_at,
-        actor_kind=actor.kind.value,
-        actor_id=actor.id,
-        on_behalf_of_id=on_behalf_of_id,
-        subject_patient_id=subject_patient_id,
-        action=action,
-        purpose=purpose,
-        detail=detail,
-        prev_hash=prev,
-        entry_hash=entry_hash(prev, occurred_at, actor.kind.value, actor.id, on_behalf_of_id,
-                              subject_patient_id, action, purpose, detail),
+    chain = chain_of(actor.id, subject_patient_id)
+    values: dict[str, Any] = dict(
+        occurred_at=occurred_at, actor_kind=actor.kind.value, actor_id=actor.id,
+        on_behalf_of_id=on_behalf_of_id, subject_patient_id=subject_patient_id,
+        action=action, purpose=purpose, detail=detail, chain=chain)
+    dialect = session.get_bind().dialect.name
+    for _ in range(_MAX_APPEND_TRIES):
+        tail = (await session.execute(
+            select(AuditEntry.seq, AuditEntry.entry_hash)
+            .where(AuditEntry.chain == chain).order_by(AuditEntry.seq.desc()).limit(1)
+        )).one_or_none()
+        seq, prev = ((tail[0] or 0) + 1, tail[1]) if tail else (1, GENESIS)
+        values.update(seq=seq, prev_hash=prev, entry_hash=entry_hash(
+            prev, occurred_at, actor.kind.value, actor.id, on_behalf_of_id,
+            subject_patient_id, action, purpose, detail))
+        statement = (postgresql.insert(AuditEntry) if dialect == "postgresql"
+                     else sqlite.insert(AuditEntry) if dialect == "sqlite"
+                     else None)
+        if statement is None:
+            raise RuntimeError(f"no audit append for {dialect}")
+        new_id = (await session.execute(
+            statement.values(**values)
+            .on_conflict_do_nothing(index_elements=["chain", "seq"])
+            .returning(AuditEntry.id)
+        )).scalar_one_or_none()
+        if new_id is not None:
+            return AuditEntry(id=new_id, **values)
+    raise RuntimeError(f"audit chain {chain} kept moving: gave up after "
+                       f"{_MAX_APPEND_TRIES} tries")
+
+
+def seal_hash(prev_hash: str, sealed_at: datetime, through_id: int,
+              heads: Sequence[Sequence[Any]]) -> str:
+    payload = json.dumps(
+        [prev_hash, sealed_at.isoformat(timespec="microseconds"), through_id,
+         [list(head) for head in heads]],
+        separators=(",", ":"), ensure_ascii=True,
     )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _position() -> Any:
+    """An entry's place in its chain: ``seq``, or the id in the national chain."""
+    return func.coalesce(AuditEntry.seq, AuditEntry.id)
+
+
+async def seal(session: AsyncSession, now: datetime | None = None) -> AuditSeal | None:
+    """Seal the heads of the chains that grew since the last seal; None when
+    none did. On PostgreSQL it first locks the log against writers (SHARE ROW
+    EXCLUSIVE: it waits for the writers in flight to commit and holds new ones
+    back for the few milliseconds it takes, so no entry below ``through_id``
+    can appear later; and two sealers take turns, so seals never fork)."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+    last = (await session.execute(
+        select(AuditSeal.through_id, AuditSeal.seal_hash)
+        .order_by(AuditSeal.id.desc()).limit(1))).one_or_none()
+    low, prev = (last[0], last[1]) if last else (0, GENESIS)
+    grown = (select(AuditEntry.chain, func.max(_position()).label("position"),
+                    func.max(AuditEntry.id).label("last_id"))
+             .where(AuditEntry.id > low).group_by(AuditEntry.chain).subquery())
+    rows = (await session.execute(
+        select(AuditEntry.chain, grown.c.position, AuditEntry.entry_hash, grown.c.last_id)
+        .join(grown, (AuditEntry.chain == grown.c.chain)
+              & (_position() == grown.c.position))
+        .order_by(AuditEntry.chain))).all()
+    if not rows:
+        return None
+    heads = [[chain, int(position), hash_] for chain, position, hash_, _ in rows]
+    through_id = max(int(row[3]) for row in rows)
+    sealed_at = now or utcnow()
+    entry = AuditSeal(sealed_at=sealed_at, through_id=through_id, heads=heads,
+                      prev_hash=prev, seal_hash=seal_hash(prev, sealed_at, through_id, heads))
     session.add(entry)
     await session.flush()
     return entry
@@ -118,37 +195,101 @@ async def record(session: AsyncSession, actor: Actor, action: str, *, purpose: s
 @dataclass(frozen=True)
 class ChainReport:
     entries: int
+    #: The smallest id of an entry that does not fit its chain.
     first_broken_id: int | None
+    chains: int = 0
+    seals: int = 0
+    #: The first seal whose own link or hash does not fit.
+    first_broken_seal_id: int | None = None
+    #: Chains that no longer reach the head a seal names (cut short or gone).
+    cut_chains: tuple[str, ...] = field(default=())
 
     @property
     def intact(self) -> bool:
-        return self.first_broken_id is None
+        return (self.first_broken_id is None and self.first_broken_seal_id is None
+                and not self.cut_chains)
+
+
+async def _sealed_heads(session: AsyncSession
+                        ) -> tuple[int, int | None, dict[str, tuple[int, str]]]:
+    """The seals' chain checked; the latest sealed head of every chain."""
+    heads: dict[str, tuple[int, str]] = {}
+    prev = GENESIS
+    count = 0
+    result = await session.stream(
+        select(AuditSeal.id, AuditSeal.sealed_at, AuditSeal.through_id, AuditSeal.heads,
+               AuditSeal.prev_hash, AuditSeal.seal_hash).order_by(AuditSeal.id)
+        .execution_options(yield_per=500))
+    async for seal_id, sealed_at, through_id, sealed, prev_hash, hash_ in result:
+        if prev_hash != prev or hash_ != seal_hash(prev, sealed_at, through_id, sealed):
+            await result.close()
+            return count, seal_id, heads
+        for chain, position, entry in sealed:
+            if heads.get(chain, (0, ""))[0] > position:
+                await result.close()
+                return count, seal_id, heads
+            heads[chain] = (position, entry)
+        prev = hash_
+        count += 1
+    return count, None, heads
 
 
 async def verify(session: AsyncSession, batch: int = 5000) -> ChainReport:
-    """Walk the whole chain in order; report the first entry that does not fit."""
-    prev = GENESIS
+    """Walk every chain in order, then compare the chains' heads with the
+    seals: the report names the first entry that does not fit its chain, the
+    first seal that does not fit, and the chains cut short behind a seal."""
+    seals, broken_seal, sealed = await _sealed_heads(session)
     count = 0
-    last_id = 0
-    while True:
-        rows = (
-            await session.execute(
-                select(AuditEntry).where(AuditEntry.id > last_id)
-                .order_by(AuditEntry.id).limit(batch)
-            )
-        ).scalars().all()
-        if not rows:
-            return ChainReport(count, None)
-        for row in rows:
-            expected = entry_hash(prev, row.occurred_at, row.actor_kind, row.actor_id,
-                                  row.on_behalf_of_id, row.subject_patient_id, row.action,
-                                  row.purpose, row.detail)
-            if row.prev_hash != prev or row.entry_hash != expected:
-                return ChainReport(count, row.id)
-            prev = row.entry_hash
-            count += 1
-            last_id = row.id
-        session.expunge_all()
+    chains = 0
+    broken: int | None = None
+    cut: list[str] = []
+    current: str | None = None
+    prev = GENESIS
+    position = 0
+    bad_chain = False
+
+    def finish(chain: str | None, reached: int) -> None:
+        if chain is not None and chain in sealed and not bad_chain:
+            if reached < sealed[chain][0]:
+                cut.append(chain)
+        if chain is not None:
+            sealed.pop(chain, None)
+
+    result = await session.stream(
+        select(AuditEntry.id, AuditEntry.chain, AuditEntry.seq, AuditEntry.occurred_at,
+               AuditEntry.actor_kind, AuditEntry.actor_id, AuditEntry.on_behalf_of_id,
+               AuditEntry.subject_patient_id, AuditEntry.action, AuditEntry.purpose,
+               AuditEntry.detail, AuditEntry.prev_hash, AuditEntry.entry_hash)
+        .order_by(AuditEntry.chain, AuditEntry.seq, AuditEntry.id)
+        .execution_options(yield_per=batch))
+    async for (entry_id, chain, seq, occurred_at, actor_kind, actor_id, on_behalf_of_id,
+               subject_patient_id, action, purpose, detail, prev_hash, hash_) in result:
+        if chain != current:
+            finish(current, position)
+            current, prev, position, bad_chain = chain, GENESIS, 0, False
+            chains += 1
+        if bad_chain:
+            continue
+        national = chain == NATIONAL
+        here = int(entry_id if national or seq is None else seq)
+        fits = (
+            prev_hash == prev
+            and hash_ == entry_hash(prev, occurred_at, actor_kind, actor_id, on_behalf_of_id,
+                                    subject_patient_id, action, purpose, detail)
+            and (seq is None if national
+                 else seq == position + 1 and chain == chain_of(actor_id, subject_patient_id))
+        )
+        if fits and chain in sealed and here == sealed[chain][0]:
+            fits = hash_ == sealed[chain][1]
+        if not fits:
+            bad_chain = True
+            broken = entry_id if broken is None else min(broken, entry_id)
+            continue
+        prev, position = hash_, here
+        count += 1
+    finish(current, position)
+    cut.extend(sealed)  # sealed chains with no entries left at all
+    return ChainReport(count, broken, chains, seals, broken_seal, tuple(sorted(cut)))
 
 
 async def entries_about(session: AsyncSession, patient_id: int,

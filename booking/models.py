@@ -307,6 +307,7 @@ class AuditEntry(Base):
     shows any change made behind their back (see ``booking.audit.verify``)."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("chain", "seq"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_kind: Mapped[str] = mapped_column(String(16))
@@ -316,8 +317,30 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     purpose: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The chain the entry belongs to: ``patient:<id>`` for entries about a
+    #: patient, ``actor:<actor id>`` for the others (``booking.audit``);
+    #: ``national`` for the entries written before there were chains.
+    chain: Mapped[str] = mapped_column(String(80), server_default=text("'national'"))
+    #: Position in the chain from 1 (empty in the national chain: id order).
+    seq: Mapped[int | None] = mapped_column(BigId, default=None)
+
+
+class AuditSeal(Base):
+    """A periodic seal over the audit chains' heads: the heads that moved
+    since the previous seal, hash-chained seal by seal, so a chain cut short
+    behind the last sealed entry is seen (``booking.audit.seal``)."""
+
+    __tablename__ = "audit_seals"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sealed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Every audit entry with an id up to this one is covered by this seal or an earlier one.
+    through_id: Mapped[int] = mapped_column(BigId)
+    #: [[chain, position, entry_hash], ...] sorted by chain.
+    heads: Mapped[list[Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    seal_hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 # The audit log is append-only in the database itself.
@@ -332,6 +355,10 @@ _PG_TRIGGER = """
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
 """
+_PG_SEAL_TRIGGER = """
+CREATE TRIGGER audit_seals_no_update BEFORE UPDATE OR DELETE ON audit_seals
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
+"""
 _SQLITE_NO_UPDATE = """
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
@@ -340,6 +367,18 @@ _SQLITE_NO_DELETE = """
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 """
+_SQLITE_SEAL_NO_CHANGE = """
+CREATE TRIGGER audit_seals_no_change BEFORE UPDATE ON audit_seals
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+_SQLITE_SEAL_NO_DELETE = """
+CREATE TRIGGER audit_seals_no_delete BEFORE DELETE ON audit_seals
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+SEAL_APPEND_ONLY_DDL = {
+    "postgresql": [_PG_FUNCTION, _PG_SEAL_TRIGGER],
+    "sqlite": [_SQLITE_SEAL_NO_CHANGE, _SQLITE_SEAL_NO_DELETE],
+}
 
 APPEND_ONLY_DDL = {
     "postgresql": [_PG_FUNCTION, _PG_TRIGGER],
@@ -350,5 +389,11 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
     for _statement in _statements:
         event.listen(
             AuditEntry.__table__, "after_create",
+            DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call, unused-ignore]
+        )
+for _dialect, _statements in SEAL_APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        event.listen(
+            AuditSeal.__table__, "after_create",
             DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call, unused-ignore]
         )

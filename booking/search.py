@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -160,6 +162,38 @@ async def next_free_times_by_kind(db: Database, *, clinic_id: int, per_kind: int
         if counts:
             found.append(KindTimes(kind, list(counts.items())))
     return found
+
+
+#: How long the clinic page may show the same next free times. Per process,
+#: correct by design: a booking, change or cancellation in this process
+#: forgets its clinic's entry at once (:func:`forget_free_times`), one in
+#: another web process shows here within this many seconds, and a time shown
+#: that has gone meanwhile is refused when chosen, as it would be anyway.
+FREE_TIMES_SECONDS: Final = 10.0
+_FreeTimes = dict[tuple[int, int], tuple[float, list[KindTimes]]]
+#: Per database (engine), so that two databases in one process never mix.
+_free_times: weakref.WeakKeyDictionary[Any, _FreeTimes] = weakref.WeakKeyDictionary()
+
+
+async def cached_next_free_times_by_kind(db: Database, *, clinic_id: int, per_kind: int = 3
+                                         ) -> list[KindTimes]:
+    """:func:`next_free_times_by_kind` now, kept for :data:`FREE_TIMES_SECONDS`
+    (the public clinic page: the same answer for every reader)."""
+    entries = _free_times.setdefault(db.engine.sync_engine, {})
+    key = (clinic_id, per_kind)
+    cached = entries.get(key)
+    if cached is not None and time.monotonic() < cached[0]:
+        return cached[1]
+    found = await next_free_times_by_kind(db, clinic_id=clinic_id, per_kind=per_kind)
+    entries[key] = (time.monotonic() + FREE_TIMES_SECONDS, found)
+    return found
+
+
+def forget_free_times(clinic_id: int) -> None:
+    """A slot of the clinic was booked or freed: show its times afresh."""
+    for entries in list(_free_times.values()):
+        for key in [key for key in entries if key[0] == clinic_id]:
+            entries.pop(key, None)
 
 
 async def offered_types(db: Database, patient: Patient, today: date) -> list[AppointmentType]:

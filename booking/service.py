@@ -1,25 +1,45 @@
 """Book, change, cancel, confirm: each a unit of work in one transaction.
 
 The order inside each is fixed so concurrent units never deadlock: patient
-row, appointment row, slot rows, then the audit log's tail. Slots are claimed
-with a compare-and-swap update (``... WHERE status = 'free'``) that behaves
-the same on SQLite and PostgreSQL, and a partial unique index on live
-appointments per slot backs it up: the database, not the application, is what
-makes a double booking impossible.
+row, appointment row, slot rows, then the tail of the patient's audit chain.
+Slots are claimed with a compare-and-swap update (``... WHERE status =
+'free'``) that behaves the same on SQLite and PostgreSQL, and a partial unique
+index on live appointments per slot backs it up: the database, not the
+application, is what makes a double booking impossible.
+
+A booking is a handful of statements: lock the patient; read the slot, its
+clinic, the kind of appointment, whether the slot's template offers it and the
+patient's upcoming appointments in one query; claim the slot and insert the
+appointment in one statement (PostgreSQL; two on SQLite); the notification
+outbox's rows; the audit entry (:func:`booking.audit.record`, two statements,
+no lock shared with other patients). The rules are still decided by
+:mod:`booking.rules` on the rows that query loaded.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import contains_eager
 
-from booking import audit, events, queries, rules
+from booking import audit, events, queries, rules, search
 from booking.audit import Actor
 from booking.models import (
     Appointment,
@@ -27,9 +47,10 @@ from booking.models import (
     BookingEvent,
     Patient,
     Slot,
+    schedule_template_types,
 )
 from booking.reasons import Reason, Warning
-from booking.statuses import ActorKind, AppointmentStatus, SlotStatus, Source
+from booking.statuses import ACTIVE, ActorKind, AppointmentStatus, SlotStatus, Source
 from core.db import Database, utcnow
 
 log = structlog.get_logger(__name__)
@@ -85,18 +106,6 @@ def _is_free(now: datetime, hold_key: str | None = None) -> ColumnElement[bool]:
     return or_(Slot.status == SlotStatus.FREE, held_claimable)
 
 
-async def _claim_slot(session: AsyncSession, slot_id: int, now: datetime,
-                      hold_key: str | None) -> bool:
-    result = await session.execute(
-        update(Slot)
-        .where(Slot.id == slot_id, _is_free(now, hold_key))
-        .values(status=SlotStatus.BOOKED, hold_key=None, held_until=None,
-                version=Slot.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
-
-
 async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
                      now: datetime) -> None:
     await session.execute(
@@ -107,13 +116,6 @@ async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
     )
     session.add(BookingEvent(kind="slot_freed", slot_id=slot_id,
                              appointment_id=appointment_id, occurred_at=now))
-
-
-async def _load_slot(session: AsyncSession, slot_id: int) -> Slot:
-    slot = await queries.slot(session, slot_id)
-    if slot is None:
-        raise BookingRefused(Reason.UNKNOWN_SLOT)
-    return slot
 
 
 async def _lock_patient(session: AsyncSession, patient_id: int) -> Patient:
@@ -136,10 +138,125 @@ async def _lock_appointment(session: AsyncSession, appointment_id: int) -> Appoi
     return appointment
 
 
+@dataclass(frozen=True)
+class _Booking:
+    """What :func:`rules.may_book` needs about a slot, read in one query."""
+
+    slot: Slot
+    appointment_type: AppointmentType
+    slot_type_ids: frozenset[int]
+    upcoming: list[Appointment]
+
+
+async def _load_booking(session: AsyncSession, slot_id: int, appointment_type_id: int,
+                        patient_id: int, now: datetime) -> _Booking:
+    """The slot with its clinic, the kind of appointment, whether the slot's
+    template offers that kind, and the patient's upcoming active appointments:
+    one statement (the appointments outer-joined, one row each). Call it after
+    the patient's row is locked, so it sees their latest appointments."""
+    offered = exists().where(
+        schedule_template_types.c.template_id == Slot.template_id,
+        schedule_template_types.c.appointment_type_id == AppointmentType.id,
+    ).label("offered")
+    rows = (await session.execute(
+        select(Slot, AppointmentType, offered, Appointment)
+        .join(Slot.clinic)
+        .join(AppointmentType, AppointmentType.id == appointment_type_id)
+        .outerjoin(Appointment, and_(Appointment.patient_id == patient_id,
+                                     Appointment.status.in_([s.value for s in ACTIVE]),
+                                     Appointment.ends_at > now))
+        .options(contains_eager(Slot.clinic))
+        .where(Slot.id == slot_id)
+    )).all()
+    if not rows:
+        # Only on the way to a refusal: which one is missing?
+        if await session.get(Slot, slot_id) is None:
+            raise BookingRefused(Reason.UNKNOWN_SLOT)
+        raise BookingRefused(Reason.UNKNOWN_TYPE)
+    slot, appointment_type, is_offered = rows[0][0], rows[0][1], bool(rows[0][2])
+    return _Booking(slot, appointment_type,
+                    frozenset({appointment_type.id}) if is_offered else frozenset(),
+                    [row[3] for row in rows if row[3] is not None])
+
+
+def _appointment_values(slot: Slot, patient: Patient, appointment_type: AppointmentType,
+                        actor: Actor, now: datetime, **fields: Any) -> dict[str, Any]:
+    """The columns of a new booked appointment of ``patient`` in ``slot``."""
+    values: dict[str, Any] = dict(
+        patient_id=patient.id, clinic_id=slot.clinic_id, chair_id=slot.chair_id,
+        slot_id=slot.id, appointment_type_id=appointment_type.id, starts_at=slot.starts_at,
+        ends_at=slot.starts_at + timedelta(minutes=appointment_type.duration_minutes),
+        status=AppointmentStatus.BOOKED.value, source=SOURCE_OF[actor.kind].value,
+        created_by_kind=actor.kind.value, created_by=actor.id,
+        on_behalf_of_id=_behalf(actor, patient.id), created_at=now, updated_at=now,
+        version=1, self_reschedules=0, clinic_issued=False, idempotency_key=None,
+        external_ref=None, replaces_id=None, chain_id=None)
+    values.update(fields)
+    return values
+
+
+async def _claim_and_insert(session: AsyncSession, values: dict[str, Any], now: datetime,
+                            hold_key: str | None) -> Appointment | None:
+    """Claim the slot (compare-and-swap) and insert the appointment; None when
+    the slot was not free. On PostgreSQL one statement: the insert selects
+    from the claim's ``RETURNING``, so it inserts nothing when the claim
+    updated nothing, and a new chain gets its own id as ``chain_id``."""
+    table = cast(Table, Appointment.__table__)
+    claim = (update(Slot)
+             .where(Slot.id == values["slot_id"], _is_free(now, hold_key))
+             .values(status=SlotStatus.BOOKED, hold_key=None, held_until=None,
+                     version=Slot.version + 1))
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = claim.returning(Slot.id).cte("claimed")
+        new_id = select(
+            func.nextval(func.pg_get_serial_sequence("appointments", "id")).label("id")
+        ).cte("new_id")
+        columns = ["id", *values]
+        if values["chain_id"] is None:
+            values = {**values, "chain_id": new_id.c.id}
+        source = select(new_id.c.id, *[
+            value if isinstance(value, ColumnElement)
+            else literal(value, type_=table.c[name].type)
+            for name, value in values.items()
+        ]).select_from(claimed).join(new_id, literal(True))
+        statement = insert(table).from_select(columns, source).returning(*table.c)
+        return (await session.execute(
+            select(Appointment).from_statement(statement))).scalar_one_or_none()
+    updated = await session.execute(claim.execution_options(synchronize_session=False))
+    if updated.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    appointment = Appointment(**values)
+    session.add(appointment)
+    await session.flush()
+    if appointment.chain_id is None:
+        appointment.chain_id = appointment.id
+    return appointment
+
+
+async def _lock_appointment_with_kind(session: AsyncSession, appointment_id: int
+                                      ) -> tuple[Appointment, AppointmentType, Patient]:
+    """The appointment (locked), its kind and its patient: one statement."""
+    found = (await session.execute(
+        select(Appointment, AppointmentType, Patient)
+        .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
+        .join(Patient, Patient.id == Appointment.patient_id)
+        .where(Appointment.id == appointment_id)
+        .with_for_update(of=Appointment)
+    )).one_or_none()
+    if found is None:
+        raise BookingRefused(Reason.UNKNOWN_APPOINTMENT)
+    return found[0], found[1], found[2]
+
+
 async def _replay(db: Database, key: str | None, patient_id: int | None = None
                   ) -> Outcome | None:
     async with db.read() as session:
-        existing = await queries.by_idempotency_key(session, key)
+        return await _replayed(session, key, patient_id)
+
+
+async def _replayed(session: AsyncSession, key: str | None, patient_id: int | None = None
+                    ) -> Outcome | None:
+    existing = await queries.by_idempotency_key(session, key)
     if existing is None:
         return None
     if patient_id is not None and existing.patient_id != patient_id:
@@ -155,61 +272,45 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
     """Book ``slot_id`` for ``patient_id``. Repeating the call with the same
     ``idempotency_key`` returns the first result and books nothing more."""
     now = now or utcnow()
-    replay = await _replay(db, idempotency_key, patient_id)
-    if replay:
-        return replay
     try:
         async with db.write() as session:
-            patient = await _lock_patient(session, patient_id)
-            slot = await _load_slot(session, slot_id)
-            if clinic_id is not None and slot.clinic_id != clinic_id:
-                raise BookingRefused(Reason.WRONG_CLINIC)
-            appointment_type = await session.get(AppointmentType, appointment_type_id)
-            if appointment_type is None:
-                raise BookingRefused(Reason.UNKNOWN_TYPE)
-            _raise_unless(rules.may_book(
-                actor, patient, appointment_type, slot, await queries.slot_type_ids(session, slot),
-                now, await queries.upcoming(session, patient_id, now), hold_key=hold_key))
-            if not await _claim_slot(session, slot.id, now, hold_key):
-                raise BookingRefused(Reason.SLOT_TAKEN)
-            appointment = _appointment_in(
-                slot, patient, appointment_type, actor, now, clinic_issued=clinic_issued,
-                idempotency_key=idempotency_key, external_ref=external_ref)
-            session.add(appointment)
-            await session.flush()
-            appointment.chain_id = appointment.id
-            await events.listener().on_booked(session, appointment, now=now)
-            await audit.record(
-                session, actor, "appointment.book", purpose=PURPOSE_OF[actor.kind],
-                subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
-                detail={"appointment_id": appointment.id, "slot_id": slot.id}, now=now)
-    except BookingRefused as refused:
-        if refused.reason is Reason.SLOT_TAKEN:
-            replay = await _replay(db, idempotency_key, patient_id)
-            if replay:
-                return replay
-        raise
+            try:
+                patient = await _lock_patient(session, patient_id)
+                loaded = await _load_booking(session, slot_id, appointment_type_id, patient_id, now)
+                slot, appointment_type = loaded.slot, loaded.appointment_type
+                if clinic_id is not None and slot.clinic_id != clinic_id:
+                    raise BookingRefused(Reason.WRONG_CLINIC)
+                _raise_unless(rules.may_book(
+                    actor, patient, appointment_type, slot, loaded.slot_type_ids, now,
+                    loaded.upcoming, hold_key=hold_key))
+                appointment = await _claim_and_insert(session, _appointment_values(
+                    slot, patient, appointment_type, actor, now, clinic_issued=clinic_issued,
+                    idempotency_key=idempotency_key, external_ref=external_ref), now, hold_key)
+                if appointment is None:
+                    raise BookingRefused(Reason.SLOT_TAKEN)
+                await events.listener().on_booked(session, appointment, now=now)
+                await audit.record(
+                    session, actor, "appointment.book", purpose=PURPOSE_OF[actor.kind],
+                    subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
+                    detail={"appointment_id": appointment.id, "slot_id": slot.id}, now=now)
+            except BookingRefused:
+                # The same request may have been done already (idempotency
+                # key): the slot is then taken, or the kind already booked, by
+                # that request. Asked in the same transaction: no second one.
+                replay = await _replayed(session, idempotency_key, patient_id)
+                if replay:
+                    return replay
+                raise
     except IntegrityError:
         # A concurrent request with the same key, or the live-slot index.
         replay = await _replay(db, idempotency_key, patient_id)
         if replay:
             return replay
         raise BookingRefused(Reason.SLOT_TAKEN) from None
+    search.forget_free_times(appointment.clinic_id)
     log.info("appointment_booked", appointment_id=appointment.id, slot_id=slot_id,
              actor_kind=actor.kind.value)
     return Outcome(appointment)
-
-
-def _appointment_in(slot: Slot, patient: Patient, appointment_type: AppointmentType,
-                    actor: Actor, now: datetime, **fields: Any) -> Appointment:
-    """A new booked appointment of ``patient`` in ``slot``, made by ``actor``."""
-    return Appointment(
-        patient_id=patient.id, clinic_id=slot.clinic_id, chair_id=slot.chair_id,
-        slot_id=slot.id, appointment_type_id=appointment_type.id, starts_at=slot.starts_at,
-        ends_at=slot.starts_at + timedelta(minutes=appointment_type.duration_minutes),
-        status=AppointmentStatus.BOOKED, source=SOURCE_OF[actor.kind],
-        created_by_kind=actor.kind.value, created_by=actor.id,
-        on_behalf_of_id=_behalf(actor, patient.id), created_at=now, updated_at=now, **fields)
 
 
 def _behalf(actor: Actor, patient_id: int) -> int | None:
@@ -230,36 +331,34 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
         async with db.write() as session:
             old = await _lock_appointment(session, appointment_id)
             patient = await _lock_patient(session, old.patient_id)
-            appointment_type = await session.get(AppointmentType, old.appointment_type_id)
-            assert appointment_type is not None
+            loaded = await _load_booking(session, new_slot_id, old.appointment_type_id,
+                                         patient.id, now)
+            slot, appointment_type = loaded.slot, loaded.appointment_type
             decision = rules.may_change(actor, old, appointment_type, patient, now)
             _raise_unless(decision)
             if new_slot_id == old.slot_id:
                 raise BookingRefused(Reason.SAME_SLOT)
-            slot = await _load_slot(session, new_slot_id)
             if slot.clinic_id != old.clinic_id and rules.is_self_service(actor):
                 # Changing clinic is a new booking; keep change within the clinic.
                 raise BookingRefused(Reason.WRONG_CLINIC)
             _raise_unless(rules.may_book(
-                actor, patient, appointment_type, slot, await queries.slot_type_ids(session, slot),
-                now, await queries.upcoming(session, patient.id, now), hold_key=hold_key,
-                ignore_appointment_id=old.id))
-            if not await _claim_slot(session, slot.id, now, hold_key):
+                actor, patient, appointment_type, slot, loaded.slot_type_ids, now,
+                loaded.upcoming, hold_key=hold_key, ignore_appointment_id=old.id))
+            # The new slot is claimed (and the new appointment written) first.
+            new = await _claim_and_insert(session, _appointment_values(
+                slot, patient, appointment_type, actor, now,
+                version=old.version + 1, replaces_id=old.id, chain_id=old.chain_id or old.id,
+                self_reschedules=old.self_reschedules + (1 if rules.is_self_service(actor)
+                                                          else 0),
+                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key),
+                now, hold_key)
+            if new is None:
                 raise BookingRefused(Reason.SLOT_TAKEN)
             old.status = AppointmentStatus.CANCELLED
             old.cancelled_at = now
             old.cancelled_by = actor.id
             old.cancellation_reason = "changed"
             old.updated_at = now
-            await session.flush()
-            new = _appointment_in(
-                slot, patient, appointment_type, actor, now,
-                version=old.version + 1, replaces_id=old.id, chain_id=old.chain_id or old.id,
-                self_reschedules=old.self_reschedules + (1 if rules.is_self_service(actor)
-                                                          else 0),
-                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key)
-            session.add(new)
-            await session.flush()
             await _free_slot(session, old.slot_id, old.id, now)
             await events.listener().on_changed(session, old, new, now=now)
             await audit.record(
@@ -272,6 +371,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
         if replay:
             return replay
         raise BookingRefused(Reason.SLOT_TAKEN) from None
+    search.forget_free_times(old.clinic_id)
+    search.forget_free_times(new.clinic_id)
     log.info("appointment_changed", appointment_id=new.id, replaces_id=old.id,
              actor_kind=actor.kind.value)
     return Outcome(new, decision.warnings)
@@ -283,10 +384,8 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
     written for whoever is waiting for an earlier time."""
     now = now or utcnow()
     async with db.write() as session:
-        appointment = await _lock_appointment(session, appointment_id)
-        appointment_type = await session.get(AppointmentType, appointment.appointment_type_id)
-        patient = await session.get(Patient, appointment.patient_id)
-        assert appointment_type is not None and patient is not None
+        appointment, appointment_type, patient = await _lock_appointment_with_kind(
+            session, appointment_id)
         decision = rules.may_cancel(actor, appointment, appointment_type, patient, now)
         _raise_unless(decision)
         appointment.status = AppointmentStatus.CANCELLED
@@ -302,6 +401,7 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
             session, actor, "appointment.cancel", purpose=PURPOSE_OF[actor.kind],
             subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
             detail={"appointment_id": appointment.id, "late": bool(decision.warnings)}, now=now)
+    search.forget_free_times(appointment.clinic_id)
     log.info("appointment_cancelled", appointment_id=appointment_id,
              actor_kind=actor.kind.value)
     return Outcome(appointment, decision.warnings)

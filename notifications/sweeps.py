@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
+from booking import audit
 from notifications.models import InboundSms, Notification, NotificationReceipt
 from notifications.runtime import Runtime, runtime_of
 from notifications.statuses import FINAL, NotificationStatus, Reason
@@ -180,3 +181,12 @@ async def purge_after_retention(ctx: dict[str, Any]) -> int:
     if purged:
         log.info("notifications_purged", count=purged)
     return purged
+
+
+async def seal_audit(ctx: dict[str, Any]) -> int:
+    """Cron (every few seconds): seal the heads of the audit chains that grew
+    since the last seal (``booking.audit.seal``). Returns how many."""
+    runtime = runtime_of(ctx)
+    async with runtime.db.write() as session:
+        sealed = await audit.seal(session, runtime.clock())
+    return len(sealed.heads) if sealed is not None else 0

@@ -152,6 +152,9 @@ JOBS: tuple[JobSpec, ...] = (
             {"minute": set(range(0, 60, 5)), "second": 30}, max_tries=1),
     JobSpec(sweeps.timeout_in_flight, "timeout_in_flight",
             {"minute": set(range(7, 60, 10)), "second": 0}, max_tries=1),
+    # The audit chains' heads sealed every ten seconds (booking.audit).
+    JobSpec(sweeps.seal_audit, "seal_audit", {"second": set(range(5, 60, 10))}, timeout=30,
+            max_tries=1),
     # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),

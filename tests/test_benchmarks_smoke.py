@@ -22,7 +22,7 @@ async def test_benchmark_smoke_run():
     await require("postgresql", postgres_url())
     result = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "benchmarks", "--scale", "0.001",
+        [sys.executable, "-m", "benchmarks", "--scale", "0.001", "--no-pages",
          "--database-url", postgres_url()],
         cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     keep_output("benchmark", result.stdout + result.stderr)

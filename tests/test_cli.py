@@ -63,3 +63,23 @@ def test_serving_on_another_port_keeps_links_and_login_on_that_port():
 
     assert local_public_url("127.0.0.1", 8080) == "http://127.0.0.1:8080"
     assert local_public_url("0.0.0.0", 9000) == "http://127.0.0.1:9000"  # noqa: S104
+
+
+def test_audit_seal_and_verify(tmp_path: Path):
+    """The seeded demo's audit log seals and verifies; an entry removed
+    behind the triggers' back makes verify exit 1."""
+    db_path = tmp_path / "audit.sqlite3"
+    assert tanntid("migrate", db_path=db_path).returncode == 0
+    assert tanntid("seed", "--demo", "--weeks", "1", db_path=db_path).returncode == 0
+    sealed = tanntid("audit", "seal", db_path=db_path)
+    assert sealed.returncode == 0, sealed.stderr
+    assert "sealed" in sealed.stdout
+    verified = tanntid("audit", "verify", db_path=db_path)
+    assert verified.returncode == 0, verified.stderr
+    assert "audit log intact" in verified.stdout
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("DROP TRIGGER audit_log_no_delete")
+        conn.execute("DELETE FROM audit_log WHERE id = (SELECT MAX(id) FROM audit_log)")
+    broken = tanntid("audit", "verify", db_path=db_path)
+    assert broken.returncode == 1
+    assert "BROKEN" in broken.stdout

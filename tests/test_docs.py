@@ -37,7 +37,8 @@ def test_procfile_processes():
 
 def test_every_cli_command_is_in_the_readme():
     for command in ("tanntid serve", "tanntid migrate", "tanntid seed --demo",
-                    "tanntid slots generate", "tanntid worker"):
+                    "tanntid slots generate", "tanntid worker", "tanntid audit verify",
+                    "tanntid audit seal"):
         assert command in README, command
 
 

@@ -1,4 +1,4 @@
-"""The ``tanntid`` command: serve, migrate, seed, slots, worker."""
+"""The ``tanntid`` command: serve, migrate, seed, slots, worker, audit."""
 
 from __future__ import annotations
 
@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                           help="first day (default: today)")
 
     commands.add_parser("worker", help="run the notification job worker")
+    audit_parser = commands.add_parser("audit", help="the audit log's hash chains")
+    audit_commands = audit_parser.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check every chain and seal; exit 1 if broken")
+    audit_commands.add_parser("seal", help="seal the heads of the chains that grew")
     notifications_cli.add_commands(commands)
 
     args = parser.parse_args(argv)
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_seed(settings, args.weeks))
     if args.command == "slots":
         return asyncio.run(_generate(settings, args.start or date.today(), args.weeks))
+    if args.command == "audit":
+        return asyncio.run(_audit(settings, args.audit_command))
     if args.command == "worker":
         return notifications_cli.run_worker(settings.notifications)
     if args.command == "notifications":
@@ -209,6 +215,36 @@ async def _generate(settings: Settings, start: date, weeks: int) -> int:
         await db.dispose()
     print(f"tanntid: {created} new slots from {start} for {weeks} weeks")
     return 0
+
+
+async def _audit(settings: Settings, command: str) -> int:
+    """``verify``: every chain, every seal, every sealed head still there;
+    prints counts and ids only (no content). ``seal``: one seal now."""
+    from booking import audit
+    from core.db import database_for
+
+    db = database_for(settings.database)
+    try:
+        if command == "seal":
+            async with db.write() as session:
+                sealed = await audit.seal(session)
+            print(f"tanntid: sealed {len(sealed.heads) if sealed else 0} chain heads")
+            return 0
+        async with db.read() as session:
+            report = await audit.verify(session)
+    finally:
+        await db.dispose()
+    print(f"tanntid: {report.entries} entries in {report.chains} chains, {report.seals} seals")
+    if report.intact:
+        print("tanntid: audit log intact")
+        return 0
+    if report.first_broken_id is not None:
+        print(f"tanntid: BROKEN: entry {report.first_broken_id} does not fit its chain")
+    if report.first_broken_seal_id is not None:
+        print(f"tanntid: BROKEN: seal {report.first_broken_seal_id} does not fit")
+    for chain in report.cut_chains:
+        print(f"tanntid: BROKEN: chain {chain} ends before its sealed head")
+    return 1
 
 
 if __name__ == "__main__":

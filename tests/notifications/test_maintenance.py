@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from booking import audit
 from notifications import jobs, sweeps
 from notifications.models import InboundSms, Notification, NotificationReceipt
 from notifications.statuses import Reason
@@ -130,3 +131,13 @@ async def test_retention_removes_bodies_and_numbers_and_keeps_counts(db):
     # waiting rows are never purged
     assert (await row(db, notes[1].id)).purged_at is None
     assert await sweeps.purge_after_retention(ctx) == 0
+
+
+async def test_the_seal_job_seals_the_audit_chains_that_grew(db):
+    runtime, _, _, _ = await setup(db)
+    ctx = {"runtime": runtime}
+    assert await sweeps.seal_audit(ctx) >= 1  # the booking's patient's chain, at least
+    assert await sweeps.seal_audit(ctx) == 0  # nothing new since
+    async with db.read() as session:
+        report = await audit.verify(session)
+    assert report.intact and report.seals == 1

@@ -46,7 +46,8 @@ def test_every_job_we_enqueue_is_registered_and_takes_an_id():
         inspect.signature(coroutine).bind({}, [1, 2] if name == jobs.DELIVER_BATCH else 1)
         assert registered[name].keep_result_s == 0  # ids free again once done
     assert {c.name for c in WorkerSettings.cron_jobs} == {
-        "enqueue_due", "sweep_stuck_created", "timeout_in_flight", "purge_after_retention"}
+        "enqueue_due", "sweep_stuck_created", "timeout_in_flight", "purge_after_retention",
+        "seal_audit"}
     assert len(JOBS) == len(queued_functions()) + len(cron_jobs())
     assert WorkerSettings.keep_result == 0
     assert str(WorkerSettings.timezone) == "Europe/Oslo"

@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 
 import httpx
 import time_machine
+from sqlalchemy import update
 
-from booking.models import County
+from booking import service
+from booking.audit import Actor
+from booking.models import County, Slot
 from booking.statuses import SlotStatus
 from core.db import Database
 from tests import factories as f
@@ -250,3 +253,32 @@ async def test_a_municipality_without_a_clinic_shows_the_nearest_in_four_languag
         assert text_of(soup, "#nearest-note").startswith(note), lang
         assert soup.select(".clinic-list__distance")[0].get_text(strip=True).startswith(
             distance), lang
+
+
+async def test_clinic_page_keeps_its_free_times_briefly_and_a_booking_renews_them(
+        client: httpx.AsyncClient, db: Database) -> None:
+    """A slot freed behind the service's back (as another process would) shows
+    only once the cached times expire; a booking through the service shows at once."""
+    async with db.write() as s:
+        clinic = await f.clinic(s, slug="kort")
+        chair = await f.chair(s, clinic)
+        kind = await f.appointment_type(s, clinic.county_id)
+        template = await f.template(s, chair, [kind])
+        first = await f.slot(s, chair, f.at(2030, 5, 14, 7, 30), template)
+        later = await f.slot(s, chair, f.at(2030, 5, 15, 12, 0), template,
+                             status=SlotStatus.BOOKED)
+        patient = await f.patient(s)
+
+    async def shown() -> list[str]:
+        with time_machine.travel(datetime(2030, 5, 1, 10, tzinfo=UTC), tick=True):
+            soup = html(await client.get("/klinikker/kort"))
+        return [li.select_one("time")["datetime"] for li in soup.select("ul.free-times li")]
+
+    assert await shown() == ["2030-05-14T07:30:00+00:00"]
+    async with db.write() as s:
+        await s.execute(update(Slot).where(Slot.id == later.id).values(status=SlotStatus.FREE))
+    assert await shown() == ["2030-05-14T07:30:00+00:00"]  # the page's copy, for a few seconds
+    await service.book(db, Actor.staff("s1", {clinic.id}), patient_id=patient.id,
+                       slot_id=first.id, appointment_type_id=kind.id,
+                       now=datetime(2030, 5, 1, 10, tzinfo=UTC))
+    assert await shown() == ["2030-05-15T12:00:00+00:00"]  # renewed by the booking

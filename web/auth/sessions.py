@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete, select, update
 from starlette.responses import Response
 
+from booking.models import Patient
 from core.db import Database, utcnow
 from web.auth.models import AuthSession
 
@@ -58,6 +59,11 @@ class Session:
     patient_id: int | None = None
     data: dict[str, Any] = field(default_factory=dict)
     id_token: str | None = field(default=None, repr=False)
+    #: The patient's kept language (``patients.preferred_language``) as it was
+    #: when the session was loaded, if the store read it with the session (the
+    #: database store does, in the same query); ``profile_loaded`` says so.
+    profile_locale: str | None = field(default=None, compare=False)
+    profile_loaded: bool = field(default=False, compare=False)
 
     @property
     def locale(self) -> str | None:
@@ -93,11 +99,18 @@ class DatabaseSessionStore:
             ))
 
     async def load(self, key: str) -> Session | None:
+        # The session and its patient's kept language in one query: every
+        # page of a logged-in patient asks for both (web.views.profile).
         async with self.db.read() as tx:
-            row = await tx.get(AuthSession, key)
-        if row is None:
+            found = (await tx.execute(
+                select(AuthSession, Patient.preferred_language)
+                .outerjoin(Patient, Patient.id == AuthSession.patient_id)
+                .where(AuthSession.key_hash == key))).one_or_none()
+        if found is None:
             return None
+        row, profile_locale = found
         return Session(
+            profile_locale=profile_locale, profile_loaded=row.patient_id is not None,
             key_hash=row.key_hash, kind="staff" if row.kind == "staff" else "patient",
             issuer=row.issuer, sid=row.sid, created_at=row.created_at,
             last_seen_at=row.last_seen_at, expires_at=row.expires_at,

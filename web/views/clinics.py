@@ -15,7 +15,7 @@ from starlette.responses import Response
 from booking import directory
 from booking.models import Clinic
 from booking.rules import local_date
-from booking.search import next_free_times_by_kind
+from booking.search import cached_next_free_times_by_kind
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
 from web.templating import render
@@ -112,8 +112,8 @@ async def detail(request: Request) -> Response:
             (found.kind.name(i18n.get_locale()),
              [(starts, free, book_url(clinic, found.kind.id, starts)) for starts, free
               in found.times])
-            for found in await next_free_times_by_kind(db, clinic_id=clinic.id,
-                                                       per_kind=NEXT_TIMES)],
+            for found in await cached_next_free_times_by_kind(db, clinic_id=clinic.id,
+                                                              per_kind=NEXT_TIMES)],
         "book_here": book_url(clinic),
     })
 

@@ -139,7 +139,9 @@ async def preferred_locale(request: Request) -> str:
             session = await current_session(request, "patient")
             if session is not None:
                 idporten = session.locale
-                if session.patient_id is not None:
+                if session.profile_loaded:  # read with the session, no second query
+                    profile = session.profile_locale
+                elif session.patient_id is not None:
                     profile = await profile_language(request.app.state.db, session.patient_id)
         except (SQLAlchemyError, OSError) as exc:
             log.warning("preferred_locale_lookup_failed", error=type(exc).__name__)

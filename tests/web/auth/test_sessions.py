@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis.asyncio as redis_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from booking.models import Patient
 from core.db import Database
+from tests import factories as f
 from web.auth.models import AuthSession
 from web.auth.sessions import (
     CookiePolicy,
@@ -149,3 +151,23 @@ def test_cookie_policy():
         CookiePolicy("s", secure=True)
     assert CookiePolicy.for_app("s", env="production", public_url="https://t.no") == \
         CookiePolicy("__Host-s", secure=True)
+
+
+async def test_the_database_store_reads_the_patients_kept_language_with_the_session(db):
+    """One query gives every logged-in page both the session and the language
+    (web.views.profile.preferred_locale asks no second one)."""
+    async with db.write() as session:
+        patient = await f.patient(session)
+    store = DatabaseSessionStore(db, FERNET)
+    sessions = manager(store, Clock())
+    value, _ = await sessions.create("patient", issuer="iss", sid=None, patient_id=patient.id)
+    loaded = await sessions.get(value, "patient")
+    assert loaded is not None and loaded.profile_loaded and loaded.profile_locale is None
+    async with db.write() as session:
+        await session.execute(update(Patient).where(Patient.id == patient.id)
+                              .values(preferred_language="nn"))
+    loaded = await sessions.get(value, "patient")
+    assert loaded is not None and loaded.profile_locale == "nn"
+    anonymous, _ = await sessions.create("patient", issuer="iss", sid=None)
+    loaded = await sessions.get(anonymous, "patient")
+    assert loaded is not None and not loaded.profile_loaded
