@@ -136,13 +136,23 @@ async def _lock_appointment(session: AsyncSession, appointment_id: int) -> Appoi
     return appointment
 
 
-async def _replay(db: Database, key: str | None, patient_id: int | None = None
+async def _replay(db: Database, key: str | None, patient_id: int | None = None, *,
+                  actor: Actor | None = None, changing: int | None = None
                   ) -> Outcome | None:
+    """The earlier outcome of a request with the same idempotency key. A key
+    answers only for its own patient (the appointment being changed, when
+    ``changing``) and, when ``actor`` is given, its own actor: anyone else's
+    key is refused and books or moves nothing."""
     async with db.read() as session:
         existing = await queries.by_idempotency_key(session, key)
+        if existing is not None and changing is not None:
+            changed = await session.get(Appointment, changing)
+            patient_id = changed.patient_id if changed is not None else -1
     if existing is None:
         return None
     if patient_id is not None and existing.patient_id != patient_id:
+        raise BookingRefused(Reason.SLOT_TAKEN)
+    if actor is not None and existing.created_by != actor.id:
         raise BookingRefused(Reason.SLOT_TAKEN)
     return Outcome(existing, replayed=True)
 
@@ -223,7 +233,7 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
     old one is released, in one transaction: if the new time is gone, the
     patient keeps the old one."""
     now = now or utcnow()
-    replay = await _replay(db, idempotency_key)
+    replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
     if replay:
         return replay
     try:
@@ -268,7 +278,7 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
                 detail={"appointment_id": new.id, "replaces_id": old.id, "slot_id": slot.id},
                 now=now)
     except IntegrityError:
-        replay = await _replay(db, idempotency_key)
+        replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
         if replay:
             return replay
         raise BookingRefused(Reason.SLOT_TAKEN) from None

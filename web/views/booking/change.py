@@ -20,6 +20,7 @@ from core.db import Database, utcnow
 from web import i18n
 from web.acting import Acting
 from web.views.booking import inputs
+from web.views.booking.inputs import BadInput
 from web.views.booking.pages import (
     CHOOSE_TIME,
     NOTHING_CHANGED,
@@ -107,7 +108,9 @@ async def change_submit(request: Request) -> Response:
     idempotency_key = inputs.form_key(form)
     slot_id = inputs.id_of(form, "slot")
     done = await queries.read(db, queries.by_idempotency_key, idempotency_key)
-    if done is not None and done.patient_id == who.subject.id:
+    if done is not None:
+        if done.patient_id != who.subject.id or done.created_by != who.actor.id:
+            raise BadInput()  # someone else's key: only a tampered form sends one
         return to_receipt(done.id)
 
     async def again(problem: str, status_code: int, day: date | None = None,
