@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -354,19 +354,34 @@ async def record_attendance(db: Database, actor: Actor, *, appointment_id: int,
 
 
 async def hold(db: Database, *, slot_id: int, hold_key: str, now: datetime | None = None,
-               duration: timedelta = HOLD_TIME) -> bool:
+               duration: timedelta = HOLD_TIME, owner: str | None = None) -> bool:
     """Keep a released slot for ``duration`` while someone completes a booking
-    or change. True if this key holds it now."""
+    or change. True if this key holds it now. Holding it again with the same
+    key keeps the first expiry: a hold is never renewed. With ``owner``, the
+    owner's other holds are let go in the same transaction: one at a time."""
     now = now or utcnow()
+    still_ours = and_(Slot.status == SlotStatus.HELD, Slot.hold_key == hold_key,
+                      Slot.held_until >= now)
     async with db.write() as session:
         result = await session.execute(
             update(Slot)
             .where(Slot.id == slot_id, Slot.released.is_(True), Slot.starts_at > now,
                    _is_free(now, hold_key))
-            .values(status=SlotStatus.HELD, hold_key=hold_key, held_until=now + duration)
+            .values(status=SlotStatus.HELD, hold_key=hold_key, hold_owner=owner,
+                    held_until=case((still_ours, Slot.held_until), else_=now + duration))
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        held = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if held and owner is not None:
+            await session.execute(
+                update(Slot)
+                .where(Slot.hold_owner == owner, Slot.id != slot_id,
+                       Slot.status == SlotStatus.HELD)
+                .values(status=SlotStatus.FREE, hold_key=None, hold_owner=None,
+                        held_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return held
 
 
 async def release_hold(db: Database, *, slot_id: int, hold_key: str) -> None:
@@ -374,6 +389,6 @@ async def release_hold(db: Database, *, slot_id: int, hold_key: str) -> None:
         await session.execute(
             update(Slot)
             .where(Slot.id == slot_id, Slot.status == SlotStatus.HELD, Slot.hold_key == hold_key)
-            .values(status=SlotStatus.FREE, hold_key=None, held_until=None)
+            .values(status=SlotStatus.FREE, hold_key=None, hold_owner=None, held_until=None)
             .execution_options(synchronize_session=False)
         )

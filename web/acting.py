@@ -41,6 +41,7 @@ from booking.representation import Access, Capability, RepresentedChild, allows
 from booking.rules import age_on, local_date
 from core.db import Database, utcnow
 from web.auth.access import LoginRequired, PatientPrincipal, require_patient
+from web.ratelimits import check_refused
 
 #: The query/form parameter that names the subject.
 FOR: Final = "for"
@@ -206,6 +207,8 @@ async def refuse(request: Request, me_id: int, subject_id: int | None, *,
                     purpose=GUARDIAN_PURPOSE, subject_patient_id=subject_id,
                     detail={"path": request.url.path[:200], "method": request.method,
                             **(detail or {})})
+        # Every attempt is in the audit log; past the limit, the asker waits.
+        await check_refused(request, Actor.patient(me_id).id, subject_id)
     return HTTPException(404)
 
 

@@ -28,6 +28,7 @@ from web.views.booking.pages import (
     base,
     for_value,
     hold_keys,
+    hold_limit,
     to_receipt,
 )
 from web.views.booking.times import day_picker, explain, picker_page
@@ -124,7 +125,8 @@ async def change_submit(request: Request) -> Response:
     if slot_id is None:
         return await again(i18n.gettext(CHOOSE_TIME), 400, inputs.day_of(form),
                            slot_error=True)
-    held = await holds.hold(db, who.actor, change.search, slot_id, hold_keys(request, who))
+    held = await holds.hold(db, who.actor, change.search, slot_id, hold_keys(request, who),
+                            limit=hold_limit(request))
     if isinstance(held, NotHeld):
         why = await explain(db, change.search, held, slot_id)
         return await again(why.text, 409, why.day, why.near)
