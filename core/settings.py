@@ -161,6 +161,8 @@ class NotificationSettings:
     notification_queue: str
     notification_retention_days: int
     worker_metrics_port: int | None
+    #: Texts handed over to one number in 24 hours (``SMS_PER_NUMBER_PER_DAY``).
+    sms_per_number_per_day: int
     # Twilio; no account = the local outbox.
     twilio_account_sid: str | None
     twilio_auth_token: str | None = field(repr=False)
@@ -276,6 +278,7 @@ class Settings:
             notification_queue=self.notification_queue,
             notification_retention_days=self.notification_retention_days,
             worker_metrics_port=self.worker_metrics_port,
+            sms_per_number_per_day=self.sms_per_number_per_day,
             twilio_account_sid=self.twilio_account_sid,
             twilio_auth_token=self.twilio_auth_token,
             twilio_messaging_service_sid=self.twilio_messaging_service_sid,
