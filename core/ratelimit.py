@@ -71,6 +71,7 @@ class Limiter:
         storage: Storage
         if redis_url:
             scheme, _, rest = redis_url.partition("://")
+            scheme = "redis+unix" if scheme == "unix" else scheme
             storage = RedisStorage(f"async+{scheme}://{rest}", implementation="redispy",
                                    key_prefix=prefix, wrap_exceptions=True)
         else:

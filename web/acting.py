@@ -12,8 +12,10 @@ represented this morning.
 A subject the user may not act for gets the same 404 page as an address that
 does not exist, and, when the id names a real patient, an ``access.refused``
 entry in that patient's audit log (in its own transaction, so it is kept
-whatever the page does next). Guardians' views of a child's data are audited
-with :meth:`Acting.audit_view`.
+whatever the page does next). Past :data:`web.ratelimits.REFUSED_ACCESS` per
+person and patient the answer is a 429 instead (every attempt is still
+audited; the patient's access log folds a day's attempts into one line).
+Guardians' views of a child's data are audited with :meth:`Acting.audit_view`.
 
 Usage in a view::
 

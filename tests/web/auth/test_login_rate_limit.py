@@ -80,3 +80,11 @@ async def test_counts_are_shared_through_redis(redis_server_url: str, redis_pref
         await second.hit(rule, "192.0.2.2")  # another address has its own count
     finally:
         await first.reset()
+
+
+async def test_a_limit_whose_redis_does_not_answer_lets_requests_through() -> None:
+    """A limit protects the service; it must not take it down."""
+    limiter = Limiter("redis://127.0.0.1:1/0")
+    rule = Rule.parse("login-address", "1/minute")
+    for _ in range(3):
+        await limiter.hit(rule, "192.0.2.9")  # neither RateLimited nor a connection error
