@@ -6,6 +6,12 @@ login session's (random, server-side) key, the patient and the slot, under a
 key derived from the service's secret for this use alone: a reload or a
 second tab of the same session holds the same slot again instead of tripping
 over its own hold, and nobody else's session can produce or use it.
+
+A person holds at most one time per person they book for: a new hold lets
+the previous one go (the slot's ``hold_owner``, an HMAC of who acts and for
+whom). Choosing the same time again keeps the first expiry, so a hold is
+never renewed; and how many holds a person may make is rate-limited
+(:class:`HoldLimit`, ``HOLD_RATE_LIMIT``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from booking.reasons import Reason
 from booking.statuses import SlotStatus
 from core import tokens
 from core.db import Database, utcnow
+from core.ratelimit import Limiter, Rule
 
 #: The label of the hold keys' key (:func:`core.tokens.derive_key`).
 LABEL: Final = "tanntid: booking holds"
@@ -47,6 +54,19 @@ class HoldKeys:
         message = f"{self.session_key}\n{self.patient_id}\n{slot_id}".encode()
         return tokens.encode(tokens.mac(self.key, message, KEY_BYTES))
 
+    def owner(self, actor: Actor) -> str:
+        """Who holds, for whom: the same in every session of ``actor``."""
+        message = f"owner\n{actor.id}\n{self.patient_id}".encode()
+        return tokens.encode(tokens.mac(self.key, message, KEY_BYTES))
+
+
+@dataclass(frozen=True)
+class HoldLimit:
+    """How many holds one person acting may make (:mod:`core.ratelimit`)."""
+
+    limiter: Limiter
+    rule: Rule
+
 
 @dataclass(frozen=True)
 class Held:
@@ -63,11 +83,15 @@ class NotHeld:
 
 
 async def hold(db: Database, actor: Actor, search: picker.Search, slot_id: int,
-               keys: HoldKeys, now: datetime | None = None) -> Held | NotHeld:
+               keys: HoldKeys, now: datetime | None = None, *,
+               limit: HoldLimit | None = None) -> Held | NotHeld:
     """Hold ``slot_id``, or when it is taken another slot offered at the same
-    time (another chair), for ``search.patient``; or why not
-    (:func:`booking.rules.may_book`, asked before holding for a precise
-    message, and again by the service when booking)."""
+    time (another chair), for ``search.patient``, letting ``actor``'s previous
+    hold for them go; or why not (:func:`booking.rules.may_book`, asked before
+    holding for a precise message, and again by the service when booking).
+    Over ``limit``: :class:`core.ratelimit.RateLimited`, nothing held."""
+    if limit is not None:
+        await limit.limiter.hit(limit.rule, actor.id)
     now = now or utcnow()
     async with db.read() as session:
         slot, type_ids = await queries.slot_with_type_ids(session, slot_id)
@@ -88,7 +112,8 @@ async def hold(db: Database, actor: Actor, search: picker.Search, slot_id: int,
         limit=SAME_TIME_LIMIT, now=now, own=own) if s.slot_id != slot.id]
     for candidate in candidates:
         key = keys.for_slot(candidate)
-        if await service.hold(db, slot_id=candidate, hold_key=key, now=now):
+        if await service.hold(db, slot_id=candidate, hold_key=key, now=now,
+                              owner=keys.owner(actor)):
             return Held(candidate, key)
     return NotHeld(Reason.SLOT_TAKEN, {}, slot.starts_at)
 

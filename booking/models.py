@@ -185,6 +185,9 @@ class Slot(Base):
     released: Mapped[bool] = mapped_column(Boolean, default=True)
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     hold_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Who holds it, for whom (:meth:`booking.holds.HoldKeys.owner`): one
+    #: hold per person acting and person booked for.
+    hold_owner: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
 
     chair: Mapped[Chair] = relationship()

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    case,
     exists,
     func,
     insert,
@@ -204,7 +205,7 @@ async def _claim_and_insert(session: AsyncSession, values: dict[str, Any], now: 
     table = cast(Table, Appointment.__table__)
     claim = (update(Slot)
              .where(Slot.id == values["slot_id"], _is_free(now, hold_key))
-             .values(status=SlotStatus.BOOKED, hold_key=None, held_until=None,
+             .values(status=SlotStatus.BOOKED, hold_key=None, hold_owner=None, held_until=None,
                      version=Slot.version + 1))
     if session.get_bind().dialect.name == "postgresql":
         claimed = claim.returning(Slot.id).cte("claimed")
@@ -248,18 +249,30 @@ async def _lock_appointment_with_kind(session: AsyncSession, appointment_id: int
     return found[0], found[1], found[2]
 
 
-async def _replay(db: Database, key: str | None, patient_id: int | None = None
+async def _replay(db: Database, key: str | None, patient_id: int | None = None, *,
+                  actor: Actor | None = None, changing: int | None = None
                   ) -> Outcome | None:
+    """The earlier outcome of a request with the same idempotency key. A key
+    answers only for its own patient (the appointment being changed, when
+    ``changing``) and, when ``actor`` is given, its own actor: anyone else's
+    key is refused and books or moves nothing."""
     async with db.read() as session:
-        return await _replayed(session, key, patient_id)
+        return await _replayed(session, key, patient_id, actor=actor, changing=changing)
 
 
-async def _replayed(session: AsyncSession, key: str | None, patient_id: int | None = None
+async def _replayed(session: AsyncSession, key: str | None, patient_id: int | None = None, *,
+                    actor: Actor | None = None, changing: int | None = None
                     ) -> Outcome | None:
+    """:func:`_replay` inside an open transaction."""
     existing = await queries.by_idempotency_key(session, key)
+    if existing is not None and changing is not None:
+        changed = await session.get(Appointment, changing)
+        patient_id = changed.patient_id if changed is not None else -1
     if existing is None:
         return None
     if patient_id is not None and existing.patient_id != patient_id:
+        raise BookingRefused(Reason.SLOT_TAKEN)
+    if actor is not None and existing.created_by != actor.id:
         raise BookingRefused(Reason.SLOT_TAKEN)
     return Outcome(existing, replayed=True)
 
@@ -324,7 +337,7 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
     old one is released, in one transaction: if the new time is gone, the
     patient keeps the old one."""
     now = now or utcnow()
-    replay = await _replay(db, idempotency_key)
+    replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
     if replay:
         return replay
     try:
@@ -367,7 +380,7 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
                 detail={"appointment_id": new.id, "replaces_id": old.id, "slot_id": slot.id},
                 now=now)
     except IntegrityError:
-        replay = await _replay(db, idempotency_key)
+        replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
         if replay:
             return replay
         raise BookingRefused(Reason.SLOT_TAKEN) from None
@@ -444,19 +457,34 @@ async def record_attendance(db: Database, actor: Actor, *, appointment_id: int,
 
 
 async def hold(db: Database, *, slot_id: int, hold_key: str, now: datetime | None = None,
-               duration: timedelta = HOLD_TIME) -> bool:
+               duration: timedelta = HOLD_TIME, owner: str | None = None) -> bool:
     """Keep a released slot for ``duration`` while someone completes a booking
-    or change. True if this key holds it now."""
+    or change. True if this key holds it now. Holding it again with the same
+    key keeps the first expiry: a hold is never renewed. With ``owner``, the
+    owner's other holds are let go in the same transaction: one at a time."""
     now = now or utcnow()
+    still_ours = and_(Slot.status == SlotStatus.HELD, Slot.hold_key == hold_key,
+                      Slot.held_until >= now)
     async with db.write() as session:
         result = await session.execute(
             update(Slot)
             .where(Slot.id == slot_id, Slot.released.is_(True), Slot.starts_at > now,
                    _is_free(now, hold_key))
-            .values(status=SlotStatus.HELD, hold_key=hold_key, held_until=now + duration)
+            .values(status=SlotStatus.HELD, hold_key=hold_key, hold_owner=owner,
+                    held_until=case((still_ours, Slot.held_until), else_=now + duration))
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        held = bool(result.rowcount == 1)  # type: ignore[attr-defined]
+        if held and owner is not None:
+            await session.execute(
+                update(Slot)
+                .where(Slot.hold_owner == owner, Slot.id != slot_id,
+                       Slot.status == SlotStatus.HELD)
+                .values(status=SlotStatus.FREE, hold_key=None, hold_owner=None,
+                        held_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return held
 
 
 async def release_hold(db: Database, *, slot_id: int, hold_key: str) -> None:
@@ -464,6 +492,6 @@ async def release_hold(db: Database, *, slot_id: int, hold_key: str) -> None:
         await session.execute(
             update(Slot)
             .where(Slot.id == slot_id, Slot.status == SlotStatus.HELD, Slot.hold_key == hold_key)
-            .values(status=SlotStatus.FREE, hold_key=None, held_until=None)
+            .values(status=SlotStatus.FREE, hold_key=None, hold_owner=None, held_until=None)
             .execution_options(synchronize_session=False)
         )

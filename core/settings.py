@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from core.ratelimit import Rule
+
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
 
@@ -113,6 +115,14 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                               "the service answers 503 with `Retry-After`"),
     "DATABASE_PGBOUNCER": ("off", "on behind PgBouncer in transaction pooling mode: no "
                            "prepared-statement caches on the connections"),
+    # Limits against abuse (README: Security).
+    "LOGIN_RATE_LIMIT": ("`20/minute;200/hour`", "logins started (`/auth/login`) per client "
+                         "address"),
+    "LOGIN_SESSION_RATE_LIMIT": ("`5/minute;30/hour`", "logins started per browser session"),
+    "HOLD_RATE_LIMIT": ("`10/minute;60/hour`", "times held (chosen in the booking or change "
+                        "picker) per person acting"),
+    "SMS_PER_NUMBER_PER_DAY": ("10", "text messages sent to one mobile number in 24 hours; "
+                               "more are cancelled with the reason"),
 }
 
 
@@ -151,6 +161,8 @@ class NotificationSettings:
     notification_queue: str
     notification_retention_days: int
     worker_metrics_port: int | None
+    #: Texts handed over to one number in 24 hours (``SMS_PER_NUMBER_PER_DAY``).
+    sms_per_number_per_day: int
     # Twilio; no account = the local outbox.
     twilio_account_sid: str | None
     twilio_auth_token: str | None = field(repr=False)
@@ -238,6 +250,11 @@ class Settings:
     database_max_overflow: int = 5
     database_pool_timeout: float = 10.0
     database_pgbouncer: bool = False
+    # Limits against abuse (core.ratelimit rules; README: Security).
+    login_rate_limit: str = "20/minute;200/hour"
+    login_session_rate_limit: str = "5/minute;30/hour"
+    hold_rate_limit: str = "10/minute;60/hour"
+    sms_per_number_per_day: int = 10
 
     @property
     def krr_configured(self) -> bool:
@@ -261,6 +278,7 @@ class Settings:
             notification_queue=self.notification_queue,
             notification_retention_days=self.notification_retention_days,
             worker_metrics_port=self.worker_metrics_port,
+            sms_per_number_per_day=self.sms_per_number_per_day,
             twilio_account_sid=self.twilio_account_sid,
             twilio_auth_token=self.twilio_auth_token,
             twilio_messaging_service_sid=self.twilio_messaging_service_sid,
@@ -371,6 +389,11 @@ class Settings:
             database_max_overflow=_whole(env_map, "DATABASE_MAX_OVERFLOW", 5),
             database_pool_timeout=_seconds(env_map, "DATABASE_POOL_TIMEOUT", 10.0),
             database_pgbouncer=_flag(env_map.get("DATABASE_PGBOUNCER"), default=False),
+            login_rate_limit=env_map.get("LOGIN_RATE_LIMIT") or cls.login_rate_limit,
+            login_session_rate_limit=env_map.get("LOGIN_SESSION_RATE_LIMIT")
+            or cls.login_session_rate_limit,
+            hold_rate_limit=env_map.get("HOLD_RATE_LIMIT") or cls.hold_rate_limit,
+            sms_per_number_per_day=_whole(env_map, "SMS_PER_NUMBER_PER_DAY", 10),
         )
         settings.check()
         return settings
@@ -397,6 +420,16 @@ class Settings:
                                 "DATABASE_MAX_OVERFLOW not negative")
         if self.database_pool_timeout <= 0:
             raise SettingsError("DATABASE_POOL_TIMEOUT must be positive")
+        for name, rule in (("LOGIN_RATE_LIMIT", self.login_rate_limit),
+                           ("LOGIN_SESSION_RATE_LIMIT", self.login_session_rate_limit),
+                           ("HOLD_RATE_LIMIT", self.hold_rate_limit)):
+            try:
+                Rule.parse(name, rule)
+            except ValueError:
+                raise SettingsError(f"{name} must be a rate limit such as 10/minute;60/hour, "
+                                    f"not {rule!r}") from None
+        if self.sms_per_number_per_day < 1:
+            raise SettingsError("SMS_PER_NUMBER_PER_DAY must be at least 1")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

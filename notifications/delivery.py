@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.rules import local_date
@@ -56,6 +56,8 @@ from notifications.transitions import (
 
 log = structlog.get_logger(__name__)
 S = NotificationStatus
+#: The window of the texts-per-number cap.
+DAY = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
             numbers[row.id] = e164
     async with runtime.db.read() as session:
         blocked = await blocks_for(session, list(numbers.values()))
+        sent = await sent_today(session, list(numbers.values()), now)
     for snapshot in snapshots:
         row = snapshot.row
         e164 = numbers.get(row.id)
@@ -136,12 +139,33 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
             continue
         if e164 in blocked:
             prepared[row.id] = Prepared(None, None, skip=blocked[e164])
+        elif sent.get(e164, 0) >= runtime.config.daily_cap:
+            metrics.count_capped(row.channel)
+            log.warning("notification_daily_cap", notification_id=row.id,
+                        cap=runtime.config.daily_cap)
+            prepared[row.id] = Prepared(None, None, skip=Reason.DAILY_CAP)
+            continue
         elif row.body:
             prepared[row.id] = Prepared(e164, row.body, row.language, row.template_id,
                                         row.template_version)
         else:
             prepared[row.id] = _render(runtime, snapshot, e164, contacts.get(row.recipient_id))
+        sent[e164] = sent.get(e164, 0) + 1
     return prepared
+
+
+async def sent_today(session: AsyncSession, numbers: Sequence[str], now: datetime
+                     ) -> dict[str, int]:
+    """Texts handed over to each of ``numbers`` in the 24 hours before ``now``."""
+    if not numbers:
+        return {}
+    rows = await session.execute(
+        select(Notification.to_e164, func.count())
+        .where(Notification.channel == Channel.SMS,
+               Notification.to_e164.in_(sorted(set(numbers))),
+               Notification.handed_over_at > now - DAY)
+        .group_by(Notification.to_e164))
+    return {number: int(count) for number, count in rows.all() if number is not None}
 
 
 def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None

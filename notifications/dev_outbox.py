@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
@@ -28,7 +28,7 @@ from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import Notification
 from notifications.schedule import OSLO
 from notifications.segments import count_segments
-from notifications.statuses import FAILED, Channel, NotificationStatus, describe
+from notifications.statuses import FAILED, Channel, NotificationStatus, Reason, describe
 
 TEMPLATES = Path(__file__).parent / "templates_html"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -70,8 +70,15 @@ def _color(status: str) -> str:
     return "info"
 
 
-async def outbox_page(db: Database, *, limit: int = PAGE_SIZE) -> str:
+async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 10) -> str:
     async with db.read() as session:
+        cancelled: dict[str | None, int] = {
+            reason: int(count) for reason, count in (await session.execute(
+                select(Notification.reason, func.count())
+                .where(Notification.channel == Channel.SMS,
+                       Notification.status == NotificationStatus.CANCELLED,
+                       Notification.reason.in_([Reason.DAILY_CAP, Reason.SUPERSEDED]))
+                .group_by(Notification.reason))).all()}
         rows = list((await session.execute(
             select(Notification).where(Notification.channel == Channel.SMS,
                                        Notification.body.is_not(None))
@@ -96,6 +103,8 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE) -> str:
                                        Notification.status != NotificationStatus.CREATED)
             .order_by(Notification.id.desc()).limit(limit))).scalars())
     return _env.get_template("dev_sms.html").render(
+        daily_cap=daily_cap, capped=cancelled.get(Reason.DAILY_CAP, 0),
+        superseded=cancelled.get(Reason.SUPERSEDED, 0),
         phones=[{"number": number, "messages": messages} for number, messages in phones.items()],
         unsent=[{"id": row.id, "purpose": row.purpose, "status": row.status,
                  "status_text": describe(row.status, "en"), "reason": row.reason,
@@ -109,4 +118,5 @@ async def dev_sms(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     if not settings.dev_tools:
         return Response("Not Found", status_code=404)
-    return HTMLResponse(await outbox_page(request.app.state.db))
+    return HTMLResponse(await outbox_page(request.app.state.db,
+                                          daily_cap=settings.sms_per_number_per_day))

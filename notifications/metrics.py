@@ -52,6 +52,11 @@ HANDOVERS = Counter(
     "Hand-over attempts to a provider, by outcome (accepted, retry, failed, unknown)",
     ["channel", "outcome"],
 )
+CAPPED = Counter(
+    "tanntid_sms_capped",
+    "Texts not sent because their number had SMS_PER_NUMBER_PER_DAY texts in 24 hours",
+    ["channel"],
+)
 PROVIDER_ERRORS = Counter(
     "tanntid_notification_provider_errors",
     "Provider error codes seen at hand-over or in receipts",
@@ -61,6 +66,10 @@ PROVIDER_ERRORS = Counter(
 
 def observe_handover(channel: str, due_at: datetime, handed_over_at: datetime) -> None:
     HANDOVER_SECONDS.labels(channel).observe(max(0.0, (handed_over_at - due_at).total_seconds()))
+
+
+def count_capped(channel: str) -> None:
+    CAPPED.labels(channel).inc()
 
 
 def count_outcome(channel: str, outcome: str, error_code: int | None) -> None:
@@ -73,11 +82,16 @@ class OutboxSnapshot(Collector):
     """Gauges from one reading of the outbox (see :func:`read_outbox`)."""
 
     def __init__(self, by_status: dict[tuple[str, str], int], due: int,
-                 oldest_due_seconds: float, by_error: dict[tuple[str, int], int]) -> None:
+                 oldest_due_seconds: float, by_error: dict[tuple[str, int], int],
+                 cancelled: dict[str, int] | None = None, daily_cap: int | None = None
+                 ) -> None:
         self.by_status = by_status
         self.due = due
         self.oldest_due_seconds = oldest_due_seconds
         self.by_error = by_error
+        #: Cancelled rows by reason (the daily cap, a later message, no number, ...).
+        self.cancelled = cancelled or {}
+        self.daily_cap = daily_cap
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         status = GaugeMetricFamily("tanntid_notifications",
@@ -98,9 +112,20 @@ class OutboxSnapshot(Collector):
         for (channel, code), count in sorted(self.by_error.items()):
             errors.add_metric([channel, str(code)], count)
         yield errors
+        cancelled = GaugeMetricFamily("tanntid_notifications_cancelled_by_reason",
+                                      "Cancelled notifications (kept rows) by reason",
+                                      labels=["reason"])
+        for reason, count in sorted(self.cancelled.items()):
+            cancelled.add_metric([reason], count)
+        yield cancelled
+        if self.daily_cap is not None:
+            yield GaugeMetricFamily("tanntid_sms_per_number_per_day",
+                                    "The cap on texts to one number in 24 hours "
+                                    "(SMS_PER_NUMBER_PER_DAY)", value=self.daily_cap)
 
 
-async def read_outbox(db: Database, now: datetime | None = None) -> OutboxSnapshot:
+async def read_outbox(db: Database, now: datetime | None = None,
+                      daily_cap: int | None = None) -> OutboxSnapshot:
     now = now or utcnow()
     async with db.read() as session:
         by_status = {
@@ -120,20 +145,29 @@ async def read_outbox(db: Database, now: datetime | None = None) -> OutboxSnapsh
                 .where(Notification.error_code.is_not(None))
                 .group_by(Notification.channel, Notification.error_code))
         }
+        cancelled = {
+            str(reason or "none"): int(count)
+            for reason, count in await session.execute(
+                select(Notification.reason, func.count())
+                .where(Notification.status == NotificationStatus.CANCELLED)
+                .group_by(Notification.reason))
+        }
     oldest_seconds = 0.0 if oldest is None else max(0.0, (now - oldest).total_seconds())
-    return OutboxSnapshot(by_status, int(due), oldest_seconds, by_error)
+    return OutboxSnapshot(by_status, int(due), oldest_seconds, by_error, cancelled, daily_cap)
 
 
-async def render_metrics(db: Database) -> bytes:
+async def render_metrics(db: Database, daily_cap: int | None = None) -> bytes:
     """This process's metrics followed by the outbox gauges, in the text format."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(await read_outbox(db))
+    registry.register(await read_outbox(db, daily_cap=daily_cap))
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 
 async def metrics_endpoint(request: Request) -> Response:
     """``GET /metrics`` (mount it where only the scraper reaches it)."""
-    return Response(await render_metrics(request.app.state.db),
+    settings = getattr(request.app.state, "settings", None)
+    cap = getattr(settings, "sms_per_number_per_day", None)
+    return Response(await render_metrics(request.app.state.db, cap),
                     media_type=CONTENT_TYPE_LATEST)
 
 

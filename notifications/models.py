@@ -51,6 +51,8 @@ class Notification(Base):
         # What the cron looks for: waiting rows by the time they may go.
         Index("ix_notifications_status_send_after", "status", "send_after"),
         Index("ix_notifications_provider_ref", "provider_ref"),
+        # The texts-per-number cap: what went to a number in the last 24 hours.
+        Index("ix_notifications_to_e164_handed_over_at", "to_e164", "handed_over_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))

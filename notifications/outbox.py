@@ -33,7 +33,7 @@ process puts them on the arq queue). If that fails, nothing is lost: the
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -56,6 +56,12 @@ from notifications.schedule import (
 from notifications.statuses import Channel, NotificationStatus, Purpose, Reason
 
 log = structlog.get_logger(__name__)
+
+#: A notice (not a reminder) to someone who got another notice this recently
+#: waits this long: a burst of bookings, changes and cancellations then
+#: supersedes its own unsent notices (``Reason.SUPERSEDED``) and ends in one
+#: text about how things stand, instead of one text per click.
+BURST_WINDOW = timedelta(minutes=2)
 
 #: Told, after the commit, the ids of notifications that may go now. Must not
 #: block or raise: it only nudges the queue.
@@ -243,14 +249,19 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
         day = local_date(timing.send_after)
         if day not in recipients_on:
             recipients_on[day] = await recipients_for(session, patient, day)
+        bursting = (await _recently_noticed(session, [r.patient_id for r in recipients_on[day]],
+                                            now) if kind is not Purpose.REMINDER else set())
         for recipient in recipients_on[day]:
+            send_after, reason = timing.send_after, None
+            if recipient.patient_id in bursting and send_after < now + BURST_WINDOW:
+                send_after, reason = now + BURST_WINDOW, Reason.BURST
             rows.append(Notification(
                 appointment_id=appointment.id, appointment_version=appointment.version,
                 patient_id=patient.id, purpose=kind, offset_minutes=timing.offset_minutes,
                 channel=Channel.SMS, recipient_id=recipient.patient_id,
                 recipient_role=recipient.role, status=NotificationStatus.CREATED,
                 created_at=now, status_at=now, due_at=timing.due_at,
-                send_after=timing.send_after, expires_at=timing.expires_at,
+                send_after=send_after, expires_at=timing.expires_at, reason=reason,
             ))
     session.add_all(rows)
     await session.flush()
@@ -258,6 +269,19 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
     log.info("notifications_written", appointment_id=appointment.id, purpose=purpose.value,
              count=len(rows))
     return rows
+
+
+async def _recently_noticed(session: AsyncSession, recipient_ids: Sequence[int],
+                            now: datetime) -> set[int]:
+    """Those of ``recipient_ids`` written an SMS notice in the last :data:`BURST_WINDOW`."""
+    if not recipient_ids:
+        return set()
+    return set((await session.execute(
+        select(Notification.recipient_id).distinct()
+        .where(Notification.recipient_id.in_(sorted(set(recipient_ids))),
+               Notification.channel == Channel.SMS,
+               Notification.purpose != Purpose.REMINDER,
+               Notification.created_at > now - BURST_WINDOW))).scalars())
 
 
 async def _write_helsenorge(session: AsyncSession, appointment: Appointment, purpose: Purpose,

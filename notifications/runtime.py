@@ -32,6 +32,9 @@ class DeliveryConfig:
     #: Message bodies and phone numbers are removed this long after the final status.
     retention: timedelta = timedelta(days=7)
     max_attempts: int = 20
+    #: Texts handed over to one number in 24 hours; more are cancelled
+    #: (``SMS_PER_NUMBER_PER_DAY``).
+    daily_cap: int = 10
     batch: int = 1000
 
 

@@ -105,6 +105,8 @@ class Reason(StrEnum):
     REGISTER_UNAVAILABLE = "register_unavailable"  # waits for KRR to answer again
     AFTER_EARLIER = "after_earlier"  # waits for an earlier version's hand-over (Helsenorge)
     NO_CHANNEL = "no_channel"  # no channel is configured for it (Helsenorge sync off)
+    DAILY_CAP = "daily_cap"  # the number got SMS_PER_NUMBER_PER_DAY texts in the last 24 h
+    BURST = "burst"  # waits a moment: the recipient was just sent another notice
 
 
 class BlockReason(StrEnum):

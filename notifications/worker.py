@@ -187,6 +187,7 @@ def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
         public_url=settings.public_url,
         link_key=link_key(settings.secret_key),
         retention=timedelta(days=settings.notification_retention_days),
+        daily_cap=settings.sms_per_number_per_day,
     )
 
 

@@ -12,8 +12,10 @@ represented this morning.
 A subject the user may not act for gets the same 404 page as an address that
 does not exist, and, when the id names a real patient, an ``access.refused``
 entry in that patient's audit log (in its own transaction, so it is kept
-whatever the page does next). Guardians' views of a child's data are audited
-with :meth:`Acting.audit_view`.
+whatever the page does next). Past :data:`web.ratelimits.REFUSED_ACCESS` per
+person and patient the answer is a 429 instead (every attempt is still
+audited; the patient's access log folds a day's attempts into one line).
+Guardians' views of a child's data are audited with :meth:`Acting.audit_view`.
 
 Usage in a view::
 
@@ -41,6 +43,7 @@ from booking.representation import Access, Capability, RepresentedChild, allows
 from booking.rules import age_on, local_date
 from core.db import Database, utcnow
 from web.auth.access import LoginRequired, PatientPrincipal, require_patient
+from web.ratelimits import check_refused
 
 #: The query/form parameter that names the subject.
 FOR: Final = "for"
@@ -206,6 +209,8 @@ async def refuse(request: Request, me_id: int, subject_id: int | None, *,
                     purpose=GUARDIAN_PURPOSE, subject_patient_id=subject_id,
                     detail={"path": request.url.path[:200], "method": request.method,
                             **(detail or {})})
+        # Every attempt is in the audit log; past the limit, the asker waits.
+        await check_refused(request, Actor.patient(me_id).id, subject_id)
     return HTTPException(404)
 
 

@@ -26,7 +26,7 @@ from registers.person_api import (
     PersonApiRelations,
     helseid_tokens,
 )
-from web import errors
+from web import errors, ratelimits
 from web.auth import routes as auth_routes
 from web.auth import services as auth_services
 from web.health import begin_shutdown
@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(ServerErrorPageMiddleware, handler=errors.server_error),
         ],
         exception_handlers={**errors.exception_handlers(),
-                            **auth_routes.exception_handlers()},
+                            **auth_routes.exception_handlers(),
+                            **ratelimits.exception_handlers()},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -20,7 +20,7 @@ log = structlog.get_logger("tanntid.errors")
 Handler = Callable[[Request, Any], Awaitable[Response]]
 
 #: Statuses with their own wording; any other error uses the general page.
-KNOWN_STATUSES = frozenset({400, 403, 404, 405, 500, 503})
+KNOWN_STATUSES = frozenset({400, 403, 404, 405, 429, 500, 503})
 
 #: Seconds a client is asked to wait when the database has no connection to spare.
 RETRY_AFTER = 5

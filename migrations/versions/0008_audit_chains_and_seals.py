@@ -1,7 +1,7 @@
 """audit chains per patient and actor, and seals over their heads
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-07 00:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '0008'
-down_revision: str | None = '0004'
+down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

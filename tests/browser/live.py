@@ -107,8 +107,12 @@ def start_server(database_url: str, secret_key: str, demo: DemoFacts, *,
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    # One server for the whole browser run: its many logins come from one address
+    # and, within a page's context, one browser session.
     app = create_app(Settings(env="test", secret_key=secret_key, database_url=database_url,
-                              public_url=url))
+                              public_url=url, login_rate_limit="10000/minute",
+                              login_session_rate_limit="10000/minute",
+                              hold_rate_limit="10000/minute"))
     config = uvicorn.Config(app, lifespan="on", log_config=None, log_level="warning",
                             access_log=False)
     server = uvicorn.Server(config)

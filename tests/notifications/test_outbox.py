@@ -101,7 +101,8 @@ async def test_change_cancels_what_waits_and_announces_the_new_time(db):
     new_start = START + timedelta(hours=1)
     me = world.adult.id
     assert summary(await rows(db, appointment_id=new.id)) == [
-        ("change", 0, 2, me, "created", EARLY, new_start),
+        # Right after the confirmation: it waits out the burst window.
+        ("change", 0, 2, me, "created", EARLY + outbox.BURST_WINDOW, new_start),
         ("reminder", 4320, 2, me, "created", f.at(2030, 3, 1, 10), f.at(2030, 3, 3, 10)),
         ("reminder", 1440, 2, me, "created", f.at(2030, 3, 3, 10), f.at(2030, 3, 4, 8)),
     ]

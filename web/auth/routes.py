@@ -34,6 +34,7 @@ from web.auth.pages import render
 from web.auth.patients import patient_for_login
 from web.auth.services import AuthServices, services
 from web.auth.staff import grant_for_login
+from web.ratelimits import BROWSER_COOKIE, BROWSER_SECONDS, check_login
 
 log = structlog.get_logger("tanntid.auth")
 
@@ -83,6 +84,8 @@ class Flow:
 
     async def login(self, request: Request) -> Response:
         svc = services(request.app)
+        # Each start is a pushed authorization request to the provider.
+        browser = await check_login(request, svc.cookie(self.audience).name)
         next_path = safe_next(request.query_params.get("next"), self.default_next)
         locale = i18n.activate(request)
         try:
@@ -94,6 +97,9 @@ class Flow:
         response.headers["Cache-Control"] = "no-store"
         self._set_transient(response, svc, self.login_cookie, self.paths.prefix,
                             pending.dumps())
+        response.set_cookie(BROWSER_COOKIE, browser, max_age=BROWSER_SECONDS,
+                            path=self.paths.login, secure=svc.cookie(self.audience).secure,
+                            httponly=True, samesite="lax")
         return response
 
     async def callback(self, request: Request) -> Response:

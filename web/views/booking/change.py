@@ -20,6 +20,7 @@ from core.db import Database, utcnow
 from web import i18n
 from web.acting import Acting
 from web.views.booking import inputs
+from web.views.booking.inputs import BadInput
 from web.views.booking.pages import (
     CHOOSE_TIME,
     NOTHING_CHANGED,
@@ -27,6 +28,7 @@ from web.views.booking.pages import (
     base,
     for_value,
     hold_keys,
+    hold_limit,
     to_receipt,
 )
 from web.views.booking.times import day_picker, explain, picker_page
@@ -107,7 +109,9 @@ async def change_submit(request: Request) -> Response:
     idempotency_key = inputs.form_key(form)
     slot_id = inputs.id_of(form, "slot")
     done = await queries.read(db, queries.by_idempotency_key, idempotency_key)
-    if done is not None and done.patient_id == who.subject.id:
+    if done is not None:
+        if done.patient_id != who.subject.id or done.created_by != who.actor.id:
+            raise BadInput()  # someone else's key: only a tampered form sends one
         return to_receipt(done.id)
 
     async def again(problem: str, status_code: int, day: date | None = None,
@@ -121,7 +125,8 @@ async def change_submit(request: Request) -> Response:
     if slot_id is None:
         return await again(i18n.gettext(CHOOSE_TIME), 400, inputs.day_of(form),
                            slot_error=True)
-    held = await holds.hold(db, who.actor, change.search, slot_id, hold_keys(request, who))
+    held = await holds.hold(db, who.actor, change.search, slot_id, hold_keys(request, who),
+                            limit=hold_limit(request))
     if isinstance(held, NotHeld):
         why = await explain(db, change.search, held, slot_id)
         return await again(why.text, 409, why.day, why.near)

@@ -11,9 +11,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking.holds import HoldKeys
+from booking.holds import HoldKeys, HoldLimit
 from booking.reasons import N_
 from web.acting import ME, Acting
+from web.ratelimits import limits
 from web.templating import render
 
 BOOK: Final = "/bestill"
@@ -79,3 +80,9 @@ def hold_keys(request: Request, who: Acting) -> HoldKeys:
     """The hold keys of this login session for the subject."""
     return HoldKeys.of(request.app.state.settings.secret_key, who.principal.session.key_hash,
                        who.subject.id)
+
+
+def hold_limit(request: Request) -> HoldLimit:
+    """How many times one person may hold (``HOLD_RATE_LIMIT``)."""
+    found = limits(request.app)
+    return HoldLimit(found.limiter, found.holds)

@@ -36,6 +36,7 @@ from web.views.booking.pages import (
     base,
     for_value,
     hold_keys,
+    hold_limit,
     page,
 )
 from web.views.booking.times import day_picker, explain, picker_page
@@ -227,7 +228,7 @@ async def choose(request: Request) -> Response:
                                problem=i18n.gettext(CHOOSE_TIME), slot_error=True,
                                status_code=400)
     held = await holds.hold(request.app.state.db, step.who.actor, step.search, slot_id,
-                            hold_keys(request, step.who))
+                            hold_keys(request, step.who), limit=hold_limit(request))
     if isinstance(held, NotHeld):
         return await refused_time(request, step, held, slot_id)
     return RedirectResponse(step.wizard.url(CONFIRM, slot=held.slot_id), status_code=303,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Final
 
 from sqlalchemy import select
@@ -24,10 +24,11 @@ from booking.audit import Actor
 from booking.models import Appointment, AuditEntry, Clinic, Guardianship, Patient
 from booking.reasons import N_
 from booking.representation import Capability
+from booking.rules import local_date
 from booking.statuses import ActorKind
 from core.db import Database
 from web import i18n
-from web.acting import Acting, acting
+from web.acting import REFUSED_ACTION, Acting, acting
 from web.auth.models import StaffUser
 from web.auth.roles import StaffRole
 from web.templating import render
@@ -46,7 +47,7 @@ ACTION_TEXT: Final[dict[str, str]] = {
     "appointment.completed": N_("Recorded that the appointment took place"),
     "appointment.no_show": N_("Recorded that nobody came to the appointment"),
     "notification.resend": N_("Sent a message again"),
-    "access.refused": N_("Tried to see the data, but was refused"),
+    REFUSED_ACTION: N_("Tried to see the data, but was refused"),
     "patient.register": N_("Created the patient record"),
 }
 OTHER_ACTION: Final = N_("Looked at or changed the data")
@@ -139,12 +140,48 @@ def _who(entry: AuditEntry, names: _Names, viewer: Acting) -> str:
     return _("Tanntid (automatic)")
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """An entry as the page shows it: refused attempts of one person on one
+    day are one line, with how many there were."""
+
+    entry: AuditEntry
+    count: int = 1
+
+
+def coalesce(entries: Sequence[AuditEntry]) -> list[_Shown]:
+    """Newest first, as given, with each person's refused attempts of a day
+    (Oslo time) folded into the newest of them: anyone can be refused any
+    number of times, but only once a day fills the patient's page."""
+    shown: list[_Shown] = []
+    refused_at: dict[tuple[str, date], int] = {}
+    for entry in entries:
+        if entry.action != REFUSED_ACTION:
+            shown.append(_Shown(entry))
+            continue
+        key = (entry.actor_id, local_date(entry.occurred_at))
+        index = refused_at.get(key)
+        if index is None:
+            refused_at[key] = len(shown)
+            shown.append(_Shown(entry))
+        else:
+            shown[index] = _Shown(shown[index].entry, shown[index].count + 1)
+    return shown
+
+
+def _what(shown: _Shown) -> str:
+    if shown.entry.action == REFUSED_ACTION and shown.count > 1:
+        return i18n.ngettext("Tried %(num)d time to see the data, but was refused",
+                             "Tried %(num)d times to see the data, but was refused",
+                             shown.count) % {"num": shown.count}
+    return i18n.gettext(ACTION_TEXT.get(shown.entry.action, OTHER_ACTION))
+
+
 def describe(entries: Sequence[AuditEntry], names: _Names, viewer: Acting) -> list[LogLine]:
     _ = i18n.gettext
-    return [LogLine(entry.occurred_at, _who(entry, names, viewer),
-                    _(ACTION_TEXT.get(entry.action, OTHER_ACTION)),
-                    _(PURPOSE_TEXT.get(entry.purpose, OTHER_PURPOSE)))
-            for entry in entries]
+    return [LogLine(shown.entry.occurred_at, _who(shown.entry, names, viewer), _what(shown),
+                    _(PURPOSE_TEXT.get(shown.entry.purpose, OTHER_PURPOSE)))
+            for shown in coalesce(entries)][:LIMIT]
 
 
 async def access_log(request: Request) -> Response:
@@ -156,8 +193,8 @@ async def access_log(request: Request) -> Response:
         db: Database = request.app.state.db
         subject_id = who.subject.id
         async with db.read() as session:
-            entries = (await audit.entries_about(
-                session, subject_id, exclude_actor_id=Actor.patient(subject_id).id))[:LIMIT]
+            entries = await audit.entries_about(
+                session, subject_id, exclude_actor_id=Actor.patient(subject_id).id)
         lines = describe(entries, await _names(db, subject_id, entries), who)
         await who.audit_view(request, action=ACCESS_LOG_VIEW, detail={"page": "access_log"})
     return render(request, "patient/access_log.html", {
