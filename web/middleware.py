@@ -126,7 +126,9 @@ class CrossSiteRequestMiddleware:
         if fetch_site is not None and fetch_site not in ("same-origin", "none"):
             return False
         if origin is not None:
-            return origin in (self.origin, _own_origin(scope, headers))
+            # PUBLIC_URL alone says what our origin is: the Host header is
+            # the client's to choose.
+            return origin == self.origin
         return fetch_site is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,11 +139,6 @@ class CrossSiteRequestMiddleware:
         log.warning("cross_site_request_refused", path=scope["path"])
         response = await self.refuse(Request(scope, receive))
         await response(scope, receive, send)
-
-
-def _own_origin(scope: Scope, headers: Headers) -> str:
-    host = headers.get("host", "")
-    return f"{scope.get('scheme', 'http')}://{host}"
 
 
 ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]

@@ -111,3 +111,14 @@ async def test_language_switch_on_a_refused_post_returns_to_the_front_page(
     response = await client.post("/language", data={"lang": "nn"},
                                  headers={"Origin": "https://evil.example"})
     assert html(response).select_one("input[name=next]")["value"] == "/"  # type: ignore[index]
+
+
+async def test_an_origin_matching_only_the_host_header_is_refused(
+        client: httpx.AsyncClient) -> None:
+    """PUBLIC_URL alone decides our origin: a request that names another host
+    and the same as its Origin is still from another site."""
+    response = await client.post("/language", data={"lang": "nn", "next": "/"},
+                                 headers={"Host": "evil.example",
+                                          "Origin": "http://evil.example"})
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
