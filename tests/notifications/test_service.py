@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from starlette.applications import Starlette
@@ -124,11 +125,34 @@ async def test_metrics_show_the_outbox(db):
     assert "tanntid_notification_handover_seconds_bucket" in text
     app = Starlette(routes=[Route("/metrics", metrics_endpoint)])
     app.state.db = db
-    async with client_for(app, "http://t") as client:
+    app.state.settings = Settings(secret_key="x" * 40)  # loopback only, as in dev
+    async with client_for(app, "http://t") as client:  # from 127.0.0.1
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "tanntid_notification_oldest_due_seconds" in response.text
+
+
+async def test_metrics_only_for_the_configured_networks_or_the_token(db):
+    app = Starlette(routes=[Route("/metrics", metrics_endpoint)])
+    app.state.db = db
+    token = "Wm5pX8cR2-vLq7TzN0aJ4_yEd9KsB3hG"
+    app.state.settings = Settings(secret_key="x" * 40, metrics_networks=("10.1.0.0/16",),
+                                  metrics_token=token)
+
+    async def status(client: tuple[str, int], headers: dict[str, str] | None = None) -> int:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return (await http.get("/metrics", headers=headers)).status_code
+
+    assert await status(("10.1.4.5", 5000)) == 200
+    assert await status(("127.0.0.1", 5000)) == 401  # loopback is not in the list
+    assert await status(("203.0.113.9", 5000)) == 401
+    assert await status(("203.0.113.9", 5000), {"Authorization": f"Bearer {token}"}) == 200
+    assert await status(("203.0.113.9", 5000), {"Authorization": "Bearer wrong"}) == 401
+    assert await status(("203.0.113.9", 5000), {"Authorization": f"Basic {token}"}) == 401
+    app.state.settings = Settings(env="production", secret_key="x" * 40, metrics_networks=())
+    assert await status(("127.0.0.1", 5000)) == 401
 
 
 async def test_dev_sms_page_shows_messages_as_a_phone_would(db, app_client):
