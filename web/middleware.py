@@ -48,9 +48,20 @@ class CorrelationIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             # The path only: query strings may carry search words.
-            log.info("request", method=scope["method"], path=scope["path"], status=status,
-                     ms=round((time.perf_counter() - started) * 1000, 1))
+            log.info("request", method=scope["method"], path=loggable_path(scope),
+                     status=status, ms=round((time.perf_counter() - started) * 1000, 1))
             structlog.contextvars.clear_contextvars()
+
+
+def loggable_path(scope: Scope) -> str:
+    """The request's path for the access log: the route's template instead
+    (``/kalender/{token}.ics``) where the path carries a link token, which
+    is a key to someone's appointment."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str) and "{token" in template:
+        return template
+    return str(scope["path"])
 
 
 class SecurityHeadersMiddleware:

@@ -409,3 +409,27 @@ async def test_sms_links_of_other_notifications_and_already_sent_ones(db):
     assert old_page.status_code == 303
     assert old_page.headers["location"] == f"/timer/{mine.appointment.id}"
     assert old_expired.status_code == 404
+
+
+async def test_the_access_log_names_the_route_not_the_token(
+        app: Starlette, client: httpx.AsyncClient, db: Database,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A link token is a key to someone's appointment: the request log keeps
+    the route it went to, never the token itself."""
+    _, appointment = await _booked(db)
+    ics = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    way = directions_link(app.state.settings, appointment, SECRET, NOW)
+    assert ics is not None and way is not None
+    sms = links_for(BASE_URL, link_key(SECRET), appointment.id, 1)
+    paths = [_path(ics), _path(way), *(_path(link) for link in (
+        sms.appointment, sms.calendar, sms.directions))]
+    caplog.set_level("INFO", logger="tanntid.access")
+    for path in [*paths, "/klinikker"]:
+        await client.get(path)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "tanntid.access")
+    for route in ("/kalender/{token}.ics", "/veibeskrivelse/{token}", "/t/{token}",
+                  "/t/{token}.ics", "/t/{token}/kart", "/klinikker"):
+        assert f"path={route} " in logged or f'"path": "{route}"' in logged, route
+    for path in paths:
+        token = path.split("/")[2].removesuffix(".ics")
+        assert token not in logged
