@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from web.middleware import loggable_path
 from web.templating import render
 
 log = structlog.get_logger("tanntid.errors")
