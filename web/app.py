@@ -29,6 +29,7 @@ from registers.person_api import (
 from web import errors
 from web.auth import routes as auth_routes
 from web.auth import services as auth_services
+from web.auth.access import LiveSessionMiddleware
 from web.health import begin_shutdown
 from web.logs import configure_logging
 from web.middleware import (
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(CrossSiteRequestMiddleware, public_url=settings.public_url,
                        refuse=errors.refuse_cross_site, exempt_prefixes=CSRF_EXEMPT),
             Middleware(ServerErrorPageMiddleware, handler=errors.server_error),
+            Middleware(LiveSessionMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=MAX_FORM_BYTES,
                        exempt_prefixes=CSRF_EXEMPT),
         ],
