@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 from booking import calendar
 from booking.directions import directions_to
 from booking.models import Appointment
+from core.bounds import is_id
 from core.db import utcnow
 from core.settings import Settings
 from notifications.models import Notification
@@ -88,7 +89,10 @@ def directions_link(source: Request | Settings | str, appointment: Appointment, 
 
 def _chain_id(request: Request, purpose: str) -> int | None:
     settings: Settings = request.app.state.settings
-    return signing.verify(purpose, request.path_params["token"], settings.secret_key, utcnow())
+    chain_id = signing.verify(purpose, request.path_params["token"], settings.secret_key,
+                              utcnow())
+    # A token holds up to 64 bits; ids are 63 (no such row, and no driver error).
+    return chain_id if chain_id is not None and is_id(chain_id) else None
 
 
 async def _sms_chain_id(request: Request) -> int | None:
@@ -101,7 +105,7 @@ async def _sms_chain_id(request: Request) -> int | None:
     settings: Settings = request.app.state.settings
     token = request.path_params["token"]
     claimed = token_appointment(token)
-    if claimed is None:
+    if claimed is None or not is_id(claimed):
         return None
     async with request.app.state.db.read() as session:
         appointment = await session.get(Appointment, claimed)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from booking import directory
 from booking.models import Clinic
 from booking.search import next_free_times
+from core.bounds import whole_number
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
 from web.templating import render
@@ -23,10 +24,7 @@ NEXT_TIMES = 5
 
 
 def _county_id(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
+    return whole_number(value, low=1) if value else None
 
 
 async def search(request: Request) -> Response:
