@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -182,7 +183,8 @@ async def test_dev_sms_page_shows_what_was_not_sent_and_why(db):
     page = await outbox_page(db)
     assert "Not sent" in page
     assert f'id="sms-{confirmation.id}" data-status="cancelled"' in page
-    assert "(no_mobile)" in page
+    assert "Not sent: we have no mobile number for the recipient." in page
+    assert "(no_mobile)" not in page
 
 
 async def test_cli_stats_and_resend(tmp_path: Path, capsys):
@@ -225,3 +227,24 @@ def test_cli_parser_and_worker_without_redis(capsys):
     assert parser.parse_args(["notifications", "stats", "--json"]).json is True
     assert cli.run_worker(Settings(redis_url=None).notifications) == 2
     assert "REDIS_URL is not set" in capsys.readouterr().err
+
+
+async def test_dev_sms_page_shows_waiting_messages_with_when_and_why(db):
+    """Booked at 21:15: the confirmation waits for 08:00 and the page says so,
+    instead of "No text messages yet"; the reminders wait for their time."""
+    from tests import factories as f
+
+    world = await world_with_phones(db)
+    evening = f.at(2030, 2, 26, 20, 15)  # 21:15 in Oslo
+    appointment = (await book_adult(db, world, now=evening)).appointment
+    confirmation, *reminders = await rows(db, appointment_id=appointment.id)
+    page = await outbox_page(db, now=evening + timedelta(minutes=1))
+    assert "No text messages yet" not in page
+    assert 'id="waiting"' in page
+    item = page[page.index(f'id="sms-{confirmation.id}"'):]
+    item = item[:item.index("</li>")]
+    assert "goes 2030-02-27 08:00" in item
+    assert "Waiting for the sending hours" in item
+    for reminder in reminders:
+        assert f'id="sms-{reminder.id}"' in page
+    assert "Scheduled: goes at its time." in page
