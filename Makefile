@@ -11,15 +11,28 @@ HOST ?= 127.0.0.1
 # the service (`tanntid serve --fakes`); 0: the embedded stand-ins only.
 FAKES ?= 1
 
-.PHONY: setup run test lint imports typecheck pytest bench bench-scale messages migrate seed screenshots clean
+.PHONY: setup run test lint imports typecheck pytest bench bench-scale messages migrate seed screenshots clean lock
 
 setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
 
-$(VENV)/.installed: pyproject.toml
+# Python packages come from requirements.lock (exact versions with their
+# hashes, dev tools included); the project itself is installed on top without
+# resolving anything. `make lock` updates the lock after pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Resolve pyproject.toml's ranges (with the dev extras) to exact versions and
+# hashes. Keeps the locked versions that still fit; `make lock UPGRADE=1`
+# moves every package to its newest allowed version.
+UPGRADE ?=
+lock: $(VENV)/.installed
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	    --extra=dev --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+	    $(if $(filter 1,$(UPGRADE)),--upgrade) --output-file=requirements.lock pyproject.toml
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -4,12 +4,16 @@ two in step. Secrets are never printed: ``repr`` hides them."""
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
+import math
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from core.ratelimit import Rule
 
@@ -28,7 +32,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                    "the address users reach the service at"),
     "SECRET_KEY": ("generated into `var/secret_key` in dev",
                    "signs links and keys identity-number hashing and encryption; "
-                   "required in production"),
+                   "required in production: at least 32 characters of real randomness "
+                   "(`python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`)"),
     "REDIS_URL": ("(unset)", "Redis for the job queue and readiness; unset = in-process jobs"),
     "NOTIFICATION_QUEUE": ("tanntid:notifications",
                            "the arq queue of the notification jobs (one per deployment "
@@ -123,7 +128,14 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                         "picker) per person acting"),
     "SMS_PER_NUMBER_PER_DAY": ("10", "text messages sent to one mobile number in 24 hours; "
                                "more are cancelled with the reason"),
+    "METRICS_NETWORKS": ("`127.0.0.0/8,::1/128` outside production, none in production",
+                         "networks (CIDR, comma-separated) whose clients may read `/metrics`"),
+    "METRICS_TOKEN": ("unset", "a bearer token that opens `/metrics` from anywhere; production "
+                      "needs it or `METRICS_NETWORKS`"),
 }
+
+#: Outside production, only this machine may read ``/metrics`` unless told otherwise.
+LOOPBACK_NETWORKS: Final = ("127.0.0.0/8", "::1/128")
 
 
 class SettingsError(RuntimeError):
@@ -255,6 +267,9 @@ class Settings:
     login_session_rate_limit: str = "5/minute;30/hour"
     hold_rate_limit: str = "10/minute;60/hour"
     sms_per_number_per_day: int = 10
+    # Who may read /metrics: clients in these networks, or with this bearer token.
+    metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def krr_configured(self) -> bool:
@@ -394,6 +409,9 @@ class Settings:
             or cls.login_session_rate_limit,
             hold_rate_limit=env_map.get("HOLD_RATE_LIMIT") or cls.hold_rate_limit,
             sms_per_number_per_day=_whole(env_map, "SMS_PER_NUMBER_PER_DAY", 10),
+            metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
+                                       default=() if production else LOOPBACK_NETWORKS),
+            metrics_token=env_map.get("METRICS_TOKEN") or None,
         )
         settings.check()
         return settings
@@ -454,8 +472,14 @@ class Settings:
                 problems.append(f"neither {name}_CLIENT_JWK nor {name}_CLIENT_SECRET is set")
         if self.allow_synthetic_ids:
             problems.append("synthetic identity numbers are allowed")
-        if len(self.secret_key) < 32:
-            problems.append("SECRET_KEY is shorter than 32 characters")
+        weak = secret_key_weakness(self.secret_key)
+        if weak:
+            problems.append(f"SECRET_KEY {weak}")
+        if not self.metrics_networks and not self.metrics_token:
+            problems.append("neither METRICS_NETWORKS nor METRICS_TOKEN is set (/metrics "
+                            "would be closed to the scraper)")
+        if self.metrics_token is not None and secret_key_weakness(self.metrics_token):
+            problems.append("METRICS_TOKEN is not a long random string")
         if not self.public_url.startswith("https://"):
             problems.append("PUBLIC_URL is not https")
         if self.database_url.startswith("sqlite"):
@@ -479,6 +503,49 @@ class Settings:
                             "and guardians must come from the population register)")
         if problems:
             raise SettingsError("refusing to start in production: " + "; ".join(problems))
+
+
+#: A production SECRET_KEY has at least this many characters...
+SECRET_MIN_LENGTH: Final = 32
+#: ... at least this many different ones ...
+SECRET_MIN_DISTINCT: Final = 10
+#: ... and at least this many bits by the Shannon estimate of its characters.
+SECRET_MIN_BITS: Final = 96
+
+
+def secret_key_weakness(key: str) -> str | None:
+    """Why ``key`` is no production secret, or None. A cheap screen for keys
+    typed by hand (``aaaa…``, ``abcabc…``, ``abcdef…``, a phrase): what
+    ``secrets.token_urlsafe(48)`` or ``openssl rand -base64 48`` prints passes
+    it. It cannot prove randomness; it refuses the obviously not random."""
+    if len(key) < SECRET_MIN_LENGTH:
+        return f"is shorter than {SECRET_MIN_LENGTH} characters"
+    counts = Counter(key)
+    if len(counts) < SECRET_MIN_DISTINCT:
+        return f"has fewer than {SECRET_MIN_DISTINCT} different characters"
+    bits = -sum(n * math.log2(n / len(key)) for n in counts.values())
+    if bits < SECRET_MIN_BITS:
+        return f"has less than {SECRET_MIN_BITS} bits of entropy"
+    for period in range(1, len(key) // 2 + 1):
+        if all(key[i] == key[i - period] for i in range(period, len(key))):
+            return "repeats itself"
+    steps = sum(1 for a, b in itertools.pairwise(key) if abs(ord(a) - ord(b)) == 1)
+    if steps * 2 > len(key):
+        return "is mostly a run of neighbouring characters"
+    return None
+
+
+def _networks(value: str | None, *, default: tuple[str, ...]) -> tuple[str, ...]:
+    if value is None or not value.strip():
+        return default
+    networks = []
+    for item in value.split(","):
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(f"METRICS_NETWORKS: {item.strip()!r} is not a network "
+                                "(e.g. 10.0.0.0/8)") from None
+    return tuple(networks)
 
 
 def _flag(value: str | None, *, default: bool) -> bool:

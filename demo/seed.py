@@ -58,6 +58,7 @@ from demo.data import (
     chair_count,
     chair_name,
 )
+from demo.history import deliver_history
 from demo.people import (
     DEMO_PEOPLE_BY_KEY,
     PersonRow,
@@ -115,6 +116,7 @@ async def seed_demo(db: Database, vault: IdentityVault, *, today: date,
     bookings = _Bookings(db, vault, report, today, now, weeks, generic)
     await bookings.load()
     await bookings.past_appointments()
+    await deliver_history(db, now)  # their texts went out back then (demo/history.py)
     await bookings.demo_appointments()
     await bookings.generic_appointments()
     log.info("demo_seeded", **asdict(report))

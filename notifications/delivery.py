@@ -81,7 +81,7 @@ def judge(snapshot: Snapshot, now: datetime) -> Verdict:
         # Closed, or closing too soon to be worth it: the next opening.
         opening = window.next_open(now if not window.is_open(now) else window.closes_at(now))
         if opening + MIN_VALIDITY > row.expires_at:
-            return Verdict("end", S.TECHNICAL_FAILURE, Reason.EXPIRED)
+            return Verdict("end", S.TECHNICAL_FAILURE, Reason.EXPIRED_BEFORE_SENDING_HOURS)
         return Verdict("wait", reason=Reason.QUIET_HOURS, until=opening)
     return Verdict("send")
 

@@ -5,7 +5,10 @@ takes every message and reports it delivered; nothing leaves the machine.
 ``/dev/sms`` shows every SMS as a phone would, newest first, grouped by
 number, with its delivery status, whichever channel sent it; and, below,
 the messages that never got a number or words (no mobile, reserved in KRR,
-a stale number, a blocked one) with the reason. The page is
+a stale number, a blocked one) with the reason; and, at the top, the
+messages still waiting, with when they will go and why (the sending hours,
+a reminder's time, a busy provider). Reasons are in the words support sees
+(:mod:`notifications.reason_text`). The page is
 mounted only when ``settings.dev_tools`` (never in production) and answers
 404 there anyway.
 """
@@ -22,10 +25,11 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from core.db import Database
+from core.db import Database, utcnow
 from core.settings import Settings
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import Notification
+from notifications.reason_text import DUE_NOW, SCHEDULED, explain, reason_text, words
 from notifications.schedule import OSLO
 from notifications.segments import count_segments
 from notifications.statuses import FAILED, Channel, NotificationStatus, Reason, describe
@@ -70,7 +74,26 @@ def _color(status: str) -> str:
     return "info"
 
 
-async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 10) -> str:
+#: The page is for developers and support, in English.
+LANGUAGE = "en"
+
+
+def _oslo(moment: datetime) -> str:
+    return moment.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+
+
+def why_waiting(row: Notification, now: datetime) -> str:
+    """Why a waiting message has not gone yet, in plain words."""
+    if row.reason:
+        return reason_text(row.reason, LANGUAGE) or row.reason
+    if row.send_after > row.due_at:  # the outbox moved it to the next sending hours
+        return reason_text(Reason.QUIET_HOURS, LANGUAGE) or ""
+    return words(SCHEDULED if row.send_after > now else DUE_NOW, LANGUAGE)
+
+
+async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 10,
+                      now: datetime | None = None) -> str:
+    now = now or utcnow()
     async with db.read() as session:
         cancelled: dict[str | None, int] = {
             reason: int(count) for reason, count in (await session.execute(
@@ -89,7 +112,8 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 
         segments = count_segments(row.body)
         phones.setdefault(row.to_e164 or "(number removed)", []).append({
             "id": row.id, "body": row.body, "status": row.status,
-            "status_text": describe(row.status, "en"), "reason": row.reason,
+            "status_text": describe(row.status, LANGUAGE), "reason": row.reason,
+            "explained": explain(row.status, row.reason, LANGUAGE),
             "purpose": row.purpose, "language": row.language, "color": _color(row.status),
             "when": (row.handed_over_at or row.attempted_at or row.created_at)
             .astimezone(OSLO).strftime("%Y-%m-%d %H:%M"),
@@ -102,12 +126,20 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 
                                        Notification.purged_at.is_(None),
                                        Notification.status != NotificationStatus.CREATED)
             .order_by(Notification.id.desc()).limit(limit))).scalars())
+        waiting = list((await session.execute(
+            select(Notification).where(Notification.channel == Channel.SMS,
+                                       Notification.status == NotificationStatus.CREATED)
+            .order_by(Notification.send_after, Notification.id).limit(limit))).scalars())
     return _env.get_template("dev_sms.html").render(
         daily_cap=daily_cap, capped=cancelled.get(Reason.DAILY_CAP, 0),
         superseded=cancelled.get(Reason.SUPERSEDED, 0),
+        waiting=[{"id": row.id, "purpose": row.purpose, "recipient": row.recipient_id,
+                  "reason": row.reason or "", "goes_at": _oslo(max(row.send_after, now)),
+                  "why": why_waiting(row, now)} for row in waiting],
         phones=[{"number": number, "messages": messages} for number, messages in phones.items()],
         unsent=[{"id": row.id, "purpose": row.purpose, "status": row.status,
-                 "status_text": describe(row.status, "en"), "reason": row.reason,
+                 "status_text": describe(row.status, LANGUAGE), "reason": row.reason,
+                 "explained": explain(row.status, row.reason, LANGUAGE),
                  "recipient": row.recipient_id, "color": _color(row.status),
                  "when": row.status_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")}
                 for row in unsent])

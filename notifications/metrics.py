@@ -19,7 +19,9 @@ notification work); the outbox gauges are the same from any process.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hmac
+import ipaddress
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from prometheus_client import (
@@ -163,11 +165,32 @@ async def render_metrics(db: Database, daily_cap: int | None = None) -> bytes:
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 
+def may_scrape(request: Request, networks: Iterable[str], token: str | None) -> bool:
+    """Is this request from one of ``networks`` (the client address the
+    server saw: behind a proxy, what uvicorn's ``--forwarded-allow-ips``
+    lets through), or does it carry ``Authorization: Bearer <token>``?"""
+    if token is not None:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                              token.encode()):
+            return True
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(network) for network in networks)
+
+
 async def metrics_endpoint(request: Request) -> Response:
-    """``GET /metrics`` (mount it where only the scraper reaches it)."""
-    settings = getattr(request.app.state, "settings", None)
-    cap = getattr(settings, "sms_per_number_per_day", None)
-    return Response(await render_metrics(request.app.state.db, cap),
+    """``GET /metrics``, only for the scraper: a client in ``METRICS_NETWORKS``
+    or one with the bearer token ``METRICS_TOKEN``; anyone else gets 401."""
+    settings = request.app.state.settings
+    if not may_scrape(request, settings.metrics_networks, settings.metrics_token):
+        return Response("Unauthorized\n", status_code=401, media_type="text/plain",
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    return Response(await render_metrics(request.app.state.db,
+                                         settings.sms_per_number_per_day),
                     media_type=CONTENT_TYPE_LATEST)
 
 

@@ -96,6 +96,8 @@ class Reason(StrEnum):
     OPTED_OUT = "opted_out"  # the number replied STOP
     NUMBER_FAILED = "number_failed"  # the number failed permanently before
     EXPIRED = "expired"  # its validity ran out before it could go
+    #: The appointment starts before the sending hours open again: too late to text.
+    EXPIRED_BEFORE_SENDING_HOURS = "expired_before_sending_hours"
     TIMEOUT = "timeout"  # no final answer within the delivery window (72 h)
     RETRIES_EXHAUSTED = "retries_exhausted"
     PROVIDER_REJECTED = "provider_rejected"  # the provider refused it for good

@@ -248,18 +248,27 @@ def verify_appointment(key: bytes, token: str, notification_ids: Iterable[int] =
     cannot be mistaken for each other (different MAC inputs). Drop
     ``_unversioned_mac`` once every appointment booked before that change has
     ended."""
+    found = verified_token(key, token, notification_ids)
+    return None if found is None else found[0]
+
+
+def verified_token(key: bytes, token: str, notification_ids: Iterable[int] = ()
+                   ) -> tuple[int, int | None] | None:
+    """(appointment id, notification id) of a genuine token, the notification
+    being the one of ``notification_ids`` it was signed for, or None for an
+    unversioned token (see :func:`verify_appointment`); None if not genuine."""
     decoded = _decode(token)
     if decoded is None:
         return None
     raw, mac = decoded
     appointment_id = int.from_bytes(raw, "big")
     if tokens.same(mac, _unversioned_mac(key, raw)):
-        return appointment_id
+        return appointment_id, None
     if raw[0] == 0:  # not how sign_appointment writes an id
         return None
     for notification_id in notification_ids:
         if tokens.same(mac, _mac(key, appointment_id, notification_id)):
-            return appointment_id
+            return appointment_id, notification_id
     return None
 
 

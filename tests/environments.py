@@ -5,7 +5,9 @@ from __future__ import annotations
 #: A production setup that passes every check: each test changes one thing.
 GOOD_PRODUCTION = {
     "TANNTID_ENV": "production",
-    "SECRET_KEY": "k" * 48,
+    # secrets.token_urlsafe(48), as the README says to make one.
+    "SECRET_KEY": "q3J9vX2-LmT8aR5wZcN1_kF7yHbD4pEsU0gVoQiW6tYxCnMe",
+    "METRICS_TOKEN": "Wm5pX8cR2-vLq7TzN0aJ4_yEd9KsB3hG",
     "PUBLIC_URL": "https://tanntid.example.no",
     "DATABASE_URL": "postgresql+asyncpg://tanntid@db/tanntid",
     "IDPORTEN_DISCOVERY_URL": "https://idporten.no/.well-known/openid-configuration",

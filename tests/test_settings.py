@@ -26,6 +26,12 @@ def test_production_with_everything_set_starts():
 @pytest.mark.parametrize(("change", "message"), [
     ({"SECRET_KEY": ""}, "SECRET_KEY is required"),
     ({"SECRET_KEY": "short"}, "shorter than 32"),
+    ({"SECRET_KEY": "a" * 32}, "SECRET_KEY has fewer than 10 different"),
+    ({"SECRET_KEY": "k" * 48}, "SECRET_KEY has fewer than 10 different"),
+    ({"SECRET_KEY": "0123456789" * 4}, "SECRET_KEY repeats itself"),
+    ({"SECRET_KEY": "abcdefghijklmnopqrstuvwxyzABCDEFGH"}, "SECRET_KEY is mostly a run"),
+    ({"METRICS_TOKEN": ""}, "neither METRICS_NETWORKS nor METRICS_TOKEN"),
+    ({"METRICS_TOKEN": "secret"}, "METRICS_TOKEN is not a long random"),
     ({"PUBLIC_URL": "http://tanntid.example.no"}, "not https"),
     ({"DATABASE_URL": ""}, "embedded SQLite"),
     ({"ALLOW_SYNTHETIC_IDS": "1"}, "synthetic"),
@@ -61,3 +67,24 @@ async def test_the_contact_register_client_follows_the_settings():
 def test_unknown_environment_is_refused():
     with pytest.raises(SettingsError):
         Settings.from_env({"TANNTID_ENV": "staging", "SECRET_KEY": "x" * 40})
+
+
+def test_a_generated_secret_key_passes_the_production_screen():
+    import secrets
+
+    from core.settings import secret_key_weakness
+
+    assert all(secret_key_weakness(secrets.token_urlsafe(48)) is None for _ in range(200))
+    assert all(secret_key_weakness(secrets.token_hex(32)) is None for _ in range(200))
+
+
+def test_metrics_networks_default_to_loopback_outside_production_only():
+    assert Settings.from_env({"SECRET_KEY": "x" * 40}).metrics_networks == \
+        ("127.0.0.0/8", "::1/128")
+    settings = Settings.from_env(GOOD_PRODUCTION)
+    assert settings.metrics_networks == ()
+    assert Settings.from_env({**GOOD_PRODUCTION, "METRICS_TOKEN": "",
+                              "METRICS_NETWORKS": "10.1.0.0/16, fd00::/8"}).metrics_networks == \
+        ("10.1.0.0/16", "fd00::/8")
+    with pytest.raises(SettingsError, match="METRICS_NETWORKS"):
+        Settings.from_env({"SECRET_KEY": "x" * 40, "METRICS_NETWORKS": "intranet"})

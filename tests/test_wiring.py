@@ -127,3 +127,9 @@ async def test_change_and_cancel_refuse_without_a_listener(db):
                  ).scalar_one()
     assert dict(statuses) == {w.slots[0].id: SlotStatus.BOOKED, w.slots[1].id: SlotStatus.FREE}
     assert count == 1
+
+
+def test_the_booking_flow_path_is_the_same_everywhere() -> None:
+    from web.views import clinics
+    from web.views.booking import pages
+    assert clinics.BOOK == pages.BOOK

@@ -29,9 +29,11 @@ from registers.person_api import (
 from web import errors, ratelimits
 from web.auth import routes as auth_routes
 from web.auth import services as auth_services
+from web.auth.access import LiveSessionMiddleware
 from web.health import begin_shutdown
 from web.logs import configure_logging
 from web.middleware import (
+    BodyLimitMiddleware,
     CorrelationIdMiddleware,
     CrossSiteRequestMiddleware,
     SecurityHeadersMiddleware,
@@ -43,6 +45,8 @@ from web.views.profile import PreferredLocaleMiddleware
 
 #: Paths whose POSTs prove themselves (signatures, client authentication).
 CSRF_EXEMPT = ("/webhooks/", "/dev/idporten/token", "/dev/idporten/par")
+#: The most any form of ours sends (bigger bodies are refused as they are read).
+MAX_FORM_BYTES = 4096
 
 
 def identity_provider_origins(settings: Settings) -> tuple[str, ...]:
@@ -114,6 +118,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(CrossSiteRequestMiddleware, public_url=settings.public_url,
                        refuse=errors.refuse_cross_site, exempt_prefixes=CSRF_EXEMPT),
             Middleware(ServerErrorPageMiddleware, handler=errors.server_error),
+            Middleware(LiveSessionMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=MAX_FORM_BYTES,
+                       exempt_prefixes=CSRF_EXEMPT),
         ],
         exception_handlers={**errors.exception_handlers(),
                             **auth_routes.exception_handlers(),

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from web.middleware import loggable_path
 from web.templating import render
 
 log = structlog.get_logger("tanntid.errors")
@@ -54,7 +55,7 @@ async def server_error(request: Request, exc: Exception) -> Response:
     after which the server logs the exception itself."""
     correlation_id = getattr(request.state, "correlation_id", "")
     log.error("unhandled_exception", correlation_id=correlation_id,
-              error=type(exc).__name__, path=request.url.path)
+              error=type(exc).__name__, path=loggable_path(request.scope))
     try:
         return error_page(request, 500)
     except Exception:  # the error page itself failed: say as little as possible
@@ -89,7 +90,7 @@ async def service_busy(request: Request, exc: Exception) -> Response:
     if not database_exhausted(exc):
         raise exc
     log.warning("database_exhausted", correlation_id=getattr(request.state, "correlation_id", ""),
-                error=type(exc).__name__, path=request.url.path)
+                error=type(exc).__name__, path=loggable_path(request.scope))
     headers = {"Retry-After": str(RETRY_AFTER)}
     try:
         return error_page(request, 503, headers=headers)

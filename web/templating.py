@@ -37,18 +37,15 @@ def current_path(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
-PATIENT_COOKIE = "tanntid-session"
-
-
 def _page_context(request: Request) -> dict[str, Any]:
     return {
         "lang": i18n.get_locale(),
         "languages": i18n.AUTONYMS,
         "here": current_path(request),
         "correlation_id": getattr(request.state, "correlation_id", ""),
-        # Only whether a login cookie is there (no lookup): it decides which
-        # header links to show, never what data a page may show.
-        "signed_in": any(name.endswith(PATIENT_COOKIE) for name in request.cookies),
+        # Whether the patient session is live (web.auth.access.LiveSessionMiddleware):
+        # it decides which header links to show, never what data a page may show.
+        "signed_in": bool(getattr(request.state, "signed_in", False)),
     }
 
 

@@ -45,6 +45,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
+from core.bounds import MAX_ID, whole_number
 from notifications.channels.base import ProviderStatus, SendOutcome, SmsResult
 from notifications.channels.twilio_status import classify_create_error, map_message_status
 
@@ -356,16 +357,17 @@ def parse_status_callback(form: Mapping[str, Any], query: Mapping[str, Any] | st
     if isinstance(query, str):
         text = urlsplit(query).query if "?" in query or "://" in query else query
         query = {k: v[0] for k, v in parse_qs(text).items()}
-    raw_id = query.get("n")
-    try:
-        notification_id = int(str(raw_id))
-    except (TypeError, ValueError) as exc:
-        raise InvalidCallback("no notification id in the callback URL") from exc
+    notification_id = whole_number(query.get("n"), low=1, high=MAX_ID)
+    if notification_id is None:
+        raise InvalidCallback("no notification id in the callback URL")
     sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
     twilio_status = str(form.get("MessageStatus") or form.get("SmsStatus") or "")
     if not sid or not twilio_status:
         raise InvalidCallback("MessageSid and MessageStatus are required")
-    error_code = _int_or_none(form.get("ErrorCode") or None)
+    raw_code = form.get("ErrorCode") or None
+    error_code = None if raw_code is None else whole_number(raw_code)
+    if raw_code is not None and error_code is None:
+        raise InvalidCallback("ErrorCode is not a Twilio error code")
     mapped = map_message_status(twilio_status, error_code)
     return notification_id, StatusReceipt(
         provider_ref=sid, twilio_status=twilio_status.lower(), status=mapped.status,

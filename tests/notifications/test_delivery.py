@@ -326,3 +326,26 @@ async def test_accepted_with_a_final_status_from_lookup_is_recorded(db, clock):
     runtime = make_runtime(db, Delivered(), clock)
     assert await jobs.deliver(runtime, notes[0].id) == "accepted"
     assert (await row(db, notes[0].id)).status == "delivered"
+
+
+async def test_a_notice_too_late_for_the_sending_hours_says_so(db, sms, clock):
+    """Booked at 21:30 for an appointment at 08:04: the sending hours open at
+    08:00, too late for a text. It ends with its own reason, not a generic
+    "expired" that reads like a technical fault."""
+    from notifications.models import Notification
+    from notifications.reason_text import explain
+
+    _, _, notes = await booked(db)
+    async with db.write() as session:
+        await session.execute(update(Notification).where(Notification.id == notes[0].id)
+                              .values(expires_at=f.at(2030, 2, 27, 7, 4)))
+    runtime = make_runtime(db, sms, clock)
+    clock.now = f.at(2030, 2, 26, 20, 30)  # 21:30 in Oslo
+    assert await jobs.deliver(runtime, notes[0].id) == "technical-failure"
+    after = await row(db, notes[0].id)
+    assert (after.status, after.reason) == ("technical-failure",
+                                           Reason.EXPIRED_BEFORE_SENDING_HOURS)
+    assert explain(after.status, after.reason, "en") == (
+        "Not sent: the appointment starts before the sending hours open again, so the text "
+        "would have come too late.")
+    assert sms.calls == 0

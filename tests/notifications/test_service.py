@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from starlette.applications import Starlette
@@ -124,11 +126,34 @@ async def test_metrics_show_the_outbox(db):
     assert "tanntid_notification_handover_seconds_bucket" in text
     app = Starlette(routes=[Route("/metrics", metrics_endpoint)])
     app.state.db = db
-    async with client_for(app, "http://t") as client:
+    app.state.settings = Settings(secret_key="x" * 40)  # loopback only, as in dev
+    async with client_for(app, "http://t") as client:  # from 127.0.0.1
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "tanntid_notification_oldest_due_seconds" in response.text
+
+
+async def test_metrics_only_for_the_configured_networks_or_the_token(db):
+    app = Starlette(routes=[Route("/metrics", metrics_endpoint)])
+    app.state.db = db
+    token = "Wm5pX8cR2-vLq7TzN0aJ4_yEd9KsB3hG"
+    app.state.settings = Settings(secret_key="x" * 40, metrics_networks=("10.1.0.0/16",),
+                                  metrics_token=token)
+
+    async def status(client: tuple[str, int], headers: dict[str, str] | None = None) -> int:
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            return (await http.get("/metrics", headers=headers)).status_code
+
+    assert await status(("10.1.4.5", 5000)) == 200
+    assert await status(("127.0.0.1", 5000)) == 401  # loopback is not in the list
+    assert await status(("203.0.113.9", 5000)) == 401
+    assert await status(("203.0.113.9", 5000), {"Authorization": f"Bearer {token}"}) == 200
+    assert await status(("203.0.113.9", 5000), {"Authorization": "Bearer wrong"}) == 401
+    assert await status(("203.0.113.9", 5000), {"Authorization": f"Basic {token}"}) == 401
+    app.state.settings = Settings(env="production", secret_key="x" * 40, metrics_networks=())
+    assert await status(("127.0.0.1", 5000)) == 401
 
 
 async def test_dev_sms_page_shows_messages_as_a_phone_would(db, app_client):
@@ -158,7 +183,8 @@ async def test_dev_sms_page_shows_what_was_not_sent_and_why(db):
     page = await outbox_page(db)
     assert "Not sent" in page
     assert f'id="sms-{confirmation.id}" data-status="cancelled"' in page
-    assert "(no_mobile)" in page
+    assert "Not sent: we have no mobile number for the recipient." in page
+    assert "(no_mobile)" not in page
 
 
 async def test_cli_stats_and_resend(tmp_path: Path, capsys):
@@ -201,3 +227,24 @@ def test_cli_parser_and_worker_without_redis(capsys):
     assert parser.parse_args(["notifications", "stats", "--json"]).json is True
     assert cli.run_worker(Settings(redis_url=None).notifications) == 2
     assert "REDIS_URL is not set" in capsys.readouterr().err
+
+
+async def test_dev_sms_page_shows_waiting_messages_with_when_and_why(db):
+    """Booked at 21:15: the confirmation waits for 08:00 and the page says so,
+    instead of "No text messages yet"; the reminders wait for their time."""
+    from tests import factories as f
+
+    world = await world_with_phones(db)
+    evening = f.at(2030, 2, 26, 20, 15)  # 21:15 in Oslo
+    appointment = (await book_adult(db, world, now=evening)).appointment
+    confirmation, *reminders = await rows(db, appointment_id=appointment.id)
+    page = await outbox_page(db, now=evening + timedelta(minutes=1))
+    assert "No text messages yet" not in page
+    assert 'id="waiting"' in page
+    item = page[page.index(f'id="sms-{confirmation.id}"'):]
+    item = item[:item.index("</li>")]
+    assert "goes 2030-02-27 08:00" in item
+    assert "Waiting for the sending hours" in item
+    for reminder in reminders:
+        assert f'id="sms-{reminder.id}"' in page
+    assert "Scheduled: goes at its time." in page

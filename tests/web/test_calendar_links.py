@@ -409,3 +409,132 @@ async def test_sms_links_of_other_notifications_and_already_sent_ones(db):
     assert old_page.status_code == 303
     assert old_page.headers["location"] == f"/timer/{mine.appointment.id}"
     assert old_expired.status_code == 404
+
+
+async def test_the_access_log_names_the_route_not_the_token(
+        app: Starlette, client: httpx.AsyncClient, db: Database,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A link token is a key to someone's appointment: the request log keeps
+    the route it went to, never the token itself."""
+    _, appointment = await _booked(db)
+    ics = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    way = directions_link(app.state.settings, appointment, SECRET, NOW)
+    assert ics is not None and way is not None
+    sms = links_for(BASE_URL, link_key(SECRET), appointment.id, 1)
+    paths = [_path(ics), _path(way), *(_path(link) for link in (
+        sms.appointment, sms.calendar, sms.directions))]
+    caplog.set_level("INFO", logger="tanntid.access")
+    for path in [*paths, "/klinikker"]:
+        await client.get(path)
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == "tanntid.access")
+    for route in ("/kalender/{token}.ics", "/veibeskrivelse/{token}", "/t/{token}",
+                  "/t/{token}.ics", "/t/{token}/kart", "/klinikker"):
+        assert f"path={route} " in logged or f'"path": "{route}"' in logged, route
+    for path in paths:
+        token = path.split("/")[2].removesuffix(".ics")
+        assert token not in logged
+
+
+async def _guardian_booked_child(db: Database) -> tuple[World, Appointment, int]:
+    """The adult, guardian of the 9-year-old at the same address, booked the
+    child; returns the world, the appointment and the guardian's SMS row."""
+    from booking.models import Guardianship
+
+    world = await make_world(db)
+    async with db.write() as session:
+        session.add(Guardianship(guardian_id=world.adult.id, child_id=world.child.id))
+    outcome = await service.book(db, Actor.guardian(world.adult.id, {world.child.id}),
+                                 patient_id=world.child.id, slot_id=world.slots[0].id,
+                                 appointment_type_id=world.child_exam.id, now=NOW)
+    async with db.read() as session:
+        [to_guardian] = (await session.scalars(select(Notification.id).where(
+            Notification.appointment_id == outcome.appointment.id,
+            Notification.recipient_id == world.adult.id, Notification.channel == "sms",
+            Notification.purpose == "confirmation"))).all()
+    return world, outcome.appointment, to_guardian
+
+
+async def test_links_die_for_a_guardian_who_lost_access_even_after_a_move(db: Database) -> None:
+    """The child gets a confidential address and the clinic moves the
+    appointment: the guardian's SMS links and page links show nothing (the
+    same page as any unknown link), not the new clinic and time."""
+    from booking.models import Patient
+
+    world, booked, to_guardian = await _guardian_booked_child(db)
+    app = make_app(db)
+    settings = app.state.settings
+    sms = links_for(settings.public_url, link_key(settings.secret_key), booked.id, to_guardian)
+    held = calendar_link(settings, booked, SECRET, NOW, holder_id=world.adult.id)
+    way = directions_link(settings, booked, SECRET, NOW, holder_id=world.adult.id)
+    older = calendar_link(settings, booked, SECRET, NOW)  # names no holder
+    assert held is not None and way is not None and older is not None
+    paths = [_path(held), _path(way), _path(older), *(
+        link.removeprefix(settings.public_url) for link in (sms.calendar, sms.directions))]
+
+    async with client_for(app, settings.public_url) as client:
+        with time_machine.travel(NOW, tick=False):
+            assert [(await client.get(p)).status_code for p in paths] == [200] * 5
+            assert (await client.get(sms.appointment.removeprefix(
+                settings.public_url))).status_code == 303
+            async with db.write() as session:
+                child = await session.get(Patient, world.child.id)
+                assert child is not None
+                child.confidential_address = "fortrolig"
+            staff = Actor.staff("reception-1", {world.clinic.id, world.other_clinic.id})
+            await service.change(db, staff, appointment_id=booked.id,
+                                 new_slot_id=world.other_slot.id, now=NOW)
+            after = [await client.get(p) for p in paths]
+            page = await client.get(sms.appointment.removeprefix(settings.public_url))
+    assert [response.status_code for response in after] == [404] * 5
+    assert page.status_code == 404
+    for response in after:
+        assert world.other_clinic.name not in response.text
+        assert "text/calendar" not in response.headers["content-type"]
+
+
+async def test_a_guardians_links_die_when_the_child_turns_16(db: Database) -> None:
+    from booking.models import Patient
+
+    world, booked, to_guardian = await _guardian_booked_child(db)
+    app = make_app(db)
+    settings = app.state.settings
+    sms = links_for(settings.public_url, link_key(settings.secret_key), booked.id, to_guardian)
+    path = sms.calendar.removeprefix(settings.public_url)
+    async with client_for(app, settings.public_url) as client:
+        with time_machine.travel(NOW, tick=False):
+            assert (await client.get(path)).status_code == 200
+            async with db.write() as session:
+                child = await session.get(Patient, world.child.id)
+                assert child is not None
+                child.birth_date = NOW.date().replace(year=NOW.year - 16)  # 16 today
+            assert (await client.get(path)).status_code == 404
+
+
+async def test_an_sms_link_expires_on_its_own(db: Database) -> None:
+    """An SMS link stops SMS_LINK_LIFETIME after its message went, even for an
+    appointment further ahead."""
+    from notifications.models import Notification as Row
+
+    w = await make_world(db)
+    out = await service.book(db, Actor.patient(w.adult.id), patient_id=w.adult.id,
+                             slot_id=w.slots[0].id, appointment_type_id=w.exam.id, now=NOW)
+    [confirmation, *_] = await _notification_ids(db, out.appointment.id)
+    app = make_app(db)
+    settings = app.state.settings
+    links = links_for(settings.public_url, link_key(settings.secret_key), out.appointment.id,
+                      confirmation)
+    path = links.calendar.removeprefix(settings.public_url)
+    went = NOW - views.SMS_LINK_LIFETIME
+
+    async def sent_at(moment: datetime) -> None:
+        async with db.write() as session:
+            row = await session.get(Row, confirmation)
+            assert row is not None
+            row.handed_over_at = moment
+
+    async with client_for(app, settings.public_url) as client:
+        with time_machine.travel(NOW, tick=False):
+            await sent_at(went + timedelta(minutes=1))
+            assert (await client.get(path)).status_code == 200
+            await sent_at(went)
+            assert (await client.get(path)).status_code == 404

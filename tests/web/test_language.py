@@ -111,3 +111,43 @@ async def test_language_switch_on_a_refused_post_returns_to_the_front_page(
     response = await client.post("/language", data={"lang": "nn"},
                                  headers={"Origin": "https://evil.example"})
     assert html(response).select_one("input[name=next]")["value"] == "/"  # type: ignore[index]
+
+
+async def test_an_origin_matching_only_the_host_header_is_refused(
+        client: httpx.AsyncClient) -> None:
+    """PUBLIC_URL alone decides our origin: a request that names another host
+    and the same as its Origin is still from another site."""
+    response = await client.post("/language", data={"lang": "nn", "next": "/"},
+                                 headers={"Host": "evil.example",
+                                          "Origin": "http://evil.example"})
+    assert response.status_code == 403
+    assert "set-cookie" not in response.headers
+
+
+async def test_a_chunked_body_over_the_form_limit_is_refused_while_read(
+        client: httpx.AsyncClient) -> None:
+    """No Content-Length: the limit counts the bytes as they arrive and stops
+    reading at the first chunk past 4 KiB, instead of reading 3 MB."""
+    sent = 0
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        nonlocal sent
+        yield b"lang=nn&next=%2F&pad="
+        for _ in range(3 * 1024):
+            sent += 1024
+            yield b"a" * 1024
+
+    response = await client.post("/language", content=chunks(), headers={
+        **SAME_ORIGIN, "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+    assert "set-cookie" not in response.headers
+    assert sent <= 8 * 1024
+
+
+async def test_an_announced_body_over_the_form_limit_is_refused(
+        client: httpx.AsyncClient) -> None:
+    response = await client.post("/language", content=b"lang=nn&pad=" + b"a" * 5000,
+                                 headers={**SAME_ORIGIN, "Content-Type":
+                                          "application/x-www-form-urlencoded"})
+    assert response.status_code == 400
+    assert "set-cookie" not in response.headers

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlsplit
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from booking.audit import Actor
 from idporten.redirects import safe_next
@@ -109,3 +110,31 @@ async def login_required(request: Request, exc: Exception) -> Response:
         policy.clear(response)
     response.headers.add_vary_header("HX-Request")
     return response
+
+
+#: Where no page is rendered, so no header needs to know about the session.
+_NO_PAGES = ("/static/", "/healthz", "/readyz", "/metrics", "/webhooks/")
+
+
+class LiveSessionMiddleware:
+    """Whether this request has a live patient session, for the page header
+    ("My page" and "Log out", or "Log in"): looked up once per request that
+    carries the session cookie (:func:`current_session`, which the views'
+    :func:`require_patient` then reuses), never guessed from the cookie
+    alone, which outlives a session ended by the idle limit or by logout
+    elsewhere. Read by ``web.templating``; it decides which header links
+    show, never what a page may show."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(_NO_PAGES):
+            request = Request(scope)
+            if services(request.app).cookie("patient").name in request.cookies:
+                try:
+                    session = await current_session(request, "patient")
+                except Exception:  # the store is down: the view says so if it needs it
+                    session = None
+                request.state.signed_in = session is not None and session.patient_id is not None
+        await self.app(scope, receive, send)

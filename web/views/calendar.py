@@ -2,11 +2,19 @@
 calendar file, and the way to its clinic.
 
 Each link carries a signed token (``web.signing``) of the appointment chain's
-id, made for one purpose and valid until the appointment ends. The chain id
-stays the same through changes, so a link sent at booking follows the
-appointment to its new time, and after a cancellation gives the cancelling
-calendar file. An unknown, expired or altered token gets the same 404 page as
-any address that does not exist: nothing tells a guesser which part was wrong.
+id and of the person it was made for (the holder), made for one purpose and
+valid until the appointment ends. The chain id stays the same through
+changes, so a link sent at booking follows the appointment to its new time,
+and after a cancellation gives the cancelling calendar file, but only while
+its holder may still see the appointment that day
+(:mod:`booking.link_access`): a guardian who lost access holds a dead link.
+Links made before they named their holder (purposes ``ics`` and
+``directions``, still accepted byte for byte) work only while the patient and
+every guardian on record may. SMS links (``/t/…``) name their notification,
+whose recipient is the holder, and also stop :data:`SMS_LINK_LIFETIME` after
+the message went. An unknown, expired, altered or no longer entitled
+token gets the same 404 page as any address that does not exist: nothing
+tells a guesser, or a former guardian, which part was wrong.
 
 Routes (wired in ``web.routes``)::
 
@@ -16,7 +24,7 @@ Routes (wired in ``web.routes``)::
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -26,12 +34,16 @@ from starlette.responses import RedirectResponse, Response
 
 from booking import calendar
 from booking.directions import directions_to
+from booking.link_access import all_may_follow, possible_holders
 from booking.models import Appointment
+from booking.rules import local_date
+from core.bounds import is_id
 from core.db import utcnow
 from core.settings import Settings
 from notifications.models import Notification
-from notifications.templates import link_key, token_appointment, verify_appointment
+from notifications.templates import link_key, token_appointment, verified_token
 from web import i18n, signing
+from web.acting import relations_source
 from web.errors import error_page
 from web.templating import render
 from web.views.clinics import phone_link
@@ -41,6 +53,14 @@ DIRECTIONS_PURPOSE: Final = "directions"
 CALENDAR_PATH: Final = "/kalender/{token}.ics"
 DIRECTIONS_PATH: Final = "/veibeskrivelse/{token}"
 FILENAME: Final = "tannlege.ics"
+#: A link that names its holder signs ``holder << HOLDER_SHIFT | chain`` for
+#: the purpose with :data:`HELD` appended: chain ids below 2**40, holders
+#: below 2**24 (a bigger one gets a link of the older kind).
+HOLDER_SHIFT: Final = 40
+HELD: Final = "-for"
+#: An SMS link stops working this long after its message was written (or
+#: when the appointment has ended, if that is sooner).
+SMS_LINK_LIFETIME: Final = timedelta(days=90)
 #: The token is a key: no copies in caches, no listing in search engines.
 PRIVATE_HEADERS: Final = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex, nofollow"}
 
@@ -57,28 +77,35 @@ def _public_url(source: Request | Settings | str) -> str:
     return source.rstrip("/")
 
 
-def _token(purpose: str, appointment: Appointment, secret: str, now: datetime) -> str | None:
+def _token(purpose: str, appointment: Appointment, secret: str, now: datetime,
+           holder_id: int | None = None) -> str | None:
     if appointment.ends_at <= now:
         return None  # the link would be dead on arrival
-    return signing.sign(purpose, appointment.chain_id or appointment.id, appointment.ends_at,
-                        secret)
+    chain_id = appointment.chain_id or appointment.id
+    if holder_id is not None and chain_id < 2**HOLDER_SHIFT and 0 < holder_id < 2**24:
+        return signing.sign(purpose + HELD, holder_id << HOLDER_SHIFT | chain_id,
+                            appointment.ends_at, secret)
+    return signing.sign(purpose, chain_id, appointment.ends_at, secret)
 
 
 def calendar_link(source: Request | Settings | str, appointment: Appointment, secret: str,
-                  now: datetime | None = None) -> str | None:
+                  now: datetime | None = None, *, holder_id: int | None = None) -> str | None:
     """Absolute address of the appointment's calendar file, valid until it
-    ends; None once it has ended."""
-    token = _token(CALENDAR_PURPOSE, appointment, secret, now or utcnow())
+    ends and while ``holder_id`` (who is given the link) may see it; None
+    once it has ended."""
+    token = _token(CALENDAR_PURPOSE, appointment, secret, now or utcnow(), holder_id)
     if token is None:
         return None
     return _public_url(source) + CALENDAR_PATH.format(token=token)
 
 
 def directions_link(source: Request | Settings | str, appointment: Appointment, secret: str,
-                    now: datetime | None = None) -> str | None:
+                    now: datetime | None = None, *, holder_id: int | None = None
+                    ) -> str | None:
     """Absolute address of the way to the appointment's clinic, valid until
-    the appointment ends; None once it has ended."""
-    token = _token(DIRECTIONS_PURPOSE, appointment, secret, now or utcnow())
+    the appointment ends and while ``holder_id`` may see it; None once it
+    has ended."""
+    token = _token(DIRECTIONS_PURPOSE, appointment, secret, now or utcnow(), holder_id)
     if token is None:
         return None
     return _public_url(source) + DIRECTIONS_PATH.format(token=token)
@@ -86,9 +113,32 @@ def directions_link(source: Request | Settings | str, appointment: Appointment, 
 
 # --- following links --------------------------------------------------------
 
-def _chain_id(request: Request, purpose: str) -> int | None:
+async def _entitled(request: Request, chain_id: int, holders: set[int] | None) -> bool:
+    """May the link's holders (None: not named) still see the chain's
+    appointment today?"""
+    latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
+    if latest is None:
+        return False
+    if holders is None:
+        holders = await possible_holders(request.app.state.db, latest.patient_id)
+    return await all_may_follow(relations_source(request), holders, latest.patient_id,
+                                local_date(utcnow()))
+
+
+async def _chain_id(request: Request, purpose: str) -> int | None:
     settings: Settings = request.app.state.settings
-    return signing.verify(purpose, request.path_params["token"], settings.secret_key, utcnow())
+    token, now = request.path_params["token"], utcnow()
+    holders: set[int] | None = None
+    held = signing.verify(purpose + HELD, token, settings.secret_key, now)
+    if held is not None:
+        chain_id, holders = held & (2**HOLDER_SHIFT - 1), {held >> HOLDER_SHIFT}
+    else:
+        found = signing.verify(purpose, token, settings.secret_key, now)
+        # A token holds up to 64 bits; ids are 63 (no such row, and no driver error).
+        if found is None or not is_id(found):
+            return None
+        chain_id = found
+    return chain_id if await _entitled(request, chain_id, holders) else None
 
 
 async def _sms_chain_id(request: Request) -> int | None:
@@ -101,24 +151,35 @@ async def _sms_chain_id(request: Request) -> int | None:
     settings: Settings = request.app.state.settings
     token = request.path_params["token"]
     claimed = token_appointment(token)
-    if claimed is None:
+    if claimed is None or not is_id(claimed):
         return None
     async with request.app.state.db.read() as session:
         appointment = await session.get(Appointment, claimed)
-        notification_ids = (await session.scalars(
-            select(Notification.id).where(Notification.appointment_id == claimed))).all()
-    if appointment is None or verify_appointment(
-            link_key(settings.secret_key), token, notification_ids) != claimed:
+        # When each message went (or is to go): its link's lifetime starts then.
+        sent = {row.id: (row.recipient_id, row.handed_over_at or row.send_after)
+                for row in (await session.execute(
+                    select(Notification.id, Notification.recipient_id,
+                           Notification.handed_over_at, Notification.send_after)
+                    .where(Notification.appointment_id == claimed))).all()}
+    found = verified_token(link_key(settings.secret_key), token, sent)
+    if appointment is None or found is None or found[0] != claimed:
+        return None
+    # The holder is the notification's recipient; a token that names none
+    # went to one of the appointment's recipients, so all of them count.
+    named = [sent[found[1]]] if found[1] is not None else list(sent.values())
+    now = utcnow()
+    if not named or min(written for _, written in named) + SMS_LINK_LIFETIME <= now:
         return None
     chain_id = appointment.chain_id or appointment.id
     latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
-    if latest is None or latest.ends_at <= utcnow():
+    if latest is None or latest.ends_at <= now:
         return None
-    return chain_id
+    holders = {recipient for recipient, _ in named}
+    return chain_id if await _entitled(request, chain_id, holders) else None
 
 
 async def calendar_file(request: Request) -> Response:
-    return await _calendar_response(request, _chain_id(request, CALENDAR_PURPOSE))
+    return await _calendar_response(request, await _chain_id(request, CALENDAR_PURPOSE))
 
 
 async def sms_calendar_file(request: Request) -> Response:
@@ -145,7 +206,7 @@ async def _calendar_response(request: Request, chain_id: int | None) -> Response
 
 
 async def directions(request: Request) -> Response:
-    return await _directions_page(request, _chain_id(request, DIRECTIONS_PURPOSE))
+    return await _directions_page(request, await _chain_id(request, DIRECTIONS_PURPOSE))
 
 
 async def sms_directions(request: Request) -> Response:

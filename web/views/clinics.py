@@ -16,22 +16,22 @@ from booking import directory
 from booking.models import Clinic
 from booking.rules import local_date
 from booking.search import cached_next_free_times_by_kind
+from core.bounds import whole_number
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
 from web.templating import render
-from web.views.booking.pages import BOOK
 
 #: The search form's results element (``id``) and the block that fills it.
 SEARCH_FRAGMENTS = {"results": "results"}
 #: How many next free times the clinic's page shows for each kind.
 NEXT_TIMES = 3
+#: The booking flow (web.views.booking.pages.BOOK; not imported, since the
+#: booking pages import this module for phone links).
+BOOK = "/bestill"
 
 
 def _county_id(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
+    return whole_number(value, low=1) if value else None
 
 
 async def search(request: Request) -> Response:

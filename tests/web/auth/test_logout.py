@@ -115,3 +115,20 @@ async def _id_token(app) -> str:
     token = _decrypt(services(app).sessions.store.fernet, row.id_token_encrypted)
     assert token
     return token
+
+
+async def test_the_header_follows_the_live_session_not_the_cookie(app, client):
+    """After a front-channel logout the browser still holds the cookie, but
+    the session is gone: the header offers "Log in", not "My page"."""
+    await login(client)
+    before = await client.get("/klinikker")
+    assert 'action="/auth/logout"' in before.text and 'href="/min-side"' in before.text
+    sid = await sid_of_only_session(app)
+    async with browser("http://127.0.0.1:8000", httpx.ASGITransport(app=app)) as iframe:
+        await iframe.get("/auth/frontchannel-logout", params={
+            "iss": "http://127.0.0.1:8000/dev/idporten", "sid": sid})
+    assert any("session" in c.name for c in client.browser_cookies.jar)  # still held
+    after = await client.get("/klinikker")
+    assert after.status_code == 200
+    assert 'action="/auth/logout"' not in after.text
+    assert 'href="/auth/login?next=/min-side"' in after.text

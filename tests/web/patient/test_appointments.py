@@ -144,6 +144,9 @@ async def test_appointment_page_has_address_directions_and_calendar(app, world: 
     assert calendar is not None
     assert calendar["href"].startswith("http://127.0.0.1:8000/kalender/")
     assert calendar["href"].endswith(".ics")
+    # The link names who was given it, and works for them.
+    path = str(calendar["href"]).removeprefix("http://127.0.0.1:8000")
+    assert (await client.get(path)).status_code == 200
 
 
 async def test_confirm_without_javascript_redirects_back(app, world: World, logged_in) -> None:

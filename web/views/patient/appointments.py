@@ -81,7 +81,8 @@ async def render_appointment(request: Request, who: Acting, appointment: Appoint
     }
     if item.upcoming:
         context["directions"] = directions_to(appointment.clinic)
-        context["calendar_url"] = calendar_link(request, appointment, settings.secret_key, now)
+        context["calendar_url"] = calendar_link(request, appointment, settings.secret_key, now,
+                                                holder_id=who.me.id)
     if audit:
         await who.audit_view(request, detail={"page": "appointment",
                                               "appointment_id": appointment.id})
