@@ -282,8 +282,9 @@ def may_change(actor: Actor, appointment: Appointment, appointment_type: Appoint
 def confirmation_requested(appointment: Appointment) -> bool:
     """Has the clinic asked for an answer that is not given yet? Only a
     clinic-issued appointment (innkalling) asks; a time the patient booked
-    themselves needs no confirmation."""
-    return bool(appointment.clinic_issued) and appointment.status == AppointmentStatus.BOOKED
+    themselves needs no confirmation, nor one they moved to a time they chose."""
+    return (bool(appointment.clinic_issued) and appointment.status == AppointmentStatus.BOOKED
+            and not appointment.self_reschedules)
 
 
 def may_confirm(actor: Actor, appointment: Appointment, now: datetime) -> Decision:

@@ -188,6 +188,8 @@ def test_confirmation_is_asked_for_only_where_the_clinic_asked():
         clinic_issued=True, status=AppointmentStatus.CONFIRMED))
     assert not rules.confirmation_requested(appointment(
         clinic_issued=True, status=AppointmentStatus.CANCELLED))
+    # Moved by the patient to a time they chose: nothing left to answer.
+    assert not rules.confirmation_requested(appointment(clinic_issued=True, self_reschedules=1))
 
 
 def test_children_are_never_warned_of_a_fee():
