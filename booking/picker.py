@@ -1,6 +1,7 @@
 """Which free times a patient is offered when choosing one: a day at a time,
-with the first and the next day that have any, and the nearest ones to a
-time that was taken meanwhile.
+with the week around it (how many times each open day has; days the clinic
+is closed are left out), the first and the next day that have any, and the
+nearest ones to a time that was taken meanwhile.
 
 A free slot is offered when :func:`booking.rules.why_not_offered` has nothing
 against it: the kind suits the patient's age on that day, and the time does
@@ -18,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
 from booking import queries, rules
+from booking.holidays import is_public_holiday
 from booking.models import Appointment, AppointmentType, Clinic, Patient
 from booking.reasons import Reason
 from booking.search import FreeSlot, free_slots
@@ -104,6 +106,49 @@ def shown_day(wanted: date | None, first_free: date | None, search: Search) -> d
     return min(max(day, search.today), search.last_day)
 
 
+def is_open(clinic: Clinic, day: date) -> bool:
+    """Whether the clinic works on ``day``: its weekly opening hours have the
+    weekday and it is no public holiday. A clinic with no opening hours at
+    all is taken to work every day (its slots say when)."""
+    if is_public_holiday(day):
+        return False
+    hours = clinic.opening_hours or {}
+    return not hours or str(day.weekday()) in hours
+
+
+def _open_day(search: Search, day: date, step: int) -> date | None:
+    """The nearest open day from ``day`` (inclusive) in direction ``step``
+    (+1 or -1), within today and the booking horizon."""
+    while search.today <= day <= search.last_day:
+        if is_open(search.clinic, day):
+            return day
+        day += timedelta(days=step)
+    return None
+
+
+def week_days(search: Search, shown: date) -> list[date]:
+    """The days of the week (Monday to Sunday) ``shown`` is in, within today
+    and the booking horizon."""
+    monday = shown - timedelta(days=shown.weekday())
+    week = (monday + timedelta(days=n) for n in range(7))
+    return [day for day in week if search.today <= day <= search.last_day or day == shown]
+
+
+def _week_before(search: Search, monday: date) -> date | None:
+    """The first open day of the week before the one starting ``monday``
+    (or of what is left of it from today)."""
+    found = _open_day(search, max(search.today, monday - timedelta(days=7)), +1)
+    return found if found is not None and found < monday else None
+
+
+@dataclass(frozen=True)
+class StripDay:
+    """One day of the week strip: how many times it offers."""
+
+    day: date
+    free: int
+
+
 @dataclass(frozen=True)
 class Day:
     """One day of the picker: its offered times and the ways to other days."""
@@ -111,15 +156,20 @@ class Day:
     day: date
     #: One per start time.
     times: list[FreeSlot]
-    #: The days before and after, while they are within the booking horizon.
+    #: The open days before and after, while they are within the booking horizon.
     previous: date | None
     next: date | None
     #: The first day with offered times, when it is not this one.
     first_free: date | None
-    #: When this day has no offered times: the next day that has.
+    #: The next day after this one with offered times.
     next_free: date | None
     #: Why nothing of this kind is offered to the patient this day (age).
     refusal: Reason | None
+    #: The open days of this week with how many times each offers.
+    week: list[StripDay]
+    #: An open day of the week before and of the week after, within the horizon.
+    previous_week: date | None
+    next_week: date | None
 
 
 async def day(db: Database, search: Search, wanted: date | None,
@@ -130,23 +180,35 @@ async def day(db: Database, search: Search, wanted: date | None,
     first = await offered_times(db, search, limit=1, now=now, own=own)
     first_day = rules.local_date(first[0].starts_at) if first else None
     shown = shown_day(wanted, first_day, search)
-    start, end = day_bounds(shown)
-    times = distinct_times(await offered_times(db, search, start=start, end=end, now=now,
-                                               own=own))
-    next_free = None
-    if not times:
-        later = await offered_times(db, search, start=end, limit=1, now=now, own=own)
-        next_free = rules.local_date(later[0].starts_at) if later else None
+    days = week_days(search, shown)
+    week_start, _ = day_bounds(days[0])
+    _, week_end = day_bounds(days[-1])
+    in_week = distinct_times(await offered_times(db, search, start=week_start, end=week_end,
+                                                 limit=DAY_LIMIT * len(days), now=now,
+                                                 own=own))
+    times = [slot for slot in in_week if rules.local_date(slot.starts_at) == shown]
+    per_day = {d: 0 for d in days}
+    for slot in in_week:
+        local = rules.local_date(slot.starts_at)
+        if local in per_day:
+            per_day[local] += 1
+    _, end = day_bounds(shown)
+    later = await offered_times(db, search, start=end, limit=1, now=now, own=own)
+    next_free = rules.local_date(later[0].starts_at) if later else None
     refusal = rules.may_self_book_type(search.kind, search.patient.birth_date, shown).reason
-    previous = shown - timedelta(days=1)
-    following = shown + timedelta(days=1)
+    monday = shown - timedelta(days=shown.weekday())
     return Day(
         day=shown, times=times,
-        previous=previous if previous >= search.today else None,
-        next=following if following <= search.last_day else None,
+        previous=_open_day(search, shown - timedelta(days=1), -1),
+        next=_open_day(search, shown + timedelta(days=1), +1),
         first_free=first_day if first_day is not None and first_day != shown else None,
         next_free=next_free,
         refusal=refusal if refusal is not Reason.TYPE_NOT_SELF_BOOKABLE else None,
+        # Closed days are left out, unless the clinic released times on one.
+        week=[StripDay(d, per_day[d]) for d in days
+              if d == shown or per_day[d] or is_open(search.clinic, d)],
+        previous_week=_week_before(search, monday),
+        next_week=_open_day(search, monday + timedelta(days=7), +1),
     )
 
 

@@ -116,6 +116,19 @@ def _other_active(patient_appointments: Iterable[Appointment],
             if other.id != ignore_appointment_id and other.status in ACTIVE)
 
 
+def same_kind_booked(appointment_type: AppointmentType,
+                     patient_appointments: Iterable[Appointment], now: datetime,
+                     ignore_appointment_id: int | None = None) -> Appointment | None:
+    """The patient's active appointment of this kind that has not started at
+    ``now`` (the first), which a patient changes rather than booking another
+    of the kind; None when there is none. Asked at the kind step, so the
+    patient learns it before choosing a clinic and a time, and by
+    :func:`may_book` again."""
+    same = [other for other in _other_active(patient_appointments, ignore_appointment_id)
+            if other.appointment_type_id == appointment_type.id and other.starts_at > now]
+    return min(same, key=lambda other: other.starts_at) if same else None
+
+
 def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, slot: Slot,
              slot_type_ids: Iterable[int], now: datetime,
              patient_appointments: Iterable[Appointment] = (),
@@ -154,12 +167,11 @@ def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, 
         if slot.starts_at > now + timedelta(days=appointment_type.booking_horizon_days):
             return refuse(Reason.SLOT_TOO_FAR_AHEAD, days=appointment_type.booking_horizon_days)
     ends_at = slot.starts_at + duration
-    for other in _other_active(patient_appointments, ignore_appointment_id):
-        if overlaps(other, slot.starts_at, ends_at):
-            return refuse(Reason.OVERLAPS_OTHER)
-        if (is_self_service(actor) and other.appointment_type_id == appointment_type.id
-                and other.starts_at > now):
-            return refuse(Reason.ALREADY_BOOKED_TYPE)
+    mine = list(_other_active(patient_appointments, ignore_appointment_id))
+    if any(overlaps(other, slot.starts_at, ends_at) for other in mine):
+        return refuse(Reason.OVERLAPS_OTHER)
+    if is_self_service(actor) and same_kind_booked(appointment_type, mine, now) is not None:
+        return refuse(Reason.ALREADY_BOOKED_TYPE)
     return ALLOWED
 
 

@@ -125,6 +125,43 @@ async def next_free_times(db: Database, *, clinic_id: int, limit: int = 5,
         return [(r[0], int(r[1])) for r in rows]
 
 
+@dataclass(frozen=True)
+class KindTimes:
+    """The next free times of one kind at a clinic: start, and how many chairs
+    are free then."""
+
+    kind: AppointmentType
+    times: list[tuple[datetime, int]]
+
+
+async def next_free_times_by_kind(db: Database, *, clinic_id: int, per_kind: int = 3,
+                                  now: datetime | None = None) -> list[KindTimes]:
+    """For each kind of appointment the clinic's county offers online, the
+    next ``per_kind`` distinct start times free for it at the clinic (within
+    its notice and horizon), so the clinic's page can say what each time is
+    for. Kinds with no free time are left out."""
+    now = now or utcnow()
+    async with db.read() as session:
+        kinds = (await session.execute(
+            select(AppointmentType)
+            .join(Clinic, Clinic.county_id == AppointmentType.county_id)
+            .where(Clinic.id == clinic_id, AppointmentType.self_bookable.is_(True))
+            .order_by(AppointmentType.id)
+        )).scalars().all()
+    found: list[KindTimes] = []
+    for kind in kinds:
+        counts: dict[datetime, int] = {}
+        # Enough rows for ``per_kind`` start times on a clinic with many chairs.
+        for slot in await free_slots(db, clinic_id=clinic_id, appointment_type_id=kind.id,
+                                     limit=per_kind * 20, now=now):
+            if slot.starts_at not in counts and len(counts) == per_kind:
+                break
+            counts[slot.starts_at] = counts.get(slot.starts_at, 0) + 1
+        if counts:
+            found.append(KindTimes(kind, list(counts.items())))
+    return found
+
+
 async def offered_types(db: Database, patient: Patient, today: date) -> list[AppointmentType]:
     """Kinds of appointment the person may book online: those of the county
     they live in; when that is unknown, every county's, one per code."""

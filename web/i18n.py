@@ -173,6 +173,11 @@ def format_day(moment: datetime, locale: str | None = None, *,
     return format_datetime(local, day, locale=locale)
 
 
+def format_weekday_short(moment: datetime, locale: str | None = None) -> str:
+    """The abbreviated weekday in Oslo, for the picker's week strip: "man."."""
+    return format_datetime(_oslo(moment), "EEE", locale=locale or get_locale())
+
+
 def format_clock(moment: datetime) -> str:
     """Clock time in Oslo, 24-hour: "09:30" (the same in all four languages)."""
     return _oslo(moment).strftime("%H:%M")

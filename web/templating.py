@@ -72,6 +72,7 @@ def create_environment() -> jinja2.Environment:
     env.filters["when"] = i18n.format_when
     env.filters["day"] = i18n.format_day
     env.filters["clock"] = i18n.format_clock
+    env.filters["weekday_short"] = i18n.format_weekday_short
     return env
 
 

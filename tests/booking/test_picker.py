@@ -52,7 +52,8 @@ async def test_the_first_day_and_the_nearest_skip_overlapping_times(db: Database
     day = await picker.day(db, _search(w), None, now=NOW)
     assert day.day == date(2030, 3, 4)
     assert [s.slot_id for s in day.times] == [s.id for s in w.slots[1:]]
-    assert day.previous == date(2030, 3, 3) and day.next == date(2030, 3, 5)
+    # The days before and after skip the weekend the clinic is closed.
+    assert day.previous == date(2030, 3, 1) and day.next == date(2030, 3, 5)
     assert day.first_free is None and day.next_free is None and day.refusal is None
     near = await picker.nearest(db, _search(w), w.slots[0].starts_at, w.slots[1].id, now=NOW)
     assert [s.slot_id for s in near] == [s.id for s in w.slots[2:]]
@@ -85,6 +86,7 @@ async def test_one_choice_per_time_and_days_within_the_horizon(db: Database) -> 
     assert picker.shown_day(date(2099, 1, 1), None, _search(w)) == TODAY + timedelta(days=90)
     last = await picker.day(db, _search(w), date(2099, 1, 1), now=NOW)
     assert last.next is None and last.previous == TODAY + timedelta(days=89)
+    assert last.next_week is None
     first = await picker.day(db, _search(w), TODAY, now=NOW)
     assert first.previous is None and first.first_free == date(2030, 3, 4)
 
@@ -113,3 +115,47 @@ async def test_paging_past_times_not_offered_finds_the_same_times(
     assert await picker.offered_times(db, _search(w), now=NOW) == whole
     first = await picker.offered_times(db, _search(w), limit=1, now=NOW)
     assert first == whole[:1] and first[0].starts_at == w.slots[1].starts_at
+
+
+async def test_the_week_strip_counts_times_per_open_day_and_skips_closed_days(
+        db: Database) -> None:
+    w = await make_world(db, slot_count=2)  # 09:00 and 09:30 on Monday 4 March
+    async with db.write() as s:
+        # Wednesday 6 March: one time; Monday 11 March: one.
+        wednesday = await f.slot(s, w.chair, w.slots[0].starts_at + timedelta(days=2),
+                                 w.template)
+        await f.slot(s, w.chair, w.slots[0].starts_at + timedelta(days=7), w.template)
+    day = await picker.day(db, _search(w), date(2030, 3, 5), now=NOW)
+    assert day.times == []
+    # Monday to Friday: the weekend (closed, opening hours Monday to Friday) is left out.
+    assert [(d.day, d.free) for d in day.week] == [
+        (date(2030, 3, 4), 2), (date(2030, 3, 5), 0), (date(2030, 3, 6), 1),
+        (date(2030, 3, 7), 0), (date(2030, 3, 8), 0)]
+    async with db.write() as s:  # times released on a Saturday, when it is closed
+        saturday = await f.slot(s, w.chair, w.slots[0].starts_at + timedelta(days=5),
+                                w.template)
+    with_saturday = await picker.day(db, _search(w), date(2030, 3, 5), now=NOW)
+    assert [(d.day, d.free) for d in with_saturday.week][-1] == (date(2030, 3, 9), 1)
+    async with db.write() as s:
+        await s.delete(await s.get(type(saturday), saturday.id))
+    assert day.next_free == date(2030, 3, 6)  # the jump to the next free time
+    assert day.previous_week == TODAY and day.next_week == date(2030, 3, 11)
+    # A day with times points on to the next day that has any.
+    monday = await picker.day(db, _search(w), date(2030, 3, 4), now=NOW)
+    assert [s.slot_id for s in monday.times] == [w.slots[0].id, w.slots[1].id]
+    assert monday.next_free == date(2030, 3, 6)
+    wed = await picker.day(db, _search(w), date(2030, 3, 6), now=NOW)
+    assert [s.slot_id for s in wed.times] == [wednesday.id]
+    assert wed.next_free == date(2030, 3, 11)  # over the weekend
+    # Friday's next open day is Monday, not Saturday.
+    friday = await picker.day(db, _search(w), date(2030, 3, 8), now=NOW)
+    assert friday.next == date(2030, 3, 11)
+
+
+def test_a_clinic_is_closed_on_public_holidays_and_days_without_hours() -> None:
+    from booking.models import Clinic
+    weekdays = Clinic(opening_hours={str(d): ["08:00", "15:30"] for d in range(5)})
+    assert picker.is_open(weekdays, date(2030, 3, 4))  # a Monday
+    assert not picker.is_open(weekdays, date(2030, 3, 9))  # a Saturday
+    assert not picker.is_open(weekdays, date(2030, 5, 17))  # Constitution Day, a Friday
+    assert picker.is_open(Clinic(opening_hours={}), date(2030, 3, 9))  # no hours: slots say

@@ -57,3 +57,19 @@ async def test_next_free_times_for_the_clinic_page(db):
     times = await search.next_free_times(db, clinic_id=w.clinic.id, now=NOW)
     assert times[0] == (w.slots[0].starts_at, 2)
     assert [t for t, _ in times] == [s.starts_at for s in w.slots]
+
+
+async def test_next_free_times_by_kind_say_what_each_time_is_for(db):
+    w = await make_world(db, slot_count=5)
+    async with db.write() as s:
+        await f.slot(s, w.chair2, w.slots[0].starts_at, w.template)
+    found = await search.next_free_times_by_kind(db, clinic_id=w.clinic.id, per_kind=3,
+                                                 now=NOW)
+    # Only the kinds bookable online (not the acute one), each with its next three times.
+    assert [k.kind.id for k in found] == [w.exam.id, w.child_exam.id]
+    for kind_times in found:
+        assert kind_times.times == [(w.slots[0].starts_at, 2), (w.slots[1].starts_at, 1),
+                                    (w.slots[2].starts_at, 1)]
+    # The other clinic offers only the adult examination.
+    other = await search.next_free_times_by_kind(db, clinic_id=w.other_clinic.id, now=NOW)
+    assert [(k.kind.id, k.times) for k in other] == [(w.exam.id, [(w.other_slot.starts_at, 1)])]

@@ -67,13 +67,18 @@ def test_find_a_clinic_with_the_keyboard(keyboard: Keyboard, live_server: LiveSe
 def test_change_language_with_the_keyboard(keyboard: Keyboard) -> None:
     page = keyboard.page
     page.goto("/klinikker")
+    # The languages are behind one disclosure: Enter opens it.
+    keyboard.tab_to(".language-switcher summary", "the language control")
+    keyboard.press("Enter")
     keyboard.tab_to('.language-switcher button[value="nn"]', "the Nynorsk button")
     with page.expect_navigation():
         keyboard.press("Enter")
     assert page.url.endswith("/klinikker"), "the language switch did not return to the page"
     assert page.evaluate("document.documentElement.lang") == "nn"
-    assert page.locator('.language-switcher [aria-current="true"]').inner_text() == "Nynorsk"
-    # Space activates a button too.
+    assert page.locator('.language-switcher [aria-current="true"]').text_content() == "Nynorsk"
+    # Space opens the disclosure and activates a button too.
+    keyboard.tab_to(".language-switcher summary", "the language control")
+    keyboard.press(" ")
     keyboard.tab_to('.language-switcher button[value="se"]', "the Northern Sami button")
     with page.expect_navigation():
         keyboard.press(" ")

@@ -168,6 +168,14 @@ async def test_clinic_page_shows_contact_hours_and_next_free_times(
                      "onsdag 15. mai kl. 14:00 (1 ledig plass)"]
     first = soup.select_one("ul.free-times time")
     assert first is not None and first["datetime"] == "2030-05-14T07:30:00+00:00"
+    # The times say for which kind, and each leads into booking it here on its day.
+    assert [h.get_text(strip=True) for h in soup.select("h3.free-times__kind")] == [
+        kind.name("nb")]
+    links = [a["href"] for a in soup.select("ul.free-times a")]
+    assert links == [f"/bestill?type={kind.id}&clinic=tromso-sentrum&day=2030-05-14",
+                     f"/bestill?type={kind.id}&clinic=tromso-sentrum&day=2030-05-15"]
+    book_here = soup.select_one("a#book-here")
+    assert book_here is not None and book_here["href"] == "/bestill?clinic=tromso-sentrum"
     facts = " ".join(soup.get_text(" ").split())
     for note in ("Trinnfri inngang og heis", "To HC-plasser", "Buss 20 til Sentrum",
                  "Tromsø (Troms)"):
@@ -211,3 +219,34 @@ async def test_unknown_or_inactive_clinic_is_a_translated_404(
         assert soup.html is not None and soup.html["lang"] == "nn"
         assert text_of(soup, "h1") == "Fann ikkje sida"
         assert text_of(soup, "code.correlation-id") == response.headers["x-correlation-id"]
+
+
+async def test_a_municipality_without_a_clinic_shows_the_nearest_in_four_languages(
+        client: httpx.AsyncClient, db: Database) -> None:
+    async with db.write() as s:
+        finnmark = await f.county(s, name="Finnmark")
+        await f.clinic(s, finnmark, name="Tannklinikken Kárášjohka", slug="karasjohka",
+                       municipality_name="Kárášjohka - Karasjok", municipality_code="5610",
+                       postal_code="9730", postal_town="Karasjok",
+                       latitude=69.4720, longitude=25.5110)
+        await f.clinic(s, finnmark, name="Tannklinikken Hammerfest", slug="hammerfest",
+                       municipality_name="Hammerfest", municipality_code="5603",
+                       postal_code="9600", postal_town="Hammerfest",
+                       latitude=70.6630, longitude=23.6820)
+    # Bilingual names, without accents: the clinic itself.
+    assert _found(await client.get("/klinikker", params={"kommune": "Karasjok"})) == [
+        "Tannklinikken Kárášjohka"]
+    notes = {
+        "nb": ("Det er ingen klinikk i Porsanger - Porsáŋgu - Porsanki.", "Omtrent 68 km"),
+        "nn": ("Det er ingen klinikk i Porsanger - Porsáŋgu - Porsanki.", "Om lag 68 km"),
+        "en": ("There is no clinic in Porsanger - Porsáŋgu - Porsanki.", "About 68 km"),
+        "se": ("Porsanger - Porsáŋgu - Porsanki gielddas ii leat klinihkka.", "Sullii 68 km"),
+    }
+    for lang, (note, distance) in notes.items():
+        client.cookies.set("lang", lang)
+        response = await client.get("/klinikker", params={"kommune": "porsangu"})
+        assert _found(response) == ["Tannklinikken Kárášjohka", "Tannklinikken Hammerfest"]
+        soup = html(response)
+        assert text_of(soup, "#nearest-note").startswith(note), lang
+        assert soup.select(".clinic-list__distance")[0].get_text(strip=True).startswith(
+            distance), lang

@@ -36,11 +36,14 @@ async def test_like_wildcards_in_the_search_are_literal(db: Database) -> None:
 
 async def test_municipality_number_is_a_prefix(db: Database) -> None:
     async with db.write() as s:
-        await f.clinic(s, name="A", municipality_code="0301")
-        await f.clinic(s, name="B", municipality_code="3201")
+        await f.clinic(s, name="A", municipality_code="0301", postal_code="0155")
+        await f.clinic(s, name="B", municipality_code="3201", postal_code="1337")
     assert [c.name for c in (await directory.search_clinics(db, municipality="03")).clinics] == [
         "A"]
-    assert [c.name for c in (await directory.search_clinics(db, municipality="01")).clinics] == []
+    assert [c.name for c in (await directory.search_clinics(db, municipality="02")).clinics] == []
+    # A postcode (prefix) too.
+    assert [c.name for c in (await directory.search_clinics(db, municipality="13")).clinics] == [
+        "B"]
 
 
 async def test_results_are_capped_and_say_so(db: Database) -> None:
@@ -74,3 +77,79 @@ async def test_clinic_by_slug_loads_the_county(db: Database) -> None:
     clinic = await directory.clinic_by_slug(db, "stavanger")
     assert clinic is not None and clinic.county.name == "Rogaland"
     assert await directory.clinic_by_slug(db, "nowhere") is None
+
+
+async def _north(db: Database) -> None:
+    async with db.write() as s:
+        county = await f.county(s, name="Finnmark")
+        await f.clinic(s, county, name="Tannklinikken Kárášjohka",
+                       municipality_name="Kárášjohka - Karasjok", municipality_code="5610",
+                       postal_code="9730", postal_town="Karasjok",
+                       latitude=69.4720, longitude=25.5110)
+        await f.clinic(s, county, name="Tannklinikken Guovdageaidnu",
+                       municipality_name="Guovdageaidnu - Kautokeino",
+                       municipality_code="5612", postal_code="9520", postal_town="Kautokeino",
+                       latitude=69.0120, longitude=23.0410)
+        await f.clinic(s, county, name="Tannklinikken Hammerfest",
+                       municipality_name="Hammerfest", municipality_code="5603",
+                       postal_code="9600", postal_town="Hammerfest",
+                       latitude=70.6630, longitude=23.6820)
+        south = await f.county(s, name="Oslo")
+        await f.clinic(s, south, name="Tannklinikken Grünerløkka", municipality_name="Oslo",
+                       municipality_code="0301", postal_code="0554", postal_town="Oslo",
+                       latitude=59.9245, longitude=10.7580)
+        troms = await f.county(s, name="Troms")
+        await f.clinic(s, troms, name="Tannklinikken Tromsø sentrum",
+                       municipality_name="Tromsø", municipality_code="5501",
+                       postal_code="9008", postal_town="Tromsø",
+                       latitude=69.6490, longitude=18.9550)
+
+
+async def _names(db: Database, **search: str) -> list[str]:
+    return [c.name for c in (await directory.search_clinics(db, **search)).clinics]  # type: ignore[arg-type]
+
+
+async def test_every_name_of_a_place_finds_its_clinic(db: Database) -> None:
+    await _north(db)
+    for karasjok in ("Karasjok", "Kárášjohka", "karasjohka", "KARASJOK"):
+        assert await _names(db, municipality=karasjok) == ["Tannklinikken Kárášjohka"]
+    for kautokeino in ("Kautokeino", "Guovdageaidnu", "guovdageaidnu"):
+        assert await _names(db, municipality=kautokeino) == ["Tannklinikken Guovdageaidnu"]
+    # Sami and Kven names of a municipality known only from the list of places.
+    assert await _names(db, municipality="Romsa") == ["Tannklinikken Tromsø sentrum"]
+    assert await _names(db, municipality="Tromssa") == ["Tannklinikken Tromsø sentrum"]
+
+
+async def test_accents_and_case_are_ignored(db: Database) -> None:
+    await _north(db)
+    assert await _names(db, municipality="Tromso") == ["Tannklinikken Tromsø sentrum"]
+    assert await _names(db, municipality="grunerlokka") == ["Tannklinikken Grünerløkka"]
+    assert await _names(db, name="GRUNERLØKKA") == ["Tannklinikken Grünerløkka"]
+
+
+async def test_a_postcode_finds_the_clinics_there_or_nearby(db: Database) -> None:
+    await _north(db)
+    assert await _names(db, municipality="9730") == ["Tannklinikken Kárášjohka"]
+    # No clinic has 9735: the clinics whose postcodes share the most digits.
+    assert await _names(db, municipality="9735") == ["Tannklinikken Kárášjohka"]
+    assert await _names(db, municipality="9520") == ["Tannklinikken Guovdageaidnu"]
+
+
+async def test_a_municipality_without_a_clinic_gets_the_nearest_by_distance(
+        db: Database) -> None:
+    await _north(db)
+    # Porsanger (Lakselv) has no clinic: Karasjok is about 74 km away, Hammerfest 85.
+    for porsanger in ("Porsanger", "Porsáŋgu", "porsangu", "Lakselv"):
+        result = await directory.search_clinics(db, municipality=porsanger)
+        assert result.near == "Porsanger - Porsáŋgu - Porsanki"
+        assert [c.name for c in result.clinics][:3] == [
+            "Tannklinikken Kárášjohka", "Tannklinikken Hammerfest",
+            "Tannklinikken Guovdageaidnu"]
+        distances = [c.distance_km for c in result.clinics]
+        assert distances == sorted(distances)  # type: ignore[type-var]
+        assert 60 < distances[0] < 90  # type: ignore[operator]
+    # A municipality that has a clinic is never answered with the nearest.
+    assert (await directory.search_clinics(db, municipality="Hammerfest")).near is None
+    # Nor is a word that is no place.
+    nowhere = await directory.search_clinics(db, municipality="Atlantis")
+    assert nowhere.clinics == [] and nowhere.near is None

@@ -26,10 +26,17 @@ async def test_layout_has_skip_link_landmarks_and_language_forms(
     assert skip is not None and skip["href"] == "#main"
     assert soup.select_one("main#main") is not None
     assert soup.select_one("header") is not None and soup.select_one("footer") is not None
-    form = soup.select_one("nav.language-switcher form")
+    # One compact control: a disclosure naming the language in use, with the form inside.
+    switcher = soup.select_one("header details.language-switcher")
+    assert switcher is not None
+    summary = switcher.select_one("summary")
+    assert summary is not None and "NB (Bokmål)" in summary.get_text()
+    form = switcher.select_one("nav form")
     assert form is not None and form["method"] == "post" and form["action"] == "/language"
     assert [b["value"] for b in form.select("button[name=lang]")] == ["nb", "nn", "en", "se"]
     assert form.select_one("button[aria-current=true]")["value"] == "nb"  # type: ignore[index]
+    # The profile is linked for a logged-in patient only.
+    assert soup.select_one("header a[href='/profil']") is None
 
 
 async def test_security_headers_are_sent(client: httpx.AsyncClient) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import phonenumbers
 from starlette.exceptions import HTTPException
@@ -12,14 +14,17 @@ from starlette.responses import Response
 
 from booking import directory
 from booking.models import Clinic
-from booking.search import next_free_times
+from booking.rules import local_date
+from booking.search import next_free_times_by_kind
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
 from web.templating import render
+from web.views.booking.pages import BOOK
 
 #: The search form's results element (``id``) and the block that fills it.
 SEARCH_FRAGMENTS = {"results": "results"}
-NEXT_TIMES = 5
+#: How many next free times the clinic's page shows for each kind.
+NEXT_TIMES = 3
 
 
 def _county_id(value: str | None) -> int | None:
@@ -103,5 +108,24 @@ async def detail(request: Request) -> Response:
         "phone": phone_link(clinic.phone),
         "map_url": map_url(clinic.latitude, clinic.longitude),
         "opening_days": opening_days(clinic),
-        "next_times": await next_free_times(db, clinic_id=clinic.id, limit=NEXT_TIMES),
+        "next_times": [
+            (found.kind.name(i18n.get_locale()),
+             [(starts, free, book_url(clinic, found.kind.id, starts)) for starts, free
+              in found.times])
+            for found in await next_free_times_by_kind(db, clinic_id=clinic.id,
+                                                       per_kind=NEXT_TIMES)],
+        "book_here": book_url(clinic),
     })
+
+
+def book_url(clinic: Clinic, type_id: int | None = None, starts: datetime | None = None
+             ) -> str:
+    """Into the booking flow at this clinic (through login when needed, which
+    comes back to this address): for a kind and the day of a time, when given."""
+    query: dict[str, str | int] = {}
+    if type_id is not None:
+        query["type"] = type_id
+    query["clinic"] = clinic.slug
+    if starts is not None:
+        query["day"] = local_date(starts).isoformat()
+    return f"{BOOK}?{urlencode(query)}"

@@ -3,11 +3,12 @@ who → what → where → when → confirm → receipt."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import httpx
 from sqlalchemy import select
 
+from booking import picker as picking
 from booking import service
 from booking.audit import Actor
 from booking.models import Appointment, AuditEntry, Slot
@@ -27,6 +28,15 @@ from tests.web.booking_flow.world import (
     times,
 )
 from web import i18n
+
+
+def _open_day(world: World, day: date, step: int) -> date:
+    """The nearest day after (step 1) or before (step -1) ``day`` the home
+    clinic is open."""
+    day += timedelta(days=step)
+    while not picking.is_open(world.home, day):
+        day += timedelta(days=step)
+    return day
 
 
 async def test_login_is_required(client: httpx.AsyncClient, world: World) -> None:
@@ -161,13 +171,14 @@ async def test_day_navigation_without_javascript(client: httpx.AsyncClient, worl
     next_day = picker.select_one("a#next-day")
     assert next_day is not None
     assert next_day["hx-target"] == "#day" and next_day["hx-push-url"] == "true"
-    following = world.day.toordinal() + 1
-    assert f"day={world.day.fromordinal(following).isoformat()}" in str(next_day["href"])
+    # The next day the clinic is open (weekends and public holidays skipped).
+    following = _open_day(world, world.day, +1)
+    assert f"day={following.isoformat()}" in str(next_day["href"])
     assert " ".join(next_day.get_text(" ").split()) == (
-        "Next day " + i18n.format_day(world.at(12) + timedelta(days=1), "en"))
+        "Next day " + i18n.format_day(world.at(12, day=following), "en"))
 
     empty = soup_of(await get(client, str(next_day["href"])))
-    day = i18n.format_day(world.at(12) + timedelta(days=1), "en")
+    day = i18n.format_day(world.at(12, day=following), "en")
     assert text(empty, "#day-heading") == f"{day}, 0 free times"
     assert times(empty) == {}
     assert "no free times" in text(empty, ".no-times")
@@ -175,6 +186,7 @@ async def test_day_navigation_without_javascript(client: httpx.AsyncClient, worl
     later = empty.select_one("a#next-free")
     assert later is not None
     assert f"day={(world.day + timedelta(days=2)).isoformat()}" in str(later["href"])
+    assert empty.select_one("form.time-form button[type=submit]") is None  # nothing to continue
     two_days = soup_of(await get(client, str(later["href"])))
     assert list(times(two_days)) == ["10:00"]
     first = two_days.select_one("a#first-free")
@@ -183,7 +195,7 @@ async def test_day_navigation_without_javascript(client: httpx.AsyncClient, worl
     assert list(times(back)) == ["14:00", "14:30", "15:00", "15:30"]
     previous = back.select_one("a#previous-day")
     assert previous is not None
-    assert f"day={(world.day - timedelta(days=1)).isoformat()}" in str(previous["href"])
+    assert f"day={_open_day(world, world.day, -1).isoformat()}" in str(previous["href"])
 
 
 async def test_day_navigation_with_htmx_swaps_only_the_day(
@@ -197,8 +209,12 @@ async def test_day_navigation_with_htmx_swaps_only_the_day(
     assert swap.headers["cache-control"] == "no-store"
     fragment = soup_of(swap)
     assert fragment.select_one("html") is None and fragment.select_one("h1") is None
-    day = i18n.format_day(world.at(12) + timedelta(days=1), "en")
+    day = i18n.format_day(world.at(12, day=_open_day(world, world.day, +1)), "en")
     assert text(fragment, "#day-heading") == f"{day}, 0 free times"
+    # The week strip is swapped with the day (the new day marked), and an
+    # empty day has no button to continue with.
+    assert fragment.select_one("nav.week-strip a[aria-current=date]") is not None
+    assert fragment.select_one("button[type=submit]") is None
     # The live region outside the block is updated out of band.
     status = fragment.select_one("#day-status")
     assert status is not None and status["hx-swap-oob"] == "innerHTML"
@@ -249,3 +265,26 @@ async def test_times_that_overlap_the_childs_own_appointment_are_not_offered(
     async with world.db.read() as s:
         slot = await s.get(Slot, world.slots[4].id)
         assert slot is not None and slot.status == SlotStatus.FREE
+
+
+async def test_the_week_strip_counts_free_times_per_open_day(
+        client: httpx.AsyncClient, world: World) -> None:
+    await log_in(client)
+    picker = await pick(client, "Ola", "Child check-up", "Grünerløkka tannklinikk")
+    strip = picker.select("nav.week-strip a")
+    days = [date.fromisoformat(str(a["href"]).rsplit("day=", 1)[1]) for a in strip]
+    # The open days of the week (closed days left out unless they have times).
+    assert all(picking.is_open(world.home, day) or day == world.day + timedelta(days=2)
+               for day in days)
+    assert world.day in days
+    current = picker.select("nav.week-strip a[aria-current=date]")
+    assert len(current) == 1 and str(current[0]["href"]).endswith(world.day.isoformat())
+    assert current[0].select_one(".week-strip__count").get_text() == "4"  # type: ignore[union-attr]
+    assert "4 free times" in current[0].get_text()
+    for link in strip:  # each day swaps in place with htmx, and is a real link without
+        assert link["hx-get"] == link["href"] and link["hx-target"] == "#day"
+    # A day with times has the jump to the next free time, and a Continue button.
+    later = picker.select_one("nav.day-nav a#next-free")
+    assert later is not None
+    assert str(later["href"]).endswith((world.day + timedelta(days=2)).isoformat())
+    assert picker.select_one("#day button[type=submit]") is not None

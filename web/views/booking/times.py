@@ -21,7 +21,8 @@ from web import i18n
 from web.htmx import page_or_fragment
 from web.views.booking.pages import NO_STORE
 
-#: The element the day links target, and the block that fills it.
+#: The element the day links target, and the block that fills it. The
+#: submit button is inside it: a day with no times has none to submit.
 DAY_FRAGMENTS: Final = {"day": "day"}
 
 
@@ -34,6 +35,18 @@ def noon(day: date) -> datetime:
 class DayLink:
     href: str
     day: datetime
+
+
+@dataclass(frozen=True)
+class StripLink:
+    """One day of the week strip: a link to it, with its number of free times."""
+
+    href: str
+    day: datetime
+    free: int
+    current: bool
+    #: "3 free times" in words, for the link's accessible name.
+    count: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,9 @@ class Picker:
     #: When this day has no free times: the next day that has.
     next_free: DayLink | None
     age_refused: str | None
+    week: list[StripLink]
+    previous_week: DayLink | None
+    next_week: DayLink | None
 
 
 async def day_picker(db: Database, search: picker.Search, href: Callable[[date], str],
@@ -69,6 +85,11 @@ async def day_picker(db: Database, search: picker.Search, href: Callable[[date],
         summary=summary, previous=link(shown.previous), next=link(shown.next),
         first_free=link(shown.first_free), next_free=link(shown.next_free),
         age_refused=i18n.translate_reason(shown.refusal) if shown.refusal else None,
+        week=[StripLink(href(d.day), noon(d.day), d.free, d.day == shown.day,
+                        i18n.ngettext("%(num)d free time", "%(num)d free times", d.free)
+                        % {"num": d.free})
+              for d in shown.week],
+        previous_week=link(shown.previous_week), next_week=link(shown.next_week),
     )
 
 

@@ -13,13 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking import directory, holds, picker, rules, search
+from booking import directory, holds, picker, queries, rules, search
 from booking.directory import ClinicListing
 from booking.holds import NotHeld
-from booking.models import AppointmentType
+from booking.models import Appointment, AppointmentType
 from booking.reasons import Reason
 from booking.search import FreeSlot
-from core.db import Database
+from core.db import Database, utcnow
 from web import i18n
 from web.acting import ME, Acting, acting
 from web.views.booking import inputs
@@ -41,20 +41,44 @@ from web.views.booking.pages import (
 from web.views.booking.times import day_picker, explain, picker_page
 
 
-async def _who_page(request: Request, who: Acting) -> Response:
-    people = [(p, Wizard(ME if p.is_me else str(p.patient_id)).url()) for p in who.people]
+async def _who_page(request: Request, who: Acting, carried: Wizard, day: str | None
+                    ) -> Response:
+    """Who: each person's link keeps the kind, clinic and day already chosen
+    (from a clinic's page)."""
+    people = [(p, Wizard(ME if p.is_me else str(p.patient_id), carried.type_id,
+                         carried.clinic).url(day=day)) for p in who.people]
     unavailable = [(u.given_name, i18n.translate(u.reason_text)) for u in who.unavailable]
     return page(request, "booking/who.html",
                 {"acting": who, "people": people, "unavailable": unavailable})
 
 
+@dataclass(frozen=True)
+class KindChoice:
+    """One kind on the kind step: a link onward, or, when the person has an
+    upcoming appointment of the kind already, that one (to change it)."""
+
+    name: str
+    minutes: int
+    href: str
+    booked: Appointment | None
+
+
+async def _own_upcoming(db: Database, who: Acting) -> list[Appointment]:
+    return await queries.read(db, queries.upcoming, who.subject.id, utcnow())
+
+
 async def _what_page(request: Request, who: Acting, wizard: Wizard,
-                     problem: str | None = None, status_code: int = 200) -> Response:
+                     problem: str | None = None, status_code: int = 200,
+                     day: str | None = None) -> Response:
     db: Database = request.app.state.db
     kinds = await search.offered_types(db, who.subject, who.today)
+    own = await _own_upcoming(db, who)
+    now = utcnow()
     locale = i18n.get_locale()
-    choices = [(kind.name(locale), kind.duration_minutes,
-                Wizard(wizard.for_value, kind.id).url()) for kind in kinds]
+    choices = [KindChoice(kind.name(locale), kind.duration_minutes,
+                          Wizard(wizard.for_value, kind.id, wizard.clinic).url(day=day),
+                          rules.same_kind_booked(kind, own, now))
+               for kind in kinds]
     return page(request, "booking/what.html", {
         **base(who, wizard, problem), "choices": choices,
         "back": BOOK if len(who.people) > 1 else None,
@@ -68,7 +92,7 @@ async def _where_page(request: Request, who: Acting, wizard: Wizard, kind: Appoi
     local: list[ClinicListing] = []
     code = who.subject.municipality_code
     if code and code.isdigit():
-        local = (await directory.search_clinics(db, municipality=code)).clinics
+        local = (await directory.search_clinics(db, municipality_code=code)).clinics
     seen = {c.slug for c in local}
     county = [c for c in (await directory.search_clinics(db, county_id=kind.county_id)).clinics
               if c.slug not in seen]
@@ -121,25 +145,33 @@ async def walk(request: Request, source: Mapping[str, Any], *, require_all: bool
     chosen, subject_id = inputs.subject_of(source)
     type_id = inputs.id_of(source, "type")
     slug = inputs.slug_of(source)
+    day = inputs.value(source, "day")
     who = await acting(request, subject_id) if chosen else await acting(request)
     if not chosen and len(who.people) > 1:
         if require_all:
             raise BadInput()
-        return Step(await _who_page(request, who))
-    wizard = Wizard(for_value(who))
+        return Step(await _who_page(request, who, Wizard(ME, type_id, slug), day))
+    # The clinic (from its page) travels along until the clinic step.
+    wizard = Wizard(for_value(who), clinic=slug)
     problem_status = 400 if require_all else 200
     if type_id is None:
         if require_all:
             raise BadInput()
-        return Step(await _what_page(request, who, wizard))
+        return Step(await _what_page(request, who, wizard, day=day))
     kind = await search.appointment_type(db, type_id)
     if kind is None:
         return Step(await _what_page(request, who, wizard, i18n.translate_reason(
-            Reason.UNKNOWN_TYPE), problem_status))
+            Reason.UNKNOWN_TYPE), problem_status, day))
     refused = rules.why_kind_not_offered(kind, who.subject.birth_date, who.today)
+    # Said at the kind step, before a clinic and a time are chosen. Not for a
+    # form sent (require_all): the service decides that, after it has
+    # recognised a repeated request, which it answers with its booking.
+    if refused is None and not require_all and rules.same_kind_booked(
+            kind, await _own_upcoming(db, who), utcnow()) is not None:
+        refused = Reason.ALREADY_BOOKED_TYPE
     if refused is not None:
         return Step(await _what_page(request, who, wizard, i18n.translate_reason(refused),
-                                     problem_status))
+                                     problem_status, day))
     wizard = Wizard(wizard.for_value, kind.id)
     if slug is None:
         if require_all:
