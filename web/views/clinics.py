@@ -19,7 +19,6 @@ from booking.search import next_free_times_by_kind
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
 from web.templating import render
-from web.views.booking.pages import BOOK
 
 #: The search form's results element (``id``) and the block that fills it.
 SEARCH_FRAGMENTS = {"results": "results"}
@@ -122,6 +121,10 @@ def book_url(clinic: Clinic, type_id: int | None = None, starts: datetime | None
              ) -> str:
     """Into the booking flow at this clinic (through login when needed, which
     comes back to this address): for a kind and the day of a time, when given."""
+    # Imported here: the booking views import this module (phone_link), so a
+    # module-level import makes a cycle when this module is imported first.
+    from web.views.booking.pages import BOOK
+
     query: dict[str, str | int] = {}
     if type_id is not None:
         query["type"] = type_id
