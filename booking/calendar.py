@@ -10,9 +10,11 @@ method still shows the event as cancelled.
 
 Minimal content, because calendars sync to third parties: when, and where
 (clinic name, address, coordinates). No treatment or appointment type, no
-name, nothing else about the patient. No ``ORGANIZER`` either: RFC 5546 lists
-one for PUBLISH and CANCEL, but clinics have no mailbox to name, and the
-calendar clients we target take the file as a published event without it.
+name (but a first name on a guardian's link, so that a parent of several
+children can tell their events apart), nothing else about the patient. No
+``ORGANIZER`` either: RFC 5546 lists one for PUBLISH and CANCEL, but clinics
+have no mailbox to name, and the calendar clients we target take the file as
+a published event without it.
 
 Times are written as Europe/Oslo wall-clock times with a ``VTIMEZONE`` built
 from the tz database (``zoneinfo``), so an appointment at 10:00 stays at 10:00
@@ -34,6 +36,7 @@ from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStand
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from booking import rules
 from booking.models import Appointment, Clinic
 from booking.reasons import N_
 from booking.statuses import AppointmentStatus
@@ -42,6 +45,8 @@ from core.locale import OSLO
 
 PRODID: Final = "-//Tanntid//Tanntid appointments//EN"
 SUMMARY: Final = N_("Dentist: %(clinic)s")
+#: On a guardian's link the event says whose it is (first name only).
+SUMMARY_FOR: Final = N_("Dentist, %(name)s: %(clinic)s")
 
 Translate = Callable[[str], str]
 
@@ -131,10 +136,21 @@ def location_text(clinic: Clinic) -> str:
             f"{clinic.postal_code} {clinic.postal_town}")
 
 
+def event_status(appointment: Appointment) -> str:
+    """``STATUS`` (RFC 5545 §3.8.1.11): TENTATIVE while the clinic's notice
+    (innkalling) waits for the patient's answer, CONFIRMED once answered or
+    when the patient booked the time themselves."""
+    if appointment.status == AppointmentStatus.CANCELLED:
+        return "CANCELLED"
+    return "TENTATIVE" if rules.confirmation_requested(appointment) else "CONFIRMED"
+
+
 def build_calendar(appointment: Appointment, clinic: Clinic, *, host: str, locale: str,
-                   gettext: Translate = _untranslated, now: datetime | None = None) -> bytes:
+                   gettext: Translate = _untranslated, now: datetime | None = None,
+                   name: str | None = None) -> bytes:
     """The iCalendar file for the latest ``appointment`` of its chain, at
-    ``clinic``; text in ``locale`` through ``gettext``."""
+    ``clinic``; text in ``locale`` through ``gettext``; ``name`` (a first
+    name) in the title on a guardian's link."""
     now = now or utcnow()
     cancelled = appointment.status == AppointmentStatus.CANCELLED
     starts = appointment.starts_at.astimezone(OSLO)
@@ -154,11 +170,12 @@ def build_calendar(appointment: Appointment, clinic: Clinic, *, host: str, local
     event.add("sequence", appointment.version)
     event.add("dtstart", starts)
     event.add("dtend", ends)
-    event.add("summary", gettext(SUMMARY) % {"clinic": clinic.name},
-              parameters={"LANGUAGE": locale})
+    summary = (gettext(SUMMARY_FOR) % {"name": name, "clinic": clinic.name} if name
+               else gettext(SUMMARY) % {"clinic": clinic.name})
+    event.add("summary", summary, parameters={"LANGUAGE": locale})
     event.add("location", location_text(clinic))
     event.add("geo", (clinic.latitude, clinic.longitude))
-    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("status", event_status(appointment))
     event.add("transp", "OPAQUE")
     calendar.add_component(event)
     ical: bytes = calendar.to_ical()
@@ -174,7 +191,7 @@ async def latest_in_chain(db: Database, chain_id: int) -> Appointment | None:
         return (
             await session.execute(
                 select(Appointment)
-                .options(selectinload(Appointment.clinic))
+                .options(selectinload(Appointment.clinic), selectinload(Appointment.patient))
                 .where(or_(Appointment.chain_id == chain_id,
                            and_(Appointment.chain_id.is_(None), Appointment.id == chain_id)))
                 .order_by(Appointment.version.desc(), Appointment.id.desc())
@@ -185,10 +202,13 @@ async def latest_in_chain(db: Database, chain_id: int) -> Appointment | None:
 
 async def calendar_for_chain(db: Database, chain_id: int, *, locale: str, host: str,
                              gettext: Translate = _untranslated,
-                             now: datetime | None = None) -> bytes | None:
-    """The calendar file of a chain's latest appointment; None if no such chain."""
+                             now: datetime | None = None, named: bool = False
+                             ) -> bytes | None:
+    """The calendar file of a chain's latest appointment; None if no such
+    chain. ``named``: the patient's first name goes in the title."""
     appointment = await latest_in_chain(db, chain_id)
     if appointment is None:
         return None
     return build_calendar(appointment, appointment.clinic, host=host, locale=locale,
-                          gettext=gettext, now=now)
+                          gettext=gettext, now=now,
+                          name=appointment.patient.given_name if named else None)

@@ -70,8 +70,8 @@ REASON_TEXT: dict[str, str] = {
         "Change that one instead of booking a new one."),
     Reason.OVERLAPS_OTHER: N_("There is already another appointment at that time."),
     Reason.CUTOFF_PASSED: N_(
-        "Less than %(hours)s hours are left, so this can no longer be done online. "
-        "Please call the clinic."),
+        "Less than %(hours)s hours are left, so the time can no longer be changed online. "
+        "To change it, call the clinic."),
     Reason.ALREADY_STARTED: N_("The appointment has already started or is over."),
     Reason.NOT_ACTIVE: N_("The appointment has been cancelled or is over."),
     Reason.ALREADY_CONFIRMED: N_("You have already confirmed this appointment."),

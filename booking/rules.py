@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from booking.audit import Actor
 from booking.models import Appointment, AppointmentType, Patient, Slot
@@ -213,16 +214,45 @@ def late_fee_applies(appointment_type: AppointmentType, birth_date: date,
     return adult and appointment_type.late_cancellation_fee
 
 
+def is_late_cancellation(appointment: Appointment, now: datetime) -> bool:
+    """Is cancelling now late (within :data:`LATE_CANCELLATION_WINDOW` of the
+    start)? Late for everyone; whether a fee may follow is :func:`fee_rule`."""
+    return appointment.starts_at - now < LATE_CANCELLATION_WINDOW
+
+
+class FeeRule(StrEnum):
+    """What the fee rule means for one appointment, now (shown before a
+    patient cancels, and before they book)."""
+
+    NEVER = "never"  # a child, or a kind without the fee: cancelling is always free
+    LATER = "later"  # free now; from 24 hours before, the clinic may charge
+    NOW = "now"  # within 24 hours: the clinic may charge for cancelling now
+
+
+def fee_rule(appointment_type: AppointmentType, birth_date: date, starts_at: datetime,
+             now: datetime) -> FeeRule:
+    if not late_fee_applies(appointment_type, birth_date, starts_at):
+        return FeeRule.NEVER
+    if starts_at - now < LATE_CANCELLATION_WINDOW:
+        return FeeRule.NOW
+    return FeeRule.LATER
+
+
+def late_fee_from(starts_at: datetime) -> datetime:
+    """From this moment a cancellation is late."""
+    return starts_at - LATE_CANCELLATION_WINDOW
+
+
 def _late_fee_warning(appointment: Appointment, appointment_type: AppointmentType,
                       patient: Patient, now: datetime) -> tuple[Warning, ...]:
-    late = appointment.starts_at - now < LATE_CANCELLATION_WINDOW
-    if late and late_fee_applies(appointment_type, patient.birth_date, appointment.starts_at):
+    rule = fee_rule(appointment_type, patient.birth_date, appointment.starts_at, now)
+    if rule is FeeRule.NOW:
         return (Warning.LATE_CANCELLATION_FEE,)
     return ()
 
 
-def _still_changeable(actor: Actor, appointment: Appointment,
-                      appointment_type: AppointmentType, now: datetime) -> Decision:
+def _still_open(actor: Actor, appointment: Appointment, now: datetime) -> Decision:
+    """The actor may handle it, and it is active and has not started."""
     who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
     if not who:
         return who
@@ -230,15 +260,16 @@ def _still_changeable(actor: Actor, appointment: Appointment,
         return refuse(Reason.NOT_ACTIVE)
     if appointment.starts_at <= now:
         return refuse(Reason.ALREADY_STARTED)
-    cutoff = timedelta(hours=appointment_type.change_cutoff_hours)
-    if is_self_service(actor) and now > appointment.starts_at - cutoff:
-        return refuse(Reason.CUTOFF_PASSED, hours=appointment_type.change_cutoff_hours)
     return ALLOWED
 
 
 def may_cancel(actor: Actor, appointment: Appointment, appointment_type: AppointmentType,
                patient: Patient, now: datetime) -> Decision:
-    decision = _still_changeable(actor, appointment, appointment_type, now)
+    """A patient who cannot come may say so until the appointment starts,
+    online or by any other way: no cut-off (a late cancellation frees the
+    time for someone else; a no-show frees nothing). Adults are warned of
+    the fee when it may apply (:func:`fee_rule`)."""
+    decision = _still_open(actor, appointment, now)
     if not decision:
         return decision
     return Decision(True, warnings=_late_fee_warning(appointment, appointment_type, patient, now))
@@ -247,14 +278,25 @@ def may_cancel(actor: Actor, appointment: Appointment, appointment_type: Appoint
 def may_change(actor: Actor, appointment: Appointment, appointment_type: AppointmentType,
                patient: Patient, now: datetime) -> Decision:
     """May the appointment be moved at all (the new time is checked by
-    :func:`may_book`)."""
-    decision = _still_changeable(actor, appointment, appointment_type, now)
+    :func:`may_book`)? Online, only until the kind's change cut-off."""
+    decision = _still_open(actor, appointment, now)
     if not decision:
         return decision
+    cutoff = timedelta(hours=appointment_type.change_cutoff_hours)
+    if is_self_service(actor) and now > appointment.starts_at - cutoff:
+        return refuse(Reason.CUTOFF_PASSED, hours=appointment_type.change_cutoff_hours)
     if (is_self_service(actor)
             and appointment.self_reschedules >= appointment_type.max_self_reschedules):
         return refuse(Reason.RESCHEDULE_LIMIT)
     return Decision(True, warnings=_late_fee_warning(appointment, appointment_type, patient, now))
+
+
+def confirmation_requested(appointment: Appointment) -> bool:
+    """Has the clinic asked for an answer that is not given yet? Only a
+    clinic-issued appointment (innkalling) asks; a time the patient booked
+    themselves needs no confirmation, nor one they moved to a time they chose."""
+    return (bool(appointment.clinic_issued) and appointment.status == AppointmentStatus.BOOKED
+            and not appointment.self_reschedules)
 
 
 def may_confirm(actor: Actor, appointment: Appointment, now: datetime) -> Decision:

@@ -57,6 +57,10 @@ from core.db import Database, utcnow
 log = structlog.get_logger(__name__)
 
 HOLD_TIME = timedelta(minutes=10)
+#: Booking event kinds: a slot became free again; a cancellation came inside
+#: ``rules.LATE_CANCELLATION_WINDOW`` (for the clinic's refill work).
+SLOT_FREED = "slot_freed"
+LATE_CANCELLATION = "late_cancellation"
 SOURCE_OF = {
     ActorKind.PATIENT: Source.SELF,
     ActorKind.GUARDIAN: Source.GUARDIAN,
@@ -394,7 +398,9 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
 async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str = "",
                  now: datetime | None = None) -> Outcome:
     """Cancel; the slot is free again at once and a ``slot_freed`` event is
-    written for whoever is waiting for an earlier time."""
+    written for whoever is waiting for an earlier time. A patient may cancel
+    until the appointment starts (``rules.may_cancel``); a late one also
+    writes a ``late_cancellation`` event and says so in the audit entry."""
     now = now or utcnow()
     async with db.write() as session:
         appointment, appointment_type, patient = await _lock_appointment_with_kind(
@@ -409,11 +415,16 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
         appointment.version += 1
         await session.flush()
         await _free_slot(session, appointment.slot_id, appointment.id, now)
+        late = rules.is_late_cancellation(appointment, now)
+        if late:
+            session.add(BookingEvent(kind=LATE_CANCELLATION, slot_id=appointment.slot_id,
+                                     appointment_id=appointment.id, occurred_at=now))
         await events.listener().on_cancelled(session, appointment, now=now)
         await audit.record(
             session, actor, "appointment.cancel", purpose=PURPOSE_OF[actor.kind],
             subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
-            detail={"appointment_id": appointment.id, "late": bool(decision.warnings)}, now=now)
+            detail={"appointment_id": appointment.id, "late": late,
+                    "fee_warned": bool(decision.warnings)}, now=now)
     search.forget_free_times(appointment.clinic_id)
     log.info("appointment_cancelled", appointment_id=appointment_id,
              actor_kind=actor.kind.value)

@@ -7,8 +7,10 @@
   The receipt is stored as it came and applied by the ``apply_receipt`` job,
   whose status guard ignores duplicates and out-of-order receipts.
 * ``POST /webhooks/twilio/inbound``: a text message to our number. Stored;
-  STOP (and Twilio's other opt-out words, Norwegian STOPP too) marks the
-  number opted out, START lifts that. JA/NEI are stored for later handling.
+  STOP or STOPP (or Twilio's own ``OptOutType=STOP``) marks the number opted
+  out, START lifts that. Nothing else is an opt-out: "CANCEL" or "AVBESTILL"
+  is about an appointment. JA/NEI are stored for later handling; no reply
+  changes an appointment yet, and the pages promise nothing about replies.
 
 Both answer 200 quickly with an empty TwiML response once stored: Twilio
 retries otherwise. Phone numbers and bodies are never logged.
@@ -39,9 +41,13 @@ from notifications.statuses import BlockReason
 log = structlog.get_logger(__name__)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-#: Twilio's default opt-out words, and the Norwegian one.
-STOP_WORDS = frozenset({"STOP", "STOPP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
-                        "OPTOUT", "REVOKE"})
+#: The words we take as an opt-out ourselves: STOP and the Norwegian STOPP.
+#: Not Twilio's other defaults (CANCEL, END, QUIT, ...) nor AVBESTILL: a
+#: patient who texts "CANCEL" means the appointment, and must not silently
+#: lose every reminder while it stays booked. Where Twilio's own opt-out
+#: handling has blocked a number it says so (``OptOutType``), and that is
+#: honoured (Twilio will refuse to send to it anyway).
+STOP_WORDS = frozenset({"STOP", "STOPP"})
 START_WORDS = frozenset({"START", "UNSTOP"})
 REPLY_WORDS = frozenset({"JA", "NEI"})
 _NUDGE_TIMEOUT = 1.0

@@ -125,18 +125,71 @@ def test_age_counts_from_the_birthday_in_oslo():
     assert rules.age_on(date(2012, 2, 29), date(2030, 3, 1)) == 18
 
 
-def test_cancel_cutoff_boundary_and_fee_warning():
+def test_a_patient_may_cancel_online_until_the_appointment_starts():
     a = appointment()
     exam = kind()
-    assert rules.may_cancel(ME, a, exam, patient(), START - timedelta(hours=24))
-    late = rules.may_cancel(ME, a, exam, patient(), START - timedelta(hours=24, seconds=-1))
-    assert late.reason is Reason.CUTOFF_PASSED and late.params == {"hours": 24}
-    # With a shorter cut-off the patient may cancel late, and is warned of the fee.
-    short = kind(change_cutoff_hours=2)
-    warned = rules.may_cancel(ME, a, short, patient(), START - timedelta(hours=3))
-    assert warned and warned.warnings == (Warning.LATE_CANCELLATION_FEE,)
-    early = rules.may_cancel(ME, a, short, patient(), START - timedelta(hours=25))
+    # Outside the 24-hour window: allowed, no fee warning.
+    early = rules.may_cancel(ME, a, exam, patient(), START - timedelta(hours=24))
     assert early and early.warnings == ()
+    # Inside it (the change cut-off has passed): still allowed, with the fee warning.
+    late = rules.may_cancel(ME, a, exam, patient(), START - timedelta(hours=24, seconds=-1))
+    assert late and late.warnings == (Warning.LATE_CANCELLATION_FEE,)
+    last_minute = rules.may_cancel(ME, a, exam, patient(), START - timedelta(seconds=1))
+    assert last_minute and last_minute.warnings == (Warning.LATE_CANCELLATION_FEE,)
+    # From the start it is too late for anyone.
+    assert rules.may_cancel(ME, a, exam, patient(), START).reason is Reason.ALREADY_STARTED
+
+
+def test_a_guardian_may_cancel_a_childs_appointment_late_without_a_fee():
+    child = patient(date(2020, 1, 1), pid=2)
+    guardian = Actor.guardian(1, {2})
+    a = appointment(patient_id=2)
+    early = rules.may_cancel(guardian, a, kind(), child, START - timedelta(hours=48))
+    late = rules.may_cancel(guardian, a, kind(), child, START - timedelta(hours=1))
+    assert early and early.warnings == ()
+    assert late and late.warnings == ()
+    assert rules.fee_rule(kind(), child.birth_date, START, START - timedelta(hours=1)) is (
+        rules.FeeRule.NEVER)
+
+
+def test_changing_keeps_its_cutoff():
+    a = appointment()
+    exam = kind()
+    assert rules.may_change(ME, a, exam, patient(), START - timedelta(hours=24))
+    late = rules.may_change(ME, a, exam, patient(), START - timedelta(hours=24, seconds=-1))
+    assert late.reason is Reason.CUTOFF_PASSED and late.params == {"hours": 24}
+    # With a shorter cut-off the patient may change late, and is warned of the fee.
+    short = kind(change_cutoff_hours=2)
+    warned = rules.may_change(ME, a, short, patient(), START - timedelta(hours=3))
+    assert warned and warned.warnings == (Warning.LATE_CANCELLATION_FEE,)
+
+
+@pytest.mark.parametrize(("birth", "fee", "hours_before", "rule"), [
+    (date(1980, 1, 1), True, 25, rules.FeeRule.LATER),  # adult, outside the window
+    (date(1980, 1, 1), True, 24, rules.FeeRule.LATER),  # exactly 24 hours: not late
+    (date(1980, 1, 1), True, 23, rules.FeeRule.NOW),  # adult, inside the window
+    (date(1980, 1, 1), False, 1, rules.FeeRule.NEVER),  # a kind without the fee
+    (date(2020, 1, 1), True, 1, rules.FeeRule.NEVER),  # a child, inside the window
+    (date(2020, 1, 1), True, 48, rules.FeeRule.NEVER),  # a child, outside it
+    (date(2012, 3, 5), True, 1, rules.FeeRule.NOW),  # 18 on the day of the appointment
+    (date(2012, 3, 6), True, 1, rules.FeeRule.NEVER),  # 18 the day after
+])
+def test_the_fee_rule_for_each_case(birth, fee, hours_before, rule):
+    now = START - timedelta(hours=hours_before)
+    assert rules.fee_rule(kind(late_cancellation_fee=fee), birth, START, now) is rule
+    assert rules.is_late_cancellation(appointment(), now) is (hours_before < 24)
+    assert rules.late_fee_from(START) == START - timedelta(hours=24)
+
+
+def test_confirmation_is_asked_for_only_where_the_clinic_asked():
+    assert rules.confirmation_requested(appointment(clinic_issued=True))
+    assert not rules.confirmation_requested(appointment(clinic_issued=False))
+    assert not rules.confirmation_requested(appointment(
+        clinic_issued=True, status=AppointmentStatus.CONFIRMED))
+    assert not rules.confirmation_requested(appointment(
+        clinic_issued=True, status=AppointmentStatus.CANCELLED))
+    # Moved by the patient to a time they chose: nothing left to answer.
+    assert not rules.confirmation_requested(appointment(clinic_issued=True, self_reschedules=1))
 
 
 def test_children_are_never_warned_of_a_fee():

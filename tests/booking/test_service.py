@@ -158,9 +158,13 @@ async def test_cancel_frees_slot_records_event_and_warns_adults_late(db):
     assert out.appointment.version == 2
     assert await slot_status(db, w.slots[0].id) == SlotStatus.FREE
     async with db.read() as s:
-        event = (await s.execute(select(BookingEvent))).scalar_one()
-    assert (event.kind, event.slot_id, event.appointment_id) == (
-        "slot_freed", w.slots[0].id, booked.id)
+        events = [(e.kind, e.slot_id, e.appointment_id) for e in (await s.execute(
+            select(BookingEvent).order_by(BookingEvent.id))).scalars()]
+        entry = (await s.execute(select(AuditEntry).where(
+            AuditEntry.action == "appointment.cancel"))).scalar_one()
+    assert events == [("slot_freed", w.slots[0].id, booked.id),
+                      ("late_cancellation", w.slots[0].id, booked.id)]
+    assert entry.detail == {"appointment_id": booked.id, "late": True, "fee_warned": True}
     # The freed slot can be booked again at once.
     again = await service.book(db, Actor.patient(w.other_adult.id),
                                patient_id=w.other_adult.id, slot_id=w.slots[0].id,
@@ -168,15 +172,63 @@ async def test_cancel_frees_slot_records_event_and_warns_adults_late(db):
     assert again.appointment.slot_id == w.slots[0].id
 
 
-async def test_patient_cannot_cancel_after_cutoff(db):
+async def test_an_adult_may_cancel_after_the_change_cutoff_until_the_start(db):
+    w = await make_world(db)
+    booked = (await book_adult(db, w)).appointment
+    starts_at = w.slots[0].starts_at
+    # Changing is closed 23 hours before...
+    with pytest.raises(BookingRefused) as refused:
+        await service.change(db, Actor.patient(w.adult.id), appointment_id=booked.id,
+                             new_slot_id=w.slots[1].id, now=starts_at - timedelta(hours=23))
+    assert refused.value.reason is Reason.CUTOFF_PASSED
+    # ...cancelling is not: late, with the fee warning, the slot freed and both events.
+    out = await service.cancel(db, Actor.patient(w.adult.id), appointment_id=booked.id,
+                               now=starts_at - timedelta(hours=23))
+    assert out.warnings == (Warning.LATE_CANCELLATION_FEE,)
+    assert await slot_status(db, w.slots[0].id) == SlotStatus.FREE
+    async with db.read() as s:
+        kinds = (await s.execute(select(BookingEvent.kind).order_by(BookingEvent.id))).scalars()
+        entry = (await s.execute(select(AuditEntry).where(
+            AuditEntry.action == "appointment.cancel"))).scalar_one()
+    assert list(kinds) == ["slot_freed", "late_cancellation"]
+    assert entry.detail["late"] is True and entry.purpose == "self_service"
+
+
+async def test_nobody_cancels_online_once_it_has_started(db):
     w = await make_world(db)
     booked = (await book_adult(db, w)).appointment
     with pytest.raises(BookingRefused) as refused:
         await service.cancel(db, Actor.patient(w.adult.id), appointment_id=booked.id,
-                             now=w.slots[0].starts_at - timedelta(hours=23))
-    assert refused.value.reason is Reason.CUTOFF_PASSED
-    assert refused.value.params == {"hours": 24}
+                             now=w.slots[0].starts_at)
+    assert refused.value.reason is Reason.ALREADY_STARTED
     assert await slot_status(db, w.slots[0].id) == SlotStatus.BOOKED
+
+
+async def test_a_guardian_cancels_a_child_late_without_a_fee_and_it_is_recorded(db):
+    w = await make_world(db)
+    guardian = Actor.guardian(w.adult.id, {w.child.id})
+    booked = (await service.book(db, guardian, patient_id=w.child.id, slot_id=w.slots[1].id,
+                                 appointment_type_id=w.child_exam.id, now=NOW)).appointment
+    out = await service.cancel(db, guardian, appointment_id=booked.id,
+                               now=w.slots[1].starts_at - timedelta(minutes=30))
+    assert out.warnings == ()
+    async with db.read() as s:
+        kinds = (await s.execute(select(BookingEvent.kind).order_by(BookingEvent.id))).scalars()
+        entry = (await s.execute(select(AuditEntry).where(
+            AuditEntry.action == "appointment.cancel"))).scalar_one()
+    assert list(kinds) == ["slot_freed", "late_cancellation"]
+    assert entry.detail == {"appointment_id": booked.id, "late": True, "fee_warned": False}
+
+
+async def test_an_early_cancellation_is_not_late(db):
+    w = await make_world(db)
+    booked = (await book_adult(db, w)).appointment
+    out = await service.cancel(db, Actor.patient(w.adult.id), appointment_id=booked.id,
+                               now=w.slots[0].starts_at - timedelta(hours=25))
+    assert out.warnings == ()
+    async with db.read() as s:
+        kinds = (await s.execute(select(BookingEvent.kind))).scalars()
+    assert list(kinds) == ["slot_freed"]
 
 
 async def test_change_moves_to_new_slot_in_one_step(db):

@@ -144,6 +144,9 @@ async def build_demo_database(url: str, secret_key: str, today: date | None = No
         import web.schema  # noqa: F401  (registers every table)
     except ImportError:
         import booking.models  # noqa: F401
+    # The local ID-porten keeps its state in the database too (migration 0004);
+    # without this, a browser test run on its own has no table to log in with.
+    import idporten.local_state  # noqa: F401
     from booking.models import Appointment, Clinic, County, Patient
     from booking.search import next_free_times
     from booking.statuses import ACTIVE

@@ -255,6 +255,25 @@ async def test_stop_marks_the_number_and_start_lifts_it(db):
     assert stored == [("SMin1", "STOP", ADULT_MOBILE), ("SMin2", "START", ADULT_MOBILE)]
 
 
+@pytest.mark.parametrize("body", ["CANCEL", "Avbestill", "avbestill timen min"])
+async def test_a_cancellation_reply_is_stored_but_never_an_opt_out(db, body):
+    app = webhook_app(db)
+    response = await inbound(app, "SMcancel", body)
+    assert response.status_code == 200
+    async with db.read() as session:
+        assert await session.get(SmsNumberBlock, ADULT_MOBILE) is None
+        stored = (await session.execute(select(InboundSms.keyword))).scalars().all()
+    assert stored == [None]
+
+
+async def test_twilios_own_opt_out_is_honoured(db):
+    app = webhook_app(db)
+    await inbound(app, "SMtw", "CANCEL", OptOutType="STOP")
+    async with db.read() as session:
+        block = await session.get(SmsNumberBlock, ADULT_MOBILE)
+    assert block is not None and block.reason == "opted_out"
+
+
 async def test_an_unsigned_inbound_message_is_refused(db):
     app = webhook_app(db)
     response = await post(app, "/webhooks/twilio/inbound",
@@ -268,6 +287,11 @@ async def test_an_unsigned_inbound_message_is_refused(db):
     ("stop", None, "STOP"), (" Stopp. ", None, "STOP"), ("JA", None, "JA"),
     ("nei takk", None, "NEI"), ("Hei, kan jeg flytte timen?", None, None),
     ("Avslutt", "STOP", "STOP"), ("unstop", None, "START"),
+    # A reply that looks like a cancellation is about the appointment, never
+    # an opt-out (only STOP/STOPP, and Twilio's own OptOutType).
+    ("CANCEL", None, None), ("cancel please", None, None), ("AVBESTILL", None, None),
+    ("Avbestill timen", None, None), ("END", None, None), ("QUIT", None, None),
+    ("UNSUBSCRIBE", None, None),
 ])
 def test_keywords(body, opt_out_type, keyword):
     assert keyword_of(body, opt_out_type) == keyword

@@ -229,6 +229,32 @@ async def test_the_calendar_is_in_the_readers_language(
     assert event["SUMMARY"].params["LANGUAGE"] == "nn"
 
 
+@pytest.mark.parametrize(("lang", "summary"), [
+    ("nb", "Tannlege, Ola: {clinic}"), ("nn", "Tannlege, Ola: {clinic}"),
+    ("en", "Dentist, Ola: {clinic}"), ("se", "Bátnedoavttir, Ola: {clinic}"),
+])
+async def test_a_guardians_link_names_the_child_and_is_tentative_until_confirmed(
+        app: Starlette, client: httpx.AsyncClient, db: Database, lang: str,
+        summary: str) -> None:
+    world = await make_world(db)
+    guardian = Actor.guardian(world.adult.id, {world.child.id})
+    appointment = (await service.book(
+        db, Actor.record_system(), patient_id=world.child.id, slot_id=world.slots[1].id,
+        appointment_type_id=world.child_exam.id, clinic_issued=True, now=NOW)).appointment
+    named = calendar_link(app.state.settings, appointment, SECRET, NOW, named=True)
+    plain = calendar_link(app.state.settings, appointment, SECRET, NOW)
+    assert named is not None and plain is not None and named != plain
+    client.cookies.set("lang", lang)
+    (event,) = _parse((await client.get(_path(named))).content).walk("VEVENT")
+    assert event["SUMMARY"] == summary.format(clinic=world.clinic.name)
+    assert event["STATUS"] == "TENTATIVE"  # the clinic's notice is not answered yet
+    (unnamed,) = _parse((await client.get(_path(plain))).content).walk("VEVENT")
+    assert "Ola" not in unnamed["SUMMARY"]
+    await service.confirm(db, guardian, appointment_id=appointment.id, now=NOW)
+    (confirmed,) = _parse((await client.get(_path(named))).content).walk("VEVENT")
+    assert confirmed["STATUS"] == "CONFIRMED"
+
+
 async def test_the_first_link_follows_a_change_and_a_cancellation(
         app: Starlette, client: httpx.AsyncClient, db: Database) -> None:
     world, booked = await _booked(db)
@@ -254,9 +280,16 @@ async def test_the_first_link_follows_a_change_and_a_cancellation(
 
 
 async def _is_not_found(response: httpx.Response) -> None:
+    """The plain refusal of a link: not for you or expired, and how to log in
+    (no reference number)."""
     assert response.status_code == 404
     assert response.headers["cache-control"] == "no-store"
-    assert text_of(html(response), "h1") == "Fant ikke siden"
+    soup = html(response)
+    assert text_of(soup, "h1") == "Denne lenken virker ikke for deg"
+    assert text_of(soup, ".link-refused__why").startswith(
+        "Lenken er ikke ment for deg, eller den er utløpt.")
+    assert soup.select_one("main a[href='/auth/login']") is not None
+    assert soup.select_one(".correlation-id") is None
     assert "text/calendar" not in response.headers["content-type"]
 
 

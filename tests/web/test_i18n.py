@@ -58,8 +58,8 @@ def test_weekday_names_start_on_monday() -> None:
 def test_translate_reason_fills_in_parameters_in_the_current_language() -> None:
     i18n.set_locale("nb")
     assert i18n.translate_reason(Reason.CUTOFF_PASSED, {"hours": 24}) == (
-        "Det er mindre enn 24 timer igjen, så dette kan ikke lenger gjøres på nett. "
-        "Ring klinikken.")
+        "Det er mindre enn 24 timer igjen, så timen kan ikke lenger endres på nett. "
+        "Ring klinikken for å endre den.")
     i18n.set_locale("en")
     assert i18n.translate_reason(Reason.SLOT_TOO_FAR_AHEAD, {"days": 90}) == (
         "That time is too far ahead. You can book up to 90 days ahead.")

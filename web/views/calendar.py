@@ -13,8 +13,11 @@ Links made before they named their holder (purposes ``ics`` and
 every guardian on record may. SMS links (``/t/…``) name their notification,
 whose recipient is the holder, and also stop :data:`SMS_LINK_LIFETIME` after
 the message went. An unknown, expired, altered or no longer entitled
-token gets the same 404 page as any address that does not exist: nothing
-tells a guesser, or a former guardian, which part was wrong.
+token gets one page (404) that says in plain words that the link is not for
+the reader or has expired, and how to log in: the same page whichever it
+was, so nothing tells a guesser, or a former guardian, which part was wrong.
+A guardian's calendar link (``ics-named``) puts the child's first name in
+the event's title.
 
 Routes (wired in ``web.routes``)::
 
@@ -44,11 +47,13 @@ from notifications.models import Notification
 from notifications.templates import link_key, token_appointment, verified_token
 from web import i18n, signing
 from web.acting import relations_source
-from web.errors import error_page
+from web.auth.config import PATIENT_PATHS
 from web.templating import render
 from web.views.clinics import phone_link
 
 CALENDAR_PURPOSE: Final = "ics"
+#: A guardian's calendar link: the child's first name in the title.
+CALENDAR_NAMED_PURPOSE: Final = "ics-named"
 DIRECTIONS_PURPOSE: Final = "directions"
 CALENDAR_PATH: Final = "/kalender/{token}.ics"
 DIRECTIONS_PATH: Final = "/veibeskrivelse/{token}"
@@ -89,11 +94,14 @@ def _token(purpose: str, appointment: Appointment, secret: str, now: datetime,
 
 
 def calendar_link(source: Request | Settings | str, appointment: Appointment, secret: str,
-                  now: datetime | None = None, *, holder_id: int | None = None) -> str | None:
+                  now: datetime | None = None, *, holder_id: int | None = None,
+                  named: bool = False) -> str | None:
     """Absolute address of the appointment's calendar file, valid until it
     ends and while ``holder_id`` (who is given the link) may see it; None
-    once it has ended."""
-    token = _token(CALENDAR_PURPOSE, appointment, secret, now or utcnow(), holder_id)
+    once it has ended. ``named``: for a guardian, with the child's first name
+    in the event's title."""
+    purpose = CALENDAR_NAMED_PURPOSE if named else CALENDAR_PURPOSE
+    token = _token(purpose, appointment, secret, now or utcnow(), holder_id)
     if token is None:
         return None
     return _public_url(source) + CALENDAR_PATH.format(token=token)
@@ -112,6 +120,15 @@ def directions_link(source: Request | Settings | str, appointment: Appointment, 
 
 
 # --- following links --------------------------------------------------------
+
+def link_refused(request: Request) -> Response:
+    """A link that does not open for this reader (not theirs, expired or
+    altered): the same page whichever it was, in plain words, with the way
+    to log in; 404 as before."""
+    i18n.activate(request)
+    return render(request, "link_refused.html", {"login_href": f"{PATIENT_PATHS.login}"},
+                  status_code=404, headers=PRIVATE_HEADERS)
+
 
 async def _entitled(request: Request, chain_id: int, holders: set[int] | None) -> bool:
     """May the link's holders (None: not named) still see the chain's
@@ -179,24 +196,28 @@ async def _sms_chain_id(request: Request) -> int | None:
 
 
 async def calendar_file(request: Request) -> Response:
-    return await _calendar_response(request, await _chain_id(request, CALENDAR_PURPOSE))
+    chain_id = await _chain_id(request, CALENDAR_PURPOSE)
+    if chain_id is None and (chain_id := await _chain_id(request, CALENDAR_NAMED_PURPOSE)):
+        return await _calendar_response(request, chain_id, named=True)
+    return await _calendar_response(request, chain_id)
 
 
 async def sms_calendar_file(request: Request) -> Response:
     return await _calendar_response(request, await _sms_chain_id(request))
 
 
-async def _calendar_response(request: Request, chain_id: int | None) -> Response:
+async def _calendar_response(request: Request, chain_id: int | None, *,
+                             named: bool = False) -> Response:
     if chain_id is None:
-        return error_page(request, 404)
+        return link_refused(request)
     settings: Settings = request.app.state.settings
     locale = i18n.activate(request)
     content = await calendar.calendar_for_chain(
         request.app.state.db, chain_id, locale=locale,
         host=urlsplit(settings.public_url).hostname or "tanntid",
-        gettext=i18n.translations(locale).gettext)
+        gettext=i18n.translations(locale).gettext, named=named)
     if content is None:
-        return error_page(request, 404)
+        return link_refused(request)
     response = Response(content, media_type="text/calendar; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{FILENAME}"', **PRIVATE_HEADERS})
     # The summary is in the reader's language (cookie or Accept-Language).
@@ -217,7 +238,7 @@ async def sms_appointment(request: Request) -> Response:
     """The SMS link to the appointment itself: its page, behind login."""
     chain_id = await _sms_chain_id(request)
     if chain_id is None:
-        return error_page(request, 404)
+        return link_refused(request)
     latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
     assert latest is not None
     return RedirectResponse(f"/timer/{latest.id}", status_code=303, headers=PRIVATE_HEADERS)
@@ -225,10 +246,10 @@ async def sms_appointment(request: Request) -> Response:
 
 async def _directions_page(request: Request, chain_id: int | None) -> Response:
     if chain_id is None:
-        return error_page(request, 404)
+        return link_refused(request)
     appointment = await calendar.latest_in_chain(request.app.state.db, chain_id)
     if appointment is None:
-        return error_page(request, 404)
+        return link_refused(request)
     clinic = appointment.clinic
     return render(request, "directions.html", {
         "clinic": clinic,

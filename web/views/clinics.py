@@ -122,6 +122,7 @@ def book_url(clinic: Clinic, type_id: int | None = None, starts: datetime | None
              ) -> str:
     """Into the booking flow at this clinic (through login when needed, which
     comes back to this address): for a kind and the day of a time, when given."""
+
     query: dict[str, str | int] = {}
     if type_id is not None:
         query["type"] = type_id

@@ -133,8 +133,8 @@ async def test_after_the_cutoff_the_page_says_call_the_clinic(
     await log_in(client)
     page = soup_of(await get(client, f"/timer/{old.id}/endre"))
     assert text(page, "#refusal p:first-child") == (
-        "Less than 24 hours are left, so this can no longer be done online. "
-        "Please call the clinic.")
+        "Less than 24 hours are left, so the time can no longer be changed online. "
+        "To change it, call the clinic.")
     call = page.select_one("#refusal a")
     assert call is not None and call["href"] == "tel:+4722000000"
     assert page.select_one("form.time-form") is None

@@ -91,8 +91,9 @@ async def test_a_receipt_says_what_happens_next(client: httpx.AsyncClient, world
     assert "Grünerløkka tannklinikk" in text(receipt, "#receipt")
     assert "Check-up" in text(receipt, "#receipt")
     steps = [li.get_text(" ", strip=True) for li in receipt.select("#next-heading + ul li")]
-    assert "until 24 hours before" in steps[1]
-    assert "may charge a fee" in steps[2]  # an adult, and the kind has a late fee
+    # No mobile number on file: no reminder is promised (the receipt says why).
+    assert "until 24 hours before" in steps[0] and "cancel here until it starts" in steps[0]
+    assert "may charge a fee" in steps[1]  # an adult, and the kind has a late fee
     links = [a["href"] for a in receipt.select("a.choice-list__link")]
     assert links == [f"/timer/{appointment_id}", "/bestill"]
     assert (await client.get(f"/timer/{appointment_id}")).status_code == 200

@@ -28,7 +28,7 @@ def test_the_lists_cover_every_route() -> None:
         ("POST", "/timer/{appointment_id}/bekreft"),
     ]
     assert sorted(SUBJECT_ROUTES) == [("GET", "/innsyn"), ("GET", "/min-side"),
-                                      ("GET", "/timer")]
+                                      ("GET", "/timer"), ("POST", "/min-side/bekreft-alle")]
 
 
 async def _send(client, method: str, url: str):

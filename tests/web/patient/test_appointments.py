@@ -3,7 +3,9 @@ why not, for the patient and for the children they act for."""
 
 from __future__ import annotations
 
-from booking.models import AppointmentType
+from sqlalchemy import select
+
+from booking.models import AppointmentType, BookingEvent
 from tests.pages import html, text_of
 from tests.web.patient.world import (
     CLINIC_PHONE,
@@ -90,8 +92,13 @@ async def test_guardian_of_an_11_year_old_sees_and_cancels(app, world: World,
 
     after = html(await client.get(done.headers["location"], headers=EN))
     assert text_of(after, f"#status-{appointment_id} .ds-tag") == "Cancelled"
-    assert text_of(after, f"#status-{appointment_id} .notice") == (
+    # The result leads with what happened, before the time, and offers a new one.
+    lead = after.select_one("main .cancel-result")
+    assert lead is not None and lead.get_text(strip=True) == (
         "The appointment is cancelled. The time is free for someone else.")
+    assert after.select_one("main h1").find_previous(class_="cancel-result") is lead
+    book = after.select_one(f"a.ds-button[href='/bestill?for={world.child11.id}']")
+    assert book is not None and book.get_text(strip=True) == "Book a new time"
     assert after.select_one(f"a[href='/timer/{appointment_id}/avbestill']") is None
 
 
@@ -111,8 +118,10 @@ async def test_guardian_of_a_13_year_old_sees_times_only(app, world: World,
     assert earlier.select_one("time").get_text() == i18n.format_when(past.starts_at)
     assert earlier.select_one(".ds-tag").get_text() == "Past"
     assert "Attended" not in soup.get_text()
-    # He may still be booked, confirmed, changed and cancelled for.
-    assert soup.select_one(f"form[action='/timer/{upcoming.id}/bekreft']") is not None
+    # He may still be booked, changed and cancelled for; the clinic has not
+    # asked for an answer, so there is nothing to confirm.
+    assert text_of(soup, f"#status-{upcoming.id} .ds-tag") == "Booked"
+    assert soup.select_one(f"form[action='/timer/{upcoming.id}/bekreft']") is None
     assert soup.select_one(f"a[href='/timer/{upcoming.id}/endre']") is not None
 
     page = html(await client.get(f"/timer/{upcoming.id}", headers=EN))
@@ -229,37 +238,55 @@ async def test_cancel_warns_an_adult_about_the_late_fee(app, world: World, logge
     assert done.status_code == 303
     assert (await appointment_row(app, appointment_id)).status == "cancelled"
     [entry] = await audit_entries(app, action="appointment.cancel")
-    assert entry.detail == {"appointment_id": appointment_id, "late": True}
+    assert entry.detail == {"appointment_id": appointment_id, "late": True,
+                            "fee_warned": True}
 
 
-async def test_cut_off_passed_shows_the_reason_with_the_clinics_number(app, world: World,
-                                                                       logged_in) -> None:
+async def test_inside_the_cut_off_an_adult_can_still_cancel_after_seeing_the_fee(
+        app, world: World, logged_in) -> None:
     appointment_id = await new_appointment(app, world, world.adult.id, world.adult_type, 10)
     client = await logged_in(world.adult)
-    soup = html(await client.get("/timer", headers=EN))
-    card = soup.select_one(f"#appointment-{appointment_id}-when").find_parent("article")
-    reason = card.select_one(".refusal")
+    soup = html(await client.get(f"/timer/{appointment_id}", headers=EN))
+    # Changing is closed (call the clinic); cancelling is not.
+    reason = soup.select_one("main .appointment-main .refusal")
     assert reason.get_text(" ", strip=True).startswith(
-        "Less than 24 hours are left, so this can no longer be done online. "
-        "Please call the clinic.")
+        "Less than 24 hours are left, so the time can no longer be changed online. "
+        "To change it, call the clinic.")
     call = reason.select_one("a")
     assert call["href"] == f"tel:{CLINIC_PHONE}"
     assert call.get_text() == f"Call Tannklinikken Testby on {CLINIC_PHONE_SHOWN}"
-    assert card.select_one(f"a[href='/timer/{appointment_id}/avbestill']") is None
-    assert card.select_one(f"a[href='/timer/{appointment_id}/endre']") is None
-    # Confirming is still possible.
-    assert card.select_one(f"form[action='/timer/{appointment_id}/bekreft']") is not None
+    assert soup.select_one(f"a[href='/timer/{appointment_id}/endre']") is None
+    assert soup.select_one(f"a[href='/timer/{appointment_id}/avbestill']") is not None
+    # The "call the clinic" text is not in the status block (under a confirm button).
+    assert soup.select_one(f"#status-{appointment_id} .refusal") is None
 
     step = html(await client.get(f"/timer/{appointment_id}/avbestill", headers=EN))
-    assert step.select_one("form.cancel-form") is None
-    assert step.select_one(f".refusal a[href='tel:{CLINIC_PHONE}']") is not None
+    assert step.select_one("form.cancel-form") is not None
+    assert text_of(step, ".fee-warning p") == (
+        "Less than 24 hours are left. The clinic may charge adults a fee for cancelling "
+        "this late.")
+    done = await client.post(f"/timer/{appointment_id}/avbestill",
+                             data={"fee_warning_shown": "1"}, headers=EN)
+    assert done.status_code == 303
+    assert (await appointment_row(app, appointment_id)).status == "cancelled"
+    [entry] = await audit_entries(app, action="appointment.cancel")
+    assert entry.detail["late"] is True
+    async with app.state.db.read() as session:
+        kinds = list((await session.execute(
+            select(BookingEvent.kind).where(BookingEvent.appointment_id == appointment_id)
+            .order_by(BookingEvent.id))).scalars())
+    assert kinds == ["slot_freed", "late_cancellation"]
 
-    # A POST anyway (a page loaded before the cut-off): nothing changes.
+
+async def test_a_started_appointment_cannot_be_cancelled_and_nothing_changes(
+        app, world: World, logged_in) -> None:
+    appointment_id = await new_appointment(app, world, world.adult.id, world.adult_type, -0.25)
+    client = await logged_in(world.adult)
+    step = html(await client.get(f"/timer/{appointment_id}/avbestill", headers=EN))
+    assert step.select_one("form.cancel-form") is None
     late = await client.post(f"/timer/{appointment_id}/avbestill", data={}, headers=EN)
     assert late.status_code == 409
-    late_soup = html(late)
-    assert "Nothing was changed." in text_of(late_soup, "[role=alert]")
-    assert late_soup.select_one(f"[role=alert] a[href='tel:{CLINIC_PHONE}']") is not None
+    assert "Nothing was changed." in text_of(html(late), "[role=alert]")
     assert (await appointment_row(app, appointment_id)).status == "booked"
     assert await audit_entries(app, action="appointment.cancel") == []
 
@@ -271,11 +298,17 @@ async def test_a_stale_cancel_shows_the_reason_and_changes_nothing(app, world: W
     first = await client.post(f"/timer/{appointment_id}/avbestill", data={})
     assert first.status_code == 303
     row = await appointment_row(app, appointment_id)
+    # Sent again (back button, double tap): it is done; the result, not an error.
     again = await client.post(f"/timer/{appointment_id}/avbestill", data={}, headers=EN)
-    assert again.status_code == 409
-    assert "The appointment has been cancelled or is over." in text_of(
-        html(again), "[role=alert]")
+    assert again.status_code == 303
+    assert again.headers["location"] == first.headers["location"]
     assert (await appointment_row(app, appointment_id)).version == row.version
+    back = html(await client.get(f"/timer/{appointment_id}/avbestill", headers=EN))
+    assert back.select_one("[data-color=danger]") is None
+    assert "Nothing was changed" not in back.get_text()
+    assert "This appointment is cancelled." in back.get_text()
+    assert back.select_one("a.ds-button[href='/bestill']").get_text(strip=True) == (
+        "Book a new time")
     confirm = await client.post(f"/timer/{appointment_id}/bekreft", headers=EN)
     assert confirm.status_code == 409
     assert "<html" in confirm.text  # a whole page without JavaScript

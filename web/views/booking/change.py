@@ -10,12 +10,13 @@ from datetime import date
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from booking import holds, picker, queries, rules, service
 from booking.holds import NotHeld
 from booking.models import Appointment
 from booking.search import FreeSlot
+from booking.statuses import AppointmentStatus
 from core.db import Database, utcnow
 from web import i18n
 from web.acting import Acting
@@ -23,6 +24,7 @@ from web.views.booking import inputs
 from web.views.booking.inputs import BadInput
 from web.views.booking.pages import (
     CHOOSE_TIME,
+    NO_STORE,
     NOTHING_CHANGED,
     Wizard,
     base,
@@ -95,6 +97,11 @@ async def _change_page(request: Request, change: Change, day: date | None, *,
 async def change_page(request: Request) -> Response:
     """``GET /timer/{id}/endre``: choose a new time at the same clinic."""
     change = await _change(request)
+    if change.appointment.status == AppointmentStatus.CANCELLED:
+        # Moved or cancelled already (e.g. the back button after it was
+        # done): its page says so, and where the new time is.
+        return RedirectResponse(f"/timer/{change.appointment.id}", status_code=303,
+                                headers=NO_STORE)
     await change.who.audit_view(request, detail={"page": "change",
                                                  "appointment_id": change.appointment.id})
     return await _change_page(request, change, inputs.day_of(inputs.checked_query(request)))

@@ -13,17 +13,19 @@ from booking import holds, queries, rules, service
 from booking.holds import NotHeld
 from booking.models import Slot
 from booking.reasons import Reason
+from booking.reference import reference
 from booking.representation import Access
 from booking.statuses import ACTIVE
 from core import tokens
-from core.db import Database
-from web import i18n
+from core.db import Database, utcnow
+from web import i18n, phone
 from web.views.booking import inputs
 from web.views.booking.inputs import BadInput
 from web.views.booking.pages import (
     BOOK,
     FORM_CHANGED,
     HOLD_EXPIRED,
+    Wizard,
     base,
     hold_keys,
     page,
@@ -32,15 +34,27 @@ from web.views.booking.pages import (
 from web.views.booking.wizard import Step, refused_time, walk, when_page
 from web.views.clinics import phone_link
 from web.views.patient.loading import acting_for_appointment
+from web.views.patient.presenting import fee_text, guardians_notified
+from web.views.profile import oslo_today, register_view, sms_number
 
 
 async def _summary_page(request: Request, step: Step, slot: Slot, key: str) -> Response:
     assert step.who and step.wizard and step.search
     assert slot.held_until is not None
     kind = step.search.kind
+    wizard = step.wizard
+    db: Database = request.app.state.db
+    rule = rules.fee_rule(kind, step.who.subject.birth_date, slot.starts_at, utcnow())
     return page(request, "booking/confirm.html", {
         **base(step.who, step.wizard), "search": step.search,
         "kind_name": kind.name(i18n.get_locale()),
+        # "Change" per row: back to that step, with the later choices kept
+        # where they still fit.
+        "change_for": BOOK if len(step.who.people) > 1 else None,
+        "change_kind": Wizard(wizard.for_value).url(),
+        "change_clinic": Wizard(wizard.for_value, wizard.type_id).url(),
+        "fee_rule": fee_text(rule, slot.starts_at, booking=True),
+        "guardians_told": await guardians_notified(db, step.who),
         "starts_at": slot.starts_at, "held_until": slot.held_until,
         "ends_at": slot.starts_at + timedelta(minutes=kind.duration_minutes),
         "hidden": {"for": step.wizard.for_value, "type": kind.id,
@@ -122,6 +136,9 @@ async def receipt(request: Request) -> Response:
     i18n.activate(request)
     await who.audit_view(request, detail={"page": "receipt", "appointment_id": appointment.id})
     kind = appointment.appointment_type
+    db: Database = request.app.state.db
+    me = who.me
+    sms_to, _source = sms_number(me.mobile, await register_view(request, me), oslo_today())
     return page(request, "booking/receipt.html", {
         "acting": who, "appointment": appointment, "clinic": appointment.clinic,
         "phone": phone_link(appointment.clinic.phone),
@@ -129,6 +146,11 @@ async def receipt(request: Request) -> Response:
         "changed": appointment.replaces_id is not None,
         "active": appointment.status in ACTIVE,
         "cutoff_hours": kind.change_cutoff_hours,
-        "fee": rules.late_fee_applies(kind, who.subject.birth_date, appointment.starts_at),
+        "fee_rule": fee_text(rules.fee_rule(kind, who.subject.birth_date,
+                                            appointment.starts_at, utcnow()),
+                             appointment.starts_at, booking=True),
+        "reference": reference(appointment.id),
+        "sms_to": phone.display(sms_to) if sms_to else None,
+        "guardians_told": await guardians_notified(db, who),
         "book_again": BOOK,
     })

@@ -17,6 +17,8 @@ from web.views.patient import access_log, actions, appointments, home
 def routes() -> list[BaseRoute]:
     return [
         Route("/min-side", home.home, name="patient_home"),
+        Route(home.CONFIRM_ALL_PATH, home.confirm_all, methods=["POST"],
+              name="patient_confirm_all"),
         Route("/timer", appointments.list_page, name="appointments"),
         Route("/timer/{appointment_id}", appointments.detail, name="appointment"),
         Route("/timer/{appointment_id}/bekreft", actions.confirm, methods=["POST"],

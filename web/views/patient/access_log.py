@@ -11,7 +11,7 @@ logistics); the page says so and reads nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Final
 
@@ -72,12 +72,20 @@ ROLE_TEXT: Final[dict[str, str]] = {
 STAFF_TEXT: Final = N_("Staff of the public dental service")
 
 
+#: Page views are shown grouped by person, day and purpose ("looked at the
+#: appointments 10 times between 09:12 and 09:16"); changes one by one.
+VIEW_ACTIONS: Final = frozenset({"appointments.view", ACCESS_LOG_VIEW})
+
+
 @dataclass(frozen=True)
 class LogLine:
-    occurred_at: datetime
+    occurred_at: datetime  # the newest of a group
     who: str
     what: str
     why: str
+    #: How many entries the line stands for, and the oldest of them.
+    count: int = 1
+    first_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -178,10 +186,28 @@ def _what(shown: _Shown) -> str:
 
 
 def describe(entries: Sequence[AuditEntry], names: _Names, viewer: Acting) -> list[LogLine]:
+    """One line per change; the views of one person on one day (Oslo) for
+    one purpose as one line, where the newest of them is. ``entries``
+    newest first."""
     _ = i18n.gettext
-    return [LogLine(shown.entry.occurred_at, _who(shown.entry, names, viewer), _what(shown),
-                    _(PURPOSE_TEXT.get(shown.entry.purpose, OTHER_PURPOSE)))
-            for shown in coalesce(entries)][:LIMIT]
+    lines: list[LogLine] = []
+    groups: dict[tuple[str, date, str, str], int] = {}
+    for shown in coalesce(entries):
+        entry = shown.entry
+        who = _who(entry, names, viewer)
+        line = LogLine(entry.occurred_at, who, _what(shown),
+                       _(PURPOSE_TEXT.get(entry.purpose, OTHER_PURPOSE)))
+        if entry.action in VIEW_ACTIONS:
+            key = (who, entry.occurred_at.astimezone(i18n.OSLO).date(), entry.purpose,
+                   entry.action)
+            if key in groups:
+                index = groups[key]
+                lines[index] = replace(lines[index], count=lines[index].count + 1,
+                                       first_at=entry.occurred_at)
+                continue
+            groups[key] = len(lines)
+        lines.append(line)
+    return lines[:LIMIT]
 
 
 async def access_log(request: Request) -> Response:

@@ -18,8 +18,9 @@ from starlette.responses import RedirectResponse, Response
 
 from booking import rules, service
 from booking.models import Appointment
-from booking.reasons import WARNING_TEXT, Warning
+from booking.reasons import Warning
 from booking.service import BookingRefused
+from booking.statuses import AppointmentStatus
 from core.db import Database, utcnow
 from web import i18n
 from web.acting import Acting
@@ -33,7 +34,16 @@ from web.views.patient.appointments import (
     render_appointment,
 )
 from web.views.patient.loading import acting_for_appointment
-from web.views.patient.presenting import Notice, Refusal, load_appointment, present, refusal
+from web.views.patient.presenting import (
+    CHANGED,
+    Notice,
+    Refusal,
+    fee_text,
+    load_appointment,
+    present,
+    refusal,
+    replacement_of,
+)
 
 CONFLICT = 409
 #: The hidden field that says the fee warning was on the page the user confirmed.
@@ -69,20 +79,26 @@ async def confirm(request: Request) -> Response:
     return RedirectResponse(f"/timer/{appointment.id}?{CONFIRMED_FLAG}=1", status_code=303)
 
 
-def _cancel_page(request: Request, who: Acting, appointment: Appointment, *,
+async def _cancel_page(request: Request, who: Acting, appointment: Appointment, *,
                  refused: Refusal | None = None, status_code: int = 200) -> Response:
     now = utcnow()
     decision = rules.may_cancel(who.actor, appointment, appointment.appointment_type,
                                 who.subject, now)
     item = present(appointment, who.subject, who.actor, who.access, now, me_id=who.me.id)
-    if not decision and refused is None and decision.reason is not None:
+    ended = item.moved or item.cancelled  # e.g. the back button after it was done
+    if not decision and refused is None and decision.reason is not None and not ended:
         refused = refusal(decision.reason, dict(decision.params), appointment.clinic)
+    fee_now = Warning.LATE_CANCELLATION_FEE in decision.warnings
+    rule = rules.fee_rule(appointment.appointment_type, who.subject.birth_date,
+                          appointment.starts_at, now)
     context: dict[str, Any] = {
         "acting": who, "switch_path": "/timer", "item": item,
         "allowed": bool(decision), "refused": refused,
-        "fee_warning": (i18n.translate(WARNING_TEXT[Warning.LATE_CANCELLATION_FEE])
-                        if Warning.LATE_CANCELLATION_FEE in decision.warnings else None),
+        "fee_warning": fee_text(rule, appointment.starts_at) if fee_now else None,
+        "fee_rule": None if fee_now else fee_text(rule, appointment.starts_at),
         "fee_field": FEE_SEEN,
+        "replacement_id": await replacement_of(request.app.state.db, appointment),
+        "book_href": who.link("/bestill"),
     }
     return render(request, "patient/cancel.html", context, status_code=status_code,
                   headers=NO_STORE)
@@ -92,24 +108,28 @@ async def cancel_page(request: Request) -> Response:
     who, appointment = await acting_for_appointment(request)
     i18n.activate(request)
     await who.audit_view(request, detail={"page": "cancel", "appointment_id": appointment.id})
-    return _cancel_page(request, who, appointment)
+    return await _cancel_page(request, who, appointment)
 
 
 async def cancel(request: Request) -> Response:
     who, appointment = await acting_for_appointment(request)
     form = await request.form()
     i18n.activate(request)
+    if (appointment.status == AppointmentStatus.CANCELLED
+            and appointment.cancellation_reason != CHANGED):
+        # Sent again (back button, double tap): it is done; show the result.
+        return RedirectResponse(f"/timer/{appointment.id}?{CANCELLED_FLAG}=1", status_code=303)
     decision = rules.may_cancel(who.actor, appointment, appointment.appointment_type,
                                 who.subject, utcnow())
     if Warning.LATE_CANCELLATION_FEE in decision.warnings and form.get(FEE_SEEN) != "1":
         # The fee applies now but the page the user confirmed did not say so
         # (it was loaded earlier): tell them first, change nothing.
-        return _cancel_page(request, who, appointment, status_code=CONFLICT)
+        return await _cancel_page(request, who, appointment, status_code=CONFLICT)
     db: Database = request.app.state.db
     try:
         await service.cancel(db, who.actor, appointment_id=appointment.id)
     except BookingRefused as refused:
         fresh = await _reloaded(request, appointment.id)
-        return _cancel_page(request, who, fresh, status_code=CONFLICT,
+        return await _cancel_page(request, who, fresh, status_code=CONFLICT,
                             refused=refusal(refused.reason, refused.params, fresh.clinic))
     return RedirectResponse(f"/timer/{appointment.id}?{CANCELLED_FLAG}=1", status_code=303)

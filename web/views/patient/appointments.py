@@ -22,6 +22,7 @@ from web.views.calendar import calendar_link
 from web.views.patient.loading import acting_for_appointment
 from web.views.patient.presenting import (
     Notice,
+    guardians_notified,
     past_of,
     present,
     replacement_of,
@@ -78,11 +79,13 @@ async def render_appointment(request: Request, who: Acting, appointment: Appoint
         "acting": who, "switch_path": "/timer", "item": item,
         "list_href": who.link("/timer"), "directions": None, "calendar_url": None,
         "replacement_id": await replacement_of(db, appointment),
+        "book_href": who.link("/bestill"),
+        "guardians_told": await guardians_notified(db, who),
     }
     if item.upcoming:
         context["directions"] = directions_to(appointment.clinic)
         context["calendar_url"] = calendar_link(request, appointment, settings.secret_key, now,
-                                                holder_id=who.me.id)
+                                                holder_id=who.me.id, named=who.for_child)
     if audit:
         await who.audit_view(request, detail={"page": "appointment",
                                               "appointment_id": appointment.id})

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from typing import Final, Literal
 
 from sqlalchemy import or_, select
@@ -24,12 +25,13 @@ from sqlalchemy.sql.base import ExecutableOption
 
 from booking import rules
 from booking.audit import Actor
-from booking.models import Appointment, Clinic, Patient
-from booking.reasons import N_, Reason
-from booking.representation import Access
+from booking.models import Appointment, Clinic, Guardianship, Patient
+from booking.reasons import N_, WARNING_TEXT, Reason, Warning
+from booking.representation import LOGISTICS_FROM_AGE, OF_AGE_IN_HEALTH_MATTERS, Access
 from booking.statuses import ACTIVE, AppointmentStatus
 from core.db import Database
 from web import i18n
+from web.acting import Acting
 from web.views.clinics import Phone, phone_link
 
 #: Refusals whose answer is "call the clinic": the page shows the number as a link.
@@ -41,23 +43,76 @@ PAST_LIMIT: Final = 20
 #: A cancellation that is really a change (``booking.service.change``).
 CHANGED: Final = "changed"
 
-STATUS_TEXT: Final[dict[str, str]] = {
-    AppointmentStatus.BOOKED: N_("Booked"),
-    AppointmentStatus.CONFIRMED: N_("Confirmed"),
-    AppointmentStatus.COMPLETED: N_("Attended"),
-    AppointmentStatus.NO_SHOW: N_("Not attended"),
-    AppointmentStatus.CANCELLED: N_("Cancelled"),
+
+
+class Shown(StrEnum):
+    """The state of an appointment as the patient pages name it: a closed
+    set, each with its words and colour. Finer than ``AppointmentStatus``:
+    a booked appointment is either waiting for the patient's answer to the
+    clinic's notice (innkalling), booked by the viewer, or just booked."""
+
+    AWAITING_ANSWER = "awaiting_answer"
+    CONFIRMED = "confirmed"
+    BOOKED_BY_YOU = "booked_by_you"
+    BOOKED = "booked"
+    MOVED = "moved"
+    PAST = "past"
+    ATTENDED = "attended"
+    NOT_ATTENDED = "not_attended"
+    CANCELLED = "cancelled"
+
+
+SHOWN_TEXT: Final[dict[Shown, str]] = {
+    Shown.AWAITING_ANSWER: N_("Awaiting your answer"),
+    Shown.CONFIRMED: N_("Confirmed"),
+    Shown.BOOKED_BY_YOU: N_("Booked by you"),
+    Shown.BOOKED: N_("Booked"),
+    Shown.MOVED: N_("Moved to another time"),
+    Shown.PAST: N_("Past"),
+    Shown.ATTENDED: N_("Attended"),
+    Shown.NOT_ATTENDED: N_("Not attended"),
+    Shown.CANCELLED: N_("Cancelled"),
 }
-MOVED_TEXT: Final = N_("Moved to another time")
-PAST_TEXT: Final = N_("Past")
 #: Designsystemet colour of the status tag; the word carries the meaning.
-STATUS_COLOR: Final[dict[str, str]] = {
-    AppointmentStatus.BOOKED: "info",
-    AppointmentStatus.CONFIRMED: "success",
-    AppointmentStatus.COMPLETED: "neutral",
-    AppointmentStatus.NO_SHOW: "warning",
-    AppointmentStatus.CANCELLED: "neutral",
+SHOWN_COLOR: Final[dict[Shown, str]] = {
+    Shown.AWAITING_ANSWER: "warning",
+    Shown.CONFIRMED: "success",
+    Shown.BOOKED_BY_YOU: "info",
+    Shown.BOOKED: "info",
+    Shown.MOVED: "neutral",
+    Shown.PAST: "neutral",
+    Shown.ATTENDED: "neutral",
+    Shown.NOT_ATTENDED: "warning",
+    Shown.CANCELLED: "neutral",
 }
+_FINAL_SHOWN: Final[dict[str, Shown]] = {
+    AppointmentStatus.COMPLETED: Shown.ATTENDED,
+    AppointmentStatus.NO_SHOW: Shown.NOT_ATTENDED,
+    AppointmentStatus.CANCELLED: Shown.CANCELLED,
+}
+
+
+def shown_state(appointment: Appointment, viewer_actor_id: str, now: datetime, *,
+                details: bool) -> Shown:
+    """The state the viewer (``viewer_actor_id``) sees; ``details`` is False
+    where they may see logistics only (then whether someone came is not said)."""
+    status = AppointmentStatus(appointment.status)
+    if status is AppointmentStatus.CANCELLED and appointment.cancellation_reason == CHANGED:
+        return Shown.MOVED
+    if status in ACTIVE and appointment.starts_at <= now:
+        return Shown.PAST
+    if status is AppointmentStatus.CONFIRMED:
+        return Shown.CONFIRMED
+    if status is AppointmentStatus.BOOKED:
+        if rules.confirmation_requested(appointment):
+            return Shown.AWAITING_ANSWER
+        if appointment.created_by == viewer_actor_id:
+            return Shown.BOOKED_BY_YOU
+        return Shown.BOOKED
+    if not details and status is not AppointmentStatus.CANCELLED:
+        return Shown.PAST  # whether a young person came is not logistics
+    return _FINAL_SHOWN[status]
+
 
 NoticeKind = Literal["success", "info", "warning", "danger"]
 
@@ -88,6 +143,7 @@ class AppointmentView:
     starts_at: datetime
     ends_at: datetime
     status: str
+    shown: Shown
     status_text: str
     status_color: str
     clinic: Clinic
@@ -106,6 +162,8 @@ class AppointmentView:
     cancellation_reason: str | None
     #: ``?for=…`` of the appointment's patient when it is a child ("" for me).
     for_value: str
+    #: The given name of the appointment's patient when it is not the viewer.
+    for_name: str | None = None
     notice: Notice | None = None
 
     @property
@@ -116,6 +174,15 @@ class AppointmentView:
     def status_id(self) -> str:
         """The id of the element holding the status (the htmx target)."""
         return f"status-{self.id}"
+
+    @property
+    def moved(self) -> bool:
+        return self.shown is Shown.MOVED
+
+    @property
+    def cancelled(self) -> bool:
+        """Cancelled, and not because it was moved to another time."""
+        return self.shown is Shown.CANCELLED
 
     @property
     def has_actions(self) -> bool:
@@ -138,16 +205,7 @@ def present(appointment: Appointment, patient: Patient, actor: Actor, access: Ac
     details = access is Access.FULL
     active = status in ACTIVE
     upcoming = active and appointment.starts_at > now
-    moved = status is AppointmentStatus.CANCELLED and appointment.cancellation_reason == CHANGED
-    if moved:
-        status_text, color = i18n.gettext(MOVED_TEXT), "neutral"
-    elif not details and not upcoming and status is not AppointmentStatus.CANCELLED:
-        # Whether a young person came is not logistics.
-        status_text, color = i18n.gettext(PAST_TEXT), "neutral"
-    elif active and not upcoming:
-        status_text, color = i18n.gettext(PAST_TEXT), "neutral"
-    else:
-        status_text, color = i18n.gettext(STATUS_TEXT[status]), STATUS_COLOR[status]
+    shown = shown_state(appointment, Actor.patient(me_id).id, now, details=details)
 
     appointment_type = appointment.appointment_type
     clinic = appointment.clinic
@@ -168,17 +226,19 @@ def present(appointment: Appointment, patient: Patient, actor: Actor, access: Ac
     return AppointmentView(
         id=appointment.id, patient_id=appointment.patient_id,
         starts_at=appointment.starts_at, ends_at=appointment.ends_at,
-        status=status.value, status_text=status_text, status_color=color,
+        status=status.value, shown=shown, status_text=i18n.gettext(SHOWN_TEXT[shown]),
+        status_color=SHOWN_COLOR[shown],
         clinic=clinic, phone=phone_link(clinic.phone),
         type_name=appointment_type.name(i18n.get_locale()) if details else None,
-        upcoming=upcoming, can_confirm=upcoming and bool(confirm),
+        upcoming=upcoming,
+        can_confirm=upcoming and rules.confirmation_requested(appointment) and bool(confirm),
         can_change=upcoming and bool(change), can_cancel=upcoming and bool(cancel),
         refusals=tuple(refusals),
-        awaits_confirmation=(upcoming and appointment.clinic_issued
-                             and status is AppointmentStatus.BOOKED),
+        awaits_confirmation=upcoming and rules.confirmation_requested(appointment),
         details=details,
         cancellation_reason=reason if details and reason and reason != CHANGED else None,
         for_value="" if appointment.patient_id == me_id else str(appointment.patient_id),
+        for_name=None if appointment.patient_id == me_id else patient.given_name,
     )
 
 
@@ -222,6 +282,19 @@ async def past_of(db: Database, patient_id: int, now: datetime,
     return list(rows)
 
 
+async def guardians_notified(db: Database, who: Acting) -> bool:
+    """Is the viewer a young person (12–15) on their own page whose guardians
+    get a text message about their appointments (time and place only)?"""
+    if who.for_child or not (LOGISTICS_FROM_AGE <= rules.age_on(who.me.birth_date, who.today)
+                             < OF_AGE_IN_HEALTH_MATTERS):
+        return False
+    async with db.read() as session:
+        found = (await session.execute(
+            select(Guardianship.id).where(Guardianship.child_id == who.me.id).limit(1))
+        ).scalar_one_or_none()
+    return found is not None
+
+
 async def replacement_of(db: Database, appointment: Appointment) -> int | None:
     """The id of the appointment that took this one's place after a change."""
     if appointment.cancellation_reason != CHANGED:
@@ -238,3 +311,20 @@ def present_all(appointments: Sequence[Appointment], patients: dict[int, Patient
                 *, me_id: int) -> list[AppointmentView]:
     return [present(a, patients[a.patient_id], actor_for[a.patient_id],
                     access_of[a.patient_id], now, me_id=me_id) for a in appointments]
+
+
+def fee_text(rule: rules.FeeRule, starts_at: datetime, *, booking: bool = False) -> str | None:
+    """The late-cancellation fee rule for this case in plain words, before a
+    patient cancels (or, with ``booking``, before they book); None when
+    there is nothing to say."""
+    if rule is rules.FeeRule.NEVER:
+        return None if booking else i18n.gettext("There is no fee for cancelling this appointment.")
+    if rule is rules.FeeRule.NOW:
+        if booking:
+            return i18n.gettext(
+                "This time is less than 24 hours away. If you cancel it or do not come, "
+                "the clinic may charge a fee.")
+        return i18n.translate(WARNING_TEXT[Warning.LATE_CANCELLATION_FEE])
+    return i18n.gettext(
+        "Cancelling is free until %(when)s. If you cancel later, or do not come, "
+        "the clinic may charge a fee.") % {"when": i18n.format_when(rules.late_fee_from(starts_at))}
