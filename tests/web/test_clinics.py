@@ -96,7 +96,7 @@ async def test_htmx_search_gets_only_the_results_block(
     assert response.headers["cache-control"] == "no-store"
     assert "<html" not in response.text and "<form" not in response.text
     assert _found_fragment(response) == ["Harstad tannklinikk"]
-    count = html(response).select_one("#result-count[hx-swap-oob]")
+    count = html(response).select_one("#result-count[data-hx-swap-oob]")
     assert count is not None and " ".join(count.get_text().split()) == "Fant 1 klinikk"
 
 
@@ -124,7 +124,7 @@ async def test_plain_search_page_also_varies_on_hx_request(client: httpx.AsyncCl
     assert "HX-Request" in response.headers["vary"]
     form = html(response).select_one("form.clinic-search")
     assert form is not None and form["method"] == "get" and form["action"] == "/klinikker"
-    assert form["hx-target"] == "#results"
+    assert form["data-hx-target"] == "#results"
 
 
 async def test_clinic_page_shows_contact_hours_and_next_free_times(

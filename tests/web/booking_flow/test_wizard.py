@@ -170,7 +170,7 @@ async def test_day_navigation_without_javascript(client: httpx.AsyncClient, worl
     picker = await pick(client, "Ola", "Child check-up", "Grünerløkka tannklinikk")
     next_day = picker.select_one("a#next-day")
     assert next_day is not None
-    assert next_day["hx-target"] == "#day" and next_day["hx-push-url"] == "true"
+    assert next_day["data-hx-target"] == "#day" and next_day["data-hx-push-url"] == "true"
     # The next day the clinic is open (weekends and public holidays skipped).
     following = _open_day(world, world.day, +1)
     assert f"day={following.isoformat()}" in str(next_day["href"])
@@ -217,7 +217,7 @@ async def test_day_navigation_with_htmx_swaps_only_the_day(
     assert fragment.select_one("button[type=submit]") is None
     # The live region outside the block is updated out of band.
     status = fragment.select_one("#day-status")
-    assert status is not None and status["hx-swap-oob"] == "innerHTML"
+    assert status is not None and status["data-hx-swap-oob"] == "innerHTML"
     assert status.get_text(strip=True) == f"{day}, 0 free times"
     # A history restore, or a plain load of the same address, gets the whole page.
     restore = await client.get(href, headers={"HX-Request": "true", "HX-Target": "day",
@@ -282,7 +282,7 @@ async def test_the_week_strip_counts_free_times_per_open_day(
     assert current[0].select_one(".week-strip__count").get_text() == "4"  # type: ignore[union-attr]
     assert "4 free times" in current[0].get_text()
     for link in strip:  # each day swaps in place with htmx, and is a real link without
-        assert link["hx-get"] == link["href"] and link["hx-target"] == "#day"
+        assert link["data-hx-get"] == link["href"] and link["data-hx-target"] == "#day"
     # A day with times has the jump to the next free time, and a Continue button.
     later = picker.select_one("nav.day-nav a#next-free")
     assert later is not None
