@@ -51,6 +51,7 @@ log = structlog.get_logger(__name__)
 
 AUDIT_PURPOSE: Final = "support"
 LOOKUP_ACTION: Final = "support.patient.lookup"
+VIEW_ACTION: Final = "support.patient.view"
 REVEAL_ACTION: Final = "support.number.reveal"
 MOBILE_ACTION: Final = "support.patient.mobile"
 CALL_DONE_ACTION: Final = "support.call.done"
@@ -215,6 +216,16 @@ async def patient_in_scope(db: Database, actor: Actor, patient_id: int,
                                detail={"refused": "outside_county"}, now=now)
         return None
     return patient
+
+
+async def record_view(db: Database, actor: Actor, patient_id: int, purpose: str,
+                      now: datetime | None = None) -> None:
+    """Each opening of a patient's timeline, with the purpose of the look-up
+    (or of the call list) that led there."""
+    async with db.write() as session:
+        await audit.record(session, actor, VIEW_ACTION, purpose=AUDIT_PURPOSE,
+                           subject_patient_id=patient_id,
+                           detail={"lookup_purpose": purpose}, now=now)
 
 
 # --- the timeline --------------------------------------------------------------

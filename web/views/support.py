@@ -55,8 +55,14 @@ def _field(form: FormData, name: str) -> str:
     return value[:FIELD_LIMIT] if isinstance(value, str) else ""
 
 
-def _patient_path(request: Request, patient_id: int, now: datetime) -> str:
-    token = signing.sign(TOKEN_PURPOSE, patient_id, now + TOKEN_LIFETIME,
+_PURPOSES: Final = tuple(support.LookupPurpose)
+
+
+def _patient_path(request: Request, patient_id: int, now: datetime, purpose: str) -> str:
+    """The patient's page; the token carries the patient and the look-up's
+    purpose (each page view is audited with it)."""
+    payload = patient_id * 8 + _PURPOSES.index(support.LookupPurpose(purpose))
+    token = signing.sign(TOKEN_PURPOSE, payload, now + TOKEN_LIFETIME,
                          request.app.state.settings.secret_key)
     return f"{PATH}/pasient/{token}"
 
@@ -84,7 +90,8 @@ def _find_page(request: Request, *, error: str | None = None, values: dict[str, 
     return render(request, "support/find.html", {
         "purposes": support.PURPOSE_TEXT, "error": i18n.gettext(error) if error else None,
         "values": values or {}, "not_found": not_found,
-        "hits": [(h, _patient_path(request, h.patient_id, now)) for h in hits or []],
+        "hits": [(h, _patient_path(request, h.patient_id, now, (values or {})["purpose"]))
+                 for h in hits or []],
         "paths": {"find": f"{PATH}/finn", "call_list": CALL_LIST_PATH},
     }, status_code=status_code)
 
@@ -115,21 +122,28 @@ async def find(request: Request) -> Response:
         return _find_page(request, error=support.REFUSAL_TEXT[refused.code], values=values,
                           status_code=400)
     if len(hits) == 1:
-        return RedirectResponse(_patient_path(request, hits[0].patient_id, utcnow()), 303)
+        return RedirectResponse(
+            _patient_path(request, hits[0].patient_id, utcnow(), purpose), 303)
     return _find_page(request, values=values, hits=hits, not_found=not hits,
                       status_code=200 if hits else 404)
 
 
 # --- the timeline ------------------------------------------------------------
 
-async def _patient(request: Request, staff: StaffPrincipal) -> int:
-    patient_id = signing.verify(TOKEN_PURPOSE, request.path_params["token"],
-                                request.app.state.settings.secret_key, utcnow())
-    if patient_id is None:
+async def _patient_and_purpose(request: Request, staff: StaffPrincipal
+                               ) -> tuple[int, support.LookupPurpose]:
+    payload = signing.verify(TOKEN_PURPOSE, request.path_params["token"],
+                             request.app.state.settings.secret_key, utcnow())
+    if payload is None or payload % 8 >= len(_PURPOSES):
         raise HTTPException(404)
+    patient_id, purpose = payload // 8, _PURPOSES[payload % 8]
     if await support.patient_in_scope(_db(request), staff.actor, patient_id) is None:
         raise HTTPException(404)
-    return patient_id
+    return patient_id, purpose
+
+
+async def _patient(request: Request, staff: StaffPrincipal) -> int:
+    return (await _patient_and_purpose(request, staff))[0]
 
 
 async def _timeline_page(request: Request, staff: StaffPrincipal, patient_id: int, *,
@@ -151,7 +165,8 @@ async def _timeline_page(request: Request, staff: StaffPrincipal, patient_id: in
 
 async def patient_page(request: Request) -> Response:
     staff = await _support(request)
-    patient_id = await _patient(request, staff)
+    patient_id, purpose = await _patient_and_purpose(request, staff)
+    await support.record_view(_db(request), staff.actor, patient_id, purpose)
     return await _timeline_page(request, staff, patient_id)
 
 
@@ -206,7 +221,8 @@ async def call_list(request: Request) -> Response:
     now = utcnow()
     lines = await support.call_list(_db(request), staff.actor, now)
     return render(request, "support/call_list.html", {
-        "lines": [(line, _patient_path(request, line.patient_id, now)) for line in lines],
+        "lines": [(line, _patient_path(request, line.patient_id, now,
+                                       support.LookupPurpose.CALL_LIST)) for line in lines],
         "days": support.CALL_LIST_DAYS, "paths": {"find": PATH, "call_list": CALL_LIST_PATH},
     })
 

@@ -47,3 +47,13 @@ async def test_another_countys_appointment_cannot_be_marked(app, support, world)
     async with app.state.db.read() as session:
         from notifications.models import SupportCall
         assert (await session.execute(select(SupportCall))).first() is None
+
+
+async def test_opening_a_patient_from_the_call_list_is_audited_as_such(app, support, world):
+    page = (await support.get(CALLS)).text
+    import re
+    [link] = re.findall(r'href="(/staff/support/pasient/[^"]+)"', page)
+    assert (await support.get(link)).status_code == 200
+    [view] = await audit_rows(app.state.db, rules.VIEW_ACTION)
+    assert view.detail == {"lookup_purpose": "call_list"}
+    assert view.subject_patient_id == world.kari_id

@@ -59,3 +59,19 @@ def test_the_mask_keeps_the_country_code_and_the_last_three_digits():
     assert rules.mask("+4791234567") == "+47 ••• •• 567"
     assert rules.mask("+46701234123") == "+46 ••• •• 123"
     assert rules.mask(None) is None
+
+
+async def test_each_opening_of_the_timeline_is_audited_with_the_purpose(
+        app, support, world: SupportWorld):
+    link = await open_kari(support, world)
+    await support.get(link)
+    await support.get(link)
+    views = await audit_rows(app.state.db, rules.VIEW_ACTION)
+    assert [(v.subject_patient_id, v.detail["lookup_purpose"]) for v in views] == [
+        (world.kari_id, "message_not_received")] * 2
+
+
+async def test_an_altered_link_is_not_found(support, world: SupportWorld):
+    link = await open_kari(support, world)
+    altered = link[:-2] + ("AA" if not link.endswith("AA") else "BB")
+    assert (await support.get(altered)).status_code == 404
