@@ -41,12 +41,13 @@ class ResendRefused(Exception):
 
 
 async def resend(db: Database, notification_id: int, *, reason: str, actor: Actor,
-                 to: str | None = None, now: datetime | None = None) -> Notification:
+                 to: str | None = None, now: datetime | None = None,
+                 expected_resends: int | None = None) -> Notification:
     """A new notification like ``notification_id``, now. Refused while the
     original is still waiting or with the provider (it may yet arrive), when
     the appointment has started, for an unusable corrected number, without a
-    reason, or while an earlier resend of it is still on its way (a form
-    submitted twice sends once)."""
+    reason. With ``expected_resends`` (how many resends of it the caller saw),
+    refused when that has changed meanwhile: a form submitted twice sends once."""
     now = now or utcnow()
     reason = reason.strip()
     if not reason:
@@ -64,11 +65,9 @@ async def resend(db: Database, notification_id: int, *, reason: str, actor: Acto
             raise ResendRefused("unknown_notification")
         if original.status in WAITING or original.status in IN_FLIGHT:
             raise ResendRefused("still_in_flight")
-        pending_copy = (await session.execute(
-            select(Notification.id).where(
-                Notification.resend_of_id == original.id,
-                Notification.status.in_(list(WAITING | IN_FLIGHT))).limit(1))).first()
-        if pending_copy is not None:
+        if expected_resends is not None and expected_resends != (await session.execute(
+                select(func.count()).select_from(Notification)
+                .where(Notification.resend_of_id == original.id))).scalar_one():
             raise ResendRefused("already_resent")
         if original.channel != Channel.SMS:
             raise ResendRefused("not_an_sms")

@@ -16,7 +16,7 @@ phone number is never written to the log or to a log line.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
@@ -269,6 +269,8 @@ class MessageLine:
     resend_reason: str | None
     created_at: datetime
     events: tuple[EventLine, ...]
+    #: How many times it was sent again.
+    resends: int = 0
 
     @property
     def error_meaning(self) -> str | None:
@@ -336,6 +338,11 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
         error_code=n.error_code, resend_of_id=n.resend_of_id, resend_reason=n.resend_reason,
         created_at=n.created_at, events=tuple(events.get(n.id, ())),
     ) for n in rows]
+    copies: dict[int, int] = {}
+    for n in rows:
+        if n.resend_of_id is not None:
+            copies[n.resend_of_id] = copies.get(n.resend_of_id, 0) + 1
+    lines = [replace(line, resends=copies.get(line.id, 0)) for line in lines]
     by_appointment: dict[int, list[MessageLine]] = {}
     for line in lines:
         by_appointment.setdefault(line.appointment_id, []).append(line)
@@ -382,6 +389,8 @@ class ResendRequest:
     corrected: str | None = None
     #: Save the corrected number on the recipient too.
     save_number: bool = False
+    #: How many resends of it the page showed (a second submit finds one more).
+    seen_resends: int | None = None
 
 
 def check_number(raw: str) -> str:
@@ -410,7 +419,8 @@ async def resend(db: Database, actor: Actor, patient_id: int, request: ResendReq
         recipient_id = original.recipient_id
     try:
         copy = await service.resend(db, request.notification_id, reason=reason, actor=actor,
-                                    to=corrected, now=now)
+                                    to=corrected, now=now,
+                                    expected_resends=request.seen_resends)
     except service.ResendRefused as refused:
         raise SupportRefused(refused.code) from None
     if corrected is not None and request.save_number:

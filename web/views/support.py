@@ -67,6 +67,11 @@ def _patient_path(request: Request, patient_id: int, now: datetime, purpose: str
     return f"{PATH}/pasient/{token}"
 
 
+def _count(form: FormData, name: str) -> int | None:
+    value = _field(form, name)
+    return int(value) if value.isdigit() and len(value) < 6 else None
+
+
 def _parse_birth_date(text: str) -> date | None:
     for separator in (".", "-", "/"):
         parts = text.strip().split(separator)
@@ -204,7 +209,7 @@ async def resend(request: Request) -> Response:
             raise support.SupportRefused("choose_number")
         await support.resend(_db(request), staff.actor, patient_id, support.ResendRequest(
             notification_id, reason=str(values["reason"]), corrected=corrected,
-            save_number=bool(values["save_number"])))
+            save_number=bool(values["save_number"]), seen_resends=_count(form, "seen")))
     except support.SupportRefused as refused:
         return await _timeline_page(
             request, staff, patient_id, values=values, status_code=400,

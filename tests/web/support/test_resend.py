@@ -38,7 +38,7 @@ async def test_resend_to_the_current_number(app, support, world: SupportWorld):
 
 async def test_a_double_submit_sends_once(app, support, world: SupportWorld):
     link = await open_kari(support, world)
-    form = {"reason": "Patient called", "to": "current"}
+    form = {"reason": "Patient called", "to": "current", "seen": "0"}
     first = await support.post(f"{link}/send-igjen/{world.sms_id}", data=form)
     second = await support.post(f"{link}/send-igjen/{world.sms_id}", data=form)
     assert first.status_code == 303 and second.status_code == 400
