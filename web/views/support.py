@@ -94,7 +94,8 @@ def _find_page(request: Request, *, error: str | None = None, values: dict[str, 
     now = utcnow()
     return render(request, "support/find.html", {
         "purposes": support.PURPOSE_TEXT, "error": i18n.gettext(error) if error else None,
-        "values": values or {}, "not_found": not_found,
+        "values": {"purpose": "", "name": "", "birth_date": "", **(values or {})},
+        "not_found": not_found,
         "hits": [(h, _patient_path(request, h.patient_id, now, (values or {})["purpose"]))
                  for h in hits or []],
         "paths": {"find": f"{PATH}/finn", "call_list": CALL_LIST_PATH},

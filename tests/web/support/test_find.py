@@ -99,3 +99,16 @@ async def test_without_login_the_console_asks_for_the_staff_login(app, world):
         response = await anonymous.get("/staff/support")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/staff/auth/login")
+
+
+async def test_the_find_page_in_every_language(support, world):
+    for lang, words in (("nb", "Finn en pasient"), ("nn", "Finn ein pasient"),
+                        ("en", "Find a patient"), ("se", "Oza pasientta")):
+        response = await support.get("/staff/support", headers={"Accept-Language": lang})
+        assert response.status_code == 200 and words in response.text
+        assert 'name="purpose"' in response.text and 'method="post"' in response.text
+
+
+async def test_the_staff_login_lands_on_the_console(support):
+    response = await support.get("/staff")
+    assert response.status_code == 303 and response.headers["location"] == "/staff/support"
