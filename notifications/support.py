@@ -430,7 +430,8 @@ async def resend(db: Database, actor: Actor, patient_id: int, request: ResendReq
             recipient.mobile = corrected
             await audit.record(session, actor, MOBILE_ACTION, purpose=AUDIT_PURPOSE,
                                subject_patient_id=recipient_id,
-                               detail={"notification_id": copy.id, "reason": reason}, now=now)
+                               # The reason is kept on the resent notification.
+                               detail={"notification_id": copy.id}, now=now)
     return copy
 
 
