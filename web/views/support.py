@@ -90,10 +90,11 @@ def _parse_birth_date(text: str) -> date | None:
 
 def _find_page(request: Request, *, error: str | None = None, values: dict[str, str] | None = None,
                hits: list[support.PatientHit] | None = None, not_found: bool = False,
-               status_code: int = 200) -> Response:
+               error_field: str = "identity_number", status_code: int = 200) -> Response:
     now = utcnow()
     return render(request, "support/find.html", {
         "purposes": support.PURPOSE_TEXT, "error": i18n.gettext(error) if error else None,
+        "error_field": error_field,
         "values": {"purpose": "", "name": "", "birth_date": "", **(values or {})},
         "not_found": not_found,
         "hits": [(h, _patient_path(request, h.patient_id, now, (values or {})["purpose"]))
@@ -126,6 +127,8 @@ async def find(request: Request) -> Response:
                                                birth_date=_parse_birth_date(birth))
     except support.SupportRefused as refused:
         return _find_page(request, error=support.REFUSAL_TEXT[refused.code], values=values,
+                          error_field=("purpose-" + _PURPOSES[0]
+                                       if refused.code == "choose_purpose" else "identity_number"),
                           status_code=400)
     if len(hits) == 1:
         return RedirectResponse(

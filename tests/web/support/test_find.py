@@ -112,3 +112,26 @@ async def test_the_find_page_in_every_language(support, world):
 async def test_the_staff_login_lands_on_the_console(support):
     response = await support.get("/staff")
     assert response.status_code == 303 and response.headers["location"] == "/staff/support"
+
+
+async def test_two_patients_of_the_same_name_and_birth_date_are_both_listed(
+        app, support, world: SupportWorld):
+    from datetime import date
+
+    from booking.models import Appointment, AppointmentType, Clinic
+    from tests import factories
+    from tests.web.patient.world import add_appointment, hours_from_now
+    async with app.state.db.write() as session:
+        first = await session.get(Appointment, world.appointment_id)
+        clinic = await session.get(Clinic, first.clinic_id)
+        kind = await session.get(AppointmentType, first.appointment_type_id)
+        twin = await factories.patient(session, date(1980, 5, 17), given_name="Kari",
+                                       family_name="Nordmann")
+        await add_appointment(session, clinic, twin.id, kind, hours_from_now(24 * 9))
+    response = await support.post(FIND, data={
+        "purpose": "patient_called", "name": "Kari Nordmann", "birth_date": "1980-05-17"})
+    assert response.status_code == 200
+    assert response.text.count('href="/staff/support/pasient/') == 2
+    [entry] = await audit_rows(app.state.db, rules.LOOKUP_ACTION)
+    assert entry.subject_patient_id is None
+    assert sorted(entry.detail["found"]) == sorted([world.kari_id, twin.id])
