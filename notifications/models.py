@@ -188,3 +188,15 @@ class ReminderPolicy(Base):
     appointment_type_id: Mapped[int | None] = mapped_column(
         ForeignKey("appointment_types.id"), default=None)
     offsets_minutes: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class SupportCall(Base):
+    """An appointment on support's call list (every message failed) that a
+    support member has phoned about: who marked it done, and when. Marking it
+    not done again removes the row (the audit log keeps both steps)."""
+
+    __tablename__ = "support_calls"
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), primary_key=True)
+    done_by: Mapped[str] = mapped_column(String(64))  # the staff actor's id
+    done_by_name: Mapped[str] = mapped_column(String(200))
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime)

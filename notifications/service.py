@@ -41,11 +41,13 @@ class ResendRefused(Exception):
 
 
 async def resend(db: Database, notification_id: int, *, reason: str, actor: Actor,
-                 to: str | None = None, now: datetime | None = None) -> Notification:
+                 to: str | None = None, now: datetime | None = None,
+                 expected_resends: int | None = None) -> Notification:
     """A new notification like ``notification_id``, now. Refused while the
     original is still waiting or with the provider (it may yet arrive), when
-    the appointment has started, for an unusable corrected number, or
-    without a reason."""
+    the appointment has started, for an unusable corrected number, without a
+    reason. With ``expected_resends`` (how many resends of it the caller saw),
+    refused when that has changed meanwhile: a form submitted twice sends once."""
     now = now or utcnow()
     reason = reason.strip()
     if not reason:
@@ -56,11 +58,17 @@ async def resend(db: Database, notification_id: int, *, reason: str, actor: Acto
         if corrected is None:
             raise ResendRefused("not_a_mobile_number")
     async with db.write() as session:
-        original = await session.get(Notification, notification_id)
+        # Locked, so two submits of the same resend serialise here and the
+        # second one sees the first one's copy.
+        original = await session.get(Notification, notification_id, with_for_update=True)
         if original is None:
             raise ResendRefused("unknown_notification")
         if original.status in WAITING or original.status in IN_FLIGHT:
             raise ResendRefused("still_in_flight")
+        if expected_resends is not None and expected_resends != (await session.execute(
+                select(func.count()).select_from(Notification)
+                .where(Notification.resend_of_id == original.id))).scalar_one():
+            raise ResendRefused("already_resent")
         if original.channel != Channel.SMS:
             raise ResendRefused("not_an_sms")
         appointment = await session.get(Appointment, original.appointment_id)

@@ -76,6 +76,37 @@ async def test_resend_to_a_corrected_number(db):
     assert (second.resend_no, second.to_e164) == (2, None)
 
 
+async def test_a_resend_submitted_twice_sends_once(db):
+    _, _, notes = await failed_confirmation(db)
+    await resend(db, notes[0].id, reason="Patient called", actor=SUPPORT, now=EARLY,
+                 expected_resends=0)
+    with pytest.raises(ResendRefused) as refused:
+        await resend(db, notes[0].id, reason="Patient called", actor=SUPPORT, now=EARLY,
+                     expected_resends=0)
+    assert refused.value.code == "already_resent"
+    async with db.read() as session:
+        copies = (await session.execute(select(Notification).where(
+            Notification.resend_of_id == notes[0].id))).scalars().all()
+    assert len(copies) == 1
+    # Having seen that one, a second resend is a decision of its own.
+    again = await resend(db, notes[0].id, reason="once more", actor=SUPPORT, now=EARLY,
+                         expected_resends=1)
+    assert again.resend_no == 2
+
+
+async def test_two_submits_at_once_send_once(db):
+    _, _, notes = await failed_confirmation(db)
+    outcomes = await asyncio.gather(*(
+        resend(db, notes[0].id, reason="Patient called", actor=SUPPORT, now=EARLY,
+               expected_resends=0) for _ in range(2)), return_exceptions=True)
+    refused = [o for o in outcomes if isinstance(o, ResendRefused)]
+    assert len(refused) == 1 and refused[0].code == "already_resent"
+    async with db.read() as session:
+        copies = (await session.execute(select(Notification).where(
+            Notification.resend_of_id == notes[0].id))).scalars().all()
+    assert len(copies) == 1
+
+
 @pytest.mark.parametrize(("kwargs", "code"), [
     ({"reason": "  "}, "reason_required"),
     ({"reason": "x", "to": "+4722000000"}, "not_a_mobile_number"),

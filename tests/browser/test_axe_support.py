@@ -1,0 +1,139 @@
+"""axe-core over the support console, in every language, on a phone and a
+desktop: the find form, the form with an error, the timeline (with a failed
+text message on a demo patient's appointment), the resend form with an
+error, and the call list. Logged in through the local staff login as the
+demo's support user (``support-oslo``); the patient is found by the demo
+guardian's identity number, typed into the form as support would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.login import DEFAULT_PERSON
+from tests.browser.test_axe_logged_in import Walk
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+SUPPORT_USER = "support-oslo"
+FIND = "/staff/support"
+CALL_LIST = "/staff/support/ringeliste"
+
+
+def _guardian_number() -> str:
+    from demo.people import demo_logins
+
+    return next(d.identity_number for d in demo_logins(date.today())
+                if d.person.key == DEFAULT_PERSON)
+
+
+async def _add_failed_sms(url: str, vault: Any) -> None:
+    """A permanently failed reminder on the demo guardian's next appointment
+    (its offset unlike any the demo's own reminders have)."""
+    from sqlalchemy import select
+
+    from booking.models import Appointment, Patient
+    from booking.statuses import ACTIVE
+    from core.db import create_database, utcnow
+    from notifications.models import Notification, NotificationEvent
+
+    db = create_database(url)
+    now = utcnow()
+    try:
+        async with db.write() as session:
+            appointment = (await session.execute(
+                select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
+                .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
+                       Patient.identity_hash == vault.lookup_hash(_guardian_number()))
+                .order_by(Appointment.starts_at).limit(1))).scalar_one()
+            row = Notification(
+                appointment_id=appointment.id, appointment_version=appointment.version,
+                patient_id=appointment.patient_id, purpose="reminder",
+                offset_minutes=7, channel="sms",
+                recipient_id=appointment.patient_id, recipient_role="patient",
+                status="permanent-failure", error_code=30005, template_id="reminder",
+                template_version=1, to_e164="+4791234567", created_at=now - timedelta(hours=1),
+                status_at=now, due_at=now - timedelta(hours=1),
+                send_after=now - timedelta(hours=1), expires_at=appointment.starts_at)
+            session.add(row)
+            await session.flush()
+            session.add(NotificationEvent(notification_id=row.id, occurred_at=now,
+                                          from_status="created", to_status="permanent-failure",
+                                          source="receipt", error_code=30005))
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture(scope="module")
+def support_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
+    """A failed message to look at, and the cookie jar of the support user's login."""
+    app = live_server._server.config.app
+    in_fresh_thread(lambda: asyncio.run(_add_failed_sms(app.state.settings.database_url,
+                                                       app.state.vault)))
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"/staff/auth/login?next={FIND}", wait_until="load")
+        with page.expect_navigation(url=f"**{FIND}"):
+            page.locator(f'button[name="user"][value="{SUPPORT_USER}"]').click()
+        return dict(context.storage_state())
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def support_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
+                support_state: dict[str, Any]) -> Iterator[Tab]:
+    lang, viewport = request.param
+    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
+                          storage_state=support_state)
+    yield Tab(context.new_page())
+    context.close()
+
+
+CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+
+
+@pytest.mark.parametrize("support_tab", CASES, indirect=True,
+                         ids=[f"{lang}-{viewport}" for lang, viewport in CASES])
+def test_support_pages_have_no_axe_violations(support_tab: Tab, axe_source: str,
+                                              request: pytest.FixtureRequest) -> None:
+    lang, viewport = request.node.callspec.params["support_tab"]
+    walk = Walk(support_tab, axe_source, lang, viewport)
+    page = walk.page
+    if walk.goto("find", FIND):
+        # Without a purpose: the form again with its error.
+        page.fill("#identity_number", _guardian_number())
+        page.evaluate("document.getElementById('find-form').noValidate = true")
+        with page.expect_navigation():
+            page.locator("#find-form button[type='submit']").click()
+        walk.check("find-error")
+        page.check("#purpose-message_not_received")
+        page.fill("#identity_number", _guardian_number())
+        with page.expect_navigation():
+            page.locator("#find-form button[type='submit']").click()
+        if "/staff/support/pasient/" not in page.url:
+            walk.failures.append(f"finding the demo guardian led to {page.url}")
+        else:
+            walk.check("timeline")
+            form = page.locator("details.support-resend").first
+            form.locator("summary").click()
+            form.locator("input[value='corrected']").check()
+            form.locator("input[name='corrected']").fill("22 35 61 40")
+            form.locator("input[name='reason']").fill("Ny test")
+            with page.expect_navigation():
+                form.locator("button[type='submit']").click()
+            walk.check("resend-error")
+    walk.goto("call-list", CALL_LIST)
+    missing = {"find", "find-error", "timeline", "resend-error", "call-list"} - set(walk.visited)
+    if missing:
+        walk.failures.append(f"pages not reached: {', '.join(sorted(missing))}")
+    report = "\n\n".join(walk.failures)
+    assert not walk.failures, f"{len(walk.failures)} problem(s) ({lang}, {viewport}):\n\n{report}"
