@@ -4,10 +4,11 @@ Import this module wherever the whole schema is needed (migrations, tests,
 benchmarks); each package keeps its own models."""
 
 import booking.models
+import idporten.local_state
 import notifications.models
 import web.auth.models
 from core.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["booking", "metadata", "notifications", "web"]
+__all__ = ["booking", "idporten", "metadata", "notifications", "web"]
