@@ -44,6 +44,11 @@ pytest_plugins = ["tests.logcheck"]
 BROWSER = Path(__file__).parent / "browser"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers it; without xdist (-p no:xdist) it must still be known.
+    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker together")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return f"clock: every test starts at {suite_now().isoformat()} ({ENV} moves it)"
 
