@@ -126,7 +126,10 @@ SELECT string_agg(item, E'\n' ORDER BY item) FROM (
     SELECT 'con ' || conname || ' ' || contype::text
       FROM pg_constraint WHERE connamespace = $1::regnamespace
     UNION ALL
-    SELECT 'trg ' || c.relname || '.' || t.tgname || ' ' || t.tgenabled::text
+    -- Foreign keys' internal triggers are named by object id: by function instead.
+    SELECT 'trg ' || c.relname || '.'
+           || CASE WHEN t.tgisinternal THEN t.tgfoid::regproc::text ELSE t.tgname END
+           || ' ' || t.tgenabled::text
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      WHERE c.relnamespace = $1::regnamespace
     UNION ALL
@@ -244,13 +247,17 @@ async def give_back_postgres_schema(url: str, schema: str) -> None:
     """Keep the schema for the next test if it can be emptied to as new;
     drop it otherwise."""
     try:
-        reusable = len(_spare_schemas) < SPARE_SCHEMAS and await _empty_for_reuse(url, schema)
+        reusable = await _empty_for_reuse(url, schema)
     except Exception:
         reusable = False
-    if reusable:
-        _spare_schemas.append((url, schema))
-    else:
+    if not reusable:
         await drop_postgres_schema(url, schema)
+        return
+    # The next test takes the last one given back; beyond the limit the
+    # oldest spare goes.
+    _spare_schemas.append((url, schema))
+    while len(_spare_schemas) > SPARE_SCHEMAS:
+        await drop_postgres_schema(*_spare_schemas.pop(0))
 
 
 async def drop_spare_postgres_schemas() -> None:
