@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import insert, or_, select
@@ -123,44 +124,58 @@ async def seed_demo(db: Database, vault: IdentityVault, *, today: date,
     return report
 
 
+async def _insert(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]
+                  ) -> list[int]:
+    """Insert ``rows`` in one statement (batched by the driver) and return
+    their new ids in the order of ``rows``."""
+    if not rows:
+        return []
+    result = await session.execute(
+        insert(model).returning(model.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
+
+
 async def _seed_reference_data(session: AsyncSession, report: SeedReport, today: date) -> None:
-    counties = {row.code: row for row in (await session.execute(select(County))).scalars()}
-    for code, name in COUNTIES:
-        if code not in counties:
-            counties[code] = County(code=code, name=name)
-            session.add(counties[code])
-            report.counties_created += 1
-    await session.flush()
+    """Counties, appointment types, clinics, chairs and weekly templates, each
+    kind in one bulk insert (in the order an insert one by one would take)."""
+    counties = {code: county_id for code, county_id in await session.execute(
+        select(County.code, County.id))}
+    new_counties = [(code, name) for code, name in COUNTIES if code not in counties]
+    ids = await _insert(session, County, [dict(code=code, name=name)
+                                          for code, name in new_counties])
+    counties.update((code, county_id) for (code, _), county_id in zip(new_counties, ids,
+                                                                      strict=True))
+    report.counties_created += len(new_counties)
 
-    types = {(row.county_id, row.code): row
-             for row in (await session.execute(select(AppointmentType))).scalars()}
-    for county in counties.values():
-        if county.code not in dict(COUNTIES):
-            continue
-        for type_seed in APPOINTMENT_TYPES:
-            if (county.id, type_seed.code) in types:
-                continue
-            row = AppointmentType(
-                county_id=county.id, code=type_seed.code, names=dict(type_seed.names),
-                duration_minutes=type_seed.duration_minutes, min_age=type_seed.min_age,
-                max_age=type_seed.max_age, self_bookable=type_seed.self_bookable,
-                booking_horizon_days=BOOKING_HORIZON_DAYS,
-                min_notice_hours=type_seed.min_notice_hours,
-                change_cutoff_hours=CHANGE_CUTOFF_HOURS,
-                late_cancellation_fee=type_seed.late_cancellation_fee,
-                max_self_reschedules=MAX_SELF_RESCHEDULES,
-            )
-            types[(county.id, type_seed.code)] = row
-            session.add(row)
-            report.appointment_types_created += 1
+    types = {(county_id, code): type_id for county_id, code, type_id in await session.execute(
+        select(AppointmentType.county_id, AppointmentType.code, AppointmentType.id))}
+    demo_counties = dict(COUNTIES)
+    new_types: list[dict[str, Any]] = [
+        dict(county_id=county_id, code=type_seed.code, names=dict(type_seed.names),
+             duration_minutes=type_seed.duration_minutes, min_age=type_seed.min_age,
+             max_age=type_seed.max_age, self_bookable=type_seed.self_bookable,
+             booking_horizon_days=BOOKING_HORIZON_DAYS,
+             min_notice_hours=type_seed.min_notice_hours,
+             change_cutoff_hours=CHANGE_CUTOFF_HOURS,
+             late_cancellation_fee=type_seed.late_cancellation_fee,
+             max_self_reschedules=MAX_SELF_RESCHEDULES)
+        for code, county_id in counties.items() if code in demo_counties
+        for type_seed in APPOINTMENT_TYPES if (county_id, type_seed.code) not in types
+    ]
+    ids = await _insert(session, AppointmentType, new_types)
+    types.update(((row["county_id"], row["code"]), type_id)
+                 for row, type_id in zip(new_types, ids, strict=True))
+    report.appointment_types_created += len(new_types)
 
-    clinics = {row.slug: row for row in (await session.execute(select(Clinic))).scalars()}
+    clinics = {slug: clinic_id for slug, clinic_id in await session.execute(
+        select(Clinic.slug, Clinic.id))}
+    new_clinics: list[dict[str, Any]] = []
     for seed in CLINICS:
         if seed.slug in clinics:
             continue
         pick = random.Random(f"tanntid-demo-notes:{seed.slug}")
-        clinics[seed.slug] = Clinic(
-            county_id=counties[seed.county].id, slug=seed.slug, name=seed.name,
+        new_clinics.append(dict(
+            county_id=counties[seed.county], slug=seed.slug, name=seed.name,
             street_address=seed.street, postal_code=seed.postal_code,
             postal_town=seed.postal_town, municipality_code=seed.municipality_code,
             municipality_name=seed.municipality_name, latitude=seed.latitude,
@@ -169,35 +184,36 @@ async def _seed_reference_data(session: AsyncSession, report: SeedReport, today:
             accessibility=pick.choice(ACCESSIBILITY), parking=pick.choice(PARKING),
             public_transport=(f"Nærmeste holdeplass er {seed.stop}, "
                               f"ca. {seed.walk_minutes} minutters gange."),
-        )
-        session.add(clinics[seed.slug])
-        report.clinics_created += 1
-    await session.flush()
+        ))
+    ids = await _insert(session, Clinic, new_clinics)
+    clinics.update((row["slug"], clinic_id)
+                   for row, clinic_id in zip(new_clinics, ids, strict=True))
+    report.clinics_created += len(new_clinics)
 
-    chairs = {(row.clinic_id, row.name): row
-              for row in (await session.execute(select(Chair))).scalars()}
+    chairs = {(clinic_id, name): chair_id for clinic_id, name, chair_id in await session.execute(
+        select(Chair.clinic_id, Chair.name, Chair.id))}
     with_templates = set((await session.execute(
         select(ScheduleTemplate.chair_id).distinct())).scalars())
-    for seed in CLINICS:
-        clinic = clinics[seed.slug]
-        for index in range(chair_count(seed.slug)):
-            key = (clinic.id, chair_name(index))
-            if key not in chairs:
-                chairs[key] = Chair(clinic_id=clinic.id, name=chair_name(index))
-                session.add(chairs[key])
-                report.chairs_created += 1
-    await session.flush()
+    new_chairs: list[dict[str, Any]] = [dict(clinic_id=clinics[seed.slug], name=chair_name(index))
+                  for seed in CLINICS for index in range(chair_count(seed.slug))
+                  if (clinics[seed.slug], chair_name(index)) not in chairs]
+    ids = await _insert(session, Chair, new_chairs)
+    chairs.update(((row["clinic_id"], row["name"]), chair_id)
+                  for row, chair_id in zip(new_chairs, ids, strict=True))
+    report.chairs_created += len(new_chairs)
 
     # Weekly templates for chairs that have none yet (a clinic admin's own
     # changes to an existing schedule are left alone).
     valid_from = date(today.year - 1, 1, 1)
+    new_templates: list[dict[str, Any]] = []
+    template_types: list[list[int]] = []
     for seed in CLINICS:
-        clinic = clinics[seed.slug]
-        county_id = counties[seed.county].id
+        clinic_id = clinics[seed.slug]
+        county_id = counties[seed.county]
         count = chair_count(seed.slug)
         for index in range(count):
-            chair = chairs[(clinic.id, chair_name(index))]
-            if chair.id in with_templates:
+            chair_id = chairs[(clinic_id, chair_name(index))]
+            if chair_id in with_templates:
                 continue
             day_plan = CHILD_CHAIR_DAY if index == 0 else ADULT_CHAIR_DAY
             for weekday in range(5):
@@ -205,14 +221,18 @@ async def _seed_reference_data(session: AsyncSession, report: SeedReport, today:
                     unreleased = (index == count - 1 and weekday == UNRELEASED_WEEKDAY
                                   and part == len(day_plan) - 1)
                     type_codes = UNRELEASED_TYPES if unreleased else tpl.types
-                    session.add(ScheduleTemplate(
-                        chair_id=chair.id, weekday=weekday, starts_at=tpl.starts_at,
+                    new_templates.append(dict(
+                        chair_id=chair_id, weekday=weekday, starts_at=tpl.starts_at,
                         ends_at=tpl.ends_at, slot_minutes=tpl.slot_minutes,
-                        valid_from=valid_from, released=not unreleased,
-                        appointment_types=[types[(county_id, code)] for code in type_codes],
-                    ))
-                    report.templates_created += 1
-    await session.flush()
+                        valid_from=valid_from, released=not unreleased))
+                    template_types.append([types[(county_id, code)] for code in type_codes])
+    ids = await _insert(session, ScheduleTemplate, new_templates)
+    links = [dict(template_id=template_id, appointment_type_id=type_id)
+             for template_id, type_ids in zip(ids, template_types, strict=True)
+             for type_id in type_ids]
+    if links:
+        await session.execute(insert(schedule_template_types), links)
+    report.templates_created += len(new_templates)
 
 
 async def _seed_patients(session: AsyncSession, vault: IdentityVault, report: SeedReport,

@@ -16,8 +16,10 @@ prefixes and log files (names carry the worker id or a random part).
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,12 @@ from core.db import Database
 from notifications import outbox
 from tests.apps import app_client  # noqa: F401  (a fixture)
 from tests.clock import ENV, frozen_clock, suite_now
-from tests.databases import postgres_database, sqlite_database, worker_id
+from tests.databases import (
+    drop_spare_postgres_schemas,
+    postgres_database,
+    sqlite_database,
+    worker_id,
+)
 from tests.services import redis_url, require
 
 pytest_plugins = ["tests.logcheck"]
@@ -35,6 +42,11 @@ pytest_plugins = ["tests.logcheck"]
 #: The browser tests share one server and one Chromium (package-scoped): they
 #: run together, on one xdist worker (``--dist loadgroup``).
 BROWSER = Path(__file__).parent / "browser"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-xdist registers it; without xdist (-p no:xdist) it must still be known.
+    config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker together")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -53,6 +65,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.xdist_group("browser"))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Drop the PostgreSQL schemas kept for reuse (:mod:`tests.databases`),
+    on an event loop of their own."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop_spare_postgres_schemas()).result()
 
 
 @pytest.fixture(autouse=True)

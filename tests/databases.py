@@ -4,9 +4,16 @@ Every test gets an empty database of its own, dropped afterwards:
 
 * SQLite: a copy of a template file that has every table. The template is
   built once per process (per xdist worker) with ``create_all``.
-* PostgreSQL: a new schema, made in one round trip by a script of the DDL
-  that ``create_all`` would run (compiled once per process), without the
-  per-table existence checks ``create_all`` makes.
+* PostgreSQL: a schema of its own with every table. Making one (a script
+  of the DDL that ``create_all`` would run, compiled once per process) and
+  dropping it cost the server far more than the average test, so each
+  process keeps the schemas its tests are done with: after a test the rows
+  are deleted and the sequences restarted (one transaction, triggers off),
+  and the schema goes to the next test, empty as new. A schema whose
+  structure a test changed (a table added, a trigger disabled, ...), or
+  that held many rows, is dropped instead. The test connections do not
+  wait for the disk at commit (``synchronous_commit = off``): a test
+  database need not survive a crash of the server.
 """
 
 from __future__ import annotations
@@ -29,6 +36,16 @@ from tests.services import postgres_url, require
 
 _sqlite_template: Path | None = None
 _postgres_ddl: str | None = None
+
+#: What the test connections to PostgreSQL set (with the ``search_path``).
+POSTGRES_SETTINGS = {"synchronous_commit": "off"}
+#: Clean schemas with every table, ready for the next test: (server URL, name).
+_spare_schemas: list[tuple[str, str]] = []
+#: Kept at most; more are dropped.
+SPARE_SCHEMAS = 4
+#: A schema whose tests left more rows than this is dropped, not reused (its
+#: tables would carry the dead rows on).
+REUSE_MAX_ROWS = 5000
 
 
 def worker_id() -> str:
@@ -86,11 +103,105 @@ async def _require_postgres() -> str:
 async def _run_script(url: str, script: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(_asyncpg_dsn(url), server_settings=POSTGRES_SETTINGS)
     try:
         await conn.execute(script)
     finally:
         await asyncio.shield(conn.close())
+
+
+#: The structure of a schema: its relations (with their number of columns),
+#: columns, constraints, triggers (and whether they are enabled), functions
+#: and types, as one text to compare.
+_STRUCTURE = """
+SELECT string_agg(item, E'\n' ORDER BY item) FROM (
+    SELECT 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || c.relnatts
+      FROM pg_class c WHERE c.relnamespace = $1::regnamespace
+    UNION ALL
+    SELECT 'col ' || c.relname || '.' || a.attname || ' ' || a.atttypid::regtype
+           || ' ' || a.attnotnull || ' ' || a.atthasdef || ' ' || a.attisdropped
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+     WHERE c.relnamespace = $1::regnamespace AND a.attnum > 0
+    UNION ALL
+    SELECT 'con ' || conname || ' ' || contype::text
+      FROM pg_constraint WHERE connamespace = $1::regnamespace
+    UNION ALL
+    -- Foreign keys' internal triggers are named by object id: by function instead.
+    SELECT 'trg ' || c.relname || '.'
+           || CASE WHEN t.tgisinternal THEN t.tgfoid::regproc::text ELSE t.tgname END
+           || ' ' || t.tgenabled::text
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE c.relnamespace = $1::regnamespace
+    UNION ALL
+    SELECT 'fn ' || proname || ' ' || md5(prosrc)
+      FROM pg_proc WHERE pronamespace = $1::regnamespace
+    UNION ALL
+    SELECT 'typ ' || typname FROM pg_type WHERE typnamespace = $1::regnamespace
+) AS structure(item)
+"""
+
+
+class _Layout:
+    """The structure of a schema made by :func:`postgres_ddl`, and how to
+    empty one: learnt once per process from the first such schema."""
+
+    def __init__(self, structure: str, tables: list[str], sequences: list[str]) -> None:
+        self.structure = structure
+        self.tables = tables
+        self.sequences = sequences
+
+
+_layout: _Layout | None = None
+
+
+async def _learn_layout(conn: Any, schema: str) -> _Layout:
+    structure = await conn.fetchval(_STRUCTURE, schema)
+    tables = [row[0] for row in await conn.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = $1 ORDER BY tablename", schema)]
+    sequences = [row[0] for row in await conn.fetch(
+        "SELECT sequencename FROM pg_sequences WHERE schemaname = $1 ORDER BY sequencename",
+        schema)]
+    return _Layout(structure, tables, sequences)
+
+
+async def _empty_for_reuse(url: str, schema: str) -> bool:
+    """Delete every row of the schema and restart its sequences, if the
+    schema still has the structure it was made with and not too many rows;
+    True if it is now as a new one."""
+    global _layout
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(url), server_settings=POSTGRES_SETTINGS)
+    try:
+        if _layout is None:
+            return False
+        if await conn.fetchval(_STRUCTURE, schema) != _layout.structure:
+            return False
+        quoted = '"' + schema + '"'
+        deletes = ", ".join(
+            f'd{i} AS (DELETE FROM {quoted}."{table}" RETURNING 1)'  # noqa: S608
+            for i, table in enumerate(_layout.tables))
+        counts = " + ".join(
+            f"(SELECT count(*) FROM d{i})" for i in range(len(_layout.tables)))  # noqa: S608
+        async with conn.transaction():
+            # As a replica applies rows: no triggers (the audit log's
+            # append-only guard) and no foreign-key checks.
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            deleted = await conn.fetchval(f"WITH {deletes} SELECT {counts}")
+            if deleted > REUSE_MAX_ROWS:
+                raise _TooBig
+            await conn.execute(
+                "SELECT setval(name::regclass, 1, false) FROM unnest($1::text[]) AS name",
+                [f'{quoted}."{sequence}"' for sequence in _layout.sequences])
+        return True
+    except _TooBig:
+        return False
+    finally:
+        await asyncio.shield(conn.close())
+
+
+class _TooBig(Exception):
+    """The schema held too many rows to be reused (rolls the deletes back)."""
 
 
 def _schema_name() -> str:
@@ -101,13 +212,59 @@ async def new_postgres_schema(*, tables: bool = False) -> tuple[str, str]:
     """(server URL, name) of a new schema, empty or (``tables``) with every
     table; skips (or, in CI, fails) without PostgreSQL. Drop it with
     :func:`drop_postgres_schema`."""
+    global _layout
+    import asyncpg
+
     url = await _require_postgres()
     schema = _schema_name()
     script = f'CREATE SCHEMA "{schema}";\n'
     if tables:
         script += f'SET search_path TO "{schema}";\n' + postgres_ddl()
-    await _run_script(url, script)
+    conn = await asyncpg.connect(_asyncpg_dsn(url), server_settings=POSTGRES_SETTINGS)
+    try:
+        await conn.execute(script)
+        if tables and _layout is None:
+            _layout = await _learn_layout(conn, schema)
+    finally:
+        await asyncio.shield(conn.close())
     return url, schema
+
+
+async def take_postgres_schema() -> tuple[str, str]:
+    """(server URL, name) of a schema with every table and no rows: a spare
+    one of this process's (see the module's docstring) or a new one. Give it
+    back with :func:`give_back_postgres_schema`."""
+    url = await _require_postgres()
+    while _spare_schemas:
+        spare_url, schema = _spare_schemas.pop()
+        if spare_url == url:
+            return url, schema
+        await drop_postgres_schema(spare_url, schema)
+    return await new_postgres_schema(tables=True)
+
+
+async def give_back_postgres_schema(url: str, schema: str) -> None:
+    """Keep the schema for the next test if it can be emptied to as new;
+    drop it otherwise."""
+    try:
+        reusable = await _empty_for_reuse(url, schema)
+    except Exception:
+        reusable = False
+    if not reusable:
+        await drop_postgres_schema(url, schema)
+        return
+    # The next test takes the last one given back; beyond the limit the
+    # oldest spare goes.
+    _spare_schemas.append((url, schema))
+    while len(_spare_schemas) > SPARE_SCHEMAS:
+        await drop_postgres_schema(*_spare_schemas.pop(0))
+
+
+async def drop_spare_postgres_schemas() -> None:
+    """Drop the schemas kept for reuse (at the end of the run)."""
+    while _spare_schemas:
+        url, schema = _spare_schemas.pop()
+        await drop_postgres_schema(url, schema)
 
 
 async def drop_postgres_schema(url: str, schema: str) -> None:
@@ -125,13 +282,13 @@ async def sqlite_database(folder: Path) -> AsyncIterator[Database]:
 
 async def postgres_database(pool_size: int = 10, max_overflow: int = 20
                             ) -> AsyncIterator[Database]:
-    url, schema = await new_postgres_schema(tables=True)
+    url, schema = await take_postgres_schema()
     database = create_database(
         url, pool_size=pool_size, max_overflow=max_overflow,
-        connect_args={"server_settings": {"search_path": schema}},
+        connect_args={"server_settings": {"search_path": schema, **POSTGRES_SETTINGS}},
     )
     try:
         yield database
     finally:
         await database.dispose()
-        await drop_postgres_schema(url, schema)
+        await give_back_postgres_schema(url, schema)

@@ -1,14 +1,24 @@
-"""The demo seed: content, rules it must obey, idempotency."""
+"""The demo seed: content, rules it must obey, idempotency.
+
+The seed is the expensive part: the tests of the seed share one seeded
+database per engine (:func:`seeded`), seeded once for the module under the
+suite's clock. The content test only reads; the idempotency test seeds again
+on top, which adds only a later day's slots, and compares counts it takes
+itself, so the two pass in either order. Under pytest-xdist they are one
+group, so that one worker seeds each engine once."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from sqlalchemy import func, select
 
 from booking import rules
@@ -30,7 +40,9 @@ from core.db import Database
 from core.identity import IdentityVault
 from demo.data import CLINICS, chair_count, slugify
 from demo.people import DEMO_PEOPLE, demo_logins, demo_patient_ids
-from demo.seed import seed_demo
+from demo.seed import SeedReport, seed_demo
+from tests.clock import frozen_clock
+from tests.databases import postgres_database, sqlite_database
 
 VAULT = IdentityVault.from_secret("demo-test-secret")
 TODAY = date(2026, 3, 10)  # a Tuesday
@@ -46,7 +58,7 @@ MODELS = (County, Clinic, Chair, AppointmentType, ScheduleTemplate, Patient, Gua
           Slot, Appointment)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _driver_logs_as_in_the_app() -> Iterator[None]:
     """The service caps the database drivers' loggers at WARNING
     (``web.logs.configure_logging``): aiosqlite's DEBUG lines carry statement
@@ -117,9 +129,38 @@ def test_demo_logins_are_valid_stable_all_month_and_ages_hold() -> None:
 
 # --- The seed ----------------------------------------------------------------
 
-async def test_seed_content(db: Database) -> None:
-    report = await seed_demo(db, VAULT, today=TODAY, weeks=WEEKS)
-    counts = await _counts(db)
+@dataclass(frozen=True)
+class Seeded:
+    db: Database
+    #: What the first run created, and the row counts right after it.
+    report: SeedReport
+    counts: dict[str, int]
+
+
+@pytest_asyncio.fixture(
+    scope="module", loop_scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                 ) -> AsyncIterator[Seeded]:
+    """A database of the engine, seeded once for the module (see the module's
+    docstring)."""
+    databases = (sqlite_database(Path(tmp_path_factory.mktemp("demo-seed")))
+                 if request.param == "sqlite" else postgres_database())
+    async for db in databases:
+        with frozen_clock():
+            report = await seed_demo(db, VAULT, today=TODAY, weeks=WEEKS)
+        yield Seeded(db, report, await _counts(db))
+
+
+#: The tests on :func:`seeded` run on its event loop, and on one xdist worker.
+ON_ITS_LOOP = pytest.mark.asyncio(loop_scope="module")
+ONE_WORKER = pytest.mark.xdist_group("demo-seed")
+
+
+@ON_ITS_LOOP
+@ONE_WORKER
+async def test_seed_content(seeded: Seeded) -> None:
+    db, report, counts = seeded.db, seeded.report, seeded.counts
     assert report.counties_created == counts["County"] == 15
     assert report.clinics_created == counts["Clinic"] == len(CLINICS)
     assert report.chairs_created == counts["Chair"]
@@ -254,8 +295,10 @@ async def test_seed_content(db: Database) -> None:
     assert set(spread) == set(EXPECTED_COUNTIES)
 
 
-async def test_seed_appointments_and_idempotency(db: Database) -> None:
-    first = await seed_demo(db, VAULT, today=TODAY, weeks=WEEKS)
+@ON_ITS_LOOP
+@ONE_WORKER
+async def test_seed_appointments_and_idempotency(seeded: Seeded) -> None:
+    db, first = seeded.db, seeded.report
     assert first.appointments_created > 0
     before = await _counts(db)
 
