@@ -24,7 +24,8 @@ async def test_the_timeline_shows_each_message_masked_with_its_history(
     assert "+47 ••• •• 567" in page and "+4791234567" not in page and "912 34 567" not in page
     assert "confirmation-sms" in page and "version 2" in page
     assert "30005: <span lang=\"en\">Unknown destination handset</span>" in page
-    assert "Not sent: the recipient has opted out of digital contact in the contact register (KRR)." in page
+    assert ("Not sent: the recipient has opted out of digital contact in the contact register "
+            "(KRR).") in page
     assert "Why it was not sent" in page
     # Status changes in Oslo time (UTC+1 in winter) as <time> elements.
     times = re.findall(r'<time datetime="([^"]+)">', page)
