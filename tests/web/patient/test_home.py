@@ -203,3 +203,37 @@ async def test_an_adult_without_children_sees_only_their_own(app, world: World,
     assert row.starts_at > utcnow()
     # A patient's own view is not a guardian's: nothing audited.
     assert await audit_entries(app, action="appointments.view") == []
+
+
+async def speak(client, lang: str) -> None:
+    """Choose the pages' language the way a user does."""
+    chosen = await client.post("/language", data={"lang": lang, "next": "/min-side"})
+    assert chosen.status_code == 303
+
+
+@pytest.mark.parametrize(("lang", "no_number"), [
+    ("nb", "Vi har ikke noe mobilnummer til deg, så du får ingen påminnelser på SMS."),
+    ("nn", "Vi har ikkje noko mobilnummer til deg, så du får ingen påminningar på SMS."),
+    ("en", "We have no mobile number for you, so you will get no reminders by text message."),
+    ("se", "Mis ii leat du mobiilanummir, nu ahte it oaččo muittuhusaid SMS:in."),
+])
+async def test_home_tells_a_person_without_a_number_that_no_reminders_come(
+        app, world: World, logged_in, lang: str, no_number: str) -> None:
+    from booking.models import Patient
+    async with app.state.db.write() as session:
+        guardian = await session.get(Patient, world.guardian.id)
+        assert guardian is not None
+        guardian.mobile = None
+    client = await logged_in(world.guardian)
+    await speak(client, lang)
+    soup = html(await client.get("/min-side"))
+    assert text_of(soup, ".no-mobile p").startswith(no_number)
+    assert soup.select_one(".no-mobile a[href='/profil']") is not None
+    # After the list of next appointments, so the main action stays first.
+    assert soup.select_one("#next-heading ~ .no-mobile, section + .no-mobile") is not None
+    async with app.state.db.write() as session:
+        guardian = await session.get(Patient, world.guardian.id)
+        assert guardian is not None
+        guardian.mobile = "+4791234501"
+    soup = html(await client.get("/min-side"))
+    assert soup.select_one(".no-mobile") is None

@@ -32,6 +32,7 @@ from web.views.patient.presenting import (
     present,
     upcoming_of,
 )
+from web.views.profile import RegisterView, oslo_today, register_view, sms_number
 
 #: Appointments shown per person; the list page has the rest.
 NEXT_PER_PERSON = 3
@@ -118,8 +119,14 @@ async def home(request: Request) -> Response:
                    for child in who.unavailable]
     await who.audit_view(request, [p.patient_id for p in who.people if not p.is_me],
                          detail={"page": "home"})
+    # The person's own number wins; KRR (cached) is asked only without one.
+    me = who.me
+    register = (RegisterView("not_configured") if me.mobile
+                else await register_view(request, me))
+    sms_to, _source = sms_number(me.mobile, register, oslo_today())
     return render(request, "patient/home.html", {
         "acting": who, "sections": sections, "rows": rows, "unavailable": unavailable,
+        "sms_to": sms_to,
         "awaiting": awaiting if len(awaiting) > 1 else [],
         "confirm_all_path": CONFIRM_ALL_PATH, "appointment_field": APPOINTMENT_FIELD,
         "notice": confirm_all_notice(_count(request, CONFIRMED_FLAG),
