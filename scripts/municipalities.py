@@ -199,9 +199,9 @@ def transform(counties: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             entries.append(_entry(number, official, also, latitude, longitude,
                                   bool(municipality.get("samiskForvaltningsomrade"))))
     known = {e["number"] for e in entries}
-    for number, name, latitude, longitude, also, sami in SPLIT_2024:
+    for number, name, latitude, longitude, known_as, sami in SPLIT_2024:
         if number not in known:
-            entries.append(_entry(number, [name], also, latitude, longitude, sami))
+            entries.append(_entry(number, [name], known_as, latitude, longitude, sami))
     return sorted(entries, key=lambda e: e["number"])
 
 
