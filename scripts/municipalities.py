@@ -16,9 +16,8 @@ The service uses the structure in force from 1 January 2024 (15 counties,
   Finnmark 56xx; Viken 30xx → Østfold 31xx, Akershus 32xx and Buskerud 33xx;
   Vestfold og Telemark 38xx → Vestfold 39xx and Telemark 40xx);
 - splits Haram (1580) from Ålesund (1507 → 1508) (:data:`SPLIT_2024`);
-- adds, for the places in :data:`SUPPLEMENT`, the official names Kartverket's
-  list lacks (Sami and Kven names made official later) and other names the
-  place is known by (its centre, older names), and the point of the
+- adds, for the places in :data:`SUPPLEMENT`, names Kartverket's list lacks
+  (Sami and Kven names in use, the centre's name) as other names, and the point of the
   administrative centre instead of Kartverket's point inside the
   municipality, which can lie far from where people live.
 
@@ -92,66 +91,67 @@ SPLIT_2024: tuple[tuple[str, str, float, float, tuple[str, ...], bool], ...] = (
     ("1580", "Haram", 62.6010, 6.4440, ("Brattvåg",), False),
 )
 
-#: Per 2024 number: the official name with every language (or "" to keep
-#: Kartverket's), the administrative centre's latitude and longitude, and
-#: other names the place is known by. Kartverket's names are always kept.
-SUPPLEMENT: dict[str, tuple[str, float, float, tuple[str, ...]]] = {
+#: Per 2024 number: the administrative centre's latitude and longitude, and
+#: other names the place is known by (Sami and Kven names Kartverket's list
+#: lacks, the centre's name), found as well as Kartverket's names but not
+#: shown as part of the official name.
+SUPPLEMENT: dict[str, tuple[float, float, tuple[str, ...]]] = {
     # Troms
-    "5501": ("", 69.6492, 18.9553, ("Romsa", "Tromssa")),
-    "5503": ("", 68.7990, 16.5410, ("Hárstták",)),
-    "5510": ("", 68.7660, 16.1770, ("Borkenes",)),
-    "5512": ("", 68.5850, 16.5560, ("Evenskjer",)),
-    "5514": ("", 68.7810, 17.1770, ("Hamnvik",)),
-    "5516": ("", 68.6920, 17.5300, ("Rivttát", "Årstein")),
-    "5518": ("", 68.7450, 17.8080, ("Tennevoll",)),
-    "5520": ("", 68.8620, 18.3490, ("Setermoen",)),
-    "5522": ("", 68.8730, 17.8400, ("Sjøvegan",)),
-    "5524": ("", 69.1290, 18.6020, ("Moen", "Bardufoss")),
-    "5526": ("", 69.1460, 18.1560, ()),
-    "5528": ("", 69.0900, 17.6800, ("Brøstadbotn",)),
-    "5530": ("", 69.2290, 17.9810, ("Finnsnes",)),
-    "5532": ("Balsfjord - Báhccavuotna - Paattasvuono", 69.2420, 19.2280, ("Storsteinnes",)),
-    "5534": ("", 69.9710, 19.6310, ("Hansnes",)),
-    "5536": ("Lyngen - Ivgu - Yykeä", 69.5750, 20.2160, ("Lyngseidet",)),
-    "5538": ("", 69.2630, 20.0000, ("Hatteng",)),
-    "5540": ("", 69.6040, 20.5310, ("Olderdalen",)),
-    "5542": ("", 70.0320, 20.9720, ()),
-    "5544": ("", 69.7660, 21.0270, ("Storslett",)),
-    "5546": ("Kvænangen - Návuotna - Naavuono", 69.9320, 22.0500, ("Burfjord",)),
+    "5501": (69.6492, 18.9553, ("Romsa", "Tromssa")),
+    "5503": (68.7990, 16.5410, ("Hárstták",)),
+    "5510": (68.7660, 16.1770, ("Borkenes",)),
+    "5512": (68.5850, 16.5560, ("Evenskjer",)),
+    "5514": (68.7810, 17.1770, ("Hamnvik",)),
+    "5516": (68.6920, 17.5300, ("Rivttát", "Årstein")),
+    "5518": (68.7450, 17.8080, ("Tennevoll",)),
+    "5520": (68.8620, 18.3490, ("Setermoen",)),
+    "5522": (68.8730, 17.8400, ("Sjøvegan",)),
+    "5524": (69.1290, 18.6020, ("Moen", "Bardufoss")),
+    "5526": (69.1460, 18.1560, ()),
+    "5528": (69.0900, 17.6800, ("Brøstadbotn",)),
+    "5530": (69.2290, 17.9810, ("Finnsnes",)),
+    "5532": (69.2420, 19.2280, ("Báhccavuotna", "Paattasvuono", "Storsteinnes")),
+    "5534": (69.9710, 19.6310, ("Hansnes",)),
+    "5536": (69.5750, 20.2160, ("Ivgu", "Yykeä", "Lyngseidet")),
+    "5538": (69.2630, 20.0000, ("Hatteng",)),
+    "5540": (69.6040, 20.5310, ("Olderdalen",)),
+    "5542": (70.0320, 20.9720, ()),
+    "5544": (69.7660, 21.0270, ("Storslett",)),
+    "5546": (69.9320, 22.0500, ("Návuotna", "Naavuono", "Burfjord")),
     # Finnmark
-    "5601": ("Alta - Áltá - Alattio", 69.9680, 23.2720, ()),
-    "5603": ("", 70.6630, 23.6820, ("Hámmárfeasta",)),
-    "5605": ("Sør-Varanger - Mátta-Várjjat", 69.7270, 30.0450, ("Kirkenes",)),
-    "5607": ("Vadsø - Čáhcesuolu - Vesisaari", 70.0740, 29.7490, ()),
-    "5610": ("", 69.4720, 25.5110, ()),
-    "5612": ("", 69.0120, 23.0410, ()),
-    "5614": ("Loppa - Láhppi", 70.2390, 22.3510, ("Øksfjord",)),
-    "5616": ("Hasvik - Ákŋoluokta", 70.4860, 22.1480, ()),
-    "5618": ("Måsøy - Muosát", 70.9960, 24.6620, ("Havøysund",)),
-    "5620": ("Nordkapp - Davvinjárga", 70.9820, 25.9700, ("Honningsvåg",)),
-    "5622": ("", 70.0510, 24.9710, ("Lakselv",)),
-    "5624": ("Lebesby - Davvesiida", 70.9460, 27.3480, ("Kjøllefjord",)),
-    "5626": ("Gamvik - Gáŋgaviika", 71.0360, 27.8480, ("Mehamn",)),
-    "5628": ("", 70.1970, 28.1860, ("Tana bru",)),
-    "5630": ("Berlevåg - Bearalváhki", 70.8570, 29.0860, ()),
-    "5632": ("Båtsfjord - Báhcavuotna", 70.6340, 29.7180, ()),
-    "5634": ("Vardø - Várggát - Vuoreija", 70.3700, 31.1100, ()),
-    "5636": ("", 70.1700, 28.5500, ("Varangerbotn",)),
+    "5601": (69.9680, 23.2720, ("Áltá", "Alattio")),
+    "5603": (70.6630, 23.6820, ("Hámmárfeasta",)),
+    "5605": (69.7270, 30.0450, ("Mátta-Várjjat", "Kirkenes")),
+    "5607": (70.0740, 29.7490, ("Čáhcesuolu", "Vesisaari")),
+    "5610": (69.4720, 25.5110, ()),
+    "5612": (69.0120, 23.0410, ()),
+    "5614": (70.2390, 22.3510, ("Láhppi", "Øksfjord")),
+    "5616": (70.4860, 22.1480, ("Ákŋoluokta",)),
+    "5618": (70.9960, 24.6620, ("Muosát", "Havøysund")),
+    "5620": (70.9820, 25.9700, ("Davvinjárga", "Honningsvåg")),
+    "5622": (70.0510, 24.9710, ("Lakselv",)),
+    "5624": (70.9460, 27.3480, ("Davvesiida", "Kjøllefjord")),
+    "5626": (71.0360, 27.8480, ("Gáŋgaviika", "Mehamn")),
+    "5628": (70.1970, 28.1860, ("Tana bru",)),
+    "5630": (70.8570, 29.0860, ("Bearalváhki",)),
+    "5632": (70.6340, 29.7180, ("Báhcavuotna",)),
+    "5634": (70.3700, 31.1100, ("Várggát", "Vuoreija")),
+    "5636": (70.1700, 28.5500, ("Varangerbotn",)),
     # Nordland: the Sami administrative area and the clinic towns' Sami names
-    "1804": ("Bodø - Bådåddjo", 67.2800, 14.4050, ()),
-    "1806": ("Narvik - Áhkanjárga", 68.4380, 17.4270, ()),
-    "1826": ("", 65.5960, 13.9900, ()),
-    "1833": ("Rana - Raane", 66.3130, 14.1420, ("Mo i Rana",)),
-    "1841": ("", 67.2590, 15.3930, ()),
-    "1853": ("", 68.4960, 16.7230, ("Bogen",)),
-    "1875": ("", 68.0800, 15.6280, ("Oppeid",)),
+    "1804": (67.2800, 14.4050, ("Bådåddjo",)),
+    "1806": (68.4380, 17.4270, ("Áhkanjárga",)),
+    "1826": (65.5960, 13.9900, ()),
+    "1833": (66.3130, 14.1420, ("Raane", "Mo i Rana")),
+    "1841": (67.2590, 15.3930, ()),
+    "1853": (68.4960, 16.7230, ("Bogen",)),
+    "1875": (68.0800, 15.6280, ("Oppeid",)),
     # Trøndelag: the Sami administrative area
-    "5041": ("", 64.2450, 12.3770, ()),
-    "5042": ("Lierne - Lijre", 64.4000, 13.6400, ("Sandvika",)),
-    "5043": ("", 64.8830, 13.5600, ()),
-    "5025": ("", 62.5750, 11.3840, ()),
+    "5041": (64.2450, 12.3770, ()),
+    "5042": (64.4000, 13.6400, ("Lijre", "Sandvika")),
+    "5043": (64.8830, 13.5600, ()),
+    "5025": (62.5750, 11.3840, ()),
     # Møre og Romsdal: Ålesund without Haram
-    "1508": ("", 62.4723, 6.1549, ()),
+    "1508": (62.4723, 6.1549, ()),
 }
 
 
@@ -189,14 +189,11 @@ def transform(counties: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
             number = _number(municipality)
             names = _names(municipality)
             longitude, latitude = municipality["punktIOmrade"]["coordinates"]
-            official, also = names, [str(municipality["kommunenavnNorsk"])]
+            also = [str(municipality["kommunenavnNorsk"])]
             if number in SUPPLEMENT:
-                name, latitude, longitude, extra = SUPPLEMENT[number]
-                if name:
-                    official = name.split(" - ")
-                    also = [*names, *also]
+                latitude, longitude, extra = SUPPLEMENT[number]
                 also = [*also, *extra]
-            entries.append(_entry(number, official, also, latitude, longitude,
+            entries.append(_entry(number, names, also, latitude, longitude,
                                   bool(municipality.get("samiskForvaltningsomrade"))))
     known = {e["number"] for e in entries}
     for number, name, latitude, longitude, known_as, sami in SPLIT_2024:
