@@ -153,3 +153,44 @@ async def test_a_municipality_without_a_clinic_gets_the_nearest_by_distance(
     # Nor is a word that is no place.
     nowhere = await directory.search_clinics(db, municipality="Atlantis")
     assert nowhere.clinics == [] and nowhere.near is None
+
+
+async def _south(db: Database) -> None:
+    async with db.write() as s:
+        telemark = await f.county(s, name="Telemark")
+        for name, code, postcode, town, latitude, longitude in (
+                ("Tannklinikken Seljord", "4022", "3840", "Seljord", 59.4857, 8.6448),
+                ("Tannklinikken Notodden", "4005", "3674", "Notodden", 59.5610, 9.2632),
+                ("Tannklinikken Skien", "4003", "3724", "Skien", 59.2090, 9.6090)):
+            await f.clinic(s, telemark, name=name, municipality_name=town,
+                           municipality_code=code, postal_code=postcode, postal_town=town,
+                           latitude=latitude, longitude=longitude)
+        oslo = await f.county(s, name="Oslo")
+        await f.clinic(s, oslo, name="Tannklinikken Grünerløkka", municipality_name="Oslo",
+                       municipality_code="0301", postal_code="0554", postal_town="Oslo",
+                       latitude=59.9245, longitude=10.7580)
+
+
+async def test_any_municipality_in_the_country_without_a_clinic_gets_the_nearest(
+        db: Database) -> None:
+    await _south(db)
+    # Hjartdal (Telemark) has no clinic: Seljord is about 25 km away, Notodden 35.
+    hjartdal = await directory.search_clinics(db, municipality="hjartdal")
+    assert hjartdal.near == "Hjartdal"
+    assert [c.name for c in hjartdal.clinics] == [
+        "Tannklinikken Seljord", "Tannklinikken Notodden", "Tannklinikken Skien",
+        "Tannklinikken Grünerløkka"]
+    assert 15 < hjartdal.clinics[0].distance_km < 35  # type: ignore[operator]
+    # Lesja (Innlandet), far from all of them: Oslo is the nearest.
+    lesja = await directory.search_clinics(db, municipality="Lesja")
+    assert lesja.near == "Lesja"
+    assert lesja.clinics[0].name == "Tannklinikken Grünerløkka"
+    assert lesja.clinics[0].distance_km > 200  # type: ignore[operator]
+    # A name that is a whole municipality's wins over longer ones it begins (Nesna, Nesodden).
+    assert (await directory.search_clinics(db, municipality="Nes")).near == "Nes"
+    # South Sami names of the Sami administrative area.
+    raarvihke = await directory.search_clinics(db, municipality="Raarvihke")
+    assert raarvihke.near == "Raarvihke - Røyrvik"
+    assert (await directory.search_clinics(db, municipality="Snåase")).near == "Snåase - Snåsa"
+    # A place with a clinic is still just that clinic.
+    assert await _names(db, municipality="Seljord") == ["Tannklinikken Seljord"]
