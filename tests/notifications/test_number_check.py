@@ -6,15 +6,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from booking.models import Patient
 from notifications import jobs, number_check
 from notifications.dev_outbox import outbox_page
+from notifications.models import Notification
+from notifications.service import ResendRefused, resend
 from notifications.statuses import Purpose, Reason
 from notifications.templates import link_key
 from tests.notifications.helpers import (
     ADULT_MOBILE,
+    STAFF,
     book_adult,
     helsenorge_went,
     make_runtime,
@@ -91,3 +95,16 @@ async def test_a_code_goes_at_night_and_lapses_with_the_check(db, sms, clock):
     await jobs.deliver(runtime, late.notification_id)
     assert (await row(db, late.notification_id)).reason == Reason.EXPIRED
     assert len(sms.messages) == 1
+
+
+async def test_support_cannot_resend_a_code(db, sms, clock):
+    world = await world_with_phones(db)
+    check = await start(db, world.adult.id, NEW, clock.now)
+    runtime = make_runtime(db, sms, clock)
+    assert await jobs.deliver(runtime, check.notification_id) == "accepted"
+    async with db.write() as session:  # as if its receipt said delivered
+        await session.execute(update(Notification).where(
+            Notification.id == check.notification_id).values(status="delivered"))
+    with pytest.raises(ResendRefused, match="number_check"):
+        await resend(db, check.notification_id, reason="lost", actor=STAFF,
+                     now=clock.advance(minutes=1))
