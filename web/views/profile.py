@@ -313,7 +313,12 @@ async def _page(request: Request, patient: Patient, *, status_code: int = 200,
     today = oslo_today()
     sms_to, source = sms_number(patient.mobile, register, today)
     saved = request.query_params.get("lagret", "") if status_code == 200 else ""
+    async with request.app.state.db.read() as tx:
+        waiting = await number_check.open_check(tx, patient.id)
     context: dict[str, Any] = {
+        "code_waiting": (phone.display(waiting.e164) if waiting is not None
+                         and number_check.usable(waiting, utcnow()) == "ok" else None),
+        "code_path": CODE_PATH,
         "chosen_language": patient.preferred_language or locale,
         "own_mobile": phone.display(patient.mobile) if patient.mobile else None,
         "register": register,

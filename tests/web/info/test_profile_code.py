@@ -234,3 +234,13 @@ async def test_removing_the_number_needs_no_code(
     response = await client.post("/profil/mobil/fjern")
     assert response.headers["location"] == "/profil?lagret=fjernet"
     assert (await patient_row(db, patient_id)).mobile is None
+
+
+async def test_the_profile_leads_back_to_a_waiting_code(
+        client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
+    assert html(await client.get("/profil")).select_one("#code-waiting") is None
+    await ask(client)
+    soup = html(await client.get("/profil"))
+    assert text_of(soup, "#code-waiting") == (
+        "We have sent a code to +47 987 65 432. Type the code")
+    assert soup.select_one("#code-waiting a[href='/profil/mobil/kode']") is not None
