@@ -30,11 +30,12 @@ from booking.rules import local_date
 from core.db import Database
 from notifications import metrics
 from notifications.channels.base import SendOutcome, SmsResult, retry_delay
-from notifications.models import Notification
+from notifications.models import Notification, NumberCheck
+from notifications.number_check import check_key, code_for, masked
 from notifications.recipients import WAIT_FOR, Contact, Role, blocks_for, check_contact
 from notifications.runtime import DeliveryConfig, Runtime
 from notifications.schedule import MIN_VALIDITY, validity_seconds
-from notifications.statuses import FAILED, Channel, NotificationStatus, Reason
+from notifications.statuses import FAILED, Channel, NotificationStatus, Purpose, Reason
 from notifications.templates import (
     Audience,
     MessageContext,
@@ -42,6 +43,7 @@ from notifications.templates import (
     first_given_name,
     links_for,
     render,
+    render_code,
 )
 from notifications.transitions import (
     Snapshot,
@@ -103,6 +105,8 @@ class Prepared:
     template_id: str | None = None
     template_version: int | None = None
     skip: Reason | None = None
+    #: The words the outbox keeps, when not ``body`` (a number check's, code masked).
+    kept_body: str | None = None
 
 
 async def _prepare(runtime: Runtime, snapshot: Snapshot, now: datetime) -> Prepared:
@@ -132,6 +136,8 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
     async with runtime.db.read() as session:
         blocked = await blocks_for(session, list(numbers.values()))
         sent = await sent_today(session, list(numbers.values()), now)
+        nonces = await check_nonces(session, [s.row.id for s in snapshots
+                                              if s.row.purpose == Purpose.NUMBER_CHECK])
     for snapshot in snapshots:
         row = snapshot.row
         e164 = numbers.get(row.id)
@@ -145,6 +151,9 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
                         cap=runtime.config.daily_cap)
             prepared[row.id] = Prepared(None, None, skip=Reason.DAILY_CAP)
             continue
+        elif row.purpose == Purpose.NUMBER_CHECK:
+            prepared[row.id] = _render_code(runtime, e164, contacts.get(row.recipient_id),
+                                            nonces.get(row.id))
         elif row.body:
             prepared[row.id] = Prepared(e164, row.body, row.language, row.template_id,
                                         row.template_version)
@@ -168,9 +177,32 @@ async def sent_today(session: AsyncSession, numbers: Sequence[str], now: datetim
     return {number: int(count) for number, count in rows.all() if number is not None}
 
 
+async def check_nonces(session: AsyncSession, notification_ids: Sequence[int]
+                       ) -> dict[int, str]:
+    """The nonces of the number checks these outbox rows carry codes for."""
+    if not notification_ids:
+        return {}
+    rows = await session.execute(
+        select(NumberCheck.notification_id, NumberCheck.nonce)
+        .where(NumberCheck.notification_id.in_(sorted(notification_ids))))
+    return {nid: nonce for nid, nonce in rows.all() if nid is not None}
+
+
+def _render_code(runtime: Runtime, e164: str, contact: Contact | None, nonce: str | None
+                 ) -> Prepared:
+    """A number check's words: the code, derived again here and kept only masked."""
+    if nonce is None:
+        return Prepared(None, None, skip=Reason.SUPERSEDED)
+    code = code_for(check_key(runtime.config.link_key), nonce)
+    rendered = render_code(choose_language(contact.language if contact else None), code)
+    return Prepared(e164, rendered.body, rendered.language, rendered.template_id,
+                    rendered.template_version, kept_body=masked(rendered.body, code))
+
+
 def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None
             ) -> Prepared:
     row = snapshot.row
+    assert snapshot.appointment is not None
     guardian = row.recipient_role == Role.GUARDIAN
     language = choose_language(contact.language if contact else None)
     rendered = render(
@@ -198,7 +230,8 @@ async def _claim(runtime: Runtime, snapshot: Snapshot, prepared: Prepared, now: 
             .values(claim_token=new_token, claimed_until=now + runtime.config.lease,
                     send_after=now + runtime.config.lease,
                     in_doubt=True, attempts=Notification.attempts + 1, attempted_at=now,
-                    to_e164=prepared.to_e164, body=prepared.body, language=prepared.language,
+                    to_e164=prepared.to_e164, body=prepared.kept_body or prepared.body,
+                    language=prepared.language,
                     template_id=prepared.template_id,
                     template_version=prepared.template_version, reason=None)
             .execution_options(synchronize_session=False))

@@ -22,17 +22,27 @@ from typing import Any
 
 import jinja2
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from core.db import Database, utcnow
 from core.settings import Settings
 from notifications.channels.base import SendOutcome, SmsResult
-from notifications.models import Notification
+from notifications.models import Notification, NumberCheck
+from notifications.number_check import check_key, code_for
 from notifications.reason_text import DUE_NOW, SCHEDULED, explain, reason_text, words
 from notifications.schedule import OSLO
 from notifications.segments import count_segments
-from notifications.statuses import FAILED, Channel, NotificationStatus, Reason, describe
+from notifications.statuses import (
+    FAILED,
+    Channel,
+    NotificationStatus,
+    Purpose,
+    Reason,
+    describe,
+)
+from notifications.templates import link_key
 
 TEMPLATES = Path(__file__).parent / "templates_html"
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -92,7 +102,9 @@ def why_waiting(row: Notification, now: datetime) -> str:
 
 
 async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 10,
-                      now: datetime | None = None) -> str:
+                      now: datetime | None = None, code_key: bytes | None = None) -> str:
+    """The page. With ``code_key`` (``number_check.check_key``), a number
+    check's text shows its code as the phone got it (the outbox keeps it masked)."""
     now = now or utcnow()
     async with db.read() as session:
         cancelled: dict[str | None, int] = {
@@ -106,12 +118,14 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 
             select(Notification).where(Notification.channel == Channel.SMS,
                                        Notification.body.is_not(None))
             .order_by(Notification.id.desc()).limit(limit))).scalars())
+        codes = await _codes(session, rows, code_key)
     phones: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
     for row in rows:
         assert row.body is not None
-        segments = count_segments(row.body)
+        body = masked_body_with(row.body, codes.get(row.id))
+        segments = count_segments(body)
         phones.setdefault(row.to_e164 or "(number removed)", []).append({
-            "id": row.id, "body": row.body, "status": row.status,
+            "id": row.id, "body": body, "status": row.status,
             "status_text": describe(row.status, LANGUAGE), "reason": row.reason,
             "explained": explain(row.status, row.reason, LANGUAGE),
             "purpose": row.purpose, "language": row.language, "color": _color(row.status),
@@ -145,10 +159,26 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 
                 for row in unsent])
 
 
+async def _codes(session: AsyncSession, rows: list[Notification], key: bytes | None
+                 ) -> dict[int, str]:
+    ids = [row.id for row in rows if row.purpose == Purpose.NUMBER_CHECK]
+    if key is None or not ids:
+        return {}
+    found = await session.execute(select(NumberCheck.notification_id, NumberCheck.nonce)
+                                  .where(NumberCheck.notification_id.in_(ids)))
+    return {nid: code_for(key, nonce) for nid, nonce in found.all() if nid is not None}
+
+
+def masked_body_with(body: str, code: str | None) -> str:
+    """``body`` with its masked code put back (when known)."""
+    return body if code is None else body.replace("\u2022" * len(code), code)
+
+
 async def dev_sms(request: Request) -> Response:
     """``GET /dev/sms`` (development only)."""
     settings: Settings = request.app.state.settings
     if not settings.dev_tools:
         return Response("Not Found", status_code=404)
-    return HTMLResponse(await outbox_page(request.app.state.db,
-                                          daily_cap=settings.sms_per_number_per_day))
+    return HTMLResponse(await outbox_page(
+        request.app.state.db, daily_cap=settings.sms_per_number_per_day,
+        code_key=check_key(link_key(settings.secret_key))))

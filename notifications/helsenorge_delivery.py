@@ -51,7 +51,7 @@ async def deliver_to_helsenorge(runtime: Runtime, snapshot: Snapshot, now: datet
     """PUT the appointment of one due, unclaimed ``helsenorge`` row; returns
     what happened (as ``jobs.deliver`` does)."""
     row, appointment = snapshot.row, snapshot.appointment
-    if superseded(row, appointment):
+    if appointment is None or superseded(row, appointment):
         return await end(runtime.db, row, S.CANCELLED, Reason.SUPERSEDED, now, None)
     if now >= row.expires_at:
         return await end(runtime.db, row, S.TECHNICAL_FAILURE, Reason.EXPIRED, now, None)

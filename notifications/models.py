@@ -48,6 +48,8 @@ class Notification(Base):
         CheckConstraint(check_constraint("purpose", Purpose), name="purpose"),
         CheckConstraint(check_constraint("channel", Channel), name="channel"),
         CheckConstraint("attempts >= 0", name="attempts"),
+        CheckConstraint("(appointment_id IS NULL) = (purpose = 'number_check')",
+                        name="appointment"),
         # What the cron looks for: waiting rows by the time they may go.
         Index("ix_notifications_status_send_after", "status", "send_after"),
         Index("ix_notifications_provider_ref", "provider_ref"),
@@ -55,10 +57,11 @@ class Notification(Base):
         Index("ix_notifications_to_e164_handed_over_at", "to_e164", "handed_over_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    #: None only for a ``number_check`` (a code to a number, about no appointment).
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"))
     #: The appointment's version this notice is about; a mismatch at send time
     #: means it was superseded.
-    appointment_version: Mapped[int] = mapped_column(Integer)
+    appointment_version: Mapped[int | None] = mapped_column(Integer)
     #: Whose appointment (the child, for a guardian's message).
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(16))
@@ -200,3 +203,27 @@ class SupportCall(Base):
     done_by: Mapped[str] = mapped_column(String(64))  # the staff actor's id
     done_by_name: Mapped[str] = mapped_column(String(200))
     done_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class NumberCheck(Base):
+    """A mobile number a patient entered, waiting for the one-time code sent
+    to it (``notifications.number_check``). The code is never stored: it is
+    derived with the service's key from ``nonce``, so the database alone
+    does not give it away."""
+
+    __tablename__ = "number_checks"
+    __table_args__ = (
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_number_checks_patient_id_created_at", "patient_id", "created_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"))
+    e164: Mapped[str] = mapped_column(String(20))
+    nonce: Mapped[str] = mapped_column(String(32))
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"),
+                                                        default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: When it stopped counting: the right code was typed, or a newer code replaced it.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -280,7 +280,7 @@ async def _recently_noticed(session: AsyncSession, recipient_ids: Sequence[int],
         select(Notification.recipient_id).distinct()
         .where(Notification.recipient_id.in_(sorted(set(recipient_ids))),
                Notification.channel == Channel.SMS,
-               Notification.purpose != Purpose.REMINDER,
+               Notification.purpose.not_in([Purpose.REMINDER, Purpose.NUMBER_CHECK]),
                Notification.created_at > now - BURST_WINDOW))).scalars())
 
 

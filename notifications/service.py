@@ -71,6 +71,8 @@ async def resend(db: Database, notification_id: int, *, reason: str, actor: Acto
             raise ResendRefused("already_resent")
         if original.channel != Channel.SMS:
             raise ResendRefused("not_an_sms")
+        if original.appointment_id is None:  # a number check: the person asks for a new code
+            raise ResendRefused("number_check")
         appointment = await session.get(Appointment, original.appointment_id)
         assert appointment is not None
         if appointment.starts_at <= now:

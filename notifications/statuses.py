@@ -77,6 +77,9 @@ class Purpose(StrEnum):
     CHANGE = "change"  # the appointment moved
     CANCELLATION = "cancellation"  # avbestilling
     REMINDER = "reminder"  # påminnelse, N days or hours before
+    #: A one-time code to a mobile number the patient entered on the profile
+    #: (``notifications.number_check``); about no appointment.
+    NUMBER_CHECK = "number_check"
 
 
 class Channel(StrEnum):

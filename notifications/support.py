@@ -312,8 +312,9 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
                     .order_by(NotificationEvent.occurred_at, NotificationEvent.id))).scalars():
                 events.setdefault(e.notification_id, []).append(
                     EventLine(e.occurred_at, e.to_status, e.source, e.reason, e.error_code))
+    # Selected by appointment: every row here has one.
     lines = [MessageLine(
-        id=n.id, appointment_id=n.appointment_id, channel=n.channel, purpose=n.purpose,
+        id=n.id, appointment_id=n.appointment_id or 0, channel=n.channel, purpose=n.purpose,
         offset_minutes=n.offset_minutes, recipient_role=n.recipient_role,
         template_id=n.template_id, template_version=n.template_version,
         masked_to=mask(n.to_e164), status=n.status, status_at=n.status_at, reason=n.reason,
@@ -462,7 +463,8 @@ async def call_list(db: Database, actor: Actor, now: datetime | None = None) -> 
         if ids:
             for n in (await session.execute(
                     select(Notification).where(Notification.appointment_id.in_(ids)))).scalars():
-                if n.status == NotificationStatus.CANCELLED and n.reason == Reason.SUPERSEDED:
+                if n.appointment_id is None or (n.status == NotificationStatus.CANCELLED
+                                                and n.reason == Reason.SUPERSEDED):
                     continue
                 notes.setdefault(n.appointment_id, []).append(n)
     out = []

@@ -131,6 +131,13 @@ WORDINGS: Final[Mapping[tuple[Purpose, Audience], tuple[int, tuple[str, str]]]] 
 }
 
 
+#: The one-time code to a number entered on the profile
+#: (``notifications.number_check``): no name, no appointment, no link.
+NUMBER_CHECK_WORDING: Final = (1, sms_text(
+    "sms number_check.self",
+    "Tanntid: your code is {code}. It is valid for {minutes} minutes."))
+
+
 @dataclass(frozen=True)
 class Template:
     purpose: Purpose
@@ -341,3 +348,18 @@ def render(purpose: Purpose | str, audience: Audience | str, language: str,
         child=context.child_first_name or "",
     )
     return Rendered(body, chosen.id, chosen.version, chosen.language)
+
+
+def render_code(language: str, code: str, minutes: int = 10) -> Rendered:
+    """The number check's text with ``code``, in ``language`` (else Bokmål,
+    else English, as :func:`template`)."""
+    language = choose_language(language)
+    version, (context, english) = NUMBER_CHECK_WORDING
+    chosen, text = SOURCE_LANGUAGE, english
+    for candidate in dict.fromkeys((language, DEFAULT_LANGUAGE)):
+        translated = str(catalog(candidate).pgettext(context, english))
+        if translated != english or candidate == SOURCE_LANGUAGE:
+            chosen, text = candidate, translated
+            break
+    return Rendered(text.format(code=code, minutes=minutes), context.removeprefix("sms "),
+                    version, chosen)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import datetime, time, timedelta
+from typing import Final, Protocol
 
 import structlog
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -84,10 +84,15 @@ async def locked(session: AsyncSession, notification_id: int) -> Notification | 
 @dataclass
 class Snapshot:
     row: Notification
-    appointment: Appointment
+    #: None for a ``number_check`` (a code to a number, about no appointment).
+    appointment: Appointment | None
     clinic_name: str
     window: SendingWindow
     patient_given_name: str
+
+
+#: A code the patient just asked for goes at any hour (their own request).
+ANY_HOUR: Final = SendingWindow(time(0, 0), time(23, 59, 59, 999999))
 
 
 async def read_snapshots(db: Database, notification_ids: Sequence[int]) -> dict[int, Snapshot]:
@@ -96,13 +101,14 @@ async def read_snapshots(db: Database, notification_ids: Sequence[int]) -> dict[
         found = (await session.execute(
             select(Notification, Appointment, Clinic.name, County.quiet_hours,
                    Patient.given_name)
-            .join(Appointment, Appointment.id == Notification.appointment_id)
-            .join(Clinic, Clinic.id == Appointment.clinic_id)
-            .join(County, County.id == Clinic.county_id)
+            .outerjoin(Appointment, Appointment.id == Notification.appointment_id)
+            .outerjoin(Clinic, Clinic.id == Appointment.clinic_id)
+            .outerjoin(County, County.id == Clinic.county_id)
             .join(Patient, Patient.id == Notification.patient_id)
             .where(Notification.id.in_(list(notification_ids))))).all()
-    return {row.id: Snapshot(row, appointment, clinic_name,
-                             SendingWindow.from_county(quiet_hours), given_name)
+    return {row.id: Snapshot(row, appointment, clinic_name or "",
+                             SendingWindow.from_county(quiet_hours) if appointment is not None
+                             else ANY_HOUR, given_name)
             for row, appointment, clinic_name, quiet_hours, given_name in found}
 
 
@@ -110,8 +116,11 @@ async def read_snapshot(db: Database, notification_id: int) -> Snapshot | None:
     return (await read_snapshots(db, [notification_id])).get(notification_id)
 
 
-def superseded(row: Notification, appointment: Appointment) -> bool:
-    """Was the appointment changed or cancelled after this notice was written?"""
+def superseded(row: Notification, appointment: Appointment | None) -> bool:
+    """Was the appointment changed or cancelled after this notice was written?
+    (A number check is about no appointment: never.)"""
+    if appointment is None:
+        return row.appointment_id is not None
     if appointment.version != row.appointment_version:
         return True
     if row.purpose == Purpose.CANCELLATION:
@@ -180,7 +189,7 @@ async def take_lease(db: Database, row: Notification, now: datetime, lease: time
     return token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 
 
-def claimable(row: Notification, appointment: Appointment, now: datetime,
+def claimable(row: Notification, appointment: Appointment | None, now: datetime,
               token: str | None = None) -> ColumnElement[bool]:
     """The compare-and-swap condition of a claim on ``row``: still waiting,
     with the attempt count it had when read, its lease free (or held under
@@ -188,9 +197,13 @@ def claimable(row: Notification, appointment: Appointment, now: datetime,
     lease_free = or_(Notification.claimed_until.is_(None), Notification.claimed_until <= now)
     if token is not None:
         lease_free = or_(lease_free, Notification.claim_token == token)
-    same_appointment = select(Appointment.id).where(
-        Appointment.id == appointment.id, Appointment.version == appointment.version,
-        Appointment.status == appointment.status).exists()
+    same_appointment: ColumnElement[bool]
+    if appointment is None:  # a number check: about no appointment
+        same_appointment = Notification.appointment_id.is_(None)
+    else:
+        same_appointment = select(Appointment.id).where(
+            Appointment.id == appointment.id, Appointment.version == appointment.version,
+            Appointment.status == appointment.status).exists()
     return and_(Notification.id == row.id, Notification.status == S.CREATED,
                 Notification.attempts == row.attempts, lease_free, same_appointment)
 

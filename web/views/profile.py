@@ -13,7 +13,10 @@ Also where a request's language is decided when someone is logged in
 
 The mobile number: the official source is KRR (*Kontakt- og
 reservasjonsregisteret*). A patient may give another Norwegian mobile number
-here (``Patient.mobile``), and remove it again to go back to KRR's.
+here (``Patient.mobile``), and remove it again to go back to KRR's. A number
+typed here is used only after the person types back the one-time code sent
+to it (``notifications.number_check``, ``/profil/mobil/kode``); removing the
+number needs no code.
 :func:`sms_number` is the one rule for which number text messages use.
 Without a KRR client configured (``app.state.krr``; development), the page
 shows the number the service has on file. Each change is written to the
@@ -29,6 +32,7 @@ from typing import Any, Final, Literal, Protocol
 import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,7 +43,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from booking import audit
 from booking.models import Patient
 from booking.reasons import N_
-from core.db import Database
+from core.db import Database, utcnow
+from notifications import number_check
 from notifications.channels.krr import (
     STALE_AFTER_MONTHS,
     KrrContact,
@@ -48,7 +53,9 @@ from notifications.channels.krr import (
     months_before,
 )
 from notifications.contacts import choose_contact
+from notifications.models import NumberCheck
 from notifications.recipients import check_contact
+from notifications.templates import link_key
 from web import i18n, phone
 from web.auth.access import PatientPrincipal, current_session, require_patient
 from web.auth.services import services
@@ -60,6 +67,9 @@ PATH: Final = "/profil"
 LANGUAGE_PATH: Final = "/profil/sprak"
 MOBILE_PATH: Final = "/profil/mobil"
 REMOVE_MOBILE_PATH: Final = "/profil/mobil/fjern"
+CODE_PATH: Final = "/profil/mobil/kode"
+#: The form field for the one-time code (also its element id).
+CODE_FIELD: Final = "kode"
 
 LANGUAGE_ACTION: Final = "profile.language.change"
 MOBILE_ACTION: Final = "profile.mobile.change"
@@ -84,6 +94,12 @@ SAVED_TEXT: Final = {
     "fjernet": N_("Your own number is removed."),
 }
 LANGUAGE_ERROR: Final = N_("Choose one of the languages in the list.")
+TOO_MANY_CODES: Final = N_("You have asked for too many codes in the last hour. Please try "
+                           "again later.")
+CODE_ERROR: Final = {
+    "expired": N_("The code has expired. Ask for a new code."),
+    "exhausted": N_("The code was typed wrong too many times. Ask for a new code."),
+}
 #: Why KRR's number is not used (``KrrContact.no_notice_reason`` codes), or KRR not answering.
 _NO_NUMBER_IN_REGISTER: Final = N_(
     "The contact register (KRR) has no mobile number for you that we can use.")
@@ -297,7 +313,12 @@ async def _page(request: Request, patient: Patient, *, status_code: int = 200,
     today = oslo_today()
     sms_to, source = sms_number(patient.mobile, register, today)
     saved = request.query_params.get("lagret", "") if status_code == 200 else ""
+    async with request.app.state.db.read() as tx:
+        waiting = await number_check.open_check(tx, patient.id)
     context: dict[str, Any] = {
+        "code_waiting": (phone.display(waiting.e164) if waiting is not None
+                         and number_check.usable(waiting, utcnow()) == "ok" else None),
+        "code_path": CODE_PATH,
         "chosen_language": patient.preferred_language or locale,
         "own_mobile": phone.display(patient.mobile) if patient.mobile else None,
         "register": register,
@@ -363,8 +384,16 @@ async def change_mobile(request: Request) -> Response:
         return await _page(request, await _patient(db, principal.patient_id), status_code=400,
                            typed=typed[:ECHO_LIMIT],
                            mobile_error=i18n.gettext(phone.PROBLEM_TEXT[checked.problem]))
-    await _store_mobile(db, principal, checked.e164)
-    return _saved("mobil")
+    async with db.write() as tx:
+        started = await number_check.start(tx, principal.patient_id, checked.e164, utcnow())
+    if started.outcome == "too_many":
+        await preferred_locale(request)
+        i18n.activate(request)
+        return await _page(request, await _patient(db, principal.patient_id), status_code=429,
+                           typed=typed[:ECHO_LIMIT], mobile_error=i18n.gettext(TOO_MANY_CODES))
+    response = RedirectResponse(CODE_PATH, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def remove_mobile(request: Request) -> Response:
@@ -377,18 +406,92 @@ async def _store_mobile(db: Database, principal: PatientPrincipal, e164: str | N
     """Set (or with None remove) the patient's own number; audited without the
     number. False when nothing changed."""
     async with db.write() as tx:
-        patient = await tx.get(Patient, principal.patient_id)
-        if patient is None:
-            raise HTTPException(404)
-        before = patient.mobile
-        if before == e164:
-            return False
-        change = "removed" if e164 is None else "replaced" if before else "added"
-        patient.mobile = e164
-        await audit.record(tx, principal.actor, MOBILE_ACTION, purpose=PURPOSE,
-                           subject_patient_id=patient.id, detail={"change": change})
+        return await _store_mobile_in(tx, principal, e164)
+
+
+async def _store_mobile_in(tx: AsyncSession, principal: PatientPrincipal, e164: str | None
+                           ) -> bool:
+    patient = await tx.get(Patient, principal.patient_id)
+    if patient is None:
+        raise HTTPException(404)
+    before = patient.mobile
+    if before == e164:
+        return False
+    change = "removed" if e164 is None else "replaced" if before else "added"
+    patient.mobile = e164
+    await audit.record(tx, principal.actor, MOBILE_ACTION, purpose=PURPOSE,
+                       subject_patient_id=patient.id, detail={"change": change})
     log.info("profile_mobile_changed", patient_id=principal.patient_id, change=change)
     return True
+
+
+# --- the one-time code -----------------------------------------------------------
+
+async def _code_page(request: Request, check: NumberCheck, *, status_code: int = 200,
+                     error: str | None = None, attempts_left: int | None = None) -> Response:
+    i18n.activate(request)
+    state = number_check.usable(check, utcnow())
+    context: dict[str, Any] = {
+        "number": phone.display(check.e164),
+        "e164": check.e164,
+        "error": error,
+        "attempts_left": attempts_left,
+        "renew": state != "ok",
+        "minutes": int(number_check.VALID_FOR.total_seconds() // 60),
+        "paths": {"code": CODE_PATH, "mobile": MOBILE_PATH, "profile": PATH},
+        "field": CODE_FIELD,
+        "mobile_field": MOBILE_FIELD,
+    }
+    response = render(request, "profile/code.html", context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _back_to_profile() -> Response:
+    response = RedirectResponse(PATH, status_code=303)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def show_code(request: Request) -> Response:
+    principal = await require_patient(request)
+    await preferred_locale(request)
+    async with request.app.state.db.read() as tx:
+        check = await number_check.open_check(tx, principal.patient_id)
+    if check is None:
+        return _back_to_profile()
+    state = number_check.usable(check, utcnow())
+    i18n.activate(request)
+    error = i18n.gettext(CODE_ERROR[state]) if state != "ok" else None
+    return await _code_page(request, check, error=error)
+
+
+async def check_code(request: Request) -> Response:
+    principal = await require_patient(request)
+    typed = _field(await request.form(), CODE_FIELD)[:ECHO_LIMIT]
+    db: Database = request.app.state.db
+    key = number_check.check_key(link_key(request.app.state.settings.secret_key))
+    async with db.write() as tx:
+        confirmed = await number_check.confirm(tx, principal.patient_id, typed, utcnow(), key)
+        if confirmed.outcome == "right":
+            assert confirmed.e164 is not None
+            await _store_mobile_in(tx, principal, confirmed.e164)
+        check = await number_check.open_check(tx, principal.patient_id) \
+            if confirmed.outcome != "right" else None
+    if confirmed.outcome == "right":
+        return _saved("mobil")
+    if check is None:
+        return _back_to_profile()
+    await preferred_locale(request)
+    i18n.activate(request)
+    if confirmed.outcome == "wrong":
+        error = i18n.ngettext("The code is wrong. You have %(num)d more try.",
+                              "The code is wrong. You have %(num)d more tries.",
+                              confirmed.attempts_left) % {"num": confirmed.attempts_left}
+    else:
+        error = i18n.gettext(CODE_ERROR[confirmed.outcome])
+    return await _code_page(request, check, status_code=400, error=error,
+                            attempts_left=confirmed.attempts_left)
 
 
 def routes() -> list[BaseRoute]:
@@ -397,4 +500,6 @@ def routes() -> list[BaseRoute]:
         Route(LANGUAGE_PATH, change_language, methods=["POST"], name="profile_language"),
         Route(MOBILE_PATH, change_mobile, methods=["POST"], name="profile_mobile"),
         Route(REMOVE_MOBILE_PATH, remove_mobile, methods=["POST"], name="profile_mobile_remove"),
+        Route(CODE_PATH, show_code, name="profile_mobile_code"),
+        Route(CODE_PATH, check_code, methods=["POST"], name="profile_mobile_code_check"),
     ]

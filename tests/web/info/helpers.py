@@ -10,6 +10,9 @@ from starlette.applications import Starlette
 
 from booking.models import AuditEntry, Patient
 from core.db import Database
+from notifications import number_check
+from notifications.models import NumberCheck
+from notifications.templates import link_key
 from tests.apps import BASE_URL
 from tests.web.auth.helpers import ADULT_PID, browser, login
 from web.views import info, profile
@@ -60,3 +63,23 @@ async def audit_entries(db: Database, action_prefix: str = "profile.") -> list[A
         return list((await tx.execute(
             select(AuditEntry).where(AuditEntry.action.startswith(action_prefix))
             .order_by(AuditEntry.id))).scalars())
+
+
+async def code_sent(app: Starlette, db: Database, patient_id: int) -> str:
+    """The code of the patient's newest number check, as the SMS carries it."""
+    async with db.read() as tx:
+        nonce = (await tx.execute(
+            select(NumberCheck.nonce).where(NumberCheck.patient_id == patient_id)
+            .order_by(NumberCheck.id.desc()).limit(1))).scalar_one()
+    key = number_check.check_key(link_key(app.state.settings.secret_key))
+    return number_check.code_for(key, nonce)
+
+
+async def give_mobile(app: Starlette, client: httpx.AsyncClient, db: Database,
+                      patient_id: int, typed: str) -> httpx.Response:
+    """Enter ``typed`` on the profile and type back the code sent to it."""
+    asked = await client.post(profile.MOBILE_PATH, data={profile.MOBILE_FIELD: typed})
+    assert asked.status_code == 303, asked.text
+    assert asked.headers["location"] == profile.CODE_PATH
+    code = await code_sent(app, db, patient_id)
+    return await client.post(profile.CODE_PATH, data={profile.CODE_FIELD: code})

@@ -16,6 +16,7 @@ from tests.pages import html, text_of
 from tests.web.auth.helpers import cookie
 from tests.web.info.helpers import (
     audit_entries,
+    give_mobile,
     log_in,
     new_browser,
     patient_row,
@@ -44,8 +45,9 @@ async def test_profile_requires_login(client: httpx.AsyncClient) -> None:
     response = await client.get("/profil")
     assert response.status_code == 303
     assert response.headers["location"] == "/auth/login?next=/profil"
-    for path in ("/profil/sprak", "/profil/mobil", "/profil/mobil/fjern"):
-        posted = await client.post(path, data={"lang": "nn", "mobil": "91234567"})
+    for path in ("/profil/sprak", "/profil/mobil", "/profil/mobil/fjern", "/profil/mobil/kode"):
+        posted = await client.post(path, data={"lang": "nn", "mobil": "91234567",
+                                               "kode": "123456"})
         assert posted.status_code == 303, path
         assert posted.headers["location"] == "/auth/login"
 
@@ -184,10 +186,10 @@ async def test_a_tampered_language_changes_nothing(
     ("+47 412 34 567", "+4741234567", "+47 412 34 567"),
     ("004791234567", "+4791234567", "+47 912 34 567"),
 ])
-async def test_a_norwegian_mobile_number_is_saved(
-        client: httpx.AsyncClient, db: Database, patient_id: int,
+async def test_a_norwegian_mobile_number_is_saved_after_its_code(
+        app: Starlette, client: httpx.AsyncClient, db: Database, patient_id: int,
         typed: str, stored: str, shown: str) -> None:
-    response = await client.post("/profil/mobil", data={"mobil": typed})
+    response = await give_mobile(app, client, db, patient_id, typed)
     assert response.status_code == 303
     assert response.headers["location"] == "/profil?lagret=mobil"
     assert (await patient_row(db, patient_id)).mobile == stored
@@ -255,8 +257,8 @@ async def test_the_refusal_is_in_the_readers_language(
 
 
 async def test_removing_my_number_goes_back_to_none_on_file(
-        client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
-    await client.post("/profil/mobil", data={"mobil": "912 34 567"})
+        app: Starlette, client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
+    await give_mobile(app, client, db, patient_id, "912 34 567")
     before = html(await client.get("/profil"))
     assert text_of(before, "#remove-hint") == (
         "If you remove +47 912 34 567, we have no number for you and cannot send you "
@@ -280,10 +282,10 @@ async def test_removing_my_number_goes_back_to_none_on_file(
 
 
 async def test_replacing_a_number_is_audited_as_a_replacement(
-        client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
+        app: Starlette, client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
     await set_patient(db, patient_id, mobile="+4741234567")
-    await client.post("/profil/mobil", data={"mobil": "91234567"})
-    await client.post("/profil/mobil", data={"mobil": "+4791234567"})  # the same again
+    await give_mobile(app, client, db, patient_id, "91234567")
+    await give_mobile(app, client, db, patient_id, "+4791234567")  # the same again
     [entry] = await audit_entries(db)
     assert entry.detail == {"change": "replaced"}
     _assert_no_number(entry, "+4741234567")
@@ -294,6 +296,7 @@ async def test_a_cross_site_post_changes_nothing(
         client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
     evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
     for path, data in (("/profil/mobil", {"mobil": "91234567"}),
+                       ("/profil/mobil/kode", {"kode": "123456"}),
                        ("/profil/sprak", {"lang": "se"}),
                        ("/profil/mobil/fjern", {})):
         response = await client.post(path, data=data, headers=evil)

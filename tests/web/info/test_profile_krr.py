@@ -21,7 +21,7 @@ from notifications.fakes.krr import FakeKrr
 from tests.clock import suite_today
 from tests.pages import html, text_of
 from tests.web.auth.helpers import ADULT_PID
-from tests.web.info.helpers import audit_entries, patient_row
+from tests.web.info.helpers import audit_entries, give_mobile, patient_row
 from web.views.info import long_date
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-krr-profile")
@@ -64,10 +64,10 @@ async def test_the_number_from_krr_is_shown_with_its_date(
 
 
 async def test_my_own_number_takes_over_and_removing_it_goes_back_to_krr(
-        client: httpx.AsyncClient, db: Database, fake: FakeKrr, krr: KrrClient,
-        patient_id: int) -> None:
+        app: Starlette, client: httpx.AsyncClient, db: Database, fake: FakeKrr,
+        krr: KrrClient, patient_id: int) -> None:
     fake.active(ADULT_PID, "+4798765432", verified=RECENT)
-    response = await client.post("/profil/mobil", data={"mobil": "412 34 567"})
+    response = await give_mobile(app, client, db, patient_id, "412 34 567")
     assert response.status_code == 303
     soup = html(await client.get("/profil"))
     assert text_of(soup, "#sms-to .phone-number") == "+47 412 34 567"
@@ -121,9 +121,9 @@ class Unreachable:
 
 
 async def test_an_unreachable_register_still_shows_my_own_number(
-        app: Starlette, client: httpx.AsyncClient, patient_id: int) -> None:
+        app: Starlette, client: httpx.AsyncClient, db: Database, patient_id: int) -> None:
     app.state.krr = Unreachable()
-    await client.post("/profil/mobil", data={"mobil": "91234567"})
+    await give_mobile(app, client, db, patient_id, "91234567")
     response = await client.get("/profil")
     assert response.status_code == 200
     soup = html(response)
