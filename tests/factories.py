@@ -8,6 +8,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.models import (
@@ -90,9 +91,22 @@ async def template(session: AsyncSession, chair_row: Chair, types: list[Appointm
     return row
 
 
+async def _unused_number(session: AsyncSession, birth_date: date) -> str:
+    """A synthetic number for ``birth_date`` that no patient in this database
+    has: a birth date has only some hundred valid numbers, so random draws
+    for several people born the same day may collide."""
+    for _ in range(1000):
+        number = synthetic_number(birth_date, _rng)
+        taken = await session.scalar(
+            select(Patient.id).where(Patient.identity_hash == VAULT.lookup_hash(number)))
+        if taken is None:
+            return number
+    raise RuntimeError(f"no unused synthetic number left for {birth_date}")
+
+
 async def patient(session: AsyncSession, birth_date: date = date(1980, 5, 17),
                   **kw: Any) -> Patient:
-    number = kw.pop("identity_number", None) or synthetic_number(birth_date, _rng)
+    number = kw.pop("identity_number", None) or await _unused_number(session, birth_date)
     values: dict[str, Any] = dict(
         identity_hash=VAULT.lookup_hash(number), identity_encrypted=VAULT.encrypt(number),
         given_name="Kari", family_name="Nordmann", birth_date=birth_date,
