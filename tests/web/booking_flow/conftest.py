@@ -24,7 +24,7 @@ BASE = BASE_URL
 @pytest.fixture
 async def app(db: Database) -> AsyncIterator[Starlette]:
     application = build_app(db=db)
-    # What the lead wires into web/routes.py.
+    # Routes web/routes.py already wires; appended again they change nothing.
     application.router.routes.extend(booking.routes())
     application.router.routes.extend(_appointment_page())
     async with local_login(application):

@@ -1,5 +1,5 @@
 """The profile and information pages' app (the login routes, the local
-ID-porten and these pages, wired the way the lead wires them), and reading
+ID-porten and these pages, wired as web/routes.py and web/app.py wire them), and reading
 the patient's row and audit entries."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ BASE = BASE_URL
 
 
 def wire(app: Starlette) -> Starlette:
-    """What web/routes.py and web/app.py get (see the report to the lead)."""
+    """These pages and the locale middleware, as web/routes.py and web/app.py add them."""
     app.router.routes.extend([*profile.routes(), *info.routes()])
     app.add_middleware(profile.PreferredLocaleMiddleware)
     return app

@@ -24,7 +24,7 @@ Browser = Callable[[Person], Awaitable[httpx.AsyncClient]]
 @pytest.fixture
 async def app(db: Database) -> AsyncIterator[Starlette]:
     application = build_app(db=db)
-    # What the lead wires into web/routes.py.
+    # Routes web/routes.py already wires; appended again they change nothing.
     application.router.routes.extend(patient.routes())
     async with local_login(application):
         yield application
