@@ -128,6 +128,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                         "picker) per person acting"),
     "SMS_PER_NUMBER_PER_DAY": ("10", "text messages sent to one mobile number in 24 hours; "
                                "more are cancelled with the reason"),
+    "SMS_PRICE_PER_SEGMENT_ORE": ("60", "what one SMS segment costs, in øre (1/100 NOK), for "
+                                  "the cost figure on the county dashboards"),
     "METRICS_NETWORKS": ("`127.0.0.0/8,::1/128` outside production, none in production",
                          "networks (CIDR, comma-separated) whose clients may read `/metrics`"),
     "METRICS_TOKEN": ("unset", "a bearer token that opens `/metrics` from anywhere; production "
@@ -267,6 +269,8 @@ class Settings:
     login_session_rate_limit: str = "5/minute;30/hour"
     hold_rate_limit: str = "10/minute;60/hour"
     sms_per_number_per_day: int = 10
+    #: The price of one SMS segment in øre, for the dashboards' cost figure.
+    sms_price_per_segment_ore: int = 60
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -409,6 +413,7 @@ class Settings:
             or cls.login_session_rate_limit,
             hold_rate_limit=env_map.get("HOLD_RATE_LIMIT") or cls.hold_rate_limit,
             sms_per_number_per_day=_whole(env_map, "SMS_PER_NUMBER_PER_DAY", 10),
+            sms_price_per_segment_ore=_whole(env_map, "SMS_PRICE_PER_SEGMENT_ORE", 60),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -448,6 +453,8 @@ class Settings:
                                     f"not {rule!r}") from None
         if self.sms_per_number_per_day < 1:
             raise SettingsError("SMS_PER_NUMBER_PER_DAY must be at least 1")
+        if self.sms_price_per_segment_ore < 0:
+            raise SettingsError("SMS_PRICE_PER_SEGMENT_ORE must not be negative")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

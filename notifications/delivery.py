@@ -35,6 +35,7 @@ from notifications.number_check import check_key, code_for, masked
 from notifications.recipients import WAIT_FOR, Contact, Role, blocks_for, check_contact
 from notifications.runtime import DeliveryConfig, Runtime
 from notifications.schedule import MIN_VALIDITY, validity_seconds
+from notifications.segments import count_segments
 from notifications.statuses import FAILED, Channel, NotificationStatus, Purpose, Reason
 from notifications.templates import (
     Audience,
@@ -233,7 +234,9 @@ async def _claim(runtime: Runtime, snapshot: Snapshot, prepared: Prepared, now: 
                     to_e164=prepared.to_e164, body=prepared.kept_body or prepared.body,
                     language=prepared.language,
                     template_id=prepared.template_id,
-                    template_version=prepared.template_version, reason=None)
+                    template_version=prepared.template_version,
+                    segments=count_segments(prepared.body).segments
+                    if prepared.body is not None else None, reason=None)
             .execution_options(synchronize_session=False))
     return new_token if result.rowcount == 1 else None  # type: ignore[attr-defined]
 

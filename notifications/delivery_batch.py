@@ -16,6 +16,7 @@ from sqlalchemy import Table, bindparam, or_, tuple_, update
 from notifications.delivery import Prepared, judge, not_sent, prepare_many, record_many, send
 from notifications.models import Notification
 from notifications.runtime import Runtime
+from notifications.segments import count_segments
 from notifications.statuses import Channel, NotificationStatus, Purpose
 from notifications.transitions import Snapshot, not_superseded
 
@@ -54,10 +55,12 @@ async def _claim_many(runtime: Runtime, items: Sequence[tuple[Snapshot, Prepared
                 .values(to_e164=bindparam("n_to"), body=bindparam("n_body"),
                         language=bindparam("n_language"),
                         template_id=bindparam("n_template_id"),
-                        template_version=bindparam("n_template_version")),
+                        template_version=bindparam("n_template_version"),
+                        segments=bindparam("n_segments")),
                 [{"n_id": snapshot.row.id, "n_to": p.to_e164, "n_body": p.body,
                   "n_language": p.language, "n_template_id": p.template_id,
-                  "n_template_version": p.template_version}
+                  "n_template_version": p.template_version,
+                  "n_segments": count_segments(p.body).segments if p.body is not None else None}
                  for snapshot, p in items if snapshot.row.id in claimed])
     return token, claimed
 

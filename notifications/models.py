@@ -88,6 +88,9 @@ class Notification(Base):
     template_version: Mapped[int | None] = mapped_column(Integer, default=None)
     body: Mapped[str | None] = mapped_column(Text, default=None)
     to_e164: Mapped[str | None] = mapped_column(String(20), default=None)
+    #: SMS segments the text takes (``notifications.segments``), set with the
+    #: words; kept after the text is purged, for the cost on the dashboards.
+    segments: Mapped[int | None] = mapped_column(Integer, default=None)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: When it was meant to go (for the due → handed-over measurement).
