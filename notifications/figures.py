@@ -43,7 +43,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from booking.models import Appointment, Clinic
+from booking.models import Appointment, Clinic, County
 from booking.statuses import AppointmentStatus, Source
 from core.db import Database
 from core.locale import OSLO
@@ -265,11 +265,14 @@ async def county_clinics(db: Database, county_id: int) -> list[Clinic]:
         )).scalars())
 
 
+async def county_name(db: Database, county_id: int) -> str:
+    async with db.read() as session:
+        county = await session.get(County, county_id)
+    return county.name if county is not None else ""
+
+
 async def clinic_by_slug(db: Database, slug: str) -> Clinic | None:
     async with db.read() as session:
         return (await session.execute(select(Clinic).where(Clinic.slug == slug))
                 ).scalar_one_or_none()
 
-
-__all__ = ["WEEKS", "Figures", "Week", "WeekFigures", "clinic_by_slug", "county_clinics",
-           "last_weeks", "weekly_figures"]
