@@ -68,6 +68,7 @@ from demo.people import (
     generic_patients,
     period,
 )
+from demo.weeks import seed_weeks
 
 log = structlog.get_logger(__name__)
 
@@ -117,6 +118,10 @@ async def seed_demo(db: Database, vault: IdentityVault, *, today: date,
     bookings = _Bookings(db, vault, report, today, now, weeks, generic)
     await bookings.load()
     await bookings.past_appointments()
+    # Twelve weeks of history for the county dashboards (demo/weeks.py).
+    weeks_made = await seed_weeks(db, now=now, year=today.year)
+    report.slots_created += weeks_made.slots
+    report.appointments_created += weeks_made.appointments
     await deliver_history(db, now)  # their texts went out back then (demo/history.py)
     await bookings.demo_appointments()
     await bookings.generic_appointments()
