@@ -1,0 +1,68 @@
+"""axe-core over the county dashboards, in every language, on a phone and a
+desktop: the county's page and one of its clinics', filled from the demo's
+twelve weeks of history. Logged in through the local staff login as the
+demo's county administrator for Oslo (``county-admin-oslo``). Each chart
+image must load (an SVG from its own route, under the page's policy)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, new_context
+from tests.browser.test_axe_logged_in import Walk
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+ADMIN_USER = "county-admin-oslo"
+COUNTY = "/staff/tall"
+CLINIC = "/staff/tall/klinikk/tannklinikken-grunerlokka"
+#: Every chart image on the page has loaded and has a size.
+IMAGES_LOADED_JS = """() => Array.from(document.querySelectorAll('img.dashboard-chart__image'))
+    .filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src)"""
+
+
+@pytest.fixture(scope="module")
+def admin_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
+    """The cookie jar of the county administrator's login."""
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"/staff/auth/login?next={COUNTY}", wait_until="load")
+        with page.expect_navigation(url=f"**{COUNTY}"):
+            page.locator(f'button[name="user"][value="{ADMIN_USER}"]').click()
+        return dict(context.storage_state())
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
+              admin_state: dict[str, Any]) -> Iterator[Tab]:
+    lang, viewport = request.param
+    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
+                          storage_state=admin_state)
+    yield Tab(context.new_page())
+    context.close()
+
+
+CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+
+
+@pytest.mark.parametrize("admin_tab", CASES, indirect=True,
+                         ids=[f"{lang}-{viewport}" for lang, viewport in CASES])
+def test_dashboards_have_no_axe_violations(admin_tab: Tab, axe_source: str,
+                                           request: pytest.FixtureRequest) -> None:
+    lang, viewport = request.node.callspec.params["admin_tab"]
+    walk = Walk(admin_tab, axe_source, lang, viewport)
+    for name, path in (("county", COUNTY), ("clinic", CLINIC)):
+        if walk.goto(name, path):
+            broken = walk.page.evaluate(IMAGES_LOADED_JS)
+            if broken:
+                walk.failures.append(f"{name} ({lang}, {viewport}): charts not shown: {broken}")
+    report = "\n\n".join(walk.failures)
+    assert not walk.failures, f"{len(walk.failures)} problem(s) ({lang}, {viewport}):\n\n{report}"
