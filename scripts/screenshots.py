@@ -4,7 +4,9 @@ Starts the app on a temporary SQLite database seeded with the demo data
 (the same set-up as the browser tests), logs in through the local ID-porten
 as the demo guardian (``guardian-1``) and writes
 ``docs/screenshots/<page>-<lang>.png`` (390×844 CSS px, scale 1, the
-viewport only). Run with ``make screenshots``.
+viewport only). The county dashboard is shot on a desktop width
+(``dashboard-<lang>.png``: one chart and its table), logged in through the
+local staff login as Oslo's county administrator. Run with ``make screenshots``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 from tests.browser.live import (  # noqa: E402
     CHROMIUM,
@@ -45,6 +47,29 @@ def shoot(page: Page, name: str, lang: str) -> None:
     path = OUT / f"{name}-{lang}.png"
     page.screenshot(path=str(path))
     print(f"{path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+
+
+#: The dashboard's chart beside its table needs a desktop width.
+DESKTOP = {"width": 1280, "height": 800}
+DASHBOARD_USER = "county-admin-oslo"
+DASHBOARD = "/staff/tall"
+
+
+def shoot_dashboards(browser: Browser, url: str) -> None:
+    """One dashboard chart with its table, in every language."""
+    context = browser.new_context(base_url=url, viewport=DESKTOP, device_scale_factor=1,
+                                  locale="nb-NO")
+    page = context.new_page()
+    page.goto(f"/staff/auth/login?next={DASHBOARD}", wait_until="load")
+    with page.expect_navigation(url=f"**{DASHBOARD}"):
+        page.locator(f'button[name="user"][value="{DASHBOARD_USER}"]').click()
+    for lang in LANGUAGES:
+        context.add_cookies([{"name": "lang", "value": lang, "url": url}])
+        page.goto(DASHBOARD, wait_until="networkidle")
+        path = OUT / f"dashboard-{lang}.png"
+        page.locator("#chart-ikke-mott").screenshot(path=str(path))
+        print(f"{path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+    context.close()
 
 
 def main() -> None:
@@ -89,6 +114,7 @@ def main() -> None:
                     page.goto("/profil", wait_until="load")
                     shoot(page, "profile", lang)
                     context.close()
+                shoot_dashboards(browser, url)
                 browser.close()
         finally:
             server.stop()

@@ -25,8 +25,8 @@ STYLE: Final = Style(
     foreground_strong="#1e2b3c", foreground_subtle="#5b6675", opacity="1",
     opacity_hover="1", transition="none", colors=COLOURS,
     font_family="system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif",
-    label_font_size=13, major_label_font_size=13, legend_font_size=14,
-    title_font_size=17, value_font_size=12, tooltip_font_size=12,
+    label_font_size=13, major_label_font_size=13, legend_font_size=13,
+    title_font_size=16, value_font_size=12, tooltip_font_size=12,
 )
 KINDS: Final = {"bar": pygal.Bar, "stacked": pygal.StackedBar, "line": pygal.Line}
 _SCRIPT = re.compile(rb"<script\b[^>]*>.*?</script>", re.S)
@@ -38,7 +38,7 @@ def draw(kind: str, *, title: str, x_title: str, y_title: str, x_labels: Sequenc
          series: Sequence[tuple[str, Sequence[float | None]]], no_data: str) -> bytes:
     """One chart as an SVG document."""
     chart = KINDS[kind](
-        js=[], style=STYLE, width=760, height=380, title=title, x_title=x_title,
+        js=[], style=STYLE, width=600, height=340, title=title, x_title=x_title,
         y_title=y_title, x_labels=list(x_labels), legend_at_bottom=True,
         legend_at_bottom_columns=min(len(series), 3), truncate_legend=-1,
         truncate_label=-1, show_y_guides=True, include_x_axis=True, min_scale=2,
