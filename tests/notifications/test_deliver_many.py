@@ -12,6 +12,7 @@ from booking.audit import Actor
 from booking.models import Appointment
 from notifications import jobs
 from notifications.models import SmsNumberBlock
+from notifications.segments import count_segments
 from notifications.statuses import Reason
 from tests.notifications.helpers import (
     ADULT_MOBILE,
@@ -49,6 +50,7 @@ async def test_a_batch_hands_each_due_row_over_once(db, sms, clock):
         assert after.claim_token is None and after.provider_ref is not None
         assert after.body == next(m.body for m in sms.messages
                                   if m.notification_id == notification_id)
+        assert after.segments == count_segments(after.body).segments
     assert await jobs.deliver_many(runtime, confirmations) == {"not_waiting": 2}
     assert sms.calls == 2
 

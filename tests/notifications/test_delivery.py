@@ -14,6 +14,7 @@ from booking.models import Appointment, Patient
 from notifications import jobs, sweeps
 from notifications.channels.base import SendOutcome, SmsResult
 from notifications.models import NotificationEvent, SmsNumberBlock
+from notifications.segments import count_segments
 from notifications.statuses import Reason
 from notifications.templates import sign_appointment
 from tests import factories as f
@@ -62,6 +63,8 @@ async def test_deliver_hands_over_once_and_records_it(db, sms, clock):
             after.template_id, after.template_version) == (
         "sending", handed.provider_ref, EARLY, 1, False, None, ADULT_MOBILE, "nb",
         "confirmation.self", 1)
+    # The segments it takes are kept for the dashboards' cost, after the words are purged.
+    assert after.segments == count_segments(handed.body).segments
     async with db.read() as session:
         events = list((await session.execute(select(NotificationEvent))).scalars())
     assert [(e.notification_id, e.from_status, e.to_status, e.source) for e in events] == [
