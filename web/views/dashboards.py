@@ -102,9 +102,10 @@ CHARTS: Final = (
 CHART_BY_KEY: Final = {chart.key: chart for chart in CHARTS}
 
 
-def _format(value: float | None, kind: Format, locale: str) -> str:
+def _format(value: float | None, kind: Format, locale: str) -> str | None:
+    """The number as the page shows it; None where there is none (no booked time)."""
     if value is None:
-        return "–"
+        return None
     if kind == "percent":
         return format_percent(value / 100, "#,##0.0 %", locale=locale)
     if kind == "nok":
