@@ -142,10 +142,24 @@ async def _clinic(request: Request, staff: StaffPrincipal) -> Clinic:
 
 async def _figures(request: Request, staff: StaffPrincipal, clinic: Clinic | None,
                    now: datetime) -> figures.Figures:
-    return await figures.weekly_figures(
-        _db(request), county_id=staff.grant.county_id,
-        clinic_id=clinic.id if clinic else None, now=now,
-        price_per_segment_ore=request.app.state.settings.sms_price_per_segment_ore)
+    """The figures up to this minute: the page and its charts (one request
+    each) count once per minute, not once per image."""
+    minute = now.replace(second=0, microsecond=0)
+    key = (staff.grant.county_id, clinic.id if clinic else None, minute)
+    cache: dict[tuple[int, int | None, datetime], figures.Figures] | None = getattr(
+        request.app.state, "dashboard_figures", None)
+    if cache is None:
+        cache = request.app.state.dashboard_figures = {}
+    found = cache.get(key)
+    if found is None:
+        found = await figures.weekly_figures(
+            _db(request), county_id=staff.grant.county_id,
+            clinic_id=clinic.id if clinic else None, now=minute,
+            price_per_segment_ore=request.app.state.settings.sms_price_per_segment_ore)
+        for old in [k for k in cache if k[2] != minute]:
+            del cache[old]
+        cache[key] = found
+    return found
 
 
 def _tables(data: figures.Figures, locale: str) -> list[dict[str, object]]:
