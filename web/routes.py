@@ -11,7 +11,18 @@ from core.settings import Settings
 from notifications import dev_outbox, metrics, webhooks
 from web import health
 from web.auth.routes import auth_routes
-from web.views import booking, clinics, home, info, language, patient, profile, support
+from web.views import (
+    booking,
+    callbacks,
+    clinics,
+    home,
+    info,
+    language,
+    patient,
+    previsit,
+    profile,
+    support,
+)
 from web.views import calendar as calendar_links
 
 STATIC = Path(__file__).parent / "static"
@@ -43,5 +54,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *profile.routes(),
         *info.routes(),
         *support.routes(),
+        *previsit.routes(),
+        *callbacks.routes(),
         *auth_routes(settings),
     ]
