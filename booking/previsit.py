@@ -289,13 +289,18 @@ async def staff_view(db: Database, cipher: FormCipher, actor: Actor, clinic_id: 
     actor's scope, raises :class:`LookupError` after an audit entry."""
     async with db.write() as session:
         appointment = await session.get(Appointment, appointment_id)
-        if (appointment is None or appointment.clinic_id != clinic_id
-                or clinic_id not in actor.clinic_ids):
+        refused = (appointment is None or appointment.clinic_id != clinic_id
+                   or clinic_id not in actor.clinic_ids)
+        if refused:
             await audit.record(session, actor, STAFF_REFUSED_ACTION, purpose=STAFF_PURPOSE,
                                subject_patient_id=appointment.patient_id if appointment else None,
                                detail={"appointment_id": appointment_id,
                                        "clinic_id": clinic_id}, now=now)
-            raise LookupError(appointment_id)
+    if refused or appointment is None:  # the refusal is committed first
+        raise LookupError(appointment_id)
+    async with db.write() as session:
+        appointment = await session.get(Appointment, appointment_id)
+        assert appointment is not None  # appointments are never deleted
         row = await session.get(PrevisitForm, chain_of(appointment))
         await audit.record(session, actor, STAFF_VIEW_ACTION, purpose=STAFF_PURPOSE,
                            subject_patient_id=appointment.patient_id,

@@ -321,3 +321,59 @@ async def test_the_worker_job_deletes_on_the_setting(app, world, logged_in):
                       clock=lambda: later)
     assert await purge_previsit_forms({"runtime": runtime}) == 1
     assert await saved_rows(app) == []
+
+
+# --- staff ---------------------------------------------------------------------------------
+
+def staff_form_url(slug: str, appointment_id: int | str) -> str:
+    return f"/staff/klinikk/{slug}/timer/{appointment_id}/helseskjema"
+
+
+async def test_the_clinics_reception_sees_the_answers_and_each_view_is_audited(
+        app, world, logged_in, staff):
+    adult = await logged_in(world.adult)
+    appointment_id = world.appointments["adult"]
+    await adult.post(form_url(appointment_id), data=GOOD)
+    reception = await staff("reception-grunerlokka")
+    for _ in range(2):
+        page = (await reception.get(staff_form_url(world.clinic_slug, appointment_id))).text
+        assert "Albyl-E 75 mg daglig" in page and "Filled in by the patient" in page
+    views = await audit_rows(app.state.db, previsit.STAFF_VIEW_ACTION)
+    assert len(views) == 2 and all(v.subject_patient_id == world.adult.id for v in views)
+    assert views[0].detail == {"appointment_id": appointment_id, "form": True}
+    # The patient sees who looked.
+    assert (await adult.get("/innsyn")).status_code == 200
+
+
+async def test_an_appointment_without_a_form_says_so(app, world, staff):
+    reception = await staff("reception-grunerlokka")
+    page = await reception.get(staff_form_url(world.clinic_slug, world.appointments["adult"]))
+    assert page.status_code == 200 and 'id="previsit-missing"' in page.text
+
+
+async def test_another_clinics_staff_get_not_found_and_an_audit_entry(app, world, logged_in,
+                                                                      staff):
+    adult = await logged_in(world.adult)
+    appointment_id = world.appointments["adult"]
+    await adult.post(form_url(appointment_id), data=GOOD)
+    other = await staff("clinic-admin-majorstuen")
+    for slug in (world.clinic_slug, world.other_clinic_slug):
+        response = await other.get(staff_form_url(slug, appointment_id))
+        assert response.status_code == 404 and "Albyl" not in response.text
+    refused = await audit_rows(app.state.db, previsit.STAFF_REFUSED_ACTION)
+    assert len(refused) == 2 and {r.subject_patient_id for r in refused} == {world.adult.id}
+    assert await audit_rows(app.state.db, previsit.STAFF_VIEW_ACTION) == []
+
+
+@pytest.mark.parametrize("user", ["support-oslo", "county-admin-oslo"])
+async def test_support_and_county_administrators_see_no_health_answers(app, world, staff, user):
+    other = await staff(user)
+    response = await other.get(staff_form_url(world.clinic_slug, world.appointments["adult"]))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("bad", ["x", "-1", "99999999999999999999"])
+async def test_forged_ids_are_not_found_for_staff(app, world, staff, bad):
+    reception = await staff("reception-grunerlokka")
+    assert (await reception.get(staff_form_url(world.clinic_slug, bad))).status_code == 404
+    assert (await reception.get(staff_form_url("no-such-clinic", 1))).status_code == 404
