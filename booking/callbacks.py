@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     String,
+    delete,
     func,
     select,
     text,
@@ -363,3 +364,13 @@ async def waiting_count(db: Database, clinic_id: int) -> int:
             select(func.count()).select_from(CallbackRequest).where(
                 CallbackRequest.clinic_id == clinic_id,
                 CallbackRequest.status == CallbackStatus.WAITING))).scalar_one())
+
+
+async def delete_old(db: Database, now: datetime, retention: timedelta) -> int:
+    """Delete requests (and so the numbers they keep) whose window ended more
+    than ``retention`` ago, whatever their state."""
+    async with db.write() as session:
+        result = await session.execute(
+            delete(CallbackRequest).where(CallbackRequest.window_ends_at <= now - retention)
+            .execution_options(synchronize_session=False))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -133,7 +133,7 @@ class InProcessRunner:
         periodic: list[tuple[str, Callable[[dict[str, Any]], Awaitable[int]]]] = [
             ("sweep", sweeps.sweep_stuck_created), ("timeout", sweeps.timeout_in_flight),
             ("purge", sweeps.purge_after_retention), ("seal", sweeps.seal_audit),
-            ("previsit", previsit_sweep.purge_previsit_forms)]
+            ("previsit", previsit_sweep.purge_visit_data)]
         for name, job in periodic:
             if now - self._last.get(name, -1e18) >= self._every[name]:
                 self._last[name] = now

@@ -158,7 +158,7 @@ JOBS: tuple[JobSpec, ...] = (
     # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
-    JobSpec(previsit_sweep.purge_previsit_forms, "purge_previsit_forms",
+    JobSpec(previsit_sweep.purge_visit_data, "purge_visit_data",
             {"hour": {2, 3, 4}, "minute": {25, 55}, "second": 0}, max_tries=1),
 )
 #: No job may run longer than a delivery: arq keeps a killed worker's

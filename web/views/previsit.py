@@ -122,6 +122,7 @@ async def _page(request: Request, who: Acting, appointment: Appointment, *,
 
 async def form_page(request: Request) -> Response:
     who, appointment = await acting_for_appointment(request)
+    await who.audit_view(request, detail={"page": "previsit", "appointment_id": appointment.id})
     return await _page(request, who, appointment)
 
 

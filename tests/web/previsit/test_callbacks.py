@@ -6,7 +6,7 @@ clinic's staff list and mark done, audited, scoped to their clinics."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -313,3 +313,14 @@ async def test_requests_sent_at_once_make_one(pg_db):
     assert sorted(set(results)) == ["already_waiting", "ok"] and results.count("ok") == 1
     async with pg_db.read() as session:
         assert len((await session.execute(select(CallbackRequest))).scalars().all()) == 1
+
+
+async def test_requests_are_deleted_with_their_numbers_after_the_retention(app, world,
+                                                                         logged_in):
+    row = await _ask(app, world, logged_in)
+    retention = timedelta(days=7)
+    db = app.state.db
+    assert await callbacks.delete_old(db, row.window_ends_at + retention - timedelta(minutes=1),
+                                      retention) == 0
+    assert await callbacks.delete_old(db, row.window_ends_at + retention, retention) == 1
+    assert await requests_of(app) == []

@@ -309,7 +309,7 @@ async def test_a_moved_appointment_keeps_its_answers_until_after_the_new_time(ap
 
 
 async def test_the_worker_job_deletes_on_the_setting(app, world, logged_in):
-    from notifications.previsit_sweep import purge_previsit_forms
+    from notifications.previsit_sweep import purge_visit_data
     from notifications.runtime import DeliveryConfig, Runtime
 
     adult = await logged_in(world.adult)
@@ -319,7 +319,7 @@ async def test_the_worker_job_deletes_on_the_setting(app, world, logged_in):
                       config=DeliveryConfig(public_url="http://x", link_key=b"k" * 32,
                                             previsit_retention=timedelta(days=2)),
                       clock=lambda: later)
-    assert await purge_previsit_forms({"runtime": runtime}) == 1
+    assert await purge_visit_data({"runtime": runtime}) == 1
     assert await saved_rows(app) == []
 
 
@@ -377,3 +377,31 @@ async def test_forged_ids_are_not_found_for_staff(app, world, staff, bad):
     reception = await staff("reception-grunerlokka")
     assert (await reception.get(staff_form_url(world.clinic_slug, bad))).status_code == 404
     assert (await reception.get(staff_form_url("no-such-clinic", 1))).status_code == 404
+
+
+@pytest.mark.postgres
+async def test_saves_at_once_keep_one_form(pg_db):
+    """The young person on a phone and a laptop at once: one row, no error."""
+    import asyncio
+
+    from booking.audit import Actor
+    from tests import factories
+    from tests.web.patient.world import add_appointment
+
+    async with pg_db.write() as session:
+        county = await factories.county(session)
+        clinic = await factories.clinic(session, county)
+        kind = await factories.appointment_type(session, county.id)
+        patient = await factories.patient(session)
+        appointment = await add_appointment(session, clinic, patient.id, kind,
+                                            datetime.now(UTC).replace(microsecond=0)
+                                            + timedelta(days=3))
+    cipher = FormCipher.from_secret(SECRET_KEY)
+    answers = previsit.parse_answers(GOOD)
+    await asyncio.gather(*(previsit.save(pg_db, cipher, Actor.patient(patient.id),
+                                         appointment.id, answers, now=datetime.now(UTC))
+                           for _ in range(10)))
+    async with pg_db.read() as session:
+        rows = list((await session.execute(select(PrevisitForm))).scalars())
+    assert len(rows) == 1 and cipher.open(rows[0].answers) == answers
+    assert len(await audit_rows(pg_db, previsit.SAVED_ACTION)) == 10
