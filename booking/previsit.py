@@ -21,7 +21,7 @@ import base64
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -33,11 +33,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from booking import audit
 from booking.audit import Actor
-from booking.models import Appointment
+from booking.models import Appointment, Patient
 from booking.reasons import N_
 from booking.representation import Access
 from booking.statuses import ACTIVE, AppointmentStatus
 from core.db import Base, BigId, Database, UTCDateTime
+from core.locale import OSLO
 from core.tokens import derive_key
 
 #: The label of the answers' key (one use of the service's secret).
@@ -51,6 +52,7 @@ SAVED_ACTION: Final = "previsit.saved"
 VIEW_ACTION: Final = "previsit.view"
 STAFF_VIEW_ACTION: Final = "previsit.staff_view"
 STAFF_REFUSED_ACTION: Final = "previsit.staff_refused"
+STAFF_LIST_ACTION: Final = "previsit.staff_list"
 PATIENT_PURPOSE: Final = "previsit_form"
 STAFF_PURPOSE: Final = "treatment"
 
@@ -310,6 +312,42 @@ async def staff_view(db: Database, cipher: FormCipher, actor: Actor, clinic_id: 
     saved = (SavedForm(cipher.open(row.answers), row.saved_at, row.saved_by_kind)
              if row is not None else None)
     return appointment, saved
+
+
+@dataclass(frozen=True)
+class FilledLine:
+    appointment_id: int
+    starts_at: datetime
+    patient_id: int
+    patient_name: str
+    birth_date: date
+    saved_at: datetime
+
+
+async def clinic_forms(db: Database, actor: Actor, clinic_id: int, now: datetime,
+                       days: int = 7) -> list[FilledLine]:
+    """The clinic's live appointments from today (Oslo) to ``days`` ahead that
+    have a filled-in form, without the answers; the listing is audited once
+    per patient listed. The caller has checked that the clinic is in the
+    actor's scope."""
+    start = datetime.combine(now.astimezone(OSLO).date(), time(0), tzinfo=OSLO)
+    async with db.write() as session:
+        rows = (await session.execute(
+            select(Appointment, Patient, PrevisitForm.saved_at)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .join(PrevisitForm, PrevisitForm.chain_id
+                  == func.coalesce(Appointment.chain_id, Appointment.id))
+            .where(Appointment.clinic_id == clinic_id,
+                   Appointment.status.in_(list(ACTIVE)),
+                   Appointment.starts_at >= start,
+                   Appointment.starts_at < start + timedelta(days=days + 1))
+            .order_by(Appointment.starts_at, Appointment.id))).all()
+        for patient_id in sorted({p.id for _, p, _ in rows}):
+            await audit.record(session, actor, STAFF_LIST_ACTION, purpose=STAFF_PURPOSE,
+                               subject_patient_id=patient_id,
+                               detail={"clinic_id": clinic_id}, now=now)
+    return [FilledLine(a.id, a.starts_at, p.id, f"{p.given_name} {p.family_name}",
+                       p.birth_date, saved_at) for a, p, saved_at in rows]
 
 
 # --- retention -------------------------------------------------------------------

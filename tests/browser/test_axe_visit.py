@@ -168,6 +168,7 @@ def test_the_clinics_visit_pages_have_no_axe_violations(
     lang, viewport = request.node.callspec.params["reception_tab"]
     walk = Walk(reception_tab, axe_source, lang, viewport)
     walk.goto("callbacks", CALLBACKS)
+    walk.goto("staff-previsit-list", f"/staff/klinikk/{CLINIC}/helseskjema")
     appointment_id = reception_state["appointment_id"]
     walk.goto("staff-previsit", f"/staff/klinikk/{CLINIC}/timer/{appointment_id}/helseskjema")
     if "Albyl-E" not in walk.page.content():

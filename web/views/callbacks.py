@@ -161,6 +161,7 @@ async def staff_list(request: Request) -> Response:
     lines = await callbacks.clinic_list(request.app.state.db, staff.actor, clinic.id, utcnow())
     return render(request, "callbacks/staff_list.html", {
         "clinic": clinic, "callbacks_path": staff_path(clinic.slug),
+        "forms_path": f"/staff/klinikk/{clinic.slug}/helseskjema",
         "waiting": [line for line in lines if line.status == callbacks.CallbackStatus.WAITING],
         "done": [line for line in lines if line.status == callbacks.CallbackStatus.DONE],
         "reason_words": REASON_TEXT, "phone_display": phone.display, "tel": phone.tel_href,

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booking import directory, previsit
-from booking.models import Appointment
+from booking import audit, directory, previsit
+from booking.models import Appointment, Clinic
 from booking.previsit import (
     DETAIL_LIMIT,
     FIELD_ERRORS,
@@ -36,6 +36,7 @@ from web import i18n
 from web.acting import Acting, parse_id
 from web.auth.access import require_staff
 from web.auth.roles import StaffRole
+from web.auth.staff import StaffPrincipal
 from web.middleware import BodyTooLarge
 from web.templating import render
 from web.views.patient.loading import acting_for_appointment
@@ -43,6 +44,7 @@ from web.views.patient.presenting import present
 
 PATH: Final = "/timer/{appointment_id}/helseskjema"
 STAFF_PATH: Final = "/staff/klinikk/{slug}/timer/{appointment_id}/helseskjema"
+STAFF_LIST_PATH: Final = "/staff/klinikk/{slug}/helseskjema"
 #: Staff who see the answers: the clinic's own (support sees no clinical content).
 STAFF_ROLES: Final = (StaffRole.RECEPTION, StaffRole.CLINIC_ADMIN)
 SAVED_FLAG: Final = "lagret"
@@ -156,15 +158,43 @@ async def submit(request: Request) -> Response:
 
 # --- staff ----------------------------------------------------------------------------
 
-async def staff_form(request: Request) -> Response:
+async def _staff(request: Request) -> tuple[StaffPrincipal, Clinic]:
     staff = await require_staff(request)
     if not staff.has_role(*STAFF_ROLES):
         raise HTTPException(403)
-    appointment_id = parse_id(request.path_params.get("appointment_id"))
-    db: Database = request.app.state.db
-    clinic = await directory.clinic_by_slug(db, request.path_params["slug"])
-    if appointment_id is None or clinic is None:
+    clinic = await directory.clinic_by_slug(request.app.state.db, request.path_params["slug"])
+    if clinic is None:
         raise HTTPException(404)
+    return staff, clinic
+
+
+def _staff_paths(clinic: Clinic) -> dict[str, str]:
+    return {"callbacks_path": f"/staff/klinikk/{clinic.slug}/ring-tilbake",
+            "forms_path": STAFF_LIST_PATH.format(slug=clinic.slug)}
+
+
+async def staff_list(request: Request) -> Response:
+    """The clinic's appointments of the coming days with a filled-in form."""
+    staff, clinic = await _staff(request)
+    db: Database = request.app.state.db
+    if clinic.id not in staff.actor.clinic_ids:
+        async with db.write() as session:
+            await audit.record(session, staff.actor, previsit.STAFF_REFUSED_ACTION,
+                               purpose=previsit.STAFF_PURPOSE, detail={"clinic_id": clinic.id})
+        raise HTTPException(404)
+    lines = await previsit.clinic_forms(db, staff.actor, clinic.id, utcnow())
+    i18n.activate(request)
+    return render(request, "staff/previsit_list.html", {
+        "clinic": clinic, "lines": lines, **_staff_paths(clinic),
+    }, headers=NO_STORE)
+
+
+async def staff_form(request: Request) -> Response:
+    staff, clinic = await _staff(request)
+    appointment_id = parse_id(request.path_params.get("appointment_id"))
+    if appointment_id is None:
+        raise HTTPException(404)
+    db: Database = request.app.state.db
     try:
         appointment, saved = await previsit.staff_view(db, cipher(request), staff.actor,
                                                        clinic.id, appointment_id, utcnow())
@@ -175,7 +205,7 @@ async def staff_form(request: Request) -> Response:
         "clinic": clinic, "appointment": appointment, "patient": appointment.patient,
         "type_name": appointment.appointment_type.name(i18n.get_locale()),
         "saved": saved, "values": _answer_values(saved.answers if saved else None),
-        "callbacks_path": f"/staff/klinikk/{clinic.slug}/ring-tilbake",
+        **_staff_paths(clinic),
     }
     return render(request, "staff/previsit.html", context, headers=NO_STORE)
 
@@ -184,5 +214,6 @@ def routes() -> list[BaseRoute]:
     return [
         Route(PATH, form_page, name="previsit_form"),
         Route(PATH, submit, methods=["POST"], name="previsit_submit"),
+        Route(STAFF_LIST_PATH, staff_list, name="staff_previsit_list"),
         Route(STAFF_PATH, staff_form, name="staff_previsit"),
     ]

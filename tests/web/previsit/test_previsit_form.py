@@ -405,3 +405,23 @@ async def test_saves_at_once_keep_one_form(pg_db):
         rows = list((await session.execute(select(PrevisitForm))).scalars())
     assert len(rows) == 1 and cipher.open(rows[0].answers) == answers
     assert len(await audit_rows(pg_db, previsit.SAVED_ACTION)) == 10
+
+
+async def test_the_clinics_list_leads_to_the_filled_forms_without_showing_answers(
+        app, world, logged_in, staff):
+    adult = await logged_in(world.adult)
+    appointment_id = world.appointments["adult"]
+    await adult.post(form_url(appointment_id), data=GOOD)
+    reception = await staff("reception-grunerlokka")
+    page = (await reception.get(f"/staff/klinikk/{world.clinic_slug}/helseskjema")).text
+    assert f'href="{staff_form_url(world.clinic_slug, appointment_id)}"' in page
+    assert "Astrid Besøksen" in page and "Albyl" not in page
+    assert page.count('class="next-list__item"') == 1  # only the filled-in one
+    [listed] = await audit_rows(app.state.db, previsit.STAFF_LIST_ACTION)
+    assert listed.subject_patient_id == world.adult.id
+    other = await staff("clinic-admin-majorstuen")
+    response = await other.get(f"/staff/klinikk/{world.clinic_slug}/helseskjema")
+    assert response.status_code == 404 and "Astrid" not in response.text
+    assert len(await audit_rows(app.state.db, previsit.STAFF_REFUSED_ACTION)) == 1
+    own = (await other.get(f"/staff/klinikk/{world.other_clinic_slug}/helseskjema")).text
+    assert 'id="previsit-forms-empty"' in own
