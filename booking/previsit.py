@@ -365,11 +365,12 @@ async def delete_expired(db: Database, now: datetime, retention: timedelta,
         if not due:
             return 0
         chain = func.coalesce(Appointment.chain_id, Appointment.id)
-        latest = dict((await session.execute(
-            select(chain, func.max(Appointment.ends_at))
-            .where(or_(Appointment.chain_id.in_(due), Appointment.id.in_(due)),
-                   Appointment.status != AppointmentStatus.CANCELLED)
-            .group_by(chain))).tuples().all())
+        latest: dict[int, datetime] = {
+            chain_id: ends for chain_id, ends in (await session.execute(
+                select(chain, func.max(Appointment.ends_at))
+                .where(or_(Appointment.chain_id.in_(due), Appointment.id.in_(due)),
+                       Appointment.status != AppointmentStatus.CANCELLED)
+                .group_by(chain))).all()}
         gone = []
         for chain_id in due:
             ends = latest.get(chain_id)
