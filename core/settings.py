@@ -174,6 +174,8 @@ class NotificationSettings:
     #: The arq queue of the notification jobs (``NOTIFICATION_QUEUE``).
     notification_queue: str
     notification_retention_days: int
+    #: Days pre-visit form answers are kept after the appointment (``PREVISIT_RETENTION_DAYS``).
+    previsit_retention_days: int
     worker_metrics_port: int | None
     #: Texts handed over to one number in 24 hours (``SMS_PER_NUMBER_PER_DAY``).
     sms_per_number_per_day: int
@@ -237,6 +239,8 @@ class Settings:
     twilio_from: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
     notification_retention_days: int = 7
+    #: Days a pre-visit form's answers are kept after the appointment.
+    previsit_retention_days: int = 30
     worker_metrics_port: int | None = None
     # KRR through Maskinporten; unset = no register lookups (dev and tests).
     krr_api_url: str | None = None
@@ -296,6 +300,7 @@ class Settings:
             secret_key=self.secret_key, redis_url=self.redis_url,
             notification_queue=self.notification_queue,
             notification_retention_days=self.notification_retention_days,
+            previsit_retention_days=self.previsit_retention_days,
             worker_metrics_port=self.worker_metrics_port,
             sms_per_number_per_day=self.sms_per_number_per_day,
             twilio_account_sid=self.twilio_account_sid,
@@ -385,6 +390,7 @@ class Settings:
             twilio_from=env_map.get("TWILIO_FROM") or None,
             twilio_api_url=env_map.get("TWILIO_API_URL") or "https://api.twilio.com",
             notification_retention_days=int(env_map.get("NOTIFICATION_RETENTION_DAYS") or 7),
+            previsit_retention_days=_whole(env_map, "PREVISIT_RETENTION_DAYS", 30),
             worker_metrics_port=int(env_map["WORKER_METRICS_PORT"])
             if env_map.get("WORKER_METRICS_PORT") else None,
             krr_api_url=env_map.get("KRR_API_URL") or None,
@@ -455,6 +461,8 @@ class Settings:
             raise SettingsError("SMS_PER_NUMBER_PER_DAY must be at least 1")
         if self.sms_price_per_segment_ore < 0:
             raise SettingsError("SMS_PRICE_PER_SEGMENT_ORE must not be negative")
+        if self.previsit_retention_days < 1:
+            raise SettingsError("PREVISIT_RETENTION_DAYS must be at least 1")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

@@ -31,6 +31,8 @@ class DeliveryConfig:
     in_flight_timeout: timedelta = timedelta(hours=72)
     #: Message bodies and phone numbers are removed this long after the final status.
     retention: timedelta = timedelta(days=7)
+    #: Pre-visit form answers are deleted this long after the appointment.
+    previsit_retention: timedelta = timedelta(days=30)
     max_attempts: int = 20
     #: Texts handed over to one number in 24 hours; more are cancelled
     #: (``SMS_PER_NUMBER_PER_DAY``).

@@ -39,7 +39,7 @@ from sqlalchemy.exc import OperationalError
 
 from core.db import Database, database_for
 from core.settings import NotificationSettings, Settings
-from notifications import jobs, outbox, sweeps
+from notifications import jobs, outbox, previsit_sweep, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
 from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, batched
@@ -158,6 +158,8 @@ JOBS: tuple[JobSpec, ...] = (
     # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
+    JobSpec(previsit_sweep.purge_visit_data, "purge_visit_data",
+            {"hour": {2, 3, 4}, "minute": {25, 55}, "second": 0}, max_tries=1),
 )
 #: No job may run longer than a delivery: arq keeps a killed worker's
 #: in-progress keys for the longest job timeout (+10 s), and a delivery job id
@@ -187,6 +189,7 @@ def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
         public_url=settings.public_url,
         link_key=link_key(settings.secret_key),
         retention=timedelta(days=settings.notification_retention_days),
+        previsit_retention=timedelta(days=settings.previsit_retention_days),
         daily_cap=settings.sms_per_number_per_day,
     )
 

@@ -13,12 +13,14 @@ from web import health
 from web.auth.routes import auth_routes
 from web.views import (
     booking,
+    callbacks,
     clinics,
     dashboards,
     home,
     info,
     language,
     patient,
+    previsit,
     profile,
     support,
 )
@@ -54,5 +56,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *info.routes(),
         *support.routes(),
         *dashboards.routes(),
+        *previsit.routes(),
+        *callbacks.routes(),
         *auth_routes(settings),
     ]

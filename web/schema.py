@@ -3,7 +3,9 @@
 Import this module wherever the whole schema is needed (migrations, tests,
 benchmarks); each package keeps its own models."""
 
+import booking.callbacks
 import booking.models
+import booking.previsit
 import idporten.local_state
 import notifications.models
 import web.auth.models

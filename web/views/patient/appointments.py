@@ -28,6 +28,7 @@ from web.views.patient.presenting import (
     replacement_of,
     upcoming_of,
 )
+from web.views.previsit_link import previsit_link
 
 NO_STORE = {"Cache-Control": "no-store"}
 #: Query flags set by the redirect after a POST (post-redirect-get); shown
@@ -81,6 +82,7 @@ async def render_appointment(request: Request, who: Acting, appointment: Appoint
         "replacement_id": await replacement_of(db, appointment),
         "book_href": who.link("/bestill"),
         "guardians_told": await guardians_notified(db, who),
+        "previsit": await previsit_link(request, who, appointment),
     }
     if item.upcoming:
         context["directions"] = directions_to(appointment.clinic)

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking import service
+from booking import callbacks, service
 from booking.reasons import Reason
 from booking.service import BookingRefused
 from core.db import Database, utcnow
@@ -127,6 +127,8 @@ async def home(request: Request) -> Response:
     return render(request, "patient/home.html", {
         "acting": who, "sections": sections, "rows": rows, "unavailable": unavailable,
         "sms_to": sms_to,
+        "callbacks": await callbacks.my_requests(db, who.me.id, now),
+        "callback_status": callbacks.STATUS_TEXT, "callback_reason": callbacks.REASON_TEXT,
         "awaiting": awaiting if len(awaiting) > 1 else [],
         "confirm_all_path": CONFIRM_ALL_PATH, "appointment_field": APPOINTMENT_FIELD,
         "notice": confirm_all_notice(_count(request, CONFIRMED_FLAG),
