@@ -13,6 +13,7 @@ from web import health
 from web.auth.routes import auth_routes
 from web.views import booking, clinics, home, info, language, patient, profile, support
 from web.views import calendar as calendar_links
+from web.views import oversight as oversight_views
 
 STATIC = Path(__file__).parent / "static"
 
@@ -43,5 +44,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *profile.routes(),
         *info.routes(),
         *support.routes(),
+        *oversight_views.routes(),
         *auth_routes(settings),
     ]

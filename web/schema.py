@@ -5,8 +5,10 @@ benchmarks); each package keeps its own models."""
 
 import booking.models
 import idporten.local_state
+import notifications.bulk_models
 import notifications.models
 import web.auth.models
+import web.oversight.models
 from core.db import Base
 
 metadata = Base.metadata

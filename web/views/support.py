@@ -42,6 +42,8 @@ async def _support(request: Request) -> StaffPrincipal:
     staff = await require_staff(request)
     if not staff.has_role(*ROLES):
         raise HTTPException(403)
+    # For the console's navigation: the administrators' pages.
+    request.state.county_admin = staff.has_role(StaffRole.COUNTY_ADMIN)
     return staff
 
 
