@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from web.views import bulk_resend
+from web.views import audit_viewer, bulk_resend
 
 
 def routes() -> list[BaseRoute]:
-    return [*bulk_resend.routes()]
+    return [*bulk_resend.routes(), *audit_viewer.routes()]
