@@ -42,7 +42,7 @@ OVERSIGHT_PURPOSE: Final = "oversight"
 _PURPOSES: Final = tuple(support.AUDIT_PURPOSE_TEXT)
 
 ERRORS: Final[dict[str, str]] = {
-    "date": N_("Write the dates as day.month.year, or choose them in the calendar."),
+    "date": N_("Write the dates as day.month.year."),
     "date_order": N_("The end date must not be before the start date."),
     "note_required": N_("Write a note about what you found."),
     "already_reviewed": N_("That look-up has already been reviewed."),
