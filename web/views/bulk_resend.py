@@ -9,7 +9,7 @@ the appointment's time and clinic, the message's purpose and its status.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -79,14 +79,19 @@ def _values(form: FormData | None) -> dict[str, str]:
 
 
 def _moment(day: str, clock: str) -> datetime | None:
-    """An Oslo date and time as typed (``2026-12-07`` or ``7.12.2026``, ``08:30``), in UTC."""
+    """An Oslo date and time as typed (``7.12.2026`` or ``2026-12-07``; ``08:30``,
+    ``8.30`` or ``0830``), in UTC."""
     try:
         if "." in day:
             d, m, y = (int(p) for p in day.split("."))
             on = date(y, m, d)
         else:
             on = date.fromisoformat(day)
-        at = time.fromisoformat(clock) if clock else time(0, 0)
+        clock = clock.replace(".", ":")
+        if clock.isdigit() and len(clock) in (3, 4):
+            clock = f"{clock[:-2]}:{clock[-2:]}"
+        hours, _, minutes = clock.partition(":")
+        at = time(int(hours), int(minutes or 0)) if clock else time(0, 0)
     except ValueError:
         return None
     return datetime.combine(on, at, OSLO).astimezone(UTC)
@@ -146,15 +151,18 @@ async def _page(request: Request, staff: StaffPrincipal, *, values: dict[str, st
 async def form_page(request: Request) -> Response:
     staff = await _support(request)
     values = _values(None)
-    today = utcnow().astimezone(OSLO).date().isoformat()
-    values.update(since_date=today, until_date=today, since_time="00:00",
-                  until_time=utcnow().astimezone(OSLO).strftime("%H:%M"))
+    # From the start of today to the end of this minute (Norwegian time).
+    now = utcnow().astimezone(OSLO)
+    until = (now + timedelta(minutes=1)).astimezone(OSLO)
+    values.update(since_date=now.strftime("%d.%m.%Y"), since_time="00:00",
+                  until_date=until.strftime("%d.%m.%Y"), until_time=until.strftime("%H:%M"))
     return await _page(request, staff, values=values)
 
 
 async def _refusal(request: Request, staff: StaffPrincipal, values: dict[str, str],
                    code: str, extra: dict[str, Any] | None = None) -> Response:
-    return await _page(request, staff, values=values, error=REFUSAL_TEXT[code],
+    return await _page(request, staff, values=values,
+                       error=REFUSAL_TEXT.get(code, REFUSAL_TEXT["nothing_matches"]),
                        error_values=extra, status_code=400)
 
 

@@ -26,8 +26,8 @@ BULK = "/staff/support/masseutsending"
 def window(**extra: str) -> dict[str, str]:
     since = (utcnow() - timedelta(days=1)).astimezone(OSLO)
     until = (utcnow() + timedelta(hours=1)).astimezone(OSLO)
-    return {"since_date": since.date().isoformat(), "since_time": since.strftime("%H:%M"),
-            "until_date": until.date().isoformat(), "until_time": until.strftime("%H:%M"),
+    return {"since_date": since.strftime("%d.%m.%Y"), "since_time": since.strftime("%H:%M"),
+            "until_date": until.date().isoformat(), "until_time": until.strftime("%H%M"),
             "status": "", "error_code": "", "channel": "sms", "clinic": "", **extra}
 
 
@@ -117,6 +117,7 @@ async def test_too_large_a_selection_is_refused(app, support, world: SupportWorl
 async def test_bad_input_is_refused_with_a_reason(app, support, world: SupportWorld):
     for data, words in (
             (window(since_date="yesterday"), "Write when the window starts and ends"),
+            (window(until_time="25:00"), "Write when the window starts and ends"),
             (window(until_date="2000-01-01"), "The window must end after it starts."),
             (window(error_code="30x"), "An error code is digits only"),
             (window(status="delivered"), "Choose what failed."),
