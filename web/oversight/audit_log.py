@@ -148,6 +148,21 @@ async def last_verification(db: Database) -> AuditVerification | None:
         )).scalar_one_or_none()
 
 
+async def keep_result(db: Database, report: audit.ChainReport, actor_id: str,
+                      now: datetime | None = None) -> AuditVerification:
+    """Store a verification's result (the viewer shows the latest); the
+    command line's ``tanntid audit verify`` keeps its result too."""
+    async with db.write() as session:
+        row = AuditVerification(
+            verified_at=now or utcnow(), actor_id=actor_id, intact=report.intact,
+            entries=report.entries, chains=report.chains, seals=report.seals,
+            first_broken_id=report.first_broken_id,
+            first_broken_seal_id=report.first_broken_seal_id,
+            cut_chains=list(report.cut_chains))
+        session.add(row)
+    return row
+
+
 async def verify(db: Database, actor: Actor, county_id: int,
                  now: datetime | None = None) -> AuditVerification:
     """Verify every chain and the seals now (:func:`booking.audit.verify`),
@@ -155,14 +170,8 @@ async def verify(db: Database, actor: Actor, county_id: int,
     now = now or utcnow()
     async with db.read() as session:
         report = await audit.verify(session)
+    row = await keep_result(db, report, actor.id, now)
     async with db.write() as session:
-        row = AuditVerification(
-            verified_at=now, actor_id=actor.id, intact=report.intact, entries=report.entries,
-            chains=report.chains, seals=report.seals, first_broken_id=report.first_broken_id,
-            first_broken_seal_id=report.first_broken_seal_id,
-            cut_chains=list(report.cut_chains))
-        session.add(row)
-        await session.flush()
         await audit.record(session, actor, VERIFY_ACTION, purpose=AUDIT_PURPOSE,
                            detail={"county_id": county_id, "verification_id": row.id,
                                    "intact": report.intact}, now=now)
