@@ -130,6 +130,13 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                                "more are cancelled with the reason"),
     "SMS_PRICE_PER_SEGMENT_ORE": ("60", "what one SMS segment costs, in øre (1/100 NOK), for "
                                   "the cost figure on the county dashboards"),
+    # The support console and county administrators (README: For support and county
+    # administrators).
+    "BULK_RESEND_MAX": ("1000", "most messages one bulk resend may send again; a larger "
+                        "selection is refused"),
+    "ACCESS_REVIEW_WINDOW_DAYS": ("90", "a staff look-up of a patient goes on the access "
+                                  "review when the patient had no appointment at the staff "
+                                  "member's clinics this many days before or after it"),
     "METRICS_NETWORKS": ("`127.0.0.0/8,::1/128` outside production, none in production",
                          "networks (CIDR, comma-separated) whose clients may read `/metrics`"),
     "METRICS_TOKEN": ("unset", "a bearer token that opens `/metrics` from anywhere; production "
@@ -275,6 +282,9 @@ class Settings:
     sms_per_number_per_day: int = 10
     #: The price of one SMS segment in øre, for the dashboards' cost figure.
     sms_price_per_segment_ore: int = 60
+    # The support console and county administrators.
+    bulk_resend_max: int = 1000
+    access_review_window_days: int = 90
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -420,6 +430,8 @@ class Settings:
             hold_rate_limit=env_map.get("HOLD_RATE_LIMIT") or cls.hold_rate_limit,
             sms_per_number_per_day=_whole(env_map, "SMS_PER_NUMBER_PER_DAY", 10),
             sms_price_per_segment_ore=_whole(env_map, "SMS_PRICE_PER_SEGMENT_ORE", 60),
+            bulk_resend_max=_whole(env_map, "BULK_RESEND_MAX", 1000),
+            access_review_window_days=_whole(env_map, "ACCESS_REVIEW_WINDOW_DAYS", 90),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -463,6 +475,10 @@ class Settings:
             raise SettingsError("SMS_PRICE_PER_SEGMENT_ORE must not be negative")
         if self.previsit_retention_days < 1:
             raise SettingsError("PREVISIT_RETENTION_DAYS must be at least 1")
+        if self.bulk_resend_max < 1:
+            raise SettingsError("BULK_RESEND_MAX must be at least 1")
+        if self.access_review_window_days < 1:
+            raise SettingsError("ACCESS_REVIEW_WINDOW_DAYS must be at least 1")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

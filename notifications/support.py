@@ -72,6 +72,9 @@ class LookupPurpose(StrEnum):
     MESSAGE_NOT_RECEIVED = "message_not_received"
     NUMBER_CHANGED = "number_changed"
     CALL_LIST = "call_list"
+    #: A county administrator's audit viewer (``web.oversight``).
+    ACCESS_REQUEST = "access_request"
+    AUDIT_CHECK = "audit_check"
 
 
 PURPOSE_TEXT: Final[dict[str, str]] = {
@@ -79,6 +82,12 @@ PURPOSE_TEXT: Final[dict[str, str]] = {
     LookupPurpose.MESSAGE_NOT_RECEIVED: N_("A text message did not arrive"),
     LookupPurpose.NUMBER_CHANGED: N_("The mobile number has changed"),
     LookupPurpose.CALL_LIST: N_("Phoning from the call list"),
+}
+
+#: Why a county administrator looks a patient up in the audit log.
+AUDIT_PURPOSE_TEXT: Final[dict[str, str]] = {
+    LookupPurpose.ACCESS_REQUEST: N_("The patient asked who has seen their data"),
+    LookupPurpose.AUDIT_CHECK: N_("Checking a report or a suspicion of improper access"),
 }
 
 #: What a message was about, in words for support.

@@ -83,3 +83,8 @@ def test_audit_seal_and_verify(tmp_path: Path):
     broken = tanntid("audit", "verify", db_path=db_path)
     assert broken.returncode == 1
     assert "BROKEN" in broken.stdout
+    # Both results kept for the county administrators' audit viewer.
+    with sqlite3.connect(db_path) as conn:
+        kept = conn.execute(
+            "SELECT intact, actor_id FROM audit_verifications ORDER BY id").fetchall()
+    assert kept == [(1, "system:cli"), (0, "system:cli")]

@@ -25,6 +25,7 @@ from web.views import (
     support,
 )
 from web.views import calendar as calendar_links
+from web.views import oversight as oversight_views
 
 STATIC = Path(__file__).parent / "static"
 
@@ -58,5 +59,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *dashboards.routes(),
         *previsit.routes(),
         *callbacks.routes(),
+        *oversight_views.routes(),
         *auth_routes(settings),
     ]

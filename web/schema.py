@@ -7,8 +7,10 @@ import booking.callbacks
 import booking.models
 import booking.previsit
 import idporten.local_state
+import notifications.bulk_models
 import notifications.models
 import web.auth.models
+import web.oversight.models
 from core.db import Base
 
 metadata = Base.metadata

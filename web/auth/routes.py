@@ -34,6 +34,7 @@ from web.auth.pages import render
 from web.auth.patients import patient_for_login
 from web.auth.services import AuthServices, services
 from web.auth.staff import grant_for_login
+from web.oversight import directory as staff_directory
 from web.ratelimits import BROWSER_COOKIE, BROWSER_SECONDS, check_login
 
 log = structlog.get_logger("tanntid.auth")
@@ -137,7 +138,9 @@ class Flow:
                 db, request.app.state.vault, claims, today=local_date(svc.clock()),
                 register=getattr(request.app.state, "population_register", None))
         else:
-            data.update((await grant_for_login(db, issuer, claims)).to_data())
+            grant = await grant_for_login(db, issuer, claims)
+            data.update(grant.to_data())
+            await staff_directory.remember(db, grant)
         await svc.sessions.end(request.cookies.get(svc.cookie(self.audience).name))
         value, _session = await svc.sessions.create(
             self.audience, issuer=issuer, sid=claims.sid, patient_id=patient_id, data=data,

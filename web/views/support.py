@@ -26,6 +26,7 @@ from web import i18n, signing
 from web.auth.access import require_staff
 from web.auth.roles import StaffRole
 from web.auth.staff import StaffPrincipal
+from web.oversight.refusals import refused
 from web.templating import render
 
 PATH: Final = "/staff/support"
@@ -42,7 +43,7 @@ async def _support(request: Request) -> StaffPrincipal:
     staff = await require_staff(request)
     if not staff.has_role(*ROLES):
         raise HTTPException(403)
-    # The navigation links to the dashboards only for those who may see them.
+    # For the console's navigation: the administrators' pages.
     request.state.county_admin = staff.has_role(StaffRole.COUNTY_ADMIN)
     return staff
 
@@ -127,10 +128,10 @@ async def find(request: Request) -> Response:
             hits = await support.find_patients(_db(request), request.app.state.vault,
                                                staff.actor, purpose, name=name,
                                                birth_date=_parse_birth_date(birth))
-    except support.SupportRefused as refused:
-        return _find_page(request, error=support.REFUSAL_TEXT[refused.code], values=values,
+    except support.SupportRefused as no:
+        return _find_page(request, error=support.REFUSAL_TEXT[no.code], values=values,
                           error_field=("purpose-" + _PURPOSES[0]
-                                       if refused.code == "choose_purpose" else "identity_number"),
+                                       if no.code == "choose_purpose" else "identity_number"),
                           status_code=400)
     if len(hits) == 1:
         return RedirectResponse(
@@ -196,7 +197,7 @@ async def reveal(request: Request) -> Response:
         number = await support.reveal_number(_db(request), staff.actor, patient_id,
                                              notification_id)
     except support.SupportRefused:
-        raise HTTPException(404) from None
+        raise await refused(_db(request), staff.actor, "notification", notification_id) from None
     return await _timeline_page(request, staff, patient_id, revealed={notification_id: number})
 
 
@@ -216,11 +217,14 @@ async def resend(request: Request) -> Response:
         await support.resend(_db(request), staff.actor, patient_id, support.ResendRequest(
             notification_id, reason=str(values["reason"]), corrected=corrected,
             save_number=bool(values["save_number"]), seen_resends=_count(form, "seen")))
-    except support.SupportRefused as refused:
+    except support.SupportRefused as no:
+        if no.code == "unknown_notification":  # not this patient's, or another county's
+            raise await refused(_db(request), staff.actor, "notification",
+                                notification_id) from None
         return await _timeline_page(
             request, staff, patient_id, values=values, status_code=400,
             errors={notification_id: support.REFUSAL_TEXT.get(
-                refused.code, support.REFUSAL_TEXT["unknown_notification"])})
+                no.code, support.REFUSAL_TEXT["unknown_notification"])})
     here = request.url.path.split("/send-igjen/")[0]
     return RedirectResponse(f"{here}?sendt=1#message-{notification_id}", 303)
 
@@ -246,7 +250,8 @@ async def mark_call(request: Request) -> Response:
                                 request.path_params["appointment_id"],
                                 done=form.get("done") == "1")
     except support.SupportRefused:
-        raise HTTPException(404) from None
+        raise await refused(_db(request), staff.actor, "appointment",
+                            request.path_params["appointment_id"]) from None
     return RedirectResponse(CALL_LIST_PATH, 303)
 
 

@@ -93,6 +93,8 @@ async def test_another_countys_message_cannot_be_resent(app, support, world: Sup
     link = await open_kari(support, world)
     response = await support.post(f"{link}/send-igjen/{world.per_sms_id}",
                                   data={"reason": "x", "to": "current"})
-    assert response.status_code == 400
+    assert response.status_code == 404
+    [entry] = await audit_rows(app.state.db, "access.refused")
+    assert entry.detail["target"] == "notification" and entry.detail["id"] == world.per_sms_id
     assert [n for n in await notifications_of(app.state.db, world.per_appointment_id)
             if n.resend_of_id] == []

@@ -1,0 +1,55 @@
+"""Keyboard only in the support console: a bulk resend after an outage,
+from the form to the count and sample, the reason and the confirmation, with
+Tab, typing and Enter, and a visible focus indicator on every element that
+gets focus."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser.keyboard import Keyboard
+from tests.browser.live import VIEWPORTS, LiveServer, in_fresh_thread, new_context
+from tests.browser.test_axe_support import BULK, SUPPORT_USER, _add_failed_sms, _login_state
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+
+@pytest.fixture(scope="module")
+def support_login(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
+    """A text message that failed today, and the support user's login."""
+    app = live_server._server.config.app
+    in_fresh_thread(lambda: asyncio.run(_add_failed_sms(app.state.settings.database_url,
+                                                       app.state.vault)))
+    return _login_state(browser, live_server, SUPPORT_USER)
+
+
+@pytest.fixture(params=list(VIEWPORTS))
+def keyboard(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
+             support_login: dict[str, Any]) -> Iterator[Keyboard]:
+    context = new_context(browser, live_server, lang="en", viewport=VIEWPORTS[request.param],
+                          storage_state=support_login)
+    yield Keyboard(context.new_page())
+    context.close()
+
+
+def test_bulk_resend_with_the_keyboard(keyboard: Keyboard) -> None:
+    page = keyboard.page
+    page.goto(BULK, wait_until="load")
+    keyboard.tab_to("#bulk-form button[type='submit']", "the button that shows what matches")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    if page.locator("#bulk-confirm").count() == 0:
+        pytest.fail("the bulk resend matched nothing:\n"
+                    + page.locator("main").inner_text()[:500], pytrace=False)
+    keyboard.tab_to("#bulk-reason", "the reason")
+    page.keyboard.type("Provider outage")
+    keyboard.tab_to("#bulk-confirm button[type='submit']", "the confirmation")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    assert page.locator("#bulk-result").is_visible()
+    keyboard.assert_focus_always_visible()
