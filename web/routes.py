@@ -11,7 +11,17 @@ from core.settings import Settings
 from notifications import dev_outbox, metrics, webhooks
 from web import health
 from web.auth.routes import auth_routes
-from web.views import booking, clinics, home, info, language, patient, profile, support
+from web.views import (
+    booking,
+    clinics,
+    home,
+    info,
+    language,
+    patient,
+    profile,
+    schedule_admin,
+    support,
+)
 from web.views import calendar as calendar_links
 
 STATIC = Path(__file__).parent / "static"
@@ -43,5 +53,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *profile.routes(),
         *info.routes(),
         *support.routes(),
+        *schedule_admin.routes(),
         *auth_routes(settings),
     ]

@@ -1,0 +1,26 @@
+"""The clinic admin's week (``/staff/klinikk/{slug}/uke``): each chair's
+weekly schedule as a grid, changed block by block after a preview, and the
+list of appointments a change left without their slot. The rules live in
+:mod:`booking.schedule_changes`; every route checks role and clinic scope
+(:mod:`web.views.schedule_admin.scope`)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Route
+
+from web.views.schedule_admin import stranded, week
+from web.views.schedule_admin.scope import BASE
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(f"{BASE}/uke", week.week_page, name="schedule_week"),
+        Route(f"{BASE}/uke/forhandsvis", week.preview, methods=["POST"],
+              name="schedule_preview"),
+        Route(f"{BASE}/uke/lagre", week.save, methods=["POST"], name="schedule_save"),
+        Route(f"{BASE}/strandet", stranded.list_page, name="schedule_stranded"),
+        Route(f"{BASE}/strandet/{{stranding_id:int}}/behold", stranded.keep, methods=["POST"],
+              name="schedule_stranded_keep"),
+        Route(f"{BASE}/strandet/{{stranding_id:int}}/avlys", stranded.cancel,
+              methods=["POST"], name="schedule_stranded_cancel"),
+    ]
