@@ -53,7 +53,7 @@ from booking.models import (
     Slot,
 )
 from booking.reasons import N_
-from booking.schedule import _insert_slots, _slot_times, local_midnight
+from booking.schedule import _block, _insert_slots, _slot_times, local_midnight
 from booking.statuses import ACTIVE, SlotStatus, StrandingDecision
 from core.db import Database, utcnow
 from core.locale import OSLO
@@ -87,6 +87,7 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "reason_required": N_("Write why the appointment is cancelled."),
     "not_waiting": N_("That appointment is no longer waiting for a decision."),
     "nothing_to_change": N_("The block is unchanged."),
+    "closure_in_past": N_("A closure cannot be in the past."),
 }
 
 
@@ -154,6 +155,9 @@ class Plan:
     stranded: list[StrandedAppointment] = field(default_factory=list)
     #: Existing slots the new week keeps: (slot id, template id, released, revive).
     kept: list[tuple[int, int, bool, bool]] = field(default_factory=list)
+    #: How many of ``added`` the week as it is would make too (slots not
+    #: generated yet beyond the nightly run's horizon): not the change's doing.
+    unchanged_added: int = 0
     #: Appointments on the clinic's list whose slot the new week has again.
     restored: list[int] = field(default_factory=list)
     #: The state the plan was made from (slot ids and versions it touches).
@@ -164,6 +168,10 @@ class Plan:
         parts = [f"{s.isoformat()}|{e.isoformat()}|{t}|{r}" for s, e, t, r in self.added]
         parts += self.basis
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+    @property
+    def added_by_change(self) -> int:
+        return len(self.added) - self.unchanged_added
 
     @property
     def last_day(self) -> date:
@@ -370,6 +378,19 @@ async def _plan(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
     return plan
 
 
+async def _plan_against_now(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
+                           current: dict[int, ScheduleTemplate], chair_id: int, now: datetime,
+                           *, lock: bool) -> Plan:
+    """The plan, with how many of its new slots the current week would make anyway."""
+    plan = await _plan(session, clinic_id, blocks, chair_id, now, lock=lock)
+    if plan.added:
+        as_now = {tid: Block.of(t) for tid, t in current.items()}
+        baseline = await _plan(session, clinic_id, as_now, chair_id, now, lock=False)
+        before = {(s, e) for s, e, _, _ in baseline.added}
+        plan.unchanged_added = sum(1 for s, e, _, _ in plan.added if (s, e) in before)
+    return plan
+
+
 @dataclass(frozen=True)
 class Preview:
     change: Change
@@ -386,8 +407,9 @@ async def preview(db: Database, *, clinic_id: int, county_id: int, change: Chang
     now = now or utcnow()
     today = now.astimezone(OSLO).date()
     async with db.read() as session:
-        blocks, _ = await _proposed(session, clinic_id, county_id, change, today)
-        plan = await _plan(session, clinic_id, blocks, change.chair_id, now, lock=False)
+        blocks, current = await _proposed(session, clinic_id, county_id, change, today)
+        plan = await _plan_against_now(session, clinic_id, blocks, current, change.chair_id,
+                                       now, lock=False)
     return Preview(change, plan)
 
 
@@ -409,7 +431,8 @@ async def apply(db: Database, actor: audit.Actor, *, clinic_id: int, county_id: 
         await session.execute(select(Chair.id).where(Chair.clinic_id == clinic_id)
                               .order_by(Chair.id).with_for_update())
         blocks, current = await _proposed(session, clinic_id, county_id, change, today)
-        plan = await _plan(session, clinic_id, blocks, change.chair_id, now, lock=True)
+        plan = await _plan_against_now(session, clinic_id, blocks, current, change.chair_id,
+                                       now, lock=True)
         if plan.fingerprint != fingerprint:
             raise ChangeRefused("stale")
         types = {t.id: t for t in (await session.execute(select(AppointmentType).where(
@@ -469,22 +492,7 @@ async def apply(db: Database, actor: audit.Actor, *, clinic_id: int, county_id: 
                 update(Slot).where(Slot.id.in_([s.slot_id for s in plan.stranded]))
                 .values(template_id=None, released=False)
                 .execution_options(synchronize_session=False))
-            waiting = set((await session.execute(
-                select(ScheduleStranding.appointment_id).where(
-                    ScheduleStranding.appointment_id.in_(
-                        [s.appointment_id for s in plan.stranded]),
-                    ScheduleStranding.decision == StrandingDecision.WAITING))).scalars())
-            for s in plan.stranded:
-                if s.appointment_id in waiting:
-                    continue
-                session.add(ScheduleStranding(
-                    appointment_id=s.appointment_id, clinic_id=clinic_id,
-                    chair_id=change.chair_id, created_at=now, created_by=actor.id,
-                    decision=StrandingDecision.WAITING))
-                await audit.record(session, actor, "appointment.stranded", purpose=PURPOSE,
-                                   subject_patient_id=s.patient_id,
-                                   detail={"appointment_id": s.appointment_id,
-                                           "chair_id": change.chair_id}, now=now)
+        await _list_stranded(session, actor, clinic_id, plan.stranded, now)
         if plan.added:
             await _insert_slots(session, db.dialect, [dict(
                 clinic_id=clinic_id, chair_id=change.chair_id, template_id=real(tid),
@@ -501,6 +509,29 @@ async def apply(db: Database, actor: audit.Actor, *, clinic_id: int, county_id: 
 
 
 # --- stranded appointments ------------------------------------------------------
+
+async def _list_stranded(session: AsyncSession, actor: audit.Actor, clinic_id: int,
+                         stranded: Sequence[StrandedAppointment], now: datetime) -> None:
+    """Put the appointments on the clinic's waiting list (once each)."""
+    if not stranded:
+        return
+    waiting = set((await session.execute(
+        select(ScheduleStranding.appointment_id).where(
+            ScheduleStranding.appointment_id.in_([s.appointment_id for s in stranded]),
+            ScheduleStranding.decision == StrandingDecision.WAITING))).scalars())
+    chairs = dict((await session.execute(select(Appointment.id, Appointment.chair_id).where(
+        Appointment.id.in_([s.appointment_id for s in stranded])))).all())
+    for s in stranded:
+        if s.appointment_id in waiting:
+            continue
+        session.add(ScheduleStranding(
+            appointment_id=s.appointment_id, clinic_id=clinic_id,
+            chair_id=chairs[s.appointment_id], created_at=now, created_by=actor.id,
+            decision=StrandingDecision.WAITING))
+        await audit.record(session, actor, "appointment.stranded", purpose=PURPOSE,
+                           subject_patient_id=s.patient_id,
+                           detail={"appointment_id": s.appointment_id}, now=now)
+
 
 @dataclass(frozen=True)
 class StrandedLine:
@@ -581,7 +612,6 @@ async def cancel(db: Database, actor: audit.Actor, *, clinic_id: int, stranding_
     async with db.write() as session:
         await session.execute(
             update(Slot).where(Slot.id == outcome.appointment.slot_id,
-                               Slot.template_id.is_(None),
                                or_(Slot.status == SlotStatus.FREE,
                                    and_(Slot.status == SlotStatus.HELD,
                                         Slot.held_until < now)))
@@ -592,3 +622,106 @@ async def cancel(db: Database, actor: audit.Actor, *, clinic_id: int, stranding_
             .values(decision=StrandingDecision.CANCELLED, decided_at=now,
                     decided_by=actor.id, reason=reason)
             .execution_options(synchronize_session=False))
+
+
+# --- closures --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Closure:
+    """A clinic (``chair_id`` empty) or one chair closed from ``starts_at`` to ``ends_at``."""
+
+    chair_id: int | None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+
+
+@dataclass
+class ClosurePlan:
+    closure: Closure
+    #: Free slots it blocks.
+    blocked: int
+    stranded: list[StrandedAppointment]
+
+    @property
+    def fingerprint(self) -> str:
+        parts = [str(self.blocked), *(str(s.appointment_id) for s in self.stranded)]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+
+
+def closure_of(day: date, starts: time | None, ends: time | None, *, chair_id: int | None,
+               reason: str, now: datetime) -> Closure:
+    """The closure of ``day`` (whole, or ``starts``–``ends`` Oslo time);
+    refused in the past. Today's closure begins no earlier than now."""
+    today = now.astimezone(OSLO).date()
+    if day < today:
+        raise ChangeRefused("closure_in_past")
+    start = datetime.combine(day, starts, OSLO) if starts else local_midnight(day)
+    end = (datetime.combine(day, ends, OSLO) if ends
+           else local_midnight(day + timedelta(days=1)))
+    if end <= start:
+        raise ChangeRefused("end_before_start")
+    if end <= now:
+        raise ChangeRefused("closure_in_past")
+    return Closure(chair_id, max(start, now), end, reason.strip()[:200])
+
+
+async def _closure_plan(session: AsyncSession, clinic_id: int, closure: Closure,
+                        now: datetime) -> ClosurePlan:
+    if closure.chair_id is not None:
+        await _load_chair(session, clinic_id, closure.chair_id)
+    slot_conditions = [Slot.clinic_id == clinic_id, Slot.starts_at < closure.ends_at,
+                       Slot.ends_at > closure.starts_at,
+                       or_(Slot.status == SlotStatus.FREE,
+                           and_(Slot.status == SlotStatus.HELD, Slot.held_until < now))]
+    conditions = [Appointment.clinic_id == clinic_id,
+                  Appointment.status.in_([s.value for s in ACTIVE]),
+                  Appointment.starts_at < closure.ends_at, Appointment.ends_at > closure.starts_at]
+    if closure.chair_id is not None:
+        slot_conditions.append(Slot.chair_id == closure.chair_id)
+        conditions.append(Appointment.chair_id == closure.chair_id)
+    blocked = len((await session.execute(select(Slot.id).where(*slot_conditions))).all())
+    rows = await session.execute(
+        select(Appointment.id, Appointment.slot_id, Appointment.patient_id,
+               Appointment.starts_at, Appointment.ends_at, Appointment.appointment_type_id)
+        .where(*conditions).order_by(Appointment.starts_at, Appointment.id))
+    return ClosurePlan(closure, blocked, [StrandedAppointment(*row) for row in rows])
+
+
+async def preview_closure(db: Database, *, clinic_id: int, closure: Closure,
+                          now: datetime | None = None) -> ClosurePlan:
+    """What closing would do; changes nothing."""
+    now = now or utcnow()
+    async with db.read() as session:
+        return await _closure_plan(session, clinic_id, closure, now)
+
+
+async def apply_closure(db: Database, actor: audit.Actor, *, clinic_id: int, closure: Closure,
+                        fingerprint: str, now: datetime | None = None) -> ClosurePlan:
+    """Close as previewed: free slots blocked, booked appointments in the
+    closure put on the clinic's list (never cancelled by the closure)."""
+    now = now or utcnow()
+    async with db.write() as session:
+        await session.execute(select(Chair.id).where(Chair.clinic_id == clinic_id)
+                              .order_by(Chair.id).with_for_update())
+        await session.execute(select(Slot.id).where(
+            Slot.clinic_id == clinic_id, Slot.starts_at < closure.ends_at,
+            Slot.ends_at > closure.starts_at).with_for_update())
+        plan = await _closure_plan(session, clinic_id, closure, now)
+        if plan.fingerprint != fingerprint:
+            raise ChangeRefused("stale")
+        exception = ScheduleException(clinic_id=clinic_id, chair_id=closure.chair_id,
+                                      starts_at=closure.starts_at, ends_at=closure.ends_at,
+                                      reason=closure.reason)
+        session.add(exception)
+        await session.flush()
+        await _block(session, clinic_id=clinic_id, chair_id=closure.chair_id,
+                     starts_at=closure.starts_at, ends_at=closure.ends_at, now=now)
+        await _list_stranded(session, actor, clinic_id, plan.stranded, now)
+        await audit.record(session, actor, "schedule.closure.add", purpose=PURPOSE,
+                           detail={"clinic_id": clinic_id, "chair_id": closure.chair_id,
+                                   "exception_id": exception.id, "blocked": plan.blocked,
+                                   "stranded": [s.appointment_id for s in plan.stranded]},
+                           now=now)
+    search.forget_free_times(clinic_id)
+    return plan

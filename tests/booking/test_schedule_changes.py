@@ -209,6 +209,18 @@ async def test_add_and_remove_a_block(db):
         assert await s.get(ScheduleTemplate, new_id) is None
 
 
+async def test_slots_not_generated_yet_are_not_the_changes_doing(db):
+    w = await make_world(db)
+    async with db.write() as s:
+        await s.execute(Slot.__table__.delete().where(  # type: ignore[attr-defined]
+            Slot.starts_at > datetime.combine(TODAY + timedelta(weeks=2), time(0), OSLO)))
+    add = Change("add", w.chair_id, None, block(w, weekday=2, starts_at=time(13),
+                                                 ends_at=time(15), valid_from=TODAY))
+    seen = await preview(db, w, add)
+    assert seen.plan.added_by_change == 12 * 4
+    assert len(seen.plan.added) == 12 * 4 + 10 * 8
+
+
 async def test_slots_are_cut_in_oslo_time_on_the_spring_forward_night(db):
     w = await make_world(db)
     now = datetime(2026, 3, 20, 12, tzinfo=OSLO)
@@ -316,4 +328,38 @@ async def test_nothing_changed_is_refused(db):
     with pytest.raises(ChangeRefused) as refused:
         await preview(db, w, gone)
     assert refused.value.code == "unknown_block"
-    _ = timedelta
+
+
+async def test_a_closure_blocks_free_slots_and_lists_booked_ones(db):
+    w = await make_world(db, patients=2)
+    appointment_id = await book(db, w, datetime.combine(MONDAY, time(9), OSLO))
+    closure = schedule_changes.closure_of(MONDAY, time(8), time(10), chair_id=None,
+                                          reason="Vannlekkasje", now=NOW)
+    seen = await schedule_changes.preview_closure(db, clinic_id=w.clinic_id, closure=closure,
+                                                  now=NOW)
+    assert seen.blocked == 3 and [s.appointment_id for s in seen.stranded] == [appointment_id]
+    await schedule_changes.apply_closure(db, ADMIN, clinic_id=w.clinic_id, closure=closure,
+                                         fingerprint=seen.fingerprint, now=NOW)
+    lines = await schedule_changes.waiting(db, w.clinic_id, now=NOW)
+    assert [line.appointment_id for line in lines] == [appointment_id]
+    async with db.read() as s:
+        appointment = await s.get(Appointment, appointment_id)
+        assert appointment is not None and appointment.status == AppointmentStatus.BOOKED
+    # The same closure previewed before a booking: refused once the week moved.
+    later = schedule_changes.closure_of(MONDAY, time(11), None, chair_id=w.chair_id,
+                                        reason="", now=NOW)
+    old = await schedule_changes.preview_closure(db, clinic_id=w.clinic_id, closure=later,
+                                                 now=NOW)
+    await book(db, w, datetime.combine(MONDAY, time(11), OSLO), patient=1)
+    with pytest.raises(ChangeRefused):
+        await schedule_changes.apply_closure(db, ADMIN, clinic_id=w.clinic_id, closure=later,
+                                             fingerprint=old.fingerprint, now=NOW)
+
+
+def test_closures_in_the_past_are_refused():
+    for day, start, end in [(TODAY - timedelta(days=1), None, None),
+                            (TODAY, time(7), time(8)), (MONDAY, time(10), time(9))]:
+        with pytest.raises(ChangeRefused):
+            schedule_changes.closure_of(day, start, end, chair_id=None, reason="", now=NOW)
+    today = schedule_changes.closure_of(TODAY, None, None, chair_id=None, reason="", now=NOW)
+    assert today.starts_at == NOW

@@ -166,3 +166,21 @@ async def test_other_clinics_and_counties_are_404_and_audited(
     assert (await rogaland.get(WEEK)).status_code == 404
     reception = await staff("reception-grunerlokka")
     assert (await reception.get("/staff/klinikk/tannklinikken-grunerlokka/uke")).status_code == 403
+
+
+async def test_htmx_save_swaps_the_saved_grid(app: Starlette, admin: httpx.AsyncClient,
+                                              world: WeekWorld) -> None:
+    add = {"kind": "add", "chair": str(world.chair_id), "weekday": "6", "starts_at": "08:00",
+           "ends_at": "12:00", "slot_minutes": "30", "valid_from": world.today.isoformat(),
+           "valid_to": "", "type": str(world.type_id)}
+    headers = {"HX-Request": "true", "HX-Target": "week-preview"}
+    soup = html(await admin.post(PREVIEW, data=add, headers=headers))
+    fields: dict[str, list[str]] = {}
+    for field in soup.select("#save-form input[type=hidden]"):
+        fields.setdefault(str(field["name"]), []).append(str(field["value"]))
+    response = await admin.post(SAVE, data=fields,
+                                headers={"HX-Request": "true", "HX-Target": "week-panel"})
+    assert response.status_code == 200, response.text
+    saved = html(response)
+    assert saved.select_one("#saved") is not None
+    assert "<html" not in response.text

@@ -4,8 +4,6 @@ the clinic's decision: keep each as an exception, or cancel it with a reason
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 

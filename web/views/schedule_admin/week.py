@@ -159,7 +159,7 @@ async def _page(request: Request, scope: ClinicScope, *, chair_id: int | None,
 def _preview_context(preview: Preview, type_names: dict[int, str]) -> dict[str, Any]:
     plan = preview.plan
     return {"change": preview.change, "hidden": forms.hidden(preview.change),
-            "fingerprint": preview.fingerprint, "added": len(plan.added),
+            "fingerprint": preview.fingerprint, "added": plan.added_by_change,
             "removed": len(plan.removed), "stranded": plan.stranded,
             "restored": len(plan.restored), "last_day": plan.last_day,
             "type_names": type_names}
