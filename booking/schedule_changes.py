@@ -88,6 +88,7 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "not_waiting": N_("That appointment is no longer waiting for a decision."),
     "nothing_to_change": N_("The block is unchanged."),
     "closure_in_past": N_("A closure cannot be in the past."),
+    "bad_closure": N_("Fill in the day, and the times as hours and minutes or not at all."),
 }
 
 

@@ -1,6 +1,6 @@
 """The clinic admin's week in a browser: axe-core over the week grid, a
 preview (swapped in by htmx), a refused block and the list of appointments
-waiting for a decision, in every language at tablet and desktop width; and
+waiting for a decision, a closure's preview, in every language at tablet and desktop width; and
 adding a block, previewing and saving it with the keyboard only. Logged in
 through the local staff login as the demo's clinic admin at Majorstuen."""
 
@@ -109,8 +109,14 @@ def test_week_pages_have_no_axe_violations(admin_tab: Tab, axe_source: str,
         walk.check("week-preview")
         if os.environ.get("TANNTID_SCREENSHOTS"):
             page.screenshot(path=f"/tmp/week-preview-{lang}-{width}.png", full_page=True)
+        # Closing the chair for the rest of today: its preview.
+        page.check("#closure-scope-chair")
+        page.locator("#closure-preview-button").click()
+        page.locator("#closure-save-form").wait_for()
+        walk.check("closure-preview")
     walk.goto("stranded", STRANDED)
-    missing = {"week", "week-error", "week-preview", "stranded"} - set(walk.visited)
+    expected = {"week", "week-error", "week-preview", "closure-preview", "stranded"}
+    missing = expected - set(walk.visited)
     if missing:
         walk.failures.append(f"pages not reached: {', '.join(sorted(missing))}")
     report = "\n\n".join(walk.failures)

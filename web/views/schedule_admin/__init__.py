@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.schedule_admin import stranded, week
+from web.views.schedule_admin import closures, stranded, week
 from web.views.schedule_admin.scope import BASE
 
 
@@ -18,6 +18,10 @@ def routes() -> list[BaseRoute]:
         Route(f"{BASE}/uke/forhandsvis", week.preview, methods=["POST"],
               name="schedule_preview"),
         Route(f"{BASE}/uke/lagre", week.save, methods=["POST"], name="schedule_save"),
+        Route(f"{BASE}/stenging/forhandsvis", closures.preview, methods=["POST"],
+              name="schedule_closure_preview"),
+        Route(f"{BASE}/stenging/lagre", closures.save, methods=["POST"],
+              name="schedule_closure_save"),
         Route(f"{BASE}/strandet", stranded.list_page, name="schedule_stranded"),
         Route(f"{BASE}/strandet/{{stranding_id:int}}/behold", stranded.keep, methods=["POST"],
               name="schedule_stranded_keep"),

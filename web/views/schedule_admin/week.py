@@ -65,7 +65,7 @@ def _int(text: str | None) -> int | None:
     return int(text) if text and text.isdigit() and len(text) < 10 else None
 
 
-async def _chairs(scope: ClinicScope, request: Request) -> list[Chair]:
+async def chairs_of(scope: ClinicScope, request: Request) -> list[Chair]:
     async with db_of(request).read() as session:
         return list((await session.execute(
             select(Chair).where(Chair.clinic_id == scope.clinic_id, Chair.active)
@@ -134,20 +134,25 @@ async def _grid(scope: ClinicScope, request: Request, chair: Chair | None, monda
 
 def _paths(scope: ClinicScope) -> dict[str, str]:
     return {"week": f"{scope.base}/uke", "preview": f"{scope.base}/uke/forhandsvis",
-            "save": f"{scope.base}/uke/lagre", "stranded": f"{scope.base}/strandet"}
+            "save": f"{scope.base}/uke/lagre", "stranded": f"{scope.base}/strandet",
+            "closure_preview": f"{scope.base}/stenging/forhandsvis",
+            "closure_save": f"{scope.base}/stenging/lagre"}
 
 
 async def _page(request: Request, scope: ClinicScope, *, chair_id: int | None,
                 monday: date, preview: Preview | None = None, error: str | None = None,
                 error_field: str = "", form_for: str = "", values: dict[str, Any] | None = None,
-                saved: bool = False, status_code: int = 200) -> Response:
+                saved: bool = False, closure_plan: schedule_changes.ClosurePlan | None = None,
+                closure_values: dict[str, Any] | None = None,
+                status_code: int = 200) -> Response:
     locale = i18n.activate(request)
-    chairs = await _chairs(scope, request)
+    chairs = await chairs_of(scope, request)
     chair = await _chair(scope, request, chairs, chair_id)
     context: dict[str, Any] = {
         "clinic": scope, "chairs": chairs, "chair": chair, "paths": _paths(scope),
         "error": error, "error_field": error_field, "form_for": form_for,
         "values": values or {}, "saved": saved, "preview": None,
+        "closure": closure_plan, "closure_values": closure_values or {},
         **await _grid(scope, request, chair, monday, locale),
     }
     if preview is not None:
@@ -165,6 +170,19 @@ def _preview_context(preview: Preview, type_names: dict[int, str]) -> dict[str, 
             "type_names": type_names}
 
 
+async def render_week(request: Request, scope: ClinicScope, *, chair_id: int | None,
+                      error: str | None = None, error_field: str = "",
+                      closure_plan: schedule_changes.ClosurePlan | None = None,
+                      closure_values: dict[str, Any] | None = None,
+                      status_code: int = 200) -> Response:
+    """The week page of the week a closure falls in (or this week)."""
+    today = utcnow().astimezone(OSLO).date()
+    day = (closure_plan.closure.starts_at.astimezone(OSLO).date() if closure_plan else today)
+    return await _page(request, scope, chair_id=chair_id, monday=_monday(None, day),
+                       error=error, error_field=error_field, closure_plan=closure_plan,
+                       closure_values=closure_values, status_code=status_code)
+
+
 async def week_page(request: Request) -> Response:
     scope = await clinic_scope(request)
     today = utcnow().astimezone(OSLO).date()
@@ -173,7 +191,7 @@ async def week_page(request: Request) -> Response:
                        saved=request.query_params.get("lagret") == "1")
 
 
-def _refusal(refused: ChangeRefused) -> str:
+def refusal(refused: ChangeRefused) -> str:
     return i18n.translate(schedule_changes.REFUSAL_TEXT[refused.code], refused.params)
 
 
@@ -191,7 +209,7 @@ async def _change_from(request: Request, scope: ClinicScope
     values["kind"], values["block"] = forms.field(form, "kind"), forms.field(form, "block")
     values["fingerprint"] = forms.field(form, "fingerprint")
     chair_id = _int(forms.field(form, "chair"))
-    chairs = await _chairs(scope, request)
+    chairs = await chairs_of(scope, request)
     if chair_id is not None and chair_id not in {c.id for c in chairs}:
         raise await refuse(request, scope.staff, clinic_id=scope.clinic_id, chair_id=chair_id)
     try:
@@ -214,7 +232,7 @@ async def _refused_page(request: Request, scope: ClinicScope, chair_id: int | No
         error_field = f"{form_for}-{field_name}"
     today = utcnow().astimezone(OSLO).date()
     return await _page(request, scope, chair_id=chair_id, monday=_monday(None, today),
-                       error=_refusal(refused), error_field=error_field, form_for=form_for,
+                       error=refusal(refused), error_field=error_field, form_for=form_for,
                        values=values, status_code=422)
 
 
@@ -257,7 +275,7 @@ async def save(request: Request) -> Response:
             return await _refused_page(request, scope, change.chair_id, values, again)
         monday = _monday(None, utcnow().astimezone(OSLO).date())
         return await _page(request, scope, chair_id=change.chair_id, monday=monday,
-                           preview=fresh, error=_refusal(error), error_field="week-preview",
+                           preview=fresh, error=refusal(error), error_field="week-preview",
                            values=values, status_code=409)
     if is_htmx(request):
         monday = _monday(None, utcnow().astimezone(OSLO).date())
