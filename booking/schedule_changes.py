@@ -53,7 +53,7 @@ from booking.models import (
     Slot,
 )
 from booking.reasons import N_
-from booking.schedule import _block, _insert_slots, _slot_times, local_midnight
+from booking.schedule import _block, _insert_slots, _Occupied, _slot_times, local_midnight
 from booking.statuses import ACTIVE, SlotStatus, StrandingDecision
 from core.db import Database, utcnow
 from core.locale import OSLO
@@ -280,8 +280,22 @@ def _day_range(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-async def _plan(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
-                chair_id: int, now: datetime, *, lock: bool) -> Plan:
+@dataclass
+class _ChairState:
+    """What a plan reads of one chair: its slots ahead, their live
+    appointments, and the closures in the window."""
+
+    chair_id: int
+    days: list[date]
+    window_start: datetime
+    window_end: datetime
+    existing: list[Any]
+    live: dict[int, Any]
+    closures: list[tuple[datetime, datetime]]
+
+
+async def _chair_state(session: AsyncSession, clinic_id: int, chair_id: int, now: datetime,
+                       *, lock: bool) -> _ChairState:
     today = now.astimezone(OSLO).date()
     horizon = today + timedelta(weeks=WEEKS)
     slot_query = (select(Slot.id, Slot.starts_at, Slot.ends_at, Slot.status, Slot.template_id,
@@ -294,14 +308,26 @@ async def _plan(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
     if existing:
         horizon = max(horizon, existing[-1].starts_at.astimezone(OSLO).date() + timedelta(days=1))
     window_start, window_end = now, local_midnight(horizon)
-    days = _day_range(today, horizon - timedelta(days=1))
-
     closures = [(e.starts_at, e.ends_at) for e in (await session.execute(
         select(ScheduleException).where(
             ScheduleException.clinic_id == clinic_id,
             or_(ScheduleException.chair_id.is_(None), ScheduleException.chair_id == chair_id),
             ScheduleException.starts_at < window_end, ScheduleException.ends_at > window_start)
     )).scalars()]
+    live = {row.slot_id: row for row in (await session.execute(
+        select(Appointment.id, Appointment.slot_id, Appointment.patient_id,
+               Appointment.starts_at, Appointment.ends_at, Appointment.appointment_type_id)
+        .where(Appointment.chair_id == chair_id, Appointment.starts_at > now,
+               Appointment.status.in_([s.value for s in ACTIVE]))
+    )).all()}
+    return _ChairState(chair_id, _day_range(today, horizon - timedelta(days=1)), window_start,
+                       window_end, existing, live, closures)
+
+
+def _plan(state: _ChairState, blocks: dict[int, Block], now: datetime) -> Plan:
+    """What the chair's slots become with ``blocks`` as its week (pure)."""
+    days, closures, existing, live = state.days, state.closures, state.existing, state.live
+    closed = _Occupied(closures)
 
     # The slots the new week wants (as booking.schedule cuts them).
     wanted: list[tuple[datetime, datetime, int, bool]] = []
@@ -318,7 +344,7 @@ async def _plan(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
                                           block.slot_minutes):
                 if start <= now:
                     continue
-                if any(start < c_end and c_start < end for c_start, c_end in closures):
+                if closures and closed.overlaps(start, end):
                     continue
                 wanted.append((start, end, tid, block.released))
     # The earlier slot wins; on a tie the older block (the new one last).
@@ -330,14 +356,7 @@ async def _plan(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
         picked.append(w)
     wanted_at = {(s, e): (t, r) for s, e, t, r in picked}
 
-    live = {row.slot_id: row for row in (await session.execute(
-        select(Appointment.id, Appointment.slot_id, Appointment.patient_id,
-               Appointment.starts_at, Appointment.ends_at, Appointment.appointment_type_id)
-        .where(Appointment.chair_id == chair_id, Appointment.starts_at > now,
-               Appointment.status.in_([s.value for s in ACTIVE]))
-    )).all()}
-
-    plan = Plan(chair_id, window_start, window_end)
+    plan = Plan(state.chair_id, state.window_start, state.window_end)
     occupied: list[tuple[datetime, datetime]] = []
     matched: set[tuple[datetime, datetime]] = set()
     for row in existing:
@@ -369,11 +388,11 @@ async def _plan(session: AsyncSession, clinic_id: int, blocks: dict[int, Block],
         else:
             plan.removed.append((row.id, row.starts_at))
             plan.basis.append(f"r{row.id}:{row.version}")
-    occupied.sort()
+    taken = _Occupied(occupied)
     for start, end, tid, released in picked:
         if (start, end) in matched:
             continue
-        if any(start < o_end and o_start < end for o_start, o_end in occupied):
+        if taken.overlaps(start, end):
             continue
         plan.added.append((start, end, tid, released))
     return plan
@@ -383,10 +402,11 @@ async def _plan_against_now(session: AsyncSession, clinic_id: int, blocks: dict[
                            current: dict[int, ScheduleTemplate], chair_id: int, now: datetime,
                            *, lock: bool) -> Plan:
     """The plan, with how many of its new slots the current week would make anyway."""
-    plan = await _plan(session, clinic_id, blocks, chair_id, now, lock=lock)
+    state = await _chair_state(session, clinic_id, chair_id, now, lock=lock)
+    plan = _plan(state, blocks, now)
     if plan.added:
         as_now = {tid: Block.of(t) for tid, t in current.items()}
-        baseline = await _plan(session, clinic_id, as_now, chair_id, now, lock=False)
+        baseline = _plan(state, as_now, now)
         before = {(s, e) for s, e, _, _ in baseline.added}
         plan.unchanged_added = sum(1 for s, e, _, _ in plan.added if (s, e) in before)
     return plan
