@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from datetime import time as clock
 
 from sqlalchemy import insert, select
