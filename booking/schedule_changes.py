@@ -88,6 +88,11 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "not_waiting": N_("That appointment is no longer waiting for a decision."),
     "nothing_to_change": N_("The block is unchanged."),
     "closure_in_past": N_("A closure cannot be in the past."),
+    "chair_name": N_("Write a name for the chair (at most 100 characters)."),
+    "chair_name_taken": N_("The clinic already has a chair with that name."),
+    "release_in_past": N_("The days are in the past."),
+    "release_too_long": N_("Choose at most a year at a time."),
+    "bad_days": N_("Fill in the first and the last day."),
     "bad_closure": N_("Fill in the day, and the times as hours and minutes or not at all."),
 }
 

@@ -48,11 +48,13 @@ async def slot_count(db: Database, world: WeekWorld) -> int:
             Slot.chair_id == world.chair_id, Slot.status == SlotStatus.FREE)) or 0)
 
 
-async def book(app: Starlette, world: WeekWorld, hour: int, minute: int = 0) -> int:
+async def book(app: Starlette, world: WeekWorld, hour: int, minute: int = 0, *,
+               patient_id: int | None = None) -> int:
     db: Database = app.state.db
     when = datetime.combine(world.next_monday, time(hour, minute), OSLO)
     slot = await slot_at(db, world.chair_id, when)
-    out = await service.book(db, Actor.patient(world.patient_id), patient_id=world.patient_id,
+    patient_id = patient_id or world.patient_id
+    out = await service.book(db, Actor.patient(patient_id), patient_id=patient_id,
                              slot_id=slot.id, appointment_type_id=world.type_id)
     return out.appointment.id
 

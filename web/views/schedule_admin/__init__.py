@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.schedule_admin import closures, stranded, week
+from web.views.schedule_admin import chairs, closures, stranded, week
 from web.views.schedule_admin.scope import BASE
 
 
@@ -22,6 +22,15 @@ def routes() -> list[BaseRoute]:
               name="schedule_closure_preview"),
         Route(f"{BASE}/stenging/lagre", closures.save, methods=["POST"],
               name="schedule_closure_save"),
+        Route(f"{BASE}/uke/apne", chairs.release, methods=["POST"], name="schedule_release"),
+        Route(f"{BASE}/stoler", chairs.list_page, name="schedule_chairs"),
+        Route(f"{BASE}/stoler/ny", chairs.add, methods=["POST"], name="schedule_chair_add"),
+        Route(f"{BASE}/stoler/{{chair_id:int}}/navn", chairs.rename, methods=["POST"],
+              name="schedule_chair_rename"),
+        Route(f"{BASE}/stoler/{{chair_id:int}}/deaktiver", chairs.deactivate, methods=["POST"],
+              name="schedule_chair_deactivate"),
+        Route(f"{BASE}/stoler/{{chair_id:int}}/aktiver", chairs.activate, methods=["POST"],
+              name="schedule_chair_activate"),
         Route(f"{BASE}/strandet", stranded.list_page, name="schedule_stranded"),
         Route(f"{BASE}/strandet/{{stranding_id:int}}/behold", stranded.keep, methods=["POST"],
               name="schedule_stranded_keep"),

@@ -25,7 +25,8 @@ async def _page(request: Request, scope: ClinicScope, *, errors: dict[int, str] 
     return render(request, "schedule_admin/stranded.html", {
         "clinic": scope, "lines": lines, "locale": locale, "errors": errors or {},
         "values": values or {}, "done": done,
-        "paths": {"week": f"{scope.base}/uke", "stranded": f"{scope.base}/strandet"},
+        "paths": {"week": f"{scope.base}/uke", "stranded": f"{scope.base}/strandet",
+                  "chairs": f"{scope.base}/stoler"},
     }, status_code=status_code)
 
 

@@ -132,11 +132,21 @@ async def _grid(scope: ClinicScope, request: Request, chair: Chair | None, monda
             "weekday_names": names}
 
 
+def _released(request: Request) -> tuple[str, int] | None:
+    """How many slots the last release or withdrawal changed (from the address)."""
+    for action in ("release", "withdraw"):
+        value = _int(request.query_params.get(action))
+        if value is not None:
+            return action, value
+    return None
+
+
 def _paths(scope: ClinicScope) -> dict[str, str]:
     return {"week": f"{scope.base}/uke", "preview": f"{scope.base}/uke/forhandsvis",
             "save": f"{scope.base}/uke/lagre", "stranded": f"{scope.base}/strandet",
             "closure_preview": f"{scope.base}/stenging/forhandsvis",
-            "closure_save": f"{scope.base}/stenging/lagre"}
+            "closure_save": f"{scope.base}/stenging/lagre",
+            "release": f"{scope.base}/uke/apne", "chairs": f"{scope.base}/stoler"}
 
 
 async def _page(request: Request, scope: ClinicScope, *, chair_id: int | None,
@@ -144,6 +154,7 @@ async def _page(request: Request, scope: ClinicScope, *, chair_id: int | None,
                 error_field: str = "", form_for: str = "", values: dict[str, Any] | None = None,
                 saved: bool = False, closure_plan: schedule_changes.ClosurePlan | None = None,
                 closure_values: dict[str, Any] | None = None,
+                release_values: dict[str, Any] | None = None,
                 status_code: int = 200) -> Response:
     locale = i18n.activate(request)
     chairs = await chairs_of(scope, request)
@@ -153,6 +164,7 @@ async def _page(request: Request, scope: ClinicScope, *, chair_id: int | None,
         "error": error, "error_field": error_field, "form_for": form_for,
         "values": values or {}, "saved": saved, "preview": None,
         "closure": closure_plan, "closure_values": closure_values or {},
+        "release_values": release_values or {}, "released_count": _released(request),
         **await _grid(scope, request, chair, monday, locale),
     }
     if preview is not None:
@@ -174,13 +186,15 @@ async def render_week(request: Request, scope: ClinicScope, *, chair_id: int | N
                       error: str | None = None, error_field: str = "",
                       closure_plan: schedule_changes.ClosurePlan | None = None,
                       closure_values: dict[str, Any] | None = None,
+                      release_values: dict[str, Any] | None = None,
                       status_code: int = 200) -> Response:
     """The week page of the week a closure falls in (or this week)."""
     today = utcnow().astimezone(OSLO).date()
     day = (closure_plan.closure.starts_at.astimezone(OSLO).date() if closure_plan else today)
     return await _page(request, scope, chair_id=chair_id, monday=_monday(None, day),
                        error=error, error_field=error_field, closure_plan=closure_plan,
-                       closure_values=closure_values, status_code=status_code)
+                       closure_values=closure_values, release_values=release_values,
+                       status_code=status_code)
 
 
 async def week_page(request: Request) -> Response:
