@@ -21,7 +21,7 @@ from web.views.schedule_admin.scope import ClinicScope, clinic_scope, db_of, ref
 
 
 async def _page(request: Request, scope: ClinicScope, *, error: str | None = None,
-                error_field: str = "", values: dict[str, Any] | None = None,
+                error_field: str = "", values: dict[Any, str] | None = None,
                 confirm: dict[str, Any] | None = None, done: str = "",
                 status_code: int = 200) -> Response:
     locale = i18n.activate(request)
