@@ -1,6 +1,7 @@
 """The clinic admin's week in a browser: axe-core over the week grid, a
 preview (swapped in by htmx), a refused block and the list of appointments
-waiting for a decision, a closure's preview, in every language at tablet and desktop width; and
+waiting for a decision, a closure's preview and the chairs (with the question before one
+is taken out of use), in every language at tablet and desktop width; and
 adding a block, previewing and saving it with the keyboard only. Logged in
 through the local staff login as the demo's clinic admin at Majorstuen."""
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 ADMIN = "clinic-admin-majorstuen"
 WEEK = "/staff/klinikk/tannklinikken-majorstuen/uke"
 STRANDED = "/staff/klinikk/tannklinikken-majorstuen/strandet"
+CHAIRS = "/staff/klinikk/tannklinikken-majorstuen/stoler"
 WIDTHS: dict[str, Any] = {"tablet": {"width": 768, "height": 1024},
                           "desktop": VIEWPORTS["desktop"]}
 
@@ -115,7 +117,13 @@ def test_week_pages_have_no_axe_violations(admin_tab: Tab, axe_source: str,
         page.locator("#closure-save-form").wait_for()
         walk.check("closure-preview")
     walk.goto("stranded", STRANDED)
-    expected = {"week", "week-error", "week-preview", "closure-preview", "stranded"}
+    if walk.goto("chairs", CHAIRS):
+        # Taking a chair out of use asks first, listing its appointments ahead.
+        page.locator("#chair-list form[action$='/deaktiver'] button").first.click()
+        page.locator("#confirm").wait_for()
+        walk.check("chair-confirm")
+    expected = {"week", "week-error", "week-preview", "closure-preview", "stranded", "chairs",
+                "chair-confirm"}
     missing = expected - set(walk.visited)
     if missing:
         walk.failures.append(f"pages not reached: {', '.join(sorted(missing))}")
