@@ -93,6 +93,11 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "release_in_past": N_("The days are in the past."),
     "release_too_long": N_("Choose at most a year at a time."),
     "bad_days": N_("Fill in the first and the last day."),
+    "type_names": N_("Write the name in all four languages (at most 100 characters each)."),
+    "type_number": N_("A number is outside what is allowed (%(least)s to %(most)s)."),
+    "type_ages": N_("The highest age must not be below the lowest."),
+    "type_code": N_("Write a short code of small letters, digits and hyphens."),
+    "type_code_taken": N_("The county already has an appointment type with that code."),
     "bad_closure": N_("Fill in the day, and the times as hours and minutes or not at all."),
 }
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.schedule_admin import chairs, closures, stranded, week
+from web.views.schedule_admin import chairs, closures, stranded, types, week
 from web.views.schedule_admin.scope import BASE
 
 
 def routes() -> list[BaseRoute]:
     return [
+        Route(types.PATH, types.list_page, name="appointment_types"),
+        Route(f"{types.PATH}/ny", types.add, methods=["POST"], name="appointment_type_add"),
+        Route(f"{types.PATH}/{{type_id:int}}", types.update, methods=["POST"],
+              name="appointment_type_update"),
         Route(f"{BASE}/uke", week.week_page, name="schedule_week"),
         Route(f"{BASE}/uke/forhandsvis", week.preview, methods=["POST"],
               name="schedule_preview"),
