@@ -25,6 +25,7 @@ ADMIN = "clinic-admin-majorstuen"
 WEEK = "/staff/klinikk/tannklinikken-majorstuen/uke"
 STRANDED = "/staff/klinikk/tannklinikken-majorstuen/strandet"
 CHAIRS = "/staff/klinikk/tannklinikken-majorstuen/stoler"
+TYPES = "/staff/fylke/timetyper"
 WIDTHS: dict[str, Any] = {"tablet": {"width": 768, "height": 1024},
                           "desktop": VIEWPORTS["desktop"]}
 
@@ -155,5 +156,39 @@ def test_add_preview_and_save_a_block_with_the_keyboard(
         page.locator("#saved").wait_for()
         assert "08:00–12:00" in page.locator("#week-grid").inner_text()
         keyboard.assert_focus_always_visible()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def county_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"/staff/auth/login?next={TYPES}", wait_until="load")
+        with page.expect_navigation(url=f"**{TYPES}"):
+            page.locator('button[name="user"][value="county-admin-oslo"]').click()
+        return dict(context.storage_state())
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("lang", "width"), CASES, ids=[f"{lang}-{width}" for lang, width in CASES])
+def test_appointment_types_have_no_axe_violations(
+        lang: str, width: str, browser: Browser, live_server: LiveServer,
+        county_state: dict[str, Any], axe_source: str) -> None:
+    context = new_context(browser, live_server, lang=lang, viewport=WIDTHS[width],
+                          storage_state=county_state)
+    try:
+        walk = Walk(Tab(context.new_page()), axe_source, lang, width)
+        if walk.goto("types", TYPES):
+            page = walk.page
+            page.fill("#new-code", "axe-test")
+            page.evaluate("document.getElementById('new-form').noValidate = true")
+            with page.expect_navigation():
+                page.locator("#new-form button[type='submit']").click()
+            walk.check("types-error")
+        assert not walk.failures, "\n\n".join(walk.failures)
     finally:
         context.close()
