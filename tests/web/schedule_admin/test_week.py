@@ -186,3 +186,15 @@ async def test_htmx_save_swaps_the_saved_grid(app: Starlette, admin: httpx.Async
     saved = html(response)
     assert saved.select_one("#saved") is not None
     assert "<html" not in response.text
+
+
+async def test_the_start_page_lists_the_clinics_in_scope(staff: StaffBrowser,
+                                                        world: WeekWorld) -> None:
+    admin = await staff("clinic-admin-majorstuen")
+    links = [a["href"] for a in html(await admin.get("/staff/ukeplaner")).select("#clinic-list a")]
+    assert links == [WEEK]
+    county = await staff("county-admin-oslo")
+    links = [a["href"] for a in html(await county.get("/staff/ukeplaner")).select("#clinic-list a")]
+    assert len(links) == 2 and WEEK in links
+    reception = await staff("reception-grunerlokka")
+    assert (await reception.get("/staff/ukeplaner")).status_code == 403

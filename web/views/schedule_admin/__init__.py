@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.schedule_admin import chairs, closures, stranded, types, week
+from web.views.schedule_admin import chairs, clinics, closures, stranded, types, week
 from web.views.schedule_admin.scope import BASE
 
 
 def routes() -> list[BaseRoute]:
     return [
+        Route(clinics.PATH, clinics.index, name="schedule_clinics"),
         Route(types.PATH, types.list_page, name="appointment_types"),
         Route(f"{types.PATH}/ny", types.add, methods=["POST"], name="appointment_type_add"),
         Route(f"{types.PATH}/{{type_id:int}}", types.update, methods=["POST"],
