@@ -198,3 +198,6 @@ async def test_the_start_page_lists_the_clinics_in_scope(staff: StaffBrowser,
     assert len(links) == 2 and WEEK in links
     reception = await staff("reception-grunerlokka")
     assert (await reception.get("/staff/ukeplaner")).status_code == 403
+    # The staff login lands a clinic admin there.
+    landing = await admin.get("/staff")
+    assert landing.status_code == 303 and landing.headers["location"] == "/staff/ukeplaner"
