@@ -46,6 +46,14 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
 }
 
 
+class StrandingDecision(StrEnum):
+    """What became of an appointment a schedule change left without its slot."""
+
+    WAITING = "waiting"  # on the clinic's list: nobody has decided yet
+    KEPT = "kept"  # kept as an exception where it is
+    CANCELLED = "cancelled"  # cancelled by staff, with a reason
+
+
 class Source(StrEnum):
     """Through which channel an appointment came to be."""
 

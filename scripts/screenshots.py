@@ -6,7 +6,10 @@ as the demo guardian (``guardian-1``) and writes
 ``docs/screenshots/<page>-<lang>.png`` (390×844 CSS px, scale 1, the
 viewport only). The county dashboard is shot on a desktop width
 (``dashboard-<lang>.png``: one chart and its table), logged in through the
-local staff login as Oslo's county administrator. Run with ``make screenshots``.
+local staff login as Oslo's county administrator; the support console's
+notification timeline (``support-timeline-<lang>.png``) as Oslo's user support,
+who finds the demo guardian with the purpose "did not get a message". Run with
+``make screenshots``.
 """
 
 from __future__ import annotations
@@ -72,8 +75,37 @@ def shoot_dashboards(browser: Browser, url: str) -> None:
     context.close()
 
 
+SUPPORT_USER = "support-oslo"
+SUPPORT = "/staff/support"
+
+
+def shoot_support_timeline(browser: Browser, url: str, identity_number: str) -> None:
+    """The notification timeline of the demo guardian, in every language."""
+    context = browser.new_context(base_url=url, viewport=DESKTOP, device_scale_factor=1,
+                                  locale="nb-NO")
+    page = context.new_page()
+    page.goto(f"/staff/auth/login?next={SUPPORT}", wait_until="load")
+    with page.expect_navigation(url=f"**{SUPPORT}"):
+        page.locator(f'button[name="user"][value="{SUPPORT_USER}"]').click()
+    for lang in LANGUAGES:
+        context.add_cookies([{"name": "lang", "value": lang, "url": url}])
+        page.goto(SUPPORT, wait_until="load")
+        page.check("#purpose-message_not_received")
+        page.fill("#identity_number", identity_number)
+        with page.expect_navigation():
+            page.locator("#find-form button[type='submit']").click()
+        path = OUT / f"support-timeline-{lang}.png"
+        page.screenshot(path=str(path))
+        print(f"{path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+    context.close()
+
+
 def main() -> None:
+    from datetime import date
+
+    from demo.people import demo_logins
     from notifications import outbox
+    from tests.browser.login import DEFAULT_PERSON
 
     outbox.subscribe()  # the demo's bookings write their notifications, as in the app
     compile_catalogs()
@@ -115,6 +147,9 @@ def main() -> None:
                     shoot(page, "profile", lang)
                     context.close()
                 shoot_dashboards(browser, url)
+                shoot_support_timeline(browser, url, next(
+                    d.identity_number for d in demo_logins(date.today())
+                    if d.person.key == DEFAULT_PERSON))
                 browser.close()
         finally:
             server.stop()

@@ -22,6 +22,7 @@ from web.views import (
     patient,
     previsit,
     profile,
+    schedule_admin,
     support,
 )
 from web.views import calendar as calendar_links
@@ -60,5 +61,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *previsit.routes(),
         *callbacks.routes(),
         *oversight_views.routes(),
+        *schedule_admin.routes(),
         *auth_routes(settings),
     ]

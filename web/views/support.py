@@ -256,7 +256,11 @@ async def mark_call(request: Request) -> Response:
 
 
 async def staff_home(request: Request) -> Response:
-    """Where the staff login lands."""
+    """Where the staff login lands: the support console, or for a clinic
+    admin the clinics whose week they run."""
+    staff = await require_staff(request)
+    if not staff.has_role(*ROLES) and staff.has_role(StaffRole.CLINIC_ADMIN):
+        return RedirectResponse("/staff/ukeplaner", 303)
     await _support(request)
     return RedirectResponse(PATH, 303)
 
