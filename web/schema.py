@@ -4,6 +4,7 @@ Import this module wherever the whole schema is needed (migrations, tests,
 benchmarks); each package keeps its own models."""
 
 import booking.models
+import booking.refill_models
 import idporten.local_state
 import notifications.models
 import web.auth.models
