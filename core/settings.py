@@ -73,6 +73,13 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "TWILIO_FROM": ("unset", "the sending number, when no messaging service is set"),
     "TWILIO_API_URL": ("`https://api.twilio.com`",
                        "Twilio's API address (a local fake in tests)"),
+    "REFILL_OFFER_MINUTES": ("30", "how long an offer of freed time stands and the slot is "
+                             "held for it; then the next wave (README: Cancelled time refilled)"),
+    "REFILL_WAVE_SIZE": ("3", "how many people on the waitlist one wave offers a freed slot to"),
+    "REFILL_MIN_LEAD_HOURS": ("24", "only slots freed at least this many hours before they "
+                              "start are offered to the waitlist"),
+    "REFILL_CHILDREN_FIRST": ("on", "children's recalls (clinic-issued appointments of "
+                              "under-18s) are offered freed time before everyone else"),
     "NOTIFICATION_RETENTION_DAYS": ("7", "days before message text and phone numbers are "
                                     "removed from sent notifications (counts are kept)"),
     "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
@@ -196,6 +203,11 @@ class NotificationSettings:
     helsenorge_scope: str | None
     helsenorge_org_number: str | None
     helsenorge_service_category: str | None
+    # Freed time offered to the waitlist (``REFILL_*``).
+    refill_offer_minutes: int = 30
+    refill_wave_size: int = 3
+    refill_min_lead_hours: int = 24
+    refill_children_first: bool = True
 
     @property
     def krr_configured(self) -> bool:
@@ -267,6 +279,11 @@ class Settings:
     login_session_rate_limit: str = "5/minute;30/hour"
     hold_rate_limit: str = "10/minute;60/hour"
     sms_per_number_per_day: int = 10
+    # Freed time offered to the waitlist (booking.refill).
+    refill_offer_minutes: int = 30
+    refill_wave_size: int = 3
+    refill_min_lead_hours: int = 24
+    refill_children_first: bool = True
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -310,6 +327,10 @@ class Settings:
             helsenorge_scope=self.helsenorge_scope,
             helsenorge_org_number=self.helsenorge_org_number,
             helsenorge_service_category=self.helsenorge_service_category,
+            refill_offer_minutes=self.refill_offer_minutes,
+            refill_wave_size=self.refill_wave_size,
+            refill_min_lead_hours=self.refill_min_lead_hours,
+            refill_children_first=self.refill_children_first,
         )
 
     @property
@@ -409,6 +430,10 @@ class Settings:
             or cls.login_session_rate_limit,
             hold_rate_limit=env_map.get("HOLD_RATE_LIMIT") or cls.hold_rate_limit,
             sms_per_number_per_day=_whole(env_map, "SMS_PER_NUMBER_PER_DAY", 10),
+            refill_offer_minutes=_whole(env_map, "REFILL_OFFER_MINUTES", 30),
+            refill_wave_size=_whole(env_map, "REFILL_WAVE_SIZE", 3),
+            refill_min_lead_hours=_whole(env_map, "REFILL_MIN_LEAD_HOURS", 24),
+            refill_children_first=_flag(env_map.get("REFILL_CHILDREN_FIRST"), default=True),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
