@@ -244,7 +244,7 @@ def _render_refill(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Con
         choose_language(contact.language if contact else None), clinic=offer.clinic_name,
         starts_at=offer.starts_at, code=offer.code,
         url=refill_texts.offer_url(runtime.config.public_url, runtime.config.link_key,
-                                   offer.offer_id),
+                                   offer.offer_id, row.recipient_id),
         minutes=minutes,
         child=first_given_name(snapshot.patient_given_name) if guardian else None)
     return Prepared(e164, rendered.body, rendered.language, rendered.template_id,

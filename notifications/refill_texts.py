@@ -61,26 +61,45 @@ def offer_key(link_key: bytes) -> bytes:
     return tokens.mac(link_key, b"tanntid: refill offer links", 32)
 
 
-def sign_offer(key: bytes, offer_id: int) -> str:
-    """base64url of the offer id and a 48-bit MAC (as SMS appointment links)."""
+def _offer_mac(key: bytes, raw: bytes, holder_id: int) -> bytes:
+    return tokens.mac(key, _LABEL + raw + b":" + tokens.int_bytes(holder_id, _MAX_ID_BYTES),
+                      _MAC_BYTES)
+
+
+def sign_offer(key: bytes, offer_id: int, holder_id: int) -> str:
+    """base64url of the offer id and a 48-bit MAC over it and the person the
+    link is given to (``holder_id``, not carried: like SMS appointment links,
+    the page checks the MAC against the offer's possible holders)."""
     raw = tokens.int_bytes(offer_id, _MAX_ID_BYTES)
-    return tokens.encode(raw + tokens.mac(key, _LABEL + raw, _MAC_BYTES))
+    return tokens.encode(raw + _offer_mac(key, raw, holder_id))
 
 
-def verify_offer(key: bytes, token: str) -> int | None:
-    """The offer id of a genuine token; None for anything else."""
+def token_offer(token: str) -> int | None:
+    """The offer id a token claims, *not yet verified*."""
+    data = tokens.decode(token)
+    if data is None or not 1 <= len(data) - _MAC_BYTES <= _MAX_ID_BYTES:
+        return None
+    return int.from_bytes(data[:-_MAC_BYTES], "big")
+
+
+def verify_offer(key: bytes, token: str, holders: Sequence[int]) -> int | None:
+    """Which of ``holders`` a genuine token for its offer was given to; None
+    for anything else."""
     data = tokens.decode(token)
     if data is None or not 1 <= len(data) - _MAC_BYTES <= _MAX_ID_BYTES:
         return None
     raw, mac = data[:-_MAC_BYTES], data[-_MAC_BYTES:]
-    if raw[0] == 0 or not tokens.same(mac, tokens.mac(key, _LABEL + raw, _MAC_BYTES)):
+    if raw[0] == 0:
         return None
-    return int.from_bytes(raw, "big")
+    for holder in holders:
+        if tokens.same(mac, _offer_mac(key, raw, holder)):
+            return holder
+    return None
 
 
-def offer_url(public_url: str, link_key: bytes, offer_id: int) -> str:
+def offer_url(public_url: str, link_key: bytes, offer_id: int, holder_id: int) -> str:
     return public_url.rstrip("/") + OFFER_PATH.format(
-        token=sign_offer(offer_key(link_key), offer_id))
+        token=sign_offer(offer_key(link_key), offer_id, holder_id))
 
 
 def wording(purpose: Purpose, audience: Audience, language: str) -> tuple[str, int, str]:

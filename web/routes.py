@@ -11,7 +11,17 @@ from core.settings import Settings
 from notifications import dev_outbox, metrics, webhooks
 from web import health
 from web.auth.routes import auth_routes
-from web.views import booking, clinics, home, info, language, patient, profile, support
+from web.views import (
+    booking,
+    clinics,
+    home,
+    info,
+    language,
+    patient,
+    profile,
+    refill,
+    support,
+)
 from web.views import calendar as calendar_links
 
 STATIC = Path(__file__).parent / "static"
@@ -39,6 +49,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", metrics.metrics_endpoint, name="metrics"),
         *([Route("/dev/sms", dev_outbox.dev_sms, name="dev_sms")] if settings.dev_tools else []),
         *patient.routes(),
+        *refill.routes(),
         *booking.routes(),
         *profile.routes(),
         *info.routes(),

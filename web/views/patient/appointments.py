@@ -28,6 +28,7 @@ from web.views.patient.presenting import (
     replacement_of,
     upcoming_of,
 )
+from web.views.patient.waitlist import waitlist_context, waitlist_notice
 
 NO_STORE = {"Cache-Control": "no-store"}
 #: Query flags set by the redirect after a POST (post-redirect-get); shown
@@ -82,6 +83,9 @@ async def render_appointment(request: Request, who: Acting, appointment: Appoint
         "book_href": who.link("/bestill"),
         "guardians_told": await guardians_notified(db, who),
     }
+    context["waitlist"] = None
+    if item.upcoming and item.can_change:
+        context["waitlist"] = await waitlist_context(db, who, appointment)
     if item.upcoming:
         context["directions"] = directions_to(appointment.clinic)
         context["calendar_url"] = calendar_link(request, appointment, settings.secret_key, now,
@@ -105,4 +109,6 @@ async def detail(request: Request) -> Response:
         notice = confirmed_notice()
     elif flags.get(CANCELLED_FLAG) and appointment.status == AppointmentStatus.CANCELLED:
         notice = cancelled_notice()
+    else:
+        notice = waitlist_notice(request)
     return await render_appointment(request, who, appointment, notice=notice)
