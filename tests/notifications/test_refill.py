@@ -1,0 +1,105 @@
+"""Refill messages through the outbox: the offer text with its code and
+link, the "taken" notice to the others once, nothing outside sending hours,
+and accepting by SMS code only from the number the offer went to."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import update
+
+from booking.models import Patient
+from booking.refill import RefillPolicy
+from notifications import jobs, refill
+from notifications.refill import accept_by_code, code_in
+from notifications.statuses import Purpose
+from tests.booking.booking_world import NOW
+from tests.booking.refill_world import cancel_first, waiting_world
+from tests.notifications.helpers import Clock, MemorySms, make_runtime, rows
+
+MOBILES = ("+4791111111", "+4792222222")
+
+
+async def world_with_mobiles(db):
+    w = await waiting_world(db, 2)
+    async with db.write() as s:
+        for (patient, _), mobile in zip(w.waiting, MOBILES, strict=True):
+            await s.execute(update(Patient).where(Patient.id == patient.id)
+                            .values(mobile=mobile, preferred_language="nb"))
+    return w
+
+
+async def deliver_all(runtime, purpose: Purpose) -> None:
+    for row in await rows(runtime.db, purpose=purpose):
+        await jobs.deliver(runtime, row.id)
+
+
+async def test_offers_go_with_code_and_link_and_the_others_are_told_once(db):
+    w = await world_with_mobiles(db)
+    sms, clock = MemorySms(), Clock(NOW)
+    runtime = make_runtime(db, sms, clock, refill=RefillPolicy(wave_size=2))
+    await cancel_first(db, w, NOW)
+    counts = await refill.run(runtime, NOW)
+    assert counts["rounds"] == 1 and counts["offers"] == 2
+    await deliver_all(runtime, Purpose.REFILL_OFFER)
+    offers = [m for m in sms.messages if "Svar JA" in m.body]
+    assert len(offers) == 2
+    body = offers[0].body
+    code = re.search(r"Svar JA (\d{4})", body)
+    assert code is not None and "https://tanntid.example.no/ledig/" in body
+    assert "Gjelder i 30 min" in body
+    # The first patient answers from their number: the appointment moves.
+    first_number = offers[0].to_e164
+    answer = await accept_by_code(db, first_number, f"ja {code.group(1)}",
+                                  NOW + timedelta(minutes=2))
+    assert answer.outcome == "accepted"
+    # The same reply again, or the other's reply: it has ended, politely.
+    assert (await accept_by_code(db, first_number, code.group(1),
+                                 NOW + timedelta(minutes=3))).outcome == "ended"
+    other = offers[1]
+    other_code = re.search(r"Svar JA (\d{4})", other.body)
+    assert other_code is not None
+    assert (await accept_by_code(db, other.to_e164, other_code.group(1),
+                                 NOW + timedelta(minutes=3))).outcome == "ended"
+    for _ in range(2):  # the job runs again and again: one notice each
+        await refill.run(runtime, NOW + timedelta(minutes=4))
+    taken = await rows(db, purpose=Purpose.REFILL_TAKEN)
+    assert len(taken) == 1 and taken[0].to_e164 is None
+    clock.now = NOW + timedelta(minutes=4)
+    await deliver_all(runtime, Purpose.REFILL_TAKEN)
+    told = [m for m in sms.messages if "gikk til en annen" in m.body]
+    assert [m.to_e164 for m in told] == [other.to_e164]
+    assert "Du beholder timen du har" in told[0].body
+
+
+async def test_a_code_from_another_number_or_a_wrong_code_does_nothing(db):
+    w = await world_with_mobiles(db)
+    sms, clock = MemorySms(), Clock(NOW)
+    runtime = make_runtime(db, sms, clock, refill=RefillPolicy(wave_size=1))
+    await cancel_first(db, w, NOW)
+    await refill.run(runtime, NOW)
+    await deliver_all(runtime, Purpose.REFILL_OFFER)
+    [offer] = sms.messages[-1:]
+    code = re.search(r"(\d{4}) for", offer.body)
+    assert code is not None
+    later = NOW + timedelta(minutes=1)
+    assert (await accept_by_code(db, MOBILES[1], code.group(1), later)).outcome == "unknown"
+    wrong = "0000" if code.group(1) != "0000" else "1111"
+    assert (await accept_by_code(db, offer.to_e164, wrong, later)).outcome == "unknown"
+    assert (await accept_by_code(db, offer.to_e164, "JA", later)).outcome == "unknown"
+    assert code_in("JA 4821 takk") == "4821" and code_in("JA 12 34") is None
+
+
+async def test_no_offer_text_at_night_the_wave_waits_for_the_morning(db):
+    w = await world_with_mobiles(db)
+    night = datetime(2030, 3, 1, 21, 30, tzinfo=UTC)  # 22:30 in Oslo
+    sms, clock = MemorySms(), Clock(night)
+    runtime = make_runtime(db, sms, clock, refill=RefillPolicy(wave_size=1))
+    await cancel_first(db, w, night)
+    assert (await refill.run(runtime, night))["offers"] == 0
+    assert await rows(db, purpose=Purpose.REFILL_OFFER) == []
+    morning = datetime(2030, 3, 2, 7, 0, tzinfo=UTC)  # 08:00 in Oslo
+    assert (await refill.run(runtime, morning))["offers"] == 1
+    [row] = await rows(db, purpose=Purpose.REFILL_OFFER)
+    assert row.send_after == morning and row.expires_at == morning + timedelta(minutes=30)
