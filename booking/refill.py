@@ -55,7 +55,7 @@ import structlog
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking import audit, rules, service
+from booking import audit, rules, search, service
 from booking.audit import Actor
 from booking.models import (
     Appointment,
@@ -350,6 +350,7 @@ async def advance(session: AsyncSession, round_id: int, now: datetime, policy: R
     slot.status, slot.hold_key, slot.hold_owner, slot.held_until = (
         SlotStatus.HELD, key, None, expires)
     slot.version += 1
+    search.forget_free_times(slot.clinic_id)
     for candidate in chosen:
         offer = RefillOffer(
             round_id=rnd.id, slot_id=slot.id, wave=rnd.wave,

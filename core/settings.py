@@ -463,6 +463,10 @@ class Settings:
                                 "DATABASE_MAX_OVERFLOW not negative")
         if self.database_pool_timeout <= 0:
             raise SettingsError("DATABASE_POOL_TIMEOUT must be positive")
+        if self.refill_offer_minutes < 1 or self.refill_wave_size < 1:
+            raise SettingsError("REFILL_OFFER_MINUTES and REFILL_WAVE_SIZE must be at least 1")
+        if self.refill_min_lead_hours < 0:
+            raise SettingsError("REFILL_MIN_LEAD_HOURS must not be negative")
         for name, rule in (("LOGIN_RATE_LIMIT", self.login_rate_limit),
                            ("LOGIN_SESSION_RATE_LIMIT", self.login_session_rate_limit),
                            ("HOLD_RATE_LIMIT", self.hold_rate_limit)):

@@ -286,3 +286,22 @@ async def test_a_slot_booked_otherwise_closes_the_round(db):
                        now=NOW + timedelta(minutes=31))
     assert [o.status for o in await offers(db)] == [OfferStatus.EXPIRED]
     assert offer.wave == 1
+
+
+async def test_staff_of_another_clinic_cannot_put_a_patient_on_the_waitlist(db):
+    w = await waiting_world(db, 1)
+    patient, appointment_id = w.waiting[0]
+    elsewhere = Actor.staff("s2", {w.world.other_clinic.id})
+    with pytest.raises(BookingRefused) as refused:
+        await waitlist.add_for_patient(db, elsewhere, appointment_id=appointment_id,
+                                       wishes=Wishes(frozenset({w.world.clinic.id})))
+    assert refused.value.reason is Reason.NOT_ALLOWED_FOR_ACTOR
+    with pytest.raises(BookingRefused):
+        await waitlist.add_for_patient(db, Actor.patient(patient.id),
+                                       appointment_id=appointment_id,
+                                       wishes=Wishes(frozenset({w.world.clinic.id})))
+    staff = Actor.staff("s1", {w.world.clinic.id})
+    entry = await waitlist.add_for_patient(db, staff, appointment_id=appointment_id,
+                                           wishes=Wishes(frozenset({w.world.clinic.id}),
+                                                         notice_hours=48))
+    assert entry.notice_hours == 48 and entry.created_by == f"patient:{patient.id}"
