@@ -426,7 +426,7 @@ async def outcome(directory: str, toolkit: bool, args: argparse.Namespace,
         today = date.fromisoformat(args.month_start) - timedelta(days=14)
         month_start = datetime.combine(monday_after(today + timedelta(days=13)),
                                        datetime.min.time(), tzinfo=UTC)
-        month = (month_start, month_start + timedelta(days=28))
+        month = (month_start, month_start + timedelta(days=args.days))
         world = await county_world(db, today, args.clinics, weeks=10)
         appointments = await book_ahead(db, rng, world, r, month_start - timedelta(days=14))
         drawn = fates(random.Random(args.seed + 1), appointments, r, month, toolkit)
@@ -652,6 +652,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="clinics of the county simulated (default 2)")
     parser.add_argument("--month-start", default="2030-09-02",
                         help="the month simulated starts the Monday after this day + 13 days")
+    parser.add_argument("--days", type=int, default=28,
+                        help="length of the simulated month (default 28; fewer for a smoke run)")
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--wave-size", type=int, default=3)
     parser.add_argument("--offer-minutes", type=int, default=30)

@@ -212,8 +212,10 @@ async def take_offer(request: Request) -> Response:
     except BookingRefused as refused:
         fresh = await refill.offer_by_id(db, offer.id)
         assert fresh is not None
-        return await _offer_page(request, fresh, actor, refused=refused.reason,
-                                 status_code=409)
+        if fresh.status != OfferStatus.ACCEPTED:
+            return await _offer_page(request, fresh, actor, refused=refused.reason,
+                                     status_code=409)
+        # Sent twice (a double tap): the first one took it; show that.
     return RedirectResponse(f"/ledig/{request.path_params['token']}?{TAKEN_FLAG}=1",
                             status_code=303, headers=PRIVATE_HEADERS)
 
