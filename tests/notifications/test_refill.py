@@ -103,3 +103,60 @@ async def test_no_offer_text_at_night_the_wave_waits_for_the_morning(db):
     assert (await refill.run(runtime, morning))["offers"] == 1
     [row] = await rows(db, purpose=Purpose.REFILL_OFFER)
     assert row.send_after == morning and row.expires_at == morning + timedelta(minutes=30)
+
+
+async def _child_offer_to_guardian(db):
+    """A child's clinic-issued check-up on the waitlist; the slot freed goes
+    to the child first (children's recalls first), the text to the guardian."""
+    from datetime import date
+
+    from booking import service, waitlist
+    from booking.audit import Actor
+    from booking.waitlist import Wishes
+    from tests import factories as f
+
+    w = await world_with_mobiles(db)
+    async with db.write() as s:
+        child = await f.patient(s, birth_date=date(2021, 4, 1), given_name="Emma Sofie")
+        guardian = await f.patient(s, birth_date=date(1985, 4, 1), given_name="Ingrid",
+                                   mobile="+4793333333", preferred_language="nb")
+        await f.guardianship(s, guardian, child)
+    staff = Actor.staff("s1", {w.world.clinic.id})
+    recall = await service.book(db, staff, patient_id=child.id, slot_id=w.world.slots[6].id,
+                                appointment_type_id=w.world.child_exam.id, clinic_issued=True,
+                                now=NOW)
+    await waitlist.add_for_patient(db, staff, appointment_id=recall.appointment.id,
+                                   wishes=Wishes(frozenset({w.world.clinic.id})), now=NOW)
+    sms, clock = MemorySms(), Clock(NOW)
+    runtime = make_runtime(db, sms, clock, refill=RefillPolicy(wave_size=1))
+    await cancel_first(db, w, NOW)
+    await refill.run(runtime, NOW)
+    await deliver_all(runtime, Purpose.REFILL_OFFER)
+    [text] = [m for m in sms.messages if "Svar JA" in m.body]
+    assert text.to_e164 == "+4793333333" and "for Emma" in text.body and "Sofie" not in text.body
+    code = re.search(r"Svar JA (\d{4})", text.body)
+    assert code is not None
+    return child, guardian, recall.appointment.id, code.group(1)
+
+
+async def test_a_guardian_takes_the_childs_offer_by_sms(db):
+    child, _, old_id, code = await _child_offer_to_guardian(db)
+    answer = await accept_by_code(db, "+4793333333", f"JA {code}", NOW + timedelta(minutes=5))
+    assert answer.outcome == "accepted"
+    from booking.models import Appointment
+
+    async with db.read() as s:
+        moved = await s.get(Appointment, answer.appointment_id)
+    assert moved is not None and moved.patient_id == child.id and moved.replaces_id == old_id
+
+
+async def test_a_guardian_who_may_no_longer_act_cannot_take_it(db):
+    from sqlalchemy import delete
+
+    from booking.models import Guardianship
+
+    _, _, _, code = await _child_offer_to_guardian(db)
+    async with db.write() as s:  # parental responsibility ended before the reply
+        await s.execute(delete(Guardianship))
+    answer = await accept_by_code(db, "+4793333333", code, NOW + timedelta(minutes=5))
+    assert answer.outcome == "refused"
