@@ -160,3 +160,26 @@ async def test_a_guardian_who_may_no_longer_act_cannot_take_it(db):
         await s.execute(delete(Guardianship))
     answer = await accept_by_code(db, "+4793333333", code, NOW + timedelta(minutes=5))
     assert answer.outcome == "refused"
+
+
+def test_refill_texts_fit_two_segments_and_name_no_more_than_a_first_name():
+    import pytest
+
+    from notifications.refill_texts import REFILL_WORDINGS, render
+    from notifications.segments import count_segments
+    from notifications.templates import BUDGET_CHILD_NAME, BUDGET_CLINIC_NAME, Audience
+
+    starts = datetime(2030, 9, 18, 8, 45, tzinfo=UTC)  # the longest weekday and month
+    for purpose, audience in REFILL_WORDINGS:
+        for language in ("nb", "nn", "en", "se"):
+            text = render(purpose, audience, language, clinic="D" * BUDGET_CLINIC_NAME,
+                          starts_at=starts, code="4821",
+                          url="https://tannhelse.example.no/ledig/AAAAAAAAAAAAAAAA",
+                          minutes=30, child="C" * BUDGET_CHILD_NAME)
+            assert text.language == language
+            if language != "se":  # Sami letters need UCS-2, as for every text
+                assert count_segments(text.body).segments <= 2, (purpose, audience, language)
+            if purpose is Purpose.REFILL_OFFER:
+                assert "4821" in text.body and "/ledig/" in text.body
+    with pytest.raises(ValueError):
+        render(Purpose.REFILL_OFFER, Audience.GUARDIAN, "nb", clinic="X", starts_at=starts)
