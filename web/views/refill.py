@@ -19,11 +19,12 @@ cross-site middleware refuses a POST from another site.
 from __future__ import annotations
 
 from datetime import time
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from booking import audit, refill, waitlist
 from booking.audit import Actor
@@ -220,9 +221,7 @@ async def take_offer(request: Request) -> Response:
                             status_code=303, headers=PRIVATE_HEADERS)
 
 
-def routes() -> list[Any]:
-    from starlette.routing import Route
-
+def routes() -> list[BaseRoute]:
     return [
         Route("/timer/{appointment_id}/venteliste", add_to_waitlist, methods=["POST"],
               name="waitlist_add"),
