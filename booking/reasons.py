@@ -38,6 +38,9 @@ class Reason(StrEnum):
     NOT_YET_STARTED = "not_yet_started"
     NOT_ALLOWED_FOR_ACTOR = "not_allowed_for_actor"
     SAME_SLOT = "same_slot"
+    WAITLIST_NO_CLINIC = "waitlist_no_clinic"
+    WAITLIST_BAD_WISHES = "waitlist_bad_wishes"
+    OFFER_ENDED = "offer_ended"
 
 
 class Warning(StrEnum):
@@ -81,6 +84,11 @@ REASON_TEXT: dict[str, str] = {
     Reason.NOT_YET_STARTED: N_("The appointment has not started yet."),
     Reason.NOT_ALLOWED_FOR_ACTOR: N_("You cannot do this for this person."),
     Reason.SAME_SLOT: N_("That is the time you already have."),
+    Reason.WAITLIST_NO_CLINIC: N_("Please choose at least one clinic in your county."),
+    Reason.WAITLIST_BAD_WISHES: N_(
+        "Please check the weekdays, the times of day and the notice you need."),
+    Reason.OFFER_ENDED: N_(
+        "This time has been taken or the offer has ended. You keep the appointment you have."),
 }
 
 WARNING_TEXT: dict[str, str] = {

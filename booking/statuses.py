@@ -78,3 +78,36 @@ class ConfidentialAddress(StrEnum):
     NONE = "none"
     CONFIDENTIAL = "fortrolig"
     STRICTLY_CONFIDENTIAL = "strengt_fortrolig"
+
+
+class WaitlistStatus(StrEnum):
+    """A waitlist entry (``booking.waitlist``)."""
+
+    WAITING = "waiting"  # offers may come
+    WITHDRAWN = "withdrawn"  # the patient (or the clinic) took it back
+    FULFILLED = "fulfilled"  # an offer was accepted: the appointment moved earlier
+    ENDED = "ended"  # the appointment was cancelled, moved otherwise, or has passed
+
+
+class RoundStatus(StrEnum):
+    """A freed slot's refill round (``booking.refill``)."""
+
+    OPEN = "open"  # waves go on
+    FILLED = "filled"  # someone has the slot (an accepted offer, or booked otherwise)
+    EXHAUSTED = "exhausted"  # nobody (more) waiting fits it
+    TOO_LATE = "too_late"  # the slot is too close now to offer
+
+
+class OfferStatus(StrEnum):
+    """One offer of a freed slot to one waiting patient (``booking.refill``)."""
+
+    OFFERED = "offered"  # open until ``expires_at``
+    ACCEPTED = "accepted"  # this patient got the slot
+    TAKEN = "taken"  # someone else got it first; the patient keeps their time
+    EXPIRED = "expired"  # the wave ended without an answer from this patient
+    WITHDRAWN = "withdrawn"  # the patient's appointment or wish changed meanwhile
+
+
+#: Offers that can no longer be accepted.
+OFFER_CLOSED = frozenset({OfferStatus.ACCEPTED, OfferStatus.TAKEN, OfferStatus.EXPIRED,
+                          OfferStatus.WITHDRAWN})

@@ -73,6 +73,13 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "TWILIO_FROM": ("unset", "the sending number, when no messaging service is set"),
     "TWILIO_API_URL": ("`https://api.twilio.com`",
                        "Twilio's API address (a local fake in tests)"),
+    "REFILL_OFFER_MINUTES": ("30", "how long an offer of freed time stands and the slot is "
+                             "held for it; then the next wave (README: Cancelled time refilled)"),
+    "REFILL_WAVE_SIZE": ("3", "how many people on the waitlist one wave offers a freed slot to"),
+    "REFILL_MIN_LEAD_HOURS": ("24", "only slots freed at least this many hours before they "
+                              "start are offered to the waitlist"),
+    "REFILL_CHILDREN_FIRST": ("on", "children's recalls (clinic-issued appointments of "
+                              "under-18s) are offered freed time before everyone else"),
     "NOTIFICATION_RETENTION_DAYS": ("7", "days before message text and phone numbers are "
                                     "removed from sent notifications (counts are kept)"),
     "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
@@ -207,6 +214,11 @@ class NotificationSettings:
     helsenorge_scope: str | None
     helsenorge_org_number: str | None
     helsenorge_service_category: str | None
+    # Freed time offered to the waitlist (``REFILL_*``).
+    refill_offer_minutes: int = 30
+    refill_wave_size: int = 3
+    refill_min_lead_hours: int = 24
+    refill_children_first: bool = True
 
     @property
     def krr_configured(self) -> bool:
@@ -285,6 +297,11 @@ class Settings:
     # The support console and county administrators.
     bulk_resend_max: int = 1000
     access_review_window_days: int = 90
+    # Freed time offered to the waitlist (booking.refill).
+    refill_offer_minutes: int = 30
+    refill_wave_size: int = 3
+    refill_min_lead_hours: int = 24
+    refill_children_first: bool = True
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -329,6 +346,10 @@ class Settings:
             helsenorge_scope=self.helsenorge_scope,
             helsenorge_org_number=self.helsenorge_org_number,
             helsenorge_service_category=self.helsenorge_service_category,
+            refill_offer_minutes=self.refill_offer_minutes,
+            refill_wave_size=self.refill_wave_size,
+            refill_min_lead_hours=self.refill_min_lead_hours,
+            refill_children_first=self.refill_children_first,
         )
 
     @property
@@ -432,6 +453,10 @@ class Settings:
             sms_price_per_segment_ore=_whole(env_map, "SMS_PRICE_PER_SEGMENT_ORE", 60),
             bulk_resend_max=_whole(env_map, "BULK_RESEND_MAX", 1000),
             access_review_window_days=_whole(env_map, "ACCESS_REVIEW_WINDOW_DAYS", 90),
+            refill_offer_minutes=_whole(env_map, "REFILL_OFFER_MINUTES", 30),
+            refill_wave_size=_whole(env_map, "REFILL_WAVE_SIZE", 3),
+            refill_min_lead_hours=_whole(env_map, "REFILL_MIN_LEAD_HOURS", 24),
+            refill_children_first=_flag(env_map.get("REFILL_CHILDREN_FIRST"), default=True),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -461,6 +486,10 @@ class Settings:
                                 "DATABASE_MAX_OVERFLOW not negative")
         if self.database_pool_timeout <= 0:
             raise SettingsError("DATABASE_POOL_TIMEOUT must be positive")
+        if self.refill_offer_minutes < 1 or self.refill_wave_size < 1:
+            raise SettingsError("REFILL_OFFER_MINUTES and REFILL_WAVE_SIZE must be at least 1")
+        if self.refill_min_lead_hours < 0:
+            raise SettingsError("REFILL_MIN_LEAD_HOURS must not be negative")
         for name, rule in (("LOGIN_RATE_LIMIT", self.login_rate_limit),
                            ("LOGIN_SESSION_RATE_LIMIT", self.login_session_rate_limit),
                            ("HOLD_RATE_LIMIT", self.hold_rate_limit)):

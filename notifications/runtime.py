@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from booking.refill import RefillPolicy
 from core.db import Database, utcnow
 from notifications.channels.base import SmsChannel
 from notifications.helsenorge_sync import HelsenorgeSync
@@ -38,6 +39,8 @@ class DeliveryConfig:
     #: (``SMS_PER_NUMBER_PER_DAY``).
     daily_cap: int = 10
     batch: int = 1000
+    #: Freed time offered to people waiting (``REFILL_*``, ``booking.refill``).
+    refill: RefillPolicy = field(default_factory=RefillPolicy)
 
 
 class JobQueue(Protocol):

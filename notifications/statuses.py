@@ -80,6 +80,18 @@ class Purpose(StrEnum):
     #: A one-time code to a mobile number the patient entered on the profile
     #: (``notifications.number_check``); about no appointment.
     NUMBER_CHECK = "number_check"
+    #: Freed time offered to a patient on the waitlist (``notifications.refill``);
+    #: ``offset_minutes`` carries the offer's id, so each offer is one row per recipient.
+    REFILL_OFFER = "refill_offer"
+    #: The offered time went to someone else: the patient keeps their time.
+    REFILL_TAKEN = "refill_taken"
+
+
+#: Purposes with wordings of their own (not ``templates.WORDINGS``).
+OWN_WORDING: Final = frozenset({Purpose.NUMBER_CHECK, Purpose.REFILL_OFFER,
+                                Purpose.REFILL_TAKEN})
+#: Purposes whose row names a refill offer in ``offset_minutes``.
+REFILL_PURPOSES: Final = frozenset({Purpose.REFILL_OFFER, Purpose.REFILL_TAKEN})
 
 
 class Channel(StrEnum):

@@ -97,6 +97,8 @@ MESSAGE_PURPOSE_TEXT: Final[dict[str, str]] = {
     Purpose.CHANGE: N_("changed appointment"),
     Purpose.CANCELLATION: N_("cancellation"),
     Purpose.REMINDER: N_("reminder"),
+    Purpose.REFILL_OFFER: N_("offer of an earlier time"),
+    Purpose.REFILL_TAKEN: N_("earlier time taken by someone else"),
 }
 
 #: Why a resend (or a number) was refused, in words for support.

@@ -37,9 +37,10 @@ from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
+from booking.refill import RefillPolicy
 from core.db import Database, database_for
 from core.settings import NotificationSettings, Settings
-from notifications import jobs, outbox, previsit_sweep, sweeps
+from notifications import jobs, outbox, previsit_sweep, refill, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
 from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, batched
@@ -155,6 +156,9 @@ JOBS: tuple[JobSpec, ...] = (
     # The audit chains' heads sealed every ten seconds (booking.audit).
     JobSpec(sweeps.seal_audit, "seal_audit", {"second": set(range(5, 60, 10))}, timeout=30,
             max_tries=1),
+    # Freed time offered to the waitlist: an offer goes within seconds of a cancellation.
+    JobSpec(refill.refill_job, "refill", {"second": set(range(1, 60, 5))}, timeout=30,
+            max_tries=1),
     # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
@@ -191,6 +195,10 @@ def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
         retention=timedelta(days=settings.notification_retention_days),
         previsit_retention=timedelta(days=settings.previsit_retention_days),
         daily_cap=settings.sms_per_number_per_day,
+        refill=RefillPolicy(offer_minutes=settings.refill_offer_minutes,
+                            wave_size=settings.refill_wave_size,
+                            min_lead_hours=settings.refill_min_lead_hours,
+                            children_first=settings.refill_children_first),
     )
 
 

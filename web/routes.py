@@ -22,6 +22,7 @@ from web.views import (
     patient,
     previsit,
     profile,
+    refill,
     schedule_admin,
     support,
 )
@@ -53,6 +54,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/metrics", metrics.metrics_endpoint, name="metrics"),
         *([Route("/dev/sms", dev_outbox.dev_sms, name="dev_sms")] if settings.dev_tools else []),
         *patient.routes(),
+        *refill.routes(),
         *booking.routes(),
         *profile.routes(),
         *info.routes(),
