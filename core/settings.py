@@ -128,6 +128,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                         "picker) per person acting"),
     "SMS_PER_NUMBER_PER_DAY": ("10", "text messages sent to one mobile number in 24 hours; "
                                "more are cancelled with the reason"),
+    "SMS_REPLY_ANSWERS_PER_DAY": ("5", "answers to text messages from one mobile number in 24 "
+                                  "hours; further replies are stored and acted on, unanswered"),
     "METRICS_NETWORKS": ("`127.0.0.0/8,::1/128` outside production, none in production",
                          "networks (CIDR, comma-separated) whose clients may read `/metrics`"),
     "METRICS_TOKEN": ("unset", "a bearer token that opens `/metrics` from anywhere; production "
@@ -175,6 +177,8 @@ class NotificationSettings:
     worker_metrics_port: int | None
     #: Texts handed over to one number in 24 hours (``SMS_PER_NUMBER_PER_DAY``).
     sms_per_number_per_day: int
+    #: Answers to replies from one number in 24 hours (``SMS_REPLY_ANSWERS_PER_DAY``).
+    sms_reply_answers_per_day: int
     # Twilio; no account = the local outbox.
     twilio_account_sid: str | None
     twilio_auth_token: str | None = field(repr=False)
@@ -267,6 +271,7 @@ class Settings:
     login_session_rate_limit: str = "5/minute;30/hour"
     hold_rate_limit: str = "10/minute;60/hour"
     sms_per_number_per_day: int = 10
+    sms_reply_answers_per_day: int = 5
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -294,6 +299,7 @@ class Settings:
             notification_retention_days=self.notification_retention_days,
             worker_metrics_port=self.worker_metrics_port,
             sms_per_number_per_day=self.sms_per_number_per_day,
+            sms_reply_answers_per_day=self.sms_reply_answers_per_day,
             twilio_account_sid=self.twilio_account_sid,
             twilio_auth_token=self.twilio_auth_token,
             twilio_messaging_service_sid=self.twilio_messaging_service_sid,
@@ -409,6 +415,7 @@ class Settings:
             or cls.login_session_rate_limit,
             hold_rate_limit=env_map.get("HOLD_RATE_LIMIT") or cls.hold_rate_limit,
             sms_per_number_per_day=_whole(env_map, "SMS_PER_NUMBER_PER_DAY", 10),
+            sms_reply_answers_per_day=_whole(env_map, "SMS_REPLY_ANSWERS_PER_DAY", 5),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -448,6 +455,8 @@ class Settings:
                                     f"not {rule!r}") from None
         if self.sms_per_number_per_day < 1:
             raise SettingsError("SMS_PER_NUMBER_PER_DAY must be at least 1")
+        if self.sms_reply_answers_per_day < 0:
+            raise SettingsError("SMS_REPLY_ANSWERS_PER_DAY must be 0 or more")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

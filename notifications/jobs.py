@@ -28,6 +28,7 @@ from notifications.delivery import deliver_sms
 from notifications.delivery_batch import batchable, deliver_sms_batch
 from notifications.helsenorge_delivery import deliver_to_helsenorge
 from notifications.receipts import apply_receipt_now
+from notifications.reply_actions import handle_reply as handle_reply_now
 from notifications.runtime import Runtime, runtime_of
 from notifications.statuses import Channel
 from notifications.transitions import Snapshot, not_ready, read_snapshot, read_snapshots
@@ -40,6 +41,7 @@ DELIVER_BATCH = "deliver_batch"
 #: Rows per :func:`deliver_batch` job.
 BATCH_SIZE = 50
 APPLY_RECEIPT = "apply_receipt"
+HANDLE_REPLY = "handle_reply"
 
 #: Channel -> how one due, unclaimed row of it is handed over.
 CHANNELS: dict[str, Callable[[Runtime, Snapshot, datetime], Awaitable[str]]] = {
@@ -110,9 +112,18 @@ async def apply_receipt(ctx: dict[str, Any], receipt_id: int) -> str:
     return await apply_receipt_now(runtime.db, receipt_id, runtime.clock())
 
 
+async def handle_reply(ctx: dict[str, Any], inbound_id: int) -> str:
+    """arq job: act on one text someone sent us, and answer it
+    (``reply_actions.handle_reply``). The argument is the stored row's id:
+    never a number, a body or an identity number."""
+    runtime = runtime_of(ctx)
+    return await handle_reply_now(runtime, inbound_id)
+
+
 #: Every queued job the worker must know: name -> coroutine (see ``notifications.worker``).
 JOB_FUNCTIONS: dict[str, Callable[..., Any]] = {
     DELIVER: deliver_notification,
     DELIVER_BATCH: deliver_batch,
     APPLY_RECEIPT: apply_receipt,
+    HANDLE_REPLY: handle_reply,
 }

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from booking.relations import RelationsSource
 from core.db import Database, utcnow
 from notifications.channels.base import SmsChannel
 from notifications.helsenorge_sync import HelsenorgeSync
@@ -36,6 +37,10 @@ class DeliveryConfig:
     #: (``SMS_PER_NUMBER_PER_DAY``).
     daily_cap: int = 10
     batch: int = 1000
+    #: Answers to replies from one number in 24 hours (``SMS_REPLY_ANSWERS_PER_DAY``).
+    reply_answers_per_day: int = 5
+    #: Our own sending numbers: a text from one of them is never answered.
+    own_numbers: frozenset[str] = frozenset()
 
 
 class JobQueue(Protocol):
@@ -46,6 +51,10 @@ class JobQueue(Protocol):
         ...
 
     async def enqueue_receipts(self, receipt_ids: Sequence[int]) -> int: ...
+
+    async def enqueue_replies(self, inbound_ids: Sequence[int]) -> int:
+        """Texts people sent us (``inbound_sms`` ids) to act on and answer."""
+        ...
 
 
 @dataclass
@@ -60,6 +69,9 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: Appointments to Helsenorge (``helsenorge_sync``); None: its rows are cancelled.
     helsenorge: HelsenorgeSync | None = None
+    #: Whose children a guardian may act for (replies by SMS); None: the
+    #: local guardianships (``booking.relations.LocalRelations``).
+    relations: RelationsSource | None = None
 
 
 def runtime_of(ctx: Mapping[str, Any]) -> Runtime:
