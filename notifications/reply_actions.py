@@ -599,6 +599,9 @@ async def _answered(runtime: Runtime, sender: Sender, outcome: ReplyOutcome, ans
     """Write ``answer`` to the sender as an outbox row (with its numbered
     lines), unless the number had its answers for today."""
     async with runtime.db.write() as session:
+        # One answer at a time per person: the count below stays true.
+        await session.execute(select(Patient.id).where(Patient.id == sender.owner_id)
+                              .with_for_update())
         if await answers_today(session, sender.e164, now) >= \
                 runtime.config.reply_answers_per_day:
             log.info("sms_reply_answer_limited", inbound_id=sender.inbound_id)
