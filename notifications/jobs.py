@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import structlog
 
+from notifications.confirm_requests import ask_guardian
 from notifications.delivery import deliver_sms
 from notifications.delivery_batch import batchable, deliver_sms_batch
 from notifications.helsenorge_delivery import deliver_to_helsenorge
@@ -42,6 +43,7 @@ DELIVER_BATCH = "deliver_batch"
 BATCH_SIZE = 50
 APPLY_RECEIPT = "apply_receipt"
 HANDLE_REPLY = "handle_reply"
+ASK_TO_CONFIRM = "ask_to_confirm"
 
 #: Channel -> how one due, unclaimed row of it is handed over.
 CHANNELS: dict[str, Callable[[Runtime, Snapshot, datetime], Awaitable[str]]] = {
@@ -120,10 +122,18 @@ async def handle_reply(ctx: dict[str, Any], inbound_id: int) -> str:
     return await handle_reply_now(runtime, inbound_id)
 
 
+async def ask_to_confirm(ctx: dict[str, Any], guardian_id: int) -> int | None:
+    """arq job: one numbered text asking a guardian to confirm several
+    children's appointments (``confirm_requests.ask_guardian``)."""
+    runtime = runtime_of(ctx)
+    return await ask_guardian(runtime, guardian_id, runtime.clock())
+
+
 #: Every queued job the worker must know: name -> coroutine (see ``notifications.worker``).
 JOB_FUNCTIONS: dict[str, Callable[..., Any]] = {
     DELIVER: deliver_notification,
     DELIVER_BATCH: deliver_batch,
     APPLY_RECEIPT: apply_receipt,
     HANDLE_REPLY: handle_reply,
+    ASK_TO_CONFIRM: ask_to_confirm,
 }

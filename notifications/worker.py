@@ -42,7 +42,14 @@ from core.settings import NotificationSettings, Settings
 from notifications import jobs, outbox, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
-from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, HANDLE_REPLY, batched
+from notifications.jobs import (
+    APPLY_RECEIPT,
+    ASK_TO_CONFIRM,
+    DELIVER,
+    DELIVER_BATCH,
+    HANDLE_REPLY,
+    batched,
+)
 from notifications.runtime import DeliveryConfig, JobQueue, Runtime
 from notifications.schedule import OSLO
 from notifications.templates import link_key
@@ -155,6 +162,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(_retry_on_outage(jobs.apply_receipt), APPLY_RECEIPT),
     # At most once (the reply is marked taken first): no retries.
     JobSpec(jobs.handle_reply, HANDLE_REPLY, max_tries=1),
+    JobSpec(_retry_on_outage(jobs.ask_to_confirm), ASK_TO_CONFIRM),
     JobSpec(sweeps.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
             max_tries=1),
     JobSpec(sweeps.sweep_stuck_created, "sweep_stuck_created",

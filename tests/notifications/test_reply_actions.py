@@ -422,3 +422,23 @@ def test_the_reply_job_takes_an_id_only():
 
     inspect.signature(jobs.handle_reply).bind({}, 1)
     assert outbox.answering  # the hook the answers use
+
+
+async def test_one_numbered_request_to_a_guardian_and_replies_by_number(phone):
+    from notifications.confirm_requests import ask_guardian
+
+    _, guardian, _, (emma_time, jonas_time) = await siblings(phone)
+    asked = await ask_guardian(phone.runtime, guardian.id, phone.clock.now)
+    assert asked is not None
+    assert await ask_guardian(phone.runtime, guardian.id, phone.clock.now) is None  # once
+    await jobs.deliver(phone.runtime, asked)
+    [request] = [m.body for m in phone.sms.messages if m.notification_id == asked]
+    assert "1) Emma, " in request and "2) Jonas, " in request
+    assert request.endswith("Svar JA 1 for Emma, JA 2 for Jonas, JA for begge.")
+    await phone.text("JA 2", sender=GUARDIAN_MOBILE)
+    await phone.work()
+    assert (await appointment(phone.db, emma_time.id)).status == "booked"
+    assert (await appointment(phone.db, jonas_time.id)).status == "confirmed"
+    await phone.text("ja 1", sender=GUARDIAN_MOBILE)
+    await phone.work()
+    assert (await appointment(phone.db, emma_time.id)).status == "confirmed"
