@@ -15,10 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from booking import audit
-from notifications.models import InboundSms, Notification, NotificationReceipt
+from notifications.models import (
+    InboundSms,
+    Notification,
+    NotificationReceipt,
+    SmsReplyChoice,
+)
 from notifications.runtime import Runtime, runtime_of
 from notifications.statuses import FINAL, NotificationStatus, Reason
 from notifications.transitions import move
@@ -186,6 +191,11 @@ async def purge_after_retention(ctx: dict[str, Any]) -> int:
                 .where(InboundSms.received_at <= cutoff, InboundSms.purged_at.is_(None))
                 .values(body=None, from_e164=None, purged_at=now)
                 .execution_options(synchronize_session=False))
+            # The numbered lists' numbers go with them (a reply reads a list
+            # for a week at most: ``reply_actions.CHOICES_VALID``).
+            await session.execute(delete(SmsReplyChoice)
+                                  .where(SmsReplyChoice.created_at <= cutoff)
+                                  .execution_options(synchronize_session=False))
         purged += len(ids) + int(inbound.rowcount or 0)  # type: ignore[attr-defined]
         if len(ids) < runtime.config.batch:
             break

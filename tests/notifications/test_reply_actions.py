@@ -303,6 +303,16 @@ async def test_a_guardian_chooses_a_child_by_number(phone):
             select(AuditEntry.actor_id, AuditEntry.on_behalf_of_id)
             .where(AuditEntry.action == "appointment.cancel"))).all()
     assert audit == [(f"patient:{guardian.id}", emma_time.patient_id)]
+    # Support sees what the text did on Emma's appointment (never its words or number).
+    from booking.statuses import ActorKind
+    from notifications.support import timeline
+
+    staff = Actor(ActorKind.SUPPORT, "support:anne",
+                  clinic_ids=frozenset({emma_time.clinic_id}))
+    lines = await timeline(phone.db, staff, emma_time.patient_id)
+    [line] = [a for a in lines.appointments if a.id == emma_time.id]
+    assert [r.outcome_text for r in line.replies] == [
+        "Cancelled the appointment by text message."]
 
 
 async def test_one_numbered_message_and_ja_for_both(phone):
