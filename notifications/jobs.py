@@ -119,7 +119,11 @@ async def handle_reply(ctx: dict[str, Any], inbound_id: int) -> str:
     (``reply_actions.handle_reply``). The argument is the stored row's id:
     never a number, a body or an identity number."""
     runtime = runtime_of(ctx)
-    return await handle_reply_now(runtime, inbound_id)
+
+    async def hand_over(notification_id: int) -> str:
+        return await deliver(runtime, notification_id)
+
+    return await handle_reply_now(runtime, inbound_id, hand_over)
 
 
 async def ask_to_confirm(ctx: dict[str, Any], guardian_id: int) -> int | None:

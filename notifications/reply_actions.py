@@ -34,8 +34,9 @@ numbered list to choose from. Four digits are an offer's code, not a line.
   check-in and the offers modules register there); unanswered without one.
 
 **Answers.** Each is an outbox row (``Purpose.REPLY``) with its words and
-number settled here, sent by the usual worker at any hour (the person just
-wrote to us) and put on the queue at once. The booking's own notice to the
+number settled here, sent at any hour (the person just wrote to us) by the
+usual delivery (``jobs.deliver``, with all its guards), run by the same job
+right away; if that fails the row is queued like any other. The booking's own notice to the
 person (the cancellation or change notice) is left out
 (``outbox.answering``). Never a loop: a text from our own number is
 ignored, a reply not understood right after a help answer gets no second
@@ -162,9 +163,13 @@ class Result:
 
 # --- the job ------------------------------------------------------------------
 
-async def handle_reply(runtime: Runtime, inbound_id: int) -> str:
+async def handle_reply(runtime: Runtime, inbound_id: int,
+                       hand_over: Callable[[int], Awaitable[str]] | None = None) -> str:
     """Act on one stored reply and answer it; returns the outcome (or
-    ``handled`` if it was taken before)."""
+    ``handled`` if it was taken before). ``hand_over`` hands the answer to
+    the provider at once (``jobs.deliver``, with all its guards); without
+    it, or if it fails, the answer is queued (and ``enqueue_due`` finds it
+    in any case)."""
     now = runtime.clock()
     async with runtime.db.write() as session:
         inbound = (await session.execute(
@@ -185,16 +190,29 @@ async def handle_reply(runtime: Runtime, inbound_id: int) -> str:
                     appointment_id=result.appointment_id, outcome=result.outcome,
                     answer_id=result.answer_id)
             .execution_options(synchronize_session=False))
-    if result.answer_id is not None and runtime.queue is not None:
-        try:
-            await runtime.queue.enqueue_deliveries([(result.answer_id, 0)])
-        except Exception as exc:  # enqueue_due finds the row anyway
-            log.warning("sms_answer_enqueue_failed", error=type(exc).__name__)
+    if result.answer_id is not None:
+        await _send_answer(runtime, result.answer_id, hand_over)
     log.info("sms_reply_handled", inbound_id=inbound_id,
              intent=reply.intent.value if reply.intent else None, typo=reply.typo,
              outcome=result.outcome.value, owner_id=result.owner_id,
              appointment_id=result.appointment_id, answer_id=result.answer_id)
     return result.outcome.value
+
+
+async def _send_answer(runtime: Runtime, answer_id: int,
+                       hand_over: Callable[[int], Awaitable[str]] | None) -> None:
+    if hand_over is not None:
+        try:
+            await hand_over(answer_id)
+            return
+        except Exception as exc:
+            log.warning("sms_answer_hand_over_failed", answer_id=answer_id,
+                        error=type(exc).__name__)
+    if runtime.queue is not None:
+        try:
+            await runtime.queue.enqueue_deliveries([(answer_id, 0)])
+        except Exception as exc:  # enqueue_due finds the row anyway
+            log.warning("sms_answer_enqueue_failed", error=type(exc).__name__)
 
 
 async def act(runtime: Runtime, inbound_id: int, reply: Reply, e164: str | None,
