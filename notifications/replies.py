@@ -19,7 +19,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -73,6 +73,8 @@ class Keyword:
 class Vocabulary:
     keywords: tuple[Keyword, ...]
     precedence: tuple[Intent, ...]
+    #: Intents whose keyword must begin the reply.
+    at_start: frozenset[Intent]
     negations: frozenset[str]
     never_typos: frozenset[str]
 
@@ -104,6 +106,7 @@ def load(data: Mapping[str, Any]) -> Vocabulary:
     return Vocabulary(
         keywords=tuple(keywords),
         precedence=tuple(Intent(i) for i in data["precedence"]),
+        at_start=frozenset(Intent(i) for i in data.get("at_start", ())),
         negations=frozenset(fold(w) for words in data["negations"].values() for w in words),
         never_typos=frozenset(fold(w) for w in data.get("never_typos", ())))
 
@@ -130,7 +133,19 @@ def _phrase_typos(words: Sequence[str], keyword: Keyword, vocab: Vocabulary) -> 
     """Typos of the best match of ``keyword`` in ``words`` (None: no match).
 
     One word: exactly anywhere, or with a typo as the first word. Several:
-    in order with anything between, one typo in all."""
+    in order with anything between, one typo in all. An intent of
+    ``at_start``: its first word must be the reply's first."""
+    if keyword.intent in vocab.at_start:
+        if not words:
+            return None
+        first = _word_typos(words[0], keyword.words[0], vocab)
+        if first is None:
+            return None
+        if len(keyword.words) == 1:
+            return first
+        rest = Keyword(keyword.intent, keyword.language, keyword.text, keyword.words[1:])
+        others = _phrase_typos(words[1:], rest, replace(vocab, at_start=frozenset()))
+        return None if others is None or first + others > 1 else first + others
     if len(keyword.words) == 1:
         target = keyword.words[0]
         if target in words:

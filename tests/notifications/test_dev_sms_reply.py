@@ -87,3 +87,22 @@ async def test_the_development_key_is_not_accepted_in_production(db):
     assert inbound_auth_token(Settings()) == DEV_AUTH_TOKEN
     assert inbound_auth_token(Settings(twilio_auth_token="real")) == "real"
     assert inbound_auth_token(Settings(env="production", secret_key="x" * 40)) == ""
+
+
+async def test_the_whole_app_serves_the_dev_reply(db):
+    from tests.apps import SAME_ORIGIN, make_app
+
+    world = await world_with_phones(db)
+    booked = (await book_adult(db, world)).appointment
+    await helsenorge_went(db, EARLY)
+    runtime = make_runtime(db, MemorySms(), Clock(EARLY))
+    [confirmation] = await rows(db, appointment_id=booked.id, purpose="confirmation")
+    await jobs.deliver(runtime, confirmation.id)
+    app = make_app(db)
+    async with client_for(app, app.state.settings.public_url) as client:
+        response = await client.post("/dev/sms/reply", headers=SAME_ORIGIN,
+                                     data={"n": str(confirmation.id), "body": "Avbestill"})
+    assert response.status_code == 303
+    async with db.read() as session:
+        [stored] = (await session.execute(select(InboundSms))).scalars().all()
+    assert await jobs.handle_reply({"runtime": runtime}, stored.id) == "cancelled"

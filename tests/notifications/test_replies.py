@@ -9,6 +9,8 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.i18n import catalog
 from notifications.replies import DATA_FILE, Intent, Reply, fold, load, parse
@@ -150,3 +152,31 @@ def test_a_siblings_request_fits_two_segments(language):
                     list=describe(items, language, numbered=True),
                     choices=choices("word_confirm", ["Emma", "Jonas"], language, everyone=True))
     assert count_segments(answer.body).segments <= 2, answer.body
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_any_text_is_parsed_without_error(text):
+    found = parse(text)
+    assert found.intent is None or isinstance(found.intent, Intent)
+    assert found.number is None or 0 <= found.number < 10**6
+
+
+@given(st.sampled_from(KEYWORDS), st.text(alphabet=" .,!?", max_size=5),
+       st.integers(min_value=1, max_value=9))
+@settings(max_examples=200, deadline=None)
+def test_a_keyword_with_punctuation_and_a_number(keyword, noise, number):
+    _, intent, text = keyword
+    found = parse(f"{noise}{text.upper()}{noise} {number}{noise}")
+    assert (found.intent, found.number) == (Intent(intent), number)
+
+
+@pytest.mark.parametrize(("said", "intent"), [
+    ("Stopp takk", Intent.STOP),
+    ("Ikke stopp å sende", None),  # STOP counts only at the start, like Twilio's
+    ("Hei, her er Kari. Jeg kommer", Intent.CONFIRM),  # "her" is no check-in here
+    ("Ja, jeg er her", Intent.CONFIRM),
+    ("Jeg er her", Intent.CHECKIN),
+])
+def test_some_intents_count_only_at_the_start(said, intent):
+    assert parse(said).intent == intent
