@@ -452,3 +452,28 @@ async def test_one_numbered_request_to_a_guardian_and_replies_by_number(phone):
     await phone.text("ja 1", sender=GUARDIAN_MOBILE)
     await phone.work()
     assert (await appointment(phone.db, emma_time.id)).status == "confirmed"
+
+
+async def test_representation_is_judged_on_the_day_of_the_reply(phone):
+    """A guardian told about a 15-year-old's appointment replies after the
+    young person turned 16: the guardian may no longer act for them."""
+    world = await world_with_phones(phone.db)
+    birthday = (EARLY + timedelta(days=1)).date()
+    async with phone.db.write() as s:
+        guardian = await f.patient(s, birth_date=date(1980, 1, 1), mobile=GUARDIAN_MOBILE)
+        young = await f.patient(s, birth_date=birthday.replace(year=birthday.year - 16),
+                                given_name="Sara")
+        await f.guardianship(s, guardian, young)
+    staff = Actor.staff("s1", {world.clinic.id})
+    booked = (await service.book(phone.db, staff, patient_id=young.id,
+                                 slot_id=world.slots[0].id,
+                                 appointment_type_id=world.child_exam.id, clinic_issued=True,
+                                 now=EARLY)).appointment
+    await told(phone, booked.id)
+    assert GUARDIAN_MOBILE in {m.to_e164 for m in phone.sms.messages}
+    phone.clock.now = EARLY + timedelta(days=1, hours=2)  # the 16th birthday
+    await phone.text("JA", sender=GUARDIAN_MOBILE)
+    await phone.work()
+    assert (await appointment(phone.db, booked.id)).status == "booked"
+    [stored] = await inbound_rows(phone.db)
+    assert stored.outcome == "help" and stored.owner_id == guardian.id
