@@ -50,7 +50,7 @@ A reply is handled at most once: the job marks it taken before acting.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -158,7 +158,6 @@ class Result:
     owner_id: int | None = None
     appointment_id: int | None = None
     answer_id: int | None = None
-    extra: dict[str, int] = field(default_factory=dict)
 
 
 # --- the job ------------------------------------------------------------------
@@ -181,7 +180,12 @@ async def handle_reply(runtime: Runtime, inbound_id: int,
         inbound.handled_at = now
         body, e164, to_number = inbound.body or "", inbound.from_e164, inbound.to_number
     reply = parse(body)
-    result = await act(runtime, inbound_id, reply, e164, to_number, now)
+    try:
+        result = await act(runtime, inbound_id, reply, e164, to_number, now)
+    except Exception as exc:  # taken once: say so, never act twice
+        log.error("sms_reply_failed", inbound_id=inbound_id, error=type(exc).__name__,
+                  exc_info=True)
+        result = Result(ReplyOutcome.FAILED)
     async with runtime.db.write() as session:
         await session.execute(
             update(InboundSms).where(InboundSms.id == inbound_id)

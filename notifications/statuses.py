@@ -149,6 +149,7 @@ class ReplyOutcome(StrEnum):
     UNKNOWN_NUMBER = "unknown_number"  # nobody we know has this number: no answer
     LIMITED = "limited"  # the number had its answers for today: no answer
     OWN = "own"  # from our own number (an answer of ours coming back): ignored
+    FAILED = "failed"  # acting on it failed (logged); it is not tried again
 
 
 class ReceiptOutcome(StrEnum):

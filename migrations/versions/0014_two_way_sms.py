@@ -24,7 +24,7 @@ APPOINTMENT_AFTER = ("(appointment_id IS NULL) = "
                      "(purpose IN ('number_check', 'reply', 'confirm_request'))")
 OUTCOMES = ("outcome IN ('confirmed', 'cancelled', 'change_link', 'refused', 'choose', "
             "'help', 'silent', 'stopped', 'started', 'checkin', 'code', 'unknown_number', "
-            "'limited', 'own')")
+            "'limited', 'own', 'failed')")
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 

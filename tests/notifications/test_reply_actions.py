@@ -477,3 +477,21 @@ async def test_representation_is_judged_on_the_day_of_the_reply(phone):
     assert (await appointment(phone.db, booked.id)).status == "booked"
     [stored] = await inbound_rows(phone.db)
     assert stored.outcome == "help" and stored.owner_id == guardian.id
+
+
+async def test_a_reply_that_fails_is_recorded_and_never_acted_on_twice(phone, monkeypatch):
+    from notifications import reply_actions
+
+    _, booked = await booked_adult(phone)
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(reply_actions, "owner_of", broken)
+    await phone.text("JA")
+    await phone.work()
+    monkeypatch.undo()
+    [stored] = await inbound_rows(phone.db)
+    assert stored.outcome == "failed" and stored.handled_at is not None
+    assert await jobs.handle_reply({"runtime": phone.runtime}, stored.id) == "handled"
+    assert (await appointment(phone.db, booked.id)).status == "booked"
