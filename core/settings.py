@@ -144,6 +144,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "ACCESS_REVIEW_WINDOW_DAYS": ("90", "a staff look-up of a patient goes on the access "
                                   "review when the patient had no appointment at the staff "
                                   "member's clinics this many days before or after it"),
+    "SMS_REPLY_ANSWERS_PER_DAY": ("5", "answers to text messages from one mobile number in 24 "
+                                  "hours; further replies are stored and acted on, unanswered"),
     "METRICS_NETWORKS": ("`127.0.0.0/8,::1/128` outside production, none in production",
                          "networks (CIDR, comma-separated) whose clients may read `/metrics`"),
     "METRICS_TOKEN": ("unset", "a bearer token that opens `/metrics` from anywhere; production "
@@ -193,6 +195,8 @@ class NotificationSettings:
     worker_metrics_port: int | None
     #: Texts handed over to one number in 24 hours (``SMS_PER_NUMBER_PER_DAY``).
     sms_per_number_per_day: int
+    #: Answers to replies from one number in 24 hours (``SMS_REPLY_ANSWERS_PER_DAY``).
+    sms_reply_answers_per_day: int
     # Twilio; no account = the local outbox.
     twilio_account_sid: str | None
     twilio_auth_token: str | None = field(repr=False)
@@ -302,6 +306,7 @@ class Settings:
     refill_wave_size: int = 3
     refill_min_lead_hours: int = 24
     refill_children_first: bool = True
+    sms_reply_answers_per_day: int = 5
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -330,6 +335,7 @@ class Settings:
             previsit_retention_days=self.previsit_retention_days,
             worker_metrics_port=self.worker_metrics_port,
             sms_per_number_per_day=self.sms_per_number_per_day,
+            sms_reply_answers_per_day=self.sms_reply_answers_per_day,
             twilio_account_sid=self.twilio_account_sid,
             twilio_auth_token=self.twilio_auth_token,
             twilio_messaging_service_sid=self.twilio_messaging_service_sid,
@@ -457,6 +463,7 @@ class Settings:
             refill_wave_size=_whole(env_map, "REFILL_WAVE_SIZE", 3),
             refill_min_lead_hours=_whole(env_map, "REFILL_MIN_LEAD_HOURS", 24),
             refill_children_first=_flag(env_map.get("REFILL_CHILDREN_FIRST"), default=True),
+            sms_reply_answers_per_day=_whole(env_map, "SMS_REPLY_ANSWERS_PER_DAY", 5),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -508,6 +515,8 @@ class Settings:
             raise SettingsError("BULK_RESEND_MAX must be at least 1")
         if self.access_review_window_days < 1:
             raise SettingsError("ACCESS_REVIEW_WINDOW_DAYS must be at least 1")
+        if self.sms_reply_answers_per_day < 0:
+            raise SettingsError("SMS_REPLY_ANSWERS_PER_DAY must be 0 or more")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

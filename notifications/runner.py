@@ -49,6 +49,7 @@ class InProcessRunner:
         # outbox rows are); lost on exit, found again by the next pass anywhere.
         self._deliveries: dict[int, None] = {}
         self._receipts: dict[int, None] = {}
+        self._replies: dict[int, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -69,6 +70,13 @@ class InProcessRunner:
         if len(self._receipts) > before:
             self._wake.set()
         return len(self._receipts) - before
+
+    async def enqueue_replies(self, inbound_ids: Sequence[int]) -> int:
+        before = len(self._replies)
+        self._replies.update((iid, None) for iid in inbound_ids)
+        if len(self._replies) > before:
+            self._wake.set()
+        return len(self._replies) - before
 
     # -- waking --------------------------------------------------------------
 
@@ -143,6 +151,10 @@ class InProcessRunner:
         for receipt_id in receipts:
             await self._guard("apply_receipt", lambda r=receipt_id: jobs.apply_receipt(
                 self.ctx, r))  # type: ignore[misc]
+        replies, self._replies = list(self._replies), {}
+        for inbound_id in replies:
+            await self._guard("handle_reply", lambda i=inbound_id: jobs.handle_reply(
+                self.ctx, i))  # type: ignore[misc]
         deliveries, self._deliveries = list(self._deliveries), {}
         semaphore = asyncio.Semaphore(self.concurrency)
 

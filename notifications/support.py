@@ -35,7 +35,7 @@ from core.db import Database, utcnow
 from core.identity import IdentityVault
 from notifications import service
 from notifications.channels.twilio_status import ERROR_CODES
-from notifications.models import Notification, NotificationEvent, SupportCall
+from notifications.models import InboundSms, Notification, NotificationEvent, SupportCall
 from notifications.reason_text import REASON_TEXT
 from notifications.recipients import normalise_mobile
 from notifications.statuses import (
@@ -46,6 +46,7 @@ from notifications.statuses import (
     NotificationStatus,
     Purpose,
     Reason,
+    ReplyOutcome,
 )
 
 log = structlog.get_logger(__name__)
@@ -99,6 +100,15 @@ MESSAGE_PURPOSE_TEXT: Final[dict[str, str]] = {
     Purpose.REMINDER: N_("reminder"),
     Purpose.REFILL_OFFER: N_("offer of an earlier time"),
     Purpose.REFILL_TAKEN: N_("earlier time taken by someone else"),
+}
+
+#: What a text about an appointment did (``inbound_sms.outcome``), for support.
+REPLY_OUTCOME_TEXT: Final[dict[str, str]] = {
+    ReplyOutcome.CONFIRMED: N_("Confirmed the appointment by text message."),
+    ReplyOutcome.CANCELLED: N_("Cancelled the appointment by text message."),
+    ReplyOutcome.CHANGE_LINK: N_("Asked to change: got the link to the change page."),
+    ReplyOutcome.REFUSED: N_("Refused by text message: was told why and given the clinic's "
+                             "phone number."),
 }
 
 #: Why a resend (or a number) was refused, in words for support.
@@ -284,12 +294,26 @@ class MessageLine:
 
 
 @dataclass(frozen=True)
+class ReplyLine:
+    """A text the patient (or a guardian) sent about the appointment: when,
+    and what it did. Never the words or the number."""
+
+    received_at: datetime
+    outcome: str
+
+    @property
+    def outcome_text(self) -> str:
+        return REPLY_OUTCOME_TEXT.get(self.outcome, self.outcome)
+
+
+@dataclass(frozen=True)
 class AppointmentLine:
     id: int
     starts_at: datetime
     clinic_name: str
     status: str
     messages: tuple[MessageLine, ...]
+    replies: tuple[ReplyLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -323,6 +347,17 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
                     .order_by(NotificationEvent.occurred_at, NotificationEvent.id))).scalars():
                 events.setdefault(e.notification_id, []).append(
                     EventLine(e.occurred_at, e.to_status, e.source, e.reason, e.error_code))
+        replies: dict[int, list[ReplyLine]] = {}
+        if ids:
+            for appointment_id, received_at, outcome in (await session.execute(
+                    select(InboundSms.appointment_id, InboundSms.received_at,
+                           InboundSms.outcome)
+                    .where(InboundSms.appointment_id.in_(ids),
+                           InboundSms.outcome.is_not(None))
+                    .order_by(InboundSms.received_at, InboundSms.id))).all():
+                if appointment_id is not None and outcome is not None:
+                    replies.setdefault(appointment_id, []).append(
+                        ReplyLine(received_at, outcome))
     # Selected by appointment: every row here has one.
     lines = [MessageLine(
         id=n.id, appointment_id=n.appointment_id or 0, channel=n.channel, purpose=n.purpose,
@@ -345,7 +380,8 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
                            patient.birth_date),
         mobile_masked=mask(patient.mobile),
         appointments=tuple(AppointmentLine(a.id, a.starts_at, name, a.status,
-                                           tuple(by_appointment.get(a.id, ())))
+                                           tuple(by_appointment.get(a.id, ())),
+                                           tuple(replies.get(a.id, ())))
                            for a, name in appointments),
         messages=tuple(sorted(lines, key=lambda m: (m.created_at, m.id), reverse=True)),
     )

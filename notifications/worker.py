@@ -43,7 +43,14 @@ from core.settings import NotificationSettings, Settings
 from notifications import jobs, outbox, previsit_sweep, refill, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
-from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, batched
+from notifications.jobs import (
+    APPLY_RECEIPT,
+    ASK_TO_CONFIRM,
+    DELIVER,
+    DELIVER_BATCH,
+    HANDLE_REPLY,
+    batched,
+)
 from notifications.runtime import DeliveryConfig, JobQueue, Runtime
 from notifications.schedule import OSLO
 from notifications.templates import link_key
@@ -110,6 +117,13 @@ class ArqQueue:
         return sum(await self._enqueue_all(
             [(APPLY_RECEIPT, rid, self.receipt_job_id(rid)) for rid in receipt_ids]))
 
+    def reply_job_id(self, inbound_id: int) -> str:
+        return f"{self.job_prefix}reply:{inbound_id}"
+
+    async def enqueue_replies(self, inbound_ids: Sequence[int]) -> int:
+        return sum(await self._enqueue_all(
+            [(HANDLE_REPLY, iid, self.reply_job_id(iid)) for iid in inbound_ids]))
+
 
 # --- every job, in one list --------------------------------------------------
 
@@ -147,6 +161,9 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(_retry_on_outage(jobs.deliver_notification), DELIVER),
     JobSpec(_retry_on_outage(jobs.deliver_batch), DELIVER_BATCH),
     JobSpec(_retry_on_outage(jobs.apply_receipt), APPLY_RECEIPT),
+    # At most once (the reply is marked taken first): no retries.
+    JobSpec(jobs.handle_reply, HANDLE_REPLY, max_tries=1),
+    JobSpec(_retry_on_outage(jobs.ask_to_confirm), ASK_TO_CONFIRM),
     JobSpec(sweeps.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
             max_tries=1),
     JobSpec(sweeps.sweep_stuck_created, "sweep_stuck_created",
@@ -199,6 +216,8 @@ def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
                             wave_size=settings.refill_wave_size,
                             min_lead_hours=settings.refill_min_lead_hours,
                             children_first=settings.refill_children_first),
+        reply_answers_per_day=settings.sms_reply_answers_per_day,
+        own_numbers=frozenset(n for n in (settings.twilio_from,) if n),
     )
 
 

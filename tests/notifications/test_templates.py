@@ -102,7 +102,9 @@ FINGERPRINTS = {
 
 
 def test_every_purpose_and_audience_has_wording_in_every_language():
-    # A number check has its own wording (NUMBER_CHECK_WORDING): no appointment.
+    # A number check has its own wording (NUMBER_CHECK_WORDING), and answers
+    # to replies and confirm requests theirs (notifications/reply_texts.py):
+    # about no single appointment.
     assert set(WORDINGS) == {(p, a) for p in Purpose for a in Audience
                              if p not in OWN_WORDING}
     assert {(t.purpose, t.audience, t.language) for t in templates().values()} == set(KEYS)

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.redis
 
 def test_every_job_we_enqueue_is_registered_and_takes_an_id():
     registered = {f.name: f for f in WorkerSettings.functions}
-    assert set(registered) == {jobs.DELIVER, jobs.DELIVER_BATCH, jobs.APPLY_RECEIPT}
+    assert set(registered) == {jobs.DELIVER, jobs.DELIVER_BATCH, jobs.APPLY_RECEIPT,
+                               jobs.HANDLE_REPLY, jobs.ASK_TO_CONFIRM}
     for name, coroutine in jobs.JOB_FUNCTIONS.items():
         assert name in registered
         # (ctx, internal id or ids): nothing else
