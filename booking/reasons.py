@@ -38,6 +38,11 @@ class Reason(StrEnum):
     NOT_YET_STARTED = "not_yet_started"
     NOT_ALLOWED_FOR_ACTOR = "not_allowed_for_actor"
     SAME_SLOT = "same_slot"
+    NOT_TODAY = "not_today"
+    ALREADY_ARRIVED = "already_arrived"
+    ALREADY_ENDED = "already_ended"
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    UNDO_TOO_LATE = "undo_too_late"
 
 
 class Warning(StrEnum):
@@ -81,6 +86,11 @@ REASON_TEXT: dict[str, str] = {
     Reason.NOT_YET_STARTED: N_("The appointment has not started yet."),
     Reason.NOT_ALLOWED_FOR_ACTOR: N_("You cannot do this for this person."),
     Reason.SAME_SLOT: N_("That is the time you already have."),
+    Reason.NOT_TODAY: N_("You can only check in on the day of the appointment."),
+    Reason.ALREADY_ARRIVED: N_("The patient has already arrived."),
+    Reason.ALREADY_ENDED: N_("The appointment is over."),
+    Reason.NOTHING_TO_UNDO: N_("There is nothing to undo."),
+    Reason.UNDO_TOO_LATE: N_("A mark can only be undone on the day it was made."),
 }
 
 WARNING_TEXT: dict[str, str] = {

@@ -44,6 +44,35 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
     AppointmentStatus.NO_SHOW: frozenset(),
     AppointmentStatus.CANCELLED: frozenset(),
 }
+#: Marks the clinic may take back on the Oslo day they were made (a wrong
+#: click at the desk): attendance recorded by mistake returns to the active
+#: status it came from. Only these, and only that day (``booking.rules``).
+UNDO_TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    AppointmentStatus.COMPLETED: frozenset(
+        {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}),
+    AppointmentStatus.NO_SHOW: frozenset(
+        {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}),
+}
+
+
+class Attendance(StrEnum):
+    """Where an appointment stands on its day, as the desk sees it. Derived
+    from the status and ``arrived_at`` (the patient came in, or checked in on
+    their phone: *Jeg er her*); arrival is no status of its own, so an arrived
+    patient's appointment stays active for every other rule."""
+
+    EXPECTED = "expected"
+    ARRIVED = "arrived"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+#: The attendance marks the desk sets, and what each leads to.
+class Mark(StrEnum):
+    ARRIVED = "arrived"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
 
 
 class Source(StrEnum):

@@ -11,7 +11,7 @@ from core.settings import Settings
 from notifications import dev_outbox, metrics, webhooks
 from web import health
 from web.auth.routes import auth_routes
-from web.views import booking, clinics, home, info, language, patient, profile, support
+from web.views import booking, clinic, clinics, home, info, language, patient, profile, support
 from web.views import calendar as calendar_links
 
 STATIC = Path(__file__).parent / "static"
@@ -43,5 +43,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *profile.routes(),
         *info.routes(),
         *support.routes(),
+        *clinic.routes(),
         *auth_routes(settings),
     ]
