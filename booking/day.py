@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
@@ -131,7 +131,8 @@ def _bounds(day: date, blocks: Sequence[Block]) -> tuple[datetime, datetime]:
     start = max(midnight, start.astimezone(OSLO).replace(minute=0, second=0, microsecond=0))
     if end.astimezone(OSLO).minute or end.astimezone(OSLO).second:
         end = end.astimezone(OSLO).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    return start, min(end, next_midnight)
+    # Arithmetic on Oslo-aware times is wall-clock arithmetic: step in UTC.
+    return start.astimezone(UTC), min(end, next_midnight).astimezone(UTC)
 
 
 def build_grid(clinic_id: int, day: date, chairs: Sequence[Chair], blocks: Sequence[Block]
