@@ -285,6 +285,15 @@ async def _seed_patients(session: AsyncSession, vault: IdentityVault, report: Se
 
 
 
+def reception_day_date(today: date) -> date:
+    """The day of the demo's reception day: ``today``, or on a weekend or
+    public holiday the working day before."""
+    day = today
+    while day.weekday() >= 5 or is_public_holiday(day):
+        day -= timedelta(days=1)
+    return day
+
+
 def _local(day: date, at: time) -> datetime:
     return datetime.combine(day, at, tzinfo=OSLO).astimezone(UTC)
 
@@ -476,19 +485,12 @@ class _Bookings:
                 now=self.now, fallback_start=self.now + timedelta(hours=3))
 
 
-    def reception_day_date(self) -> date:
-        """Today, or on a weekend or public holiday the working day before."""
-        day = self.today
-        while day.weekday() >= 5 or is_public_holiday(day):
-            day -= timedelta(days=1)
-        return day
-
     async def reception_day(self) -> None:
         """A lived-in day at the reception test users' clinics: generic
         patients of the county with clinic-issued appointments through the
         day (:data:`RECEPTION_DAY_TIMES`), booked as the record system did
         the day before."""
-        day = self.reception_day_date()
+        day = reception_day_date(self.today)
         clinic_ids = [self.clinics[slug].id for slug in RECEPTION_DAY_CLINICS]
         if day < self.today:
             self.report.slots_created += await generate_slots(
