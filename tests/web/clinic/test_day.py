@@ -71,3 +71,18 @@ async def test_todays_arrivals(app, reception, world: ClinicWorld):
     await reception.post(f"{base}/merk", data={"mark": "arrived"})
     page = (await reception.get(DAY)).text
     assert 'id="arrivals"' in page and "Nobody has arrived yet." not in page
+
+
+async def test_the_patient_sees_who_at_the_desk_opened_their_appointment(
+        app, reception, world: ClinicWorld):
+    import httpx
+
+    from tests.apps import BASE_URL
+    from tests.web.auth.helpers import browser, login
+
+    await reception.get(f"/staff/klinikk/{GRUNERLOKKA}/time/{world.now_id}")
+    async with browser(BASE_URL, httpx.ASGITransport(app=app)) as kari:
+        assert (await login(kari, world.kari_pid)).status_code == 303
+        page = await kari.get("/innsyn", headers={"Accept-Language": "en"})
+    assert page.status_code == 200
+    assert "Opened the appointment at the clinic&#39;s desk" in page.text
