@@ -27,7 +27,8 @@ class AppointmentStatus(StrEnum):
 
 #: Statuses in which the appointment still holds its slot and lies ahead.
 ACTIVE = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED})
-#: Statuses that end an appointment's life; never changed afterwards.
+#: Statuses that end an appointment's life; never changed afterwards, but for
+#: the clinic's same-day undo of an attendance mark (:data:`UNDO_TRANSITIONS`).
 FINAL = frozenset(
     {AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED}
 )
@@ -68,8 +69,9 @@ class Attendance(StrEnum):
     CANCELLED = "cancelled"
 
 
-#: The attendance marks the desk sets, and what each leads to.
 class Mark(StrEnum):
+    """The attendance marks the desk sets (``booking.attendance.mark``)."""
+
     ARRIVED = "arrived"
     COMPLETED = "completed"
     NO_SHOW = "no_show"
