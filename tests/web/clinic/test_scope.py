@@ -111,3 +111,18 @@ async def test_without_a_staff_login_it_asks_to_log_in(app, world):
     async with browser(BASE_URL, httpx.ASGITransport(app=app)) as anonymous:
         response = await anonymous.get(f"/staff/klinikk/{GRUNERLOKKA}/dag")
     assert response.status_code == 303 and "/staff/auth/login" in response.headers["location"]
+
+
+async def test_cross_site_posts_are_refused_and_change_nothing(app, reception,
+                                                               world: ClinicWorld):
+    own = f"/staff/klinikk/{GRUNERLOKKA}"
+    posts = [(f"{own}/time/{world.now_id}/merk", {"mark": "no_show"}),
+             (f"{own}/time/{world.now_id}/angre", {}),
+             (f"{own}/finn", {"purpose": "booking", "identity_number": world.kari_pid})]
+    for path, form in posts:
+        response = await reception.post(path, data=form, headers={
+            "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+        assert response.status_code == 403, path
+    row = await appointment(app.state.db, world.now_id)
+    assert row.status == "booked" and row.arrived_at is None
+    assert await audit_rows(app.state.db, "clinic.patient.lookup") == []

@@ -72,3 +72,15 @@ async def test_a_guardian_of_a_sixteen_year_old_cannot(app, world: World, logged
     response = await client.post(f"/timer/{appointment_id}/her?for={world.child16.id}")
     assert response.status_code == 404
     assert (await appointment_row(app, appointment_id)).arrived_at is None
+
+
+async def test_a_guardian_of_a_thirteen_year_old_checks_in_but_sees_no_attendance(
+        app, world: World, logged_in):
+    appointment_id = await _today(app, world, world.child13, world.child_type)
+    client = await logged_in(world.guardian)
+    response = await client.post(f"/timer/{appointment_id}/her?for={world.child13.id}")
+    assert response.status_code == 303
+    assert (await appointment_row(app, appointment_id)).arrived_at is not None
+    page = await client.get(f"/timer/{appointment_id}?for={world.child13.id}",
+                            headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Checked in" not in page.text

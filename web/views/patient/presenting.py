@@ -102,8 +102,8 @@ def shown_state(appointment: Appointment, viewer_actor_id: str, now: datetime, *
     status = AppointmentStatus(appointment.status)
     if status is AppointmentStatus.CANCELLED and appointment.cancellation_reason == CHANGED:
         return Shown.MOVED
-    if status in ACTIVE and appointment.arrived_at is not None:
-        return Shown.CHECKED_IN
+    if status in ACTIVE and appointment.arrived_at is not None and details:
+        return Shown.CHECKED_IN  # whether a young person came is not logistics
     if status in ACTIVE and appointment.starts_at <= now:
         return Shown.PAST
     if status is AppointmentStatus.CONFIRMED:
