@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import audit
 from booking.audit import Actor
-from booking.models import Appointment, Patient
+from booking.models import Appointment, Guardianship, Patient
+from booking.representation import PersonFacts, guardian_access
 from core.identity import IdentityVault
 
 #: Longest typed name searched for.
@@ -131,3 +132,19 @@ async def reception_find(session: AsyncSession, vault: IdentityVault, actor: Act
         detail={"lookup_purpose": purpose, "by": by, "found": [h.patient_id for h in hits],
                 "outside": [p.id for p in found if p.id not in visible]}, now=now)
     return hits
+
+
+async def guardians_for_the_desk(session: AsyncSession, patient: Patient, day: date
+                                 ) -> list[Patient]:
+    """The guardians the service knows for a child (the ``guardianships``
+    table) who may act for them on ``day`` under the representation rules:
+    whom the desk may call about the child's appointment. None from 16,
+    none for a child or a guardian with a confidential address."""
+    guardians = list((await session.execute(
+        select(Patient).join(Guardianship, Guardianship.guardian_id == Patient.id)
+        .where(Guardianship.child_id == patient.id).order_by(Patient.id))).scalars())
+    child = PersonFacts.from_patient(patient)
+    facts = [PersonFacts.from_patient(g) for g in guardians]
+    return [g for g, fact in zip(guardians, facts, strict=True)
+            if guardian_access(guardian=fact, child=child, today=day,
+                               other_guardians=[f for f in facts if f is not fact])]

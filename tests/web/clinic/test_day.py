@@ -86,3 +86,12 @@ async def test_the_patient_sees_who_at_the_desk_opened_their_appointment(
         page = await kari.get("/innsyn", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     assert "Opened the appointment at the clinic&#39;s desk" in page.text
+
+
+async def test_a_childs_appointment_shows_the_guardians_to_call(reception, world: ClinicWorld):
+    response = await reception.get(f"/staff/klinikk/{GRUNERLOKKA}/time/{world.soon_id}",
+                                   headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    assert "Emma Nordmann" in response.text
+    assert "<dt>Guardian</dt><dd>Kari Nordmann" in response.text
+    assert "+4791234567" in response.text

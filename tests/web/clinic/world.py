@@ -1,8 +1,8 @@
 """The reception desk's world: Oslo ("03") with Grünerløkka (the receptionist
 Hanne's clinic, two chairs) and Majorstuen (another clinic of the county),
 and Rogaland ("11") with Stavanger. Today at Grünerløkka: Kari (adult) began
-20 minutes ago, Emma (a child of 9) starts in a quarter of an hour; Kari
-also had one two days ago. Majorstuen and Stavanger each have one today."""
+20 minutes ago, Emma (a child of 9, Kari is her guardian) starts in a quarter
+of an hour; Kari also had one two days ago. Majorstuen and Stavanger each have one today."""
 
 from __future__ import annotations
 
@@ -97,6 +97,7 @@ async def build_clinic_world(app: Starlette) -> ClinicWorld:
                                        mobile="+4791234567")
         emma, _ = await _person(session, vault, "Emma", "Nordmann",
                                 date(today.year - 9, 1, 10))
+        await factories.guardianship(session, kari, emma)
         per, per_pid = await _person(session, vault, "Per", "Vestlending", date(1975, 3, 2))
         ola, ola_pid = await _person(session, vault, "Ola", "Majorsen", date(1990, 2, 3))
         started = await _appointment(session, grunerlokka, chair1, kari.id, kind,

@@ -22,7 +22,7 @@ from booking import attendance as marks
 from booking import audit, rules
 from booking.day import age_group
 from booking.models import Appointment, AppointmentType, Chair, Patient
-from booking.patient_lookup import ReceptionPurpose
+from booking.patient_lookup import ReceptionPurpose, guardians_for_the_desk
 from booking.service import BookingRefused
 from booking.statuses import Mark
 from core.db import utcnow
@@ -50,6 +50,8 @@ async def _render(request: Request, here: AtClinic, appointment_id: int, *,
             .join(Chair, Chair.id == Appointment.chair_id)
             .where(Appointment.id == appointment_id))).one()
         appointment, patient, kind, chair = row
+        guardians = await guardians_for_the_desk(
+            session, patient, rules.local_date(appointment.starts_at))
         await audit.record(session, here.staff.actor, OPEN_ACTION, purpose=AUDIT_PURPOSE,
                            subject_patient_id=patient.id,
                            detail={"appointment_id": appointment.id}, now=now)
@@ -70,7 +72,7 @@ async def _render(request: Request, here: AtClinic, appointment_id: int, *,
         "marks": [(m.value, words.MARK_TEXT[m]) for m in allowed],
         "can_undo": bool(rules.may_undo(actor, appointment, now)),
         "error": error, "done": words.MARKED_TEXT.get(done) if done else None,
-        "confidential": patient.has_confidential_address,
+        "confidential": patient.has_confidential_address, "guardians": guardians,
         "paths": {
             "day": day_path(here.clinic.slug, day), "find": f"{here.base}/finn",
             "mark": f"{here.base}/time/{appointment.id}/merk",
