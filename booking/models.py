@@ -284,6 +284,12 @@ class Appointment(Base):
     clinic_issued: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: When the patient arrived (marked at the desk, or checked in: *Jeg er
+    #: her*), and by whom (internal actor id); empty until then.
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    arrived_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: When completed or no-show was recorded (undo is allowed that Oslo day).
+    attendance_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     patient: Mapped[Patient] = relationship(foreign_keys=[patient_id])
     clinic: Mapped[Clinic] = relationship()

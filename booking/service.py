@@ -472,6 +472,7 @@ async def record_attendance(db: Database, actor: Actor, *, appointment_id: int,
         appointment.status = (AppointmentStatus.COMPLETED if attended
                               else AppointmentStatus.NO_SHOW)
         appointment.updated_at = now
+        appointment.attendance_at = now
         await audit.record(
             session, actor, "appointment.completed" if attended else "appointment.no_show",
             purpose=PURPOSE_OF[actor.kind], subject_patient_id=appointment.patient_id,

@@ -27,7 +27,8 @@ class AppointmentStatus(StrEnum):
 
 #: Statuses in which the appointment still holds its slot and lies ahead.
 ACTIVE = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED})
-#: Statuses that end an appointment's life; never changed afterwards.
+#: Statuses that end an appointment's life; never changed afterwards, but for
+#: the clinic's same-day undo of an attendance mark (:data:`UNDO_TRANSITIONS`).
 FINAL = frozenset(
     {AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED}
 )
@@ -44,6 +45,36 @@ TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
     AppointmentStatus.NO_SHOW: frozenset(),
     AppointmentStatus.CANCELLED: frozenset(),
 }
+#: Marks the clinic may take back on the Oslo day they were made (a wrong
+#: click at the desk): attendance recorded by mistake returns to the active
+#: status it came from. Only these, and only that day (``booking.rules``).
+UNDO_TRANSITIONS: dict[AppointmentStatus, frozenset[AppointmentStatus]] = {
+    AppointmentStatus.COMPLETED: frozenset(
+        {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}),
+    AppointmentStatus.NO_SHOW: frozenset(
+        {AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED}),
+}
+
+
+class Attendance(StrEnum):
+    """Where an appointment stands on its day, as the desk sees it. Derived
+    from the status and ``arrived_at`` (the patient came in, or checked in on
+    their phone: *Jeg er her*); arrival is no status of its own, so an arrived
+    patient's appointment stays active for every other rule."""
+
+    EXPECTED = "expected"
+    ARRIVED = "arrived"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+    CANCELLED = "cancelled"
+
+
+class Mark(StrEnum):
+    """The attendance marks the desk sets (``booking.attendance.mark``)."""
+
+    ARRIVED = "arrived"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
 
 
 class StrandingDecision(StrEnum):

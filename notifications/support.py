@@ -23,12 +23,13 @@ from typing import Final
 
 import phonenumbers
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking import audit
+from booking import audit, patient_lookup
 from booking.audit import Actor
 from booking.models import Appointment, Clinic, Patient
+from booking.patient_lookup import PatientHit  # re-exported for the support pages
 from booking.reasons import N_
 from booking.statuses import ACTIVE
 from core.db import Database, utcnow
@@ -63,7 +64,7 @@ CALL_LIST_DAYS: Final = 7
 #: Longest free text kept (a reason).
 REASON_LIMIT: Final = 200
 #: Longest typed name searched for.
-NAME_LIMIT: Final = 200
+NAME_LIMIT: Final = patient_lookup.NAME_LIMIT
 
 
 class LookupPurpose(StrEnum):
@@ -138,14 +139,6 @@ class SupportRefused(Exception):
 
 # --- finding a patient ---------------------------------------------------------
 
-@dataclass(frozen=True)
-class PatientHit:
-    patient_id: int
-    given_name: str
-    family_name: str
-    birth_date: date
-
-
 def _visible(actor: Actor) -> Sequence[int]:
     return sorted(actor.clinic_ids)
 
@@ -153,13 +146,7 @@ def _visible(actor: Actor) -> Sequence[int]:
 async def _in_scope(session: AsyncSession, actor: Actor, patient_ids: Sequence[int]
                     ) -> set[int]:
     """Those of ``patient_ids`` with an appointment at one of the actor's clinics."""
-    if not patient_ids or not actor.clinic_ids:
-        return set()
-    rows = await session.execute(
-        select(Appointment.patient_id).where(
-            Appointment.patient_id.in_(list(patient_ids)),
-            Appointment.clinic_id.in_(_visible(actor))).distinct())
-    return set(rows.scalars())
+    return await patient_lookup.in_scope(session, actor.clinic_ids, patient_ids)
 
 
 async def find_patients(db: Database, vault: IdentityVault, actor: Actor, purpose: str, *,
@@ -172,19 +159,16 @@ async def find_patients(db: Database, vault: IdentityVault, actor: Actor, purpos
     if purpose not in set(LookupPurpose):
         raise SupportRefused("choose_purpose")
     if identity_number is not None:
-        query = select(Patient).where(
-            Patient.identity_hash == vault.lookup_hash(identity_number.strip()))
+        query = patient_lookup.by_identity_number(vault, identity_number)
         by = "identity_number"
     else:
-        wanted = " ".join((name or "").split()).lower()
-        if not wanted or birth_date is None:
+        named = (patient_lookup.by_name_and_birth_date(name or "", birth_date)
+                 if birth_date is not None else None)
+        if named is None:
             raise SupportRefused("name_and_birth_date")
-        query = select(Patient).where(
-            Patient.birth_date == birth_date,
-            func.lower(Patient.given_name + " " + Patient.family_name) == wanted[:NAME_LIMIT])
-        by = "name_and_birth_date"
+        query, by = named, "name_and_birth_date"
     async with db.write() as session:
-        matches = list((await session.execute(query.order_by(Patient.id).limit(20))).scalars())
+        matches = await patient_lookup.matches(session, query)
         visible = await _in_scope(session, actor, [p.id for p in matches])
         hits = [PatientHit(p.id, p.given_name, p.family_name, p.birth_date)
                 for p in matches if p.id in visible]

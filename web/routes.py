@@ -14,6 +14,7 @@ from web.auth.routes import auth_routes
 from web.views import (
     booking,
     callbacks,
+    clinic,
     clinics,
     dashboards,
     home,
@@ -67,5 +68,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *callbacks.routes(),
         *oversight_views.routes(),
         *schedule_admin.routes(),
+        *clinic.routes(),
         *auth_routes(settings),
     ]

@@ -36,11 +36,17 @@ NO_STORE = {"Cache-Control": "no-store"}
 #: only when the appointment is in the state they announce.
 CONFIRMED_FLAG = "bekreftet"
 CANCELLED_FLAG = "avbestilt"
+CHECKED_IN_FLAG = "her"
 
 
 def confirmed_notice() -> Notice:
     return Notice("success", i18n.gettext(
         "Thank you. The clinic can see that you are coming."))
+
+
+def checked_in_notice() -> Notice:
+    return Notice("success", i18n.gettext(
+        "Thank you. The reception desk can see that you have arrived."))
 
 
 def cancelled_notice() -> Notice:
@@ -111,6 +117,8 @@ async def detail(request: Request) -> Response:
         notice = confirmed_notice()
     elif flags.get(CANCELLED_FLAG) and appointment.status == AppointmentStatus.CANCELLED:
         notice = cancelled_notice()
+    elif flags.get(CHECKED_IN_FLAG) and appointment.arrived_at is not None:
+        notice = checked_in_notice()
     else:
         notice = waitlist_notice(request)
     return await render_appointment(request, who, appointment, notice=notice)
