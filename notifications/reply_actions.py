@@ -30,8 +30,12 @@ numbered list to choose from. Four digits are an offer's code, not a line.
   ("ENDRE 1"), which ``service.change`` then books;
 * STOP/STOPP: the number is blocked (no answer: Twilio confirms an opt-out
   itself); START lifts the block and says so; HJELP/HELP: the help answer;
-* HER (check-in) and four-digit codes: handed to :data:`HOOKS` (the
-  check-in and the offers modules register there); unanswered without one.
+* HER (check-in): ``booking.attendance.check_in`` for each of today's
+  appointments (the sender's and the children's) that may be checked in now;
+  the desk sees them arrived;
+* a four-digit code ("JA 4821"): the offer of freed time that went to this
+  number with that code, accepted through ``notifications.refill.accept_by_code``
+  (the appointment moves to the offered time).
 
 **Answers.** Each is an outbox row (``Purpose.REPLY``) with its words and
 number settled here, sent at any hour (the person just wrote to us) by the
@@ -60,11 +64,13 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import rules, service
+from booking.attendance import check_in
 from booking.audit import Actor
 from booking.models import Appointment, AppointmentType, Clinic, Patient
 from booking.picker import distinct_times
 from booking.reasons import Reason as BookingReason
 from booking.reasons import Warning as BookingWarning
+from booking.refill_models import RefillOffer
 from booking.relations import LocalRelations, guardian_children
 from booking.representation import Access, Capability, allows
 from booking.rules import local_date
@@ -74,6 +80,7 @@ from booking.statuses import AppointmentStatus
 from notifications import outbox
 from notifications.models import InboundSms, Notification, SmsReplyChoice
 from notifications.recipients import Role, block_number, normalise_mobile, unblock_number
+from notifications.refill import accept_by_code
 from notifications.replies import Intent, Reply, parse
 from notifications.reply_texts import VERSION, Answer, Item, choices, describe, render
 from notifications.runtime import Runtime
@@ -121,21 +128,6 @@ class Sender:
         if patient_id == self.owner_id:
             return Actor.patient(self.owner_id)
         return Actor.guardian(self.owner_id, self.represents)
-
-
-#: A hook's answer: the words to send back (a REPLY row is written), or None.
-Hook = Callable[[Runtime, Sender, Reply, datetime], Awaitable[str | None]]
-#: ``"checkin"`` (HER) and ``"code"`` (a four-digit number: an offer's code);
-#: registered by the modules that own them (``set_hook``).
-HOOKS: dict[str, Hook] = {}
-
-
-def set_hook(name: str, hook: Hook | None) -> Hook | None:
-    """Register (None: remove) the hook ``name``; returns the previous one."""
-    previous = HOOKS.pop(name, None)
-    if hook is not None:
-        HOOKS[name] = hook
-    return previous
 
 
 @dataclass(frozen=True)
@@ -254,9 +246,9 @@ async def _act_as(runtime: Runtime, sender: Sender, reply: Reply, now: datetime)
     if intent is Intent.HELP:
         return await _help(runtime, sender, now)
     if intent is Intent.CHECKIN:
-        return await _hook(runtime, "checkin", ReplyOutcome.CHECKIN, sender, reply, now)
+        return await _check_in(runtime, sender, now)
     if reply.number is not None and reply.number >= CODE_FROM:
-        return await _hook(runtime, "code", ReplyOutcome.CODE, sender, reply, now)
+        return await _accept_code(runtime, sender, reply.number, now)
     if intent is None:
         if await _helped_lately(runtime, sender.e164, now):
             return Result(ReplyOutcome.SILENT)
@@ -560,17 +552,79 @@ async def _help(runtime: Runtime, sender: Sender, now: datetime) -> Result:
                            render("help", sender.language, url=url), now)
 
 
-async def _hook(runtime: Runtime, name: str, outcome: ReplyOutcome, sender: Sender,
-                reply: Reply, now: datetime) -> Result:
-    hook = HOOKS.get(name)
-    if hook is None:
-        log.info("sms_reply_without_hook", hook=name, inbound_id=sender.inbound_id)
-        return Result(outcome)
-    words = await hook(runtime, sender, reply, now)
-    if words is None:
-        return Result(outcome)
-    return await _answered(runtime, sender, outcome,
-                           Answer(words, f"reply.{name}", sender.language), now)
+async def _check_in(runtime: Runtime, sender: Sender, now: datetime) -> Result:
+    """HER: every appointment of today (the sender's and the children's)
+    that may be checked in now is marked arrived, as "Jeg er her" on the web."""
+    patient_ids = sorted({sender.owner_id, *sender.represents})
+    async with runtime.db.read() as session:
+        today = (await session.execute(
+            select(Appointment, Clinic.name, Clinic.phone, Patient.given_name)
+            .join(Clinic, Clinic.id == Appointment.clinic_id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(Appointment.patient_id.in_(patient_ids),
+                   Appointment.status.in_(list(_UPCOMING)),
+                   Appointment.arrived_at.is_(None), Appointment.ends_at > now,
+                   Appointment.starts_at < now + timedelta(days=1))
+            .order_by(Appointment.starts_at, Appointment.id))).all()
+    done: list[Target] = []
+    for appointment, clinic_name, phone, given_name in today:
+        actor = sender.actor_for(appointment.patient_id)
+        if not rules.may_check_in(actor, appointment, now):
+            continue
+        try:
+            async with runtime.db.write() as session:
+                await check_in(session, appointment.id, actor, now)
+        except BookingRefused:
+            continue
+        done.append(Target(appointment, clinic_name, phone,
+                           None if appointment.patient_id == sender.owner_id
+                           else _first_name(given_name)))
+    if not done:
+        return await _answered(runtime, sender, ReplyOutcome.CHECKIN,
+                               render("checkin_none", sender.language), now)
+    answer = render("checked_in", sender.language, clinic=done[0].clinic_name,
+                    list=describe([t.item() for t in done], sender.language))
+    return await _answered(runtime, sender, ReplyOutcome.CHECKIN, answer, now,
+                           appointment_id=done[0].appointment.id)
+
+
+async def _accept_code(runtime: Runtime, sender: Sender, code: int, now: datetime
+                       ) -> Result:
+    """"JA 4821": take the freed time offered to this number with that code."""
+    with outbox.answering(sender.owner_id):
+        taken = await accept_by_code(runtime.db, sender.e164, str(code), now,
+                                     relations=runtime.relations)
+    if taken.outcome == "unknown":
+        if await _helped_lately(runtime, sender.e164, now):
+            return Result(ReplyOutcome.SILENT)
+        return await _help(runtime, sender, now)
+    if taken.outcome == "ended":
+        return await _answered(runtime, sender, ReplyOutcome.CODE,
+                               render("offer_ended", sender.language), now)
+    assert taken.offer_id is not None
+    async with runtime.db.read() as session:
+        appointment_id = taken.appointment_id
+        if appointment_id is None:  # ended or refused: the appointment the offer was for
+            offer = await session.get(RefillOffer, taken.offer_id)
+            assert offer is not None
+            appointment_id = offer.appointment_id
+        found = (await session.execute(
+            select(Appointment, Clinic.name, Clinic.phone, Patient.given_name)
+            .join(Clinic, Clinic.id == Appointment.clinic_id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(Appointment.id == appointment_id))).one()
+        appointment, clinic_name, phone, given_name = found
+        target = Target(appointment, clinic_name, phone,
+                        None if appointment.patient_id == sender.owner_id
+                        else _first_name(given_name))
+        link = await _link(session, runtime, sender, appointment)
+    if taken.outcome == "refused":
+        assert taken.reason is not None
+        return await _refused(runtime, sender, target, taken.reason, now)
+    answer = render("changed", sender.language, clinic=clinic_name,
+                    list=describe([target.item()], sender.language), url=link)
+    return await _answered(runtime, sender, ReplyOutcome.CODE, answer, now,
+                           appointment_id=appointment.id)
 
 
 def _short_when(starts_at: datetime, language: str) -> str:

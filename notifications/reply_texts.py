@@ -40,6 +40,14 @@ TEXTS: Final = {
     "choice": sms_text("sms reply.choice", "{word} {number} for {name}"),
     "choice_both": sms_text("sms reply.choice_both", "{word} for both"),
     "choice_all": sms_text("sms reply.choice_all", "{word} for all"),
+    "checked_in": sms_text("sms reply.checked_in",
+                           "{clinic}: Welcome! You are checked in: {list}. Please take a seat."),
+    "checkin_none": sms_text("sms reply.checkin_none",
+                             "Tanntid: We found no appointment to check in to now. Please "
+                             "tell the reception."),
+    "offer_ended": sms_text("sms reply.offer_ended",
+                            "Tanntid: That time has been taken or the offer has ended. You "
+                            "keep the appointment you have."),
     "help": sms_text("sms reply.help",
                      "Tanntid: Reply YES to confirm, CHANGE to change or CANCEL to cancel an "
                      "appointment. STOP: no more texts. {url}"),

@@ -155,8 +155,8 @@ class ReplyOutcome(StrEnum):
     SILENT = "silent"  # not understood again right after a help answer: no answer
     STOPPED = "stopped"  # STOP: the number is blocked (no answer from us)
     STARTED = "started"  # START: the block is lifted
-    CHECKIN = "checkin"  # HER: handed to the check-in hook
-    CODE = "code"  # a four-digit code: handed to the offers hook
+    CHECKIN = "checkin"  # HER: today's appointments checked in (booking.attendance)
+    CODE = "code"  # a four-digit code: an offer of freed time taken (notifications.refill)
     UNKNOWN_NUMBER = "unknown_number"  # nobody we know has this number: no answer
     LIMITED = "limited"  # the number had its answers for today: no answer
     OWN = "own"  # from our own number (an answer of ours coming back): ignored
