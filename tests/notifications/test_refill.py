@@ -183,3 +183,39 @@ def test_refill_texts_fit_two_segments_and_name_no_more_than_a_first_name():
                 assert "4821" in text.body and "/ledig/" in text.body
     with pytest.raises(ValueError):
         render(Purpose.REFILL_OFFER, Audience.GUARDIAN, "nb", clinic="X", starts_at=starts)
+
+
+async def _reply(runtime, sms: MemorySms, sender: str, body: str, sid: str) -> str:
+    """A text from ``sender`` handled as the inbound webhook's job does."""
+    from notifications.models import InboundSms
+    from notifications.reply_actions import handle_reply
+
+    async with runtime.db.write() as s:
+        row = InboundSms(provider_ref=sid, from_e164=sender, to_number="+4759440000",
+                         body=body, received_at=runtime.clock())
+        s.add(row)
+        await s.flush()
+        inbound_id = row.id
+    return await handle_reply(runtime, inbound_id)
+
+
+async def test_a_reply_with_the_code_takes_the_time_and_a_late_one_is_told_it_has_gone(db):
+    w = await world_with_mobiles(db)
+    sms, clock = MemorySms(), Clock(NOW)
+    runtime = make_runtime(db, sms, clock, refill=RefillPolicy(wave_size=2))
+    await cancel_first(db, w, NOW)
+    await refill.run(runtime, NOW)
+    await deliver_all(runtime, Purpose.REFILL_OFFER)
+    offers = [m for m in sms.messages if "Svar JA" in m.body]
+    codes = [re.search(r"Svar JA (\d{4})", m.body) for m in offers]
+    assert all(codes) and len(offers) == 2
+    clock.now = NOW + timedelta(minutes=2)
+    first = await _reply(runtime, sms, offers[0].to_e164, f"Ja {codes[0].group(1)}", "SMa1")
+    assert first == "code"
+    late = await _reply(runtime, sms, offers[1].to_e164, f"JA {codes[1].group(1)}", "SMa2")
+    assert late == "code"
+    await deliver_all(runtime, Purpose.REPLY)  # the job hands the answers over
+    answers = {m.to_e164: m.body for m in sms.messages
+               if m.notification_id in {r.id for r in await rows(db, purpose=Purpose.REPLY)}}
+    assert "Din nye time" in answers[offers[0].to_e164]
+    assert "Du beholder timen du har" in answers[offers[1].to_e164]
