@@ -1,7 +1,8 @@
-"""Keyboard only in the support console: a bulk resend after an outage,
-from the form to the count and sample, the reason and the confirmation, with
-Tab, typing and Enter, and a visible focus indicator on every element that
-gets focus."""
+"""Keyboard only in the support console: finding a patient and sending a
+failed message again, and a bulk resend after an outage, from the form to
+the count and sample, the reason and the confirmation, with Tab, Space,
+typing and Enter, and a visible focus indicator on every element that gets
+focus."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ import pytest
 
 from tests.browser.keyboard import Keyboard
 from tests.browser.live import VIEWPORTS, LiveServer, in_fresh_thread, new_context
-from tests.browser.test_axe_support import BULK, SUPPORT_USER, _add_failed_sms, _login_state
+from tests.browser.test_axe_support import (
+    BULK,
+    FIND,
+    SUPPORT_USER,
+    _add_failed_sms,
+    _guardian_number,
+    _login_state,
+)
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -52,4 +60,30 @@ def test_bulk_resend_with_the_keyboard(keyboard: Keyboard) -> None:
     with page.expect_navigation():
         keyboard.press("Enter")
     assert page.locator("#bulk-result").is_visible()
+    keyboard.assert_focus_always_visible()
+
+
+def test_find_and_resend_with_the_keyboard(keyboard: Keyboard) -> None:
+    page = keyboard.page
+    page.goto(FIND, wait_until="load")
+    keyboard.tab_to("input[name='purpose']", "the purposes")
+    for _ in range(10):  # a radio group: the arrow keys choose within it
+        if page.evaluate("() => document.activeElement.id") == "purpose-message_not_received":
+            break
+        keyboard.press("ArrowDown")
+    keyboard.press("Space")
+    assert page.is_checked("#purpose-message_not_received")
+    keyboard.tab_to("#identity_number", "the identity number")
+    page.keyboard.type(_guardian_number())
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    assert "/staff/support/pasient/" in page.url, page.locator("main").inner_text()[:500]
+    keyboard.tab_to("details.support-resend summary", "Send again")
+    keyboard.press("Enter")
+    keyboard.tab_to("details[open] input[name='reason']", "the reason")
+    page.keyboard.type("The patient never got it")
+    keyboard.tab_to("details[open] button[type='submit']", "the send button")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    assert page.locator("#resent").is_visible()
     keyboard.assert_focus_always_visible()
