@@ -44,7 +44,7 @@ def _guardian_number() -> str:
 
 async def _add_failed_sms(url: str, vault: Any) -> None:
     """A permanently failed reminder on the demo guardian's next appointment
-    (its offset unlike any the demo's own reminders have)."""
+    (its offset unlike any the demo's own reminders have), once per server."""
     from sqlalchemy import select
 
     from booking.models import Appointment, Patient
@@ -61,6 +61,11 @@ async def _add_failed_sms(url: str, vault: Any) -> None:
                 .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
                        Patient.identity_hash == vault.lookup_hash(_guardian_number()))
                 .order_by(Appointment.starts_at).limit(1))).scalar_one()
+            there = (await session.execute(select(Notification.id).where(
+                Notification.appointment_id == appointment.id,
+                Notification.offset_minutes == 7))).scalar_one_or_none()
+            if there is not None:  # another module of the run added it to the shared server
+                return
             row = Notification(
                 appointment_id=appointment.id, appointment_version=appointment.version,
                 patient_id=appointment.patient_id, purpose="reminder",

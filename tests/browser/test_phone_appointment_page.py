@@ -50,7 +50,10 @@ def _appointments(page: Page) -> tuple[list[str], list[str]]:
     page.goto("/min-side", wait_until="load")
     awaiting, others = [], []
     for row in page.locator("main .next-list__item").all():
-        href = row.locator("a[href^='/timer/']").first.get_attribute("href") or ""
+        link = row.locator("a[href^='/timer/']")
+        if link.count() == 0:  # an offer of an earlier time links elsewhere
+            continue
+        href = link.first.get_attribute("href") or ""
         if not _APPOINTMENT.match(href):
             continue
         (awaiting if row.locator("form[action$='/bekreft']").count() else others).append(href)
