@@ -38,6 +38,12 @@ class Reason(StrEnum):
     NOT_YET_STARTED = "not_yet_started"
     NOT_ALLOWED_FOR_ACTOR = "not_allowed_for_actor"
     SAME_SLOT = "same_slot"
+    # Staff acting for a patient (booking.staff_booking).
+    REASON_REQUIRED = "reason_required"
+    OVERBOOK_REASON_REQUIRED = "overbook_reason_required"
+    UNKNOWN_CHAIR = "unknown_chair"
+    CHAIR_BUSY = "chair_busy"
+    START_TAKEN = "start_taken"
 
 
 class Warning(StrEnum):
@@ -81,6 +87,15 @@ REASON_TEXT: dict[str, str] = {
     Reason.NOT_YET_STARTED: N_("The appointment has not started yet."),
     Reason.NOT_ALLOWED_FOR_ACTOR: N_("You cannot do this for this person."),
     Reason.SAME_SLOT: N_("That is the time you already have."),
+    Reason.REASON_REQUIRED: N_("Write why you are doing this for the patient."),
+    Reason.OVERBOOK_REASON_REQUIRED: N_("Write why the chair should be overbooked."),
+    Reason.UNKNOWN_CHAIR: N_("We could not find that chair at this clinic."),
+    Reason.CHAIR_BUSY: N_(
+        "The chair already has an appointment at that time. Choose another time or "
+        "chair, or overbook on purpose with a reason."),
+    Reason.START_TAKEN: N_(
+        "The chair already has a time starting exactly then. Choose another start "
+        "or another chair."),
 }
 
 WARNING_TEXT: dict[str, str] = {
