@@ -26,6 +26,7 @@ from web.views import (
 )
 from web.views import calendar as calendar_links
 from web.views import oversight as oversight_views
+from web.views.clinic import on_behalf
 
 STATIC = Path(__file__).parent / "static"
 
@@ -60,5 +61,6 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *previsit.routes(),
         *callbacks.routes(),
         *oversight_views.routes(),
+        *on_behalf.routes(),
         *auth_routes(settings),
     ]

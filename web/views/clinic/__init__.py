@@ -1,0 +1,1 @@
+"""The clinic console (``/staff/klinikk/{slug}/…``)."""
