@@ -44,13 +44,16 @@ from booking import audit
 from booking.audit import Actor
 from booking.models import Guardianship, Patient
 from booking.representation import (
+    OF_AGE_IN_HEALTH_MATTERS,
     Access,
     ChildRelation,
     PersonFacts,
     RepresentedChild,
     represented_children,
 )
+from booking.rules import age_on
 from core.db import Database
+from core.locale import OSLO
 
 __all__ = [
     "CachedRelations",
@@ -61,7 +64,9 @@ __all__ = [
     "RelationsSource",
     "actor_for_guardian",
     "guardian_children",
+    "reconcile_child_guardians",
     "reconcile_guardianships",
+    "refresh_child_guardians",
 ]
 
 log = structlog.get_logger(__name__)
@@ -428,3 +433,26 @@ async def reconcile_child_guardians(db: Database, child_patient_id: int,
              added=len(result.added), removed=len(result.removed),
              updated=len(result.updated))
     return result
+
+
+async def refresh_child_guardians(db: Database, guardians: GuardiansSource | None,
+                                  patient_id: int, now: datetime) -> None:
+    """Before a booking, change or cancellation for a patient under 16, ask
+    ``guardians`` for the patient's guardians afresh, so those who never
+    logged in are known locally and told (``notifications.recipients``
+    reads the local tables). A register that cannot answer is no refusal:
+    the notices go to the guardians known locally."""
+    if guardians is None:
+        return
+    async with db.read() as session:
+        birth_date = (await session.execute(
+            select(Patient.birth_date).where(Patient.id == patient_id))).scalar_one_or_none()
+    if birth_date is None:
+        return
+    if age_on(birth_date, now.astimezone(OSLO).date()) >= OF_AGE_IN_HEALTH_MATTERS:
+        return
+    try:
+        await guardians.refresh_guardians(patient_id)
+    except Exception as exc:  # never stand in the way of the booking
+        log.warning("relations.guardians_refresh_failed", patient_id=patient_id,
+                    error=type(exc).__name__)

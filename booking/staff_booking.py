@@ -50,8 +50,7 @@ from booking.models import (
     Slot,
 )
 from booking.reasons import Reason
-from booking.relations import GuardiansSource
-from booking.representation import OF_AGE_IN_HEALTH_MATTERS
+from booking.relations import GuardiansSource, refresh_child_guardians
 from booking.service import BookingRefused, Outcome
 from booking.statuses import ACTIVE, ActorKind, SlotStatus
 from core.db import Database, utcnow
@@ -96,23 +95,8 @@ async def record_out_of_scope(db: Database, actor: Actor, action: str, *,
 
 async def refresh_guardians(db: Database, guardians: GuardiansSource | None, patient_id: int,
                             now: datetime) -> None:
-    """For a patient under 16, ask ``guardians`` for their guardians afresh
-    (creating local rows for guardians never seen). A register that cannot
-    answer is no refusal: the notices go to the guardians known locally."""
-    if guardians is None:
-        return
-    async with db.read() as session:
-        birth_date = (await session.execute(
-            select(Patient.birth_date).where(Patient.id == patient_id))).scalar_one_or_none()
-    if birth_date is None:
-        return
-    if rules.age_on(birth_date, rules.local_date(now)) >= OF_AGE_IN_HEALTH_MATTERS:
-        return
-    try:
-        await guardians.refresh_guardians(patient_id)
-    except Exception as exc:  # never stand in the way of the booking
-        log.warning("staff_booking.guardians_refresh_failed", patient_id=patient_id,
-                    error=type(exc).__name__)
+    """:func:`booking.relations.refresh_child_guardians` (kept here by name for callers)."""
+    await refresh_child_guardians(db, guardians, patient_id, now)
 
 
 def _codes(*decisions: rules.Decision) -> list[str]:

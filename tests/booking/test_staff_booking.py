@@ -260,3 +260,29 @@ async def test_two_innkallings_on_one_chair_never_overlap_postgres(pg_db):
             appointment_type_id=w.exam.id, reason="recall", now=NOW)
         for patient, minutes in ((w.adult, 0), (w.other_adult, 10))])
     assert len(winners) == 1 and losers[0].reason is Reason.CHAIR_BUSY
+
+
+class Recording:
+    """A guardians source that remembers whom it was asked about."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.asked: list[int] = []
+        self.fail = fail
+
+    async def refresh_guardians(self, child_patient_id: int) -> None:
+        self.asked.append(child_patient_id)
+        if self.fail:
+            raise RuntimeError("register down")
+
+
+async def test_guardians_are_asked_for_children_only_and_a_failure_books_all_the_same(db):
+    w = await make_world(db)
+    source = Recording(fail=True)
+    await staff_booking.book_for(db, staff(w), patient_id=w.child.id, slot_id=w.slots[0].id,
+                                 appointment_type_id=w.child_exam.id, reason="phone",
+                                 guardians=source, now=NOW)
+    await staff_booking.book_for(db, staff(w), patient_id=w.adult.id, slot_id=w.slots[1].id,
+                                 appointment_type_id=w.exam.id, reason="phone",
+                                 guardians=source, now=NOW)
+    assert source.asked == [w.child.id]
+    assert await appointments(db) == 2

@@ -36,13 +36,12 @@ from starlette.routing import BaseRoute, Route
 
 from booking import audit, picker, rules, staff_booking
 from booking.models import Appointment, AppointmentType, Chair, Clinic, Patient
-from booking.relations import GuardiansSource
 from booking.service import BookingRefused, Outcome
 from booking.statuses import ACTIVE
 from core.db import Database, utcnow
 from core.locale import OSLO
 from web import i18n, signing
-from web.acting import parse_id
+from web.acting import guardians_source, parse_id
 from web.auth.access import require_staff
 from web.auth.roles import StaffRole
 from web.auth.staff import StaffPrincipal
@@ -124,15 +123,6 @@ async def _appointment(request: Request, here: ForPatient) -> Appointment:
                             appointment_id=appointment_id,
                             patient_id=found.patient_id if found is not None else None)
     return found
-
-
-def _guardians(request: Request) -> GuardiansSource | None:
-    """The app's register of guardians (the Person API, cached), else the local tables."""
-    source = getattr(request.app.state, "relations", None)
-    if source is not None and hasattr(source, "refresh_guardians"):
-        guarded: GuardiansSource = source
-        return guarded
-    return None
 
 
 def _field(form: FormData, name: str) -> str:
@@ -267,7 +257,7 @@ async def book(request: Request) -> Response:
             _db(request), here.staff.actor, patient_id=here.patient.id, slot_id=slot_id,
             appointment_type_id=type_id, reason=values["reason"], clinic_id=here.clinic.id,
             idempotency_key=f"staff:{values['key']}" if values["key"] else None,
-            guardians=_guardians(request))
+            guardians=guardians_source(request))
     except BookingRefused as refused:
         return await _book_page(request, here, values=values, error=_error(refused),
                                 error_field="reason" if "reason" in refused.reason else "slot",
@@ -292,7 +282,7 @@ async def issue(request: Request) -> Response:
             starts_at=starts_at, appointment_type_id=type_id, reason=values["reason"],
             overbook=values["overbook"] == "yes", overbook_reason=values["overbook_reason"],
             idempotency_key=f"staff:{values['key']}" if values["key"] else None,
-            guardians=_guardians(request))
+            guardians=guardians_source(request))
     except BookingRefused as refused:
         field = {"reason_required": "issue-reason",
                  "overbook_reason_required": "overbook_reason"}.get(refused.reason.value,
@@ -346,7 +336,7 @@ async def change(request: Request) -> Response:
     try:
         outcome = await staff_booking.change_for(
             _db(request), here.staff.actor, appointment_id=appointment.id, new_slot_id=slot_id,
-            reason=values["reason"], guardians=_guardians(request),
+            reason=values["reason"], guardians=guardians_source(request),
             idempotency_key=f"staff:{values['key']}" if values["key"] else None)
     except BookingRefused as refused:
         return await _change_page(request, here, appointment, values=values,
@@ -363,7 +353,7 @@ async def cancel(request: Request) -> Response:
     try:
         outcome = await staff_booking.cancel_for(
             _db(request), here.staff.actor, appointment_id=appointment.id,
-            reason=values["reason"], guardians=_guardians(request))
+            reason=values["reason"], guardians=guardians_source(request))
     except BookingRefused as refused:
         return await _change_page(request, here, appointment, values=values,
                                   error=_error(refused), status_code=409,
