@@ -5,6 +5,7 @@ KRR (the fake KRR, through the real ``jobs.deliver``)."""
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Iterator
 from datetime import date
@@ -24,6 +25,7 @@ from registers.fakes.person_api import PERSON_API_SCOPE, FakeRegister, create_ap
 from registers.person_api import PersonApiClient, PersonApiRelations, helseid_tokens
 from tests import factories as f
 from tests.booking.booking_world import NOW, make_world
+from tests.logcheck import personal_data_in
 from tests.notifications.helpers import EARLY, rows
 from tests.notifications.test_contacts_krr import (  # noqa: F401  (fixtures)
     RECENT,
@@ -190,3 +192,20 @@ async def test_a_register_that_cannot_answer_does_not_stop_the_booking(db, famil
             guardians=source, now=NOW)
     assert out.appointment.patient_id == child_id
     assert await patient_by_nin(db, family.nin["mother"]) is None
+
+
+async def test_no_identity_number_reaches_the_logs(db, family, person_api, caplog, capsys):
+    w = await make_world(db)
+    child_id = await local_child(db, family, "seven")
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="httpx")
+    async with httpx.AsyncClient() as http:
+        await staff_booking.book_for(
+            db, Actor.staff("desk-1", {w.clinic.id}), patient_id=child_id,
+            slot_id=w.slots[0].id, appointment_type_id=w.child_exam.id, reason="phone",
+            guardians=family.source(db, person_api, http), now=NOW)
+    captured = capsys.readouterr()
+    text = "\n".join([*(r.getMessage() for r in caplog.records), captured.out, captured.err])
+    assert "person_api.guardians" in text and "HTTP Request: POST" in text
+    assert personal_data_in(text) == []
+    assert not any(nin in text for nin in family.nin.values())
