@@ -174,13 +174,16 @@ async def change_for(db: Database, actor: Actor, *, appointment_id: int, new_slo
         overrides += await _book_overrides(db, patient.id, new_slot_id, kind.id, now,
                                            ignore_appointment_id=old.id)
     try:
-        return await service.change(
+        outcome = await service.change(
             db, actor, appointment_id=appointment_id, new_slot_id=new_slot_id,
             idempotency_key=idempotency_key, staff_note=note,
             audit_detail={"overrides": sorted(set(overrides)), "reason_given": True}, now=now)
     except BookingRefused as refused:
         raise await _scoped(db, actor, "appointment.change", refused, now,
                             appointment_id=appointment_id, slot_id=new_slot_id) from None
+    if found is not None and not outcome.replayed:
+        await reopen_covered(db, found[0], now)
+    return outcome
 
 
 async def cancel_for(db: Database, actor: Actor, *, appointment_id: int, reason: str,
@@ -197,12 +200,49 @@ async def cancel_for(db: Database, actor: Actor, *, appointment_id: int, reason:
     if patient_id is not None:
         await refresh_guardians(db, guardians, patient_id, now)
     try:
-        return await service.cancel(db, actor, appointment_id=appointment_id, reason=note,
-                                    audit_detail={"reason_given": True, "by_staff": True},
-                                    now=now)
+        outcome = await service.cancel(db, actor, appointment_id=appointment_id, reason=note,
+                                       audit_detail={"reason_given": True, "by_staff": True},
+                                       now=now)
     except BookingRefused as refused:
         raise await _scoped(db, actor, "appointment.cancel", refused, now,
                             appointment_id=appointment_id) from None
+    await reopen_covered(db, outcome.appointment, now)
+    return outcome
+
+
+async def reopen_covered(db: Database, appointment: Appointment, now: datetime) -> int:
+    """After an innkalling outside the slots is cancelled or moved: open
+    again the slots of its chair it closed (:func:`issue`), unless a closure
+    or another active appointment of the chair still covers them. Returns how
+    many were opened. Only for an appointment in a slot of its own (no
+    template)."""
+    async with db.write() as session:
+        own = await session.get(Slot, appointment.slot_id)
+        if own is None or own.template_id is not None:
+            return 0
+        chair = await _lock_chair(session, appointment.chair_id)
+        covered = list((await session.execute(
+            select(Slot).where(Slot.chair_id == chair.id, Slot.id != own.id,
+                               Slot.status == SlotStatus.BLOCKED,
+                               Slot.starts_at < appointment.ends_at,
+                               Slot.ends_at > appointment.starts_at)
+            .order_by(Slot.id).with_for_update(key_share=True))).scalars())
+        opened = 0
+        for slot in covered:
+            if slot.ends_at <= now or await _closed(session, chair, slot.starts_at, slot.ends_at):
+                continue
+            busy = (await session.execute(select(Appointment.id).where(
+                Appointment.chair_id == chair.id,
+                Appointment.status.in_([s.value for s in ACTIVE]),
+                Appointment.starts_at < slot.ends_at, Appointment.ends_at > slot.starts_at)
+                .limit(1))).first()
+            if busy is None:
+                slot.status = SlotStatus.FREE
+                slot.version += 1
+                opened += 1
+    if opened:
+        search.forget_free_times(appointment.clinic_id)
+    return opened
 
 
 # --- Clinic-issued appointments (innkalling) at any time ----------------------

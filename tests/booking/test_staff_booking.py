@@ -286,3 +286,18 @@ async def test_guardians_are_asked_for_children_only_and_a_failure_books_all_the
                                  guardians=source, now=NOW)
     assert source.asked == [w.child.id]
     assert await appointments(db) == 2
+
+
+async def test_cancelling_an_innkalling_opens_the_slots_it_closed(db):
+    w = await make_world(db)
+    start = w.slots[0].starts_at + timedelta(minutes=15)
+    issued = await staff_booking.issue(db, staff(w), patient_id=w.adult.id, chair_id=w.chair.id,
+                                       starts_at=start, appointment_type_id=w.exam.id,
+                                       reason="recall", now=NOW)
+    await staff_booking.cancel_for(db, staff(w), appointment_id=issued.appointment.id,
+                                   reason="not needed", now=NOW)
+    for index in (0, 1):
+        assert (await slot(db, w.slots[index].id)).status == SlotStatus.FREE
+    again = await service.book(db, Actor.patient(w.other_adult.id), patient_id=w.other_adult.id,
+                               slot_id=w.slots[1].id, appointment_type_id=w.exam.id, now=NOW)
+    assert again.appointment.slot_id == w.slots[1].id
