@@ -68,9 +68,10 @@ _SCOPE_REASONS = frozenset({Reason.NOT_ALLOWED_FOR_ACTOR, Reason.WRONG_CLINIC})
 
 
 def required_reason(text: str | None, missing: Reason = Reason.REASON_REQUIRED) -> str:
-    """The reason as kept: trimmed, at most :data:`MAX_REASON` characters;
-    refused when empty."""
-    cleaned = " ".join((text or "").split())[:MAX_REASON]
+    """The reason as kept: control characters as spaces, trimmed, at most
+    :data:`MAX_REASON` characters; refused when empty."""
+    printable = "".join(c if c.isprintable() else " " for c in (text or ""))
+    cleaned = " ".join(printable.split())[:MAX_REASON]
     if not cleaned:
         raise BookingRefused(missing)
     return cleaned

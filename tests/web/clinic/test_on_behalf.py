@@ -298,3 +298,54 @@ async def test_without_login_the_page_asks_for_the_staff_login(app, world):
     async with browser(BASE_URL, httpx.ASGITransport(app=app)) as anonymous:
         response = await anonymous.get(f"{patient_base(app, world.kari_id)}/bestill")
     assert response.status_code in (302, 303, 401)
+
+
+FIELDS = ("type", "slot", "day", "clock", "chair", "reason", "overbook", "overbook_reason",
+          "key")
+
+
+async def test_no_form_gives_a_server_error(app, world, desk):
+    """Hypothesis over the on-behalf forms with the clinic's own slug and a
+    valid link: odd ids, days, times and reasons give a page, never a 500."""
+    import asyncio
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    import tests.web.patient.test_fuzz_inputs as fuzz
+
+    fuzz.LOOP = asyncio.get_running_loop()
+    base = patient_base(app, world.kari_id)
+    good = st.sampled_from([str(world.exam_id), str(world.free_slot), str(world.chair_id),
+                            world.day.strftime("%d.%m.%Y"), "31.02.2030", "02:30", "24:00",
+                            "yes", "Phoned", "a\x00b"])
+    paths = [("POST", f"{base}/bestill"), ("POST", f"{base}/innkall"),
+             ("GET", f"{base}/bestill"), ("GET", f"{base}/time/{world.kari_appointment}"),
+             ("POST", f"{base}/time/{world.kari_appointment}/endre"),
+             ("POST", f"{base}/time/{world.kari_appointment}/avbestill")]
+
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+    @given(data=st.data())
+    def check(data: st.DataObject) -> None:
+        method, path = data.draw(st.sampled_from(paths), label="route")
+        values = data.draw(st.dictionaries(st.sampled_from(FIELDS),
+                                           st.one_of(fuzz.value, good), max_size=6))
+        if method == "GET":
+            response = fuzz.run(desk.get(path, params=values))
+        else:
+            response = fuzz.run(desk.post(path, data=values))
+        assert response.status_code < 500, (method, path, values, response.status_code)
+
+    await asyncio.to_thread(check)
+
+
+async def test_control_characters_in_a_reason_are_no_server_error(app, world, desk):
+    base = patient_base(app, world.kari_id)
+    response = await desk.post(f"{base}/bestill", data={
+        "type": str(world.exam_id), "slot": str(world.free_slot), "reason": "a\x00b\x07c"})
+    assert response.status_code == 200
+    async with app.state.db.read() as s:
+        note = (await s.execute(select(Appointment.staff_note).where(
+            Appointment.slot_id == world.free_slot))).scalar_one()
+    assert note == "a b c"
