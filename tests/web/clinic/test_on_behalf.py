@@ -318,7 +318,7 @@ async def test_no_form_gives_a_server_error(app, world, desk):
     base = patient_base(app, world.kari_id)
     good = st.sampled_from([str(world.exam_id), str(world.free_slot), str(world.chair_id),
                             world.day.strftime("%d.%m.%Y"), "31.02.2030", "02:30", "24:00",
-                            "yes", "Phoned", "a\x00b"])
+                            "yes", "Phoned", "a\x00b", "k" * 70])
     paths = [("POST", f"{base}/bestill"), ("POST", f"{base}/innkall"),
              ("GET", f"{base}/bestill"), ("GET", f"{base}/time/{world.kari_appointment}"),
              ("POST", f"{base}/time/{world.kari_appointment}/endre"),

@@ -22,13 +22,13 @@ child, the guardians are asked for afresh (the population register through
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, Final
 
 from sqlalchemy import select
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,6 +54,7 @@ ROLES: Final = (StaffRole.RECEPTION, StaffRole.CLINIC_ADMIN, StaffRole.COUNTY_AD
 REFUSED_ACTION: Final = "clinic.access.refused"
 AUDIT_PURPOSE: Final = "reception"
 FIELD_LIMIT: Final = 200
+_KEY: Final = re.compile(r"[A-Za-z0-9_-]{16,40}")
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,11 @@ async def _appointment(request: Request, here: ForPatient) -> Appointment:
     return found
 
 
-def _field(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value[:FIELD_LIMIT] if isinstance(value, str) else ""
+def _key(values: dict[str, str]) -> str | None:
+    """The form's idempotency key as the service keeps it; None for anything
+    but a key this page made."""
+    key = values.get("key", "")
+    return f"staff:{key}" if _KEY.fullmatch(key) else None
 
 
 def parse_day(text: str) -> date | None:
@@ -215,7 +218,7 @@ async def _book_page(request: Request, here: ForPatient, *, values: dict[str, st
         **_common(here, now), "kinds": [(k.id, k.name(locale)) for k in kinds],
         "kind": kind, "day": day, "times": times, "chair_names": chair_names,
         "chairs": chairs, "values": values, "error": error, "error_field": error_field,
-        "key": values.get("key") or secrets.token_urlsafe(16),
+        "key": values["key"] if _key(values) else secrets.token_urlsafe(16),
     }
     return render(request, "clinic/on_behalf_book.html", context, status_code=status_code,
                   headers={"Cache-Control": "no-store"})
@@ -256,7 +259,7 @@ async def book(request: Request) -> Response:
         outcome = await staff_booking.book_for(
             _db(request), here.staff.actor, patient_id=here.patient.id, slot_id=slot_id,
             appointment_type_id=type_id, reason=values["reason"], clinic_id=here.clinic.id,
-            idempotency_key=f"staff:{values['key']}" if values["key"] else None,
+            idempotency_key=_key(values),
             guardians=guardians_source(request))
     except BookingRefused as refused:
         return await _book_page(request, here, values=values, error=_error(refused),
@@ -281,7 +284,7 @@ async def issue(request: Request) -> Response:
             _db(request), here.staff.actor, patient_id=here.patient.id, chair_id=chair_id,
             starts_at=starts_at, appointment_type_id=type_id, reason=values["reason"],
             overbook=values["overbook"] == "yes", overbook_reason=values["overbook_reason"],
-            idempotency_key=f"staff:{values['key']}" if values["key"] else None,
+            idempotency_key=_key(values),
             guardians=guardians_source(request))
     except BookingRefused as refused:
         field = {"reason_required": "issue-reason",
@@ -315,7 +318,7 @@ async def _change_page(request: Request, here: ForPatient, appointment: Appointm
         "chair_names": chairs, "values": values, "error": error, "error_field": error_field,
         "open": appointment.status in ACTIVE and appointment.starts_at > now,
         "action": f"{here.base}/time/{appointment.id}",
-        "key": values.get("key") or secrets.token_urlsafe(16),
+        "key": values["key"] if _key(values) else secrets.token_urlsafe(16),
     }, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
@@ -337,7 +340,7 @@ async def change(request: Request) -> Response:
         outcome = await staff_booking.change_for(
             _db(request), here.staff.actor, appointment_id=appointment.id, new_slot_id=slot_id,
             reason=values["reason"], guardians=guardians_source(request),
-            idempotency_key=f"staff:{values['key']}" if values["key"] else None)
+            idempotency_key=_key(values))
     except BookingRefused as refused:
         return await _change_page(request, here, appointment, values=values,
                                   error=_error(refused), status_code=409,
