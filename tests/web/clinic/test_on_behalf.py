@@ -349,3 +349,13 @@ async def test_control_characters_in_a_reason_are_no_server_error(app, world, de
         note = (await s.execute(select(Appointment.staff_note).where(
             Appointment.slot_id == world.free_slot))).scalar_one()
     assert note == "a b c"
+
+
+async def test_county_admins_act_in_their_county_only(app, world, staff):
+    oslo = await staff("county-admin-oslo")
+    page = await oslo.get(f"{patient_base(app, world.kari_id, MAJORSTUEN)}/bestill")
+    assert page.status_code == 200
+    rogaland = await staff("county-admin-rogaland")
+    refused = await rogaland.get(f"{patient_base(app, world.kari_id)}/bestill")
+    assert refused.status_code == 404
+    assert len(await refusals(app)) == 1
