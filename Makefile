@@ -80,6 +80,7 @@ test: setup lint imports typecheck pytest
 
 bench: setup
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.outcome
 
 # 1, 2 and 4 web processes under load (wrk); see benchmarks/README.md.
 bench-scale: setup

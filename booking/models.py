@@ -35,6 +35,7 @@ from booking.statuses import (
     ConfidentialAddress,
     SlotStatus,
     Source,
+    StrandingDecision,
 )
 from core.db import Base, BigId, UTCDateTime, check_constraint, utcnow
 
@@ -292,12 +293,40 @@ class Appointment(Base):
     staff_note: Mapped[str | None] = mapped_column(String(200), default=None)
     #: Why staff overbooked the chair (with ``overbooked``).
     overbook_reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: When the patient arrived (marked at the desk, or checked in: *Jeg er
+    #: her*), and by whom (internal actor id); empty until then.
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    arrived_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: When completed or no-show was recorded (undo is allowed that Oslo day).
+    attendance_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
     patient: Mapped[Patient] = relationship(foreign_keys=[patient_id])
     clinic: Mapped[Clinic] = relationship()
     chair: Mapped[Chair] = relationship()
     slot: Mapped[Slot] = relationship()
     appointment_type: Mapped[AppointmentType] = relationship()
+
+
+class ScheduleStranding(Base):
+    """A booked appointment whose slot a schedule change took away. It stays
+    booked and on the clinic's list until staff decide
+    (:mod:`booking.schedule_changes`)."""
+
+    __tablename__ = "schedule_strandings"
+    __table_args__ = (
+        CheckConstraint(check_constraint("decision", StrandingDecision), name="decision"),
+        Index("ix_schedule_strandings_clinic_decision", "clinic_id", "decision"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"), index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    chair_id: Mapped[int] = mapped_column(ForeignKey("chairs.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(12), default=StrandingDecision.WAITING)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class BookingEvent(Base):

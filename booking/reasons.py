@@ -44,6 +44,14 @@ class Reason(StrEnum):
     UNKNOWN_CHAIR = "unknown_chair"
     CHAIR_BUSY = "chair_busy"
     START_TAKEN = "start_taken"
+    WAITLIST_NO_CLINIC = "waitlist_no_clinic"
+    WAITLIST_BAD_WISHES = "waitlist_bad_wishes"
+    OFFER_ENDED = "offer_ended"
+    NOT_TODAY = "not_today"
+    ALREADY_ARRIVED = "already_arrived"
+    ALREADY_ENDED = "already_ended"
+    NOTHING_TO_UNDO = "nothing_to_undo"
+    UNDO_TOO_LATE = "undo_too_late"
 
 
 class Warning(StrEnum):
@@ -96,6 +104,16 @@ REASON_TEXT: dict[str, str] = {
     Reason.START_TAKEN: N_(
         "The chair already has a time starting exactly then. Choose another start "
         "or another chair."),
+    Reason.WAITLIST_NO_CLINIC: N_("Please choose at least one clinic in your county."),
+    Reason.WAITLIST_BAD_WISHES: N_(
+        "Please check the weekdays, the times of day and the notice you need."),
+    Reason.OFFER_ENDED: N_(
+        "This time has been taken or the offer has ended. You keep the appointment you have."),
+    Reason.NOT_TODAY: N_("You can only check in on the day of the appointment."),
+    Reason.ALREADY_ARRIVED: N_("The patient has already arrived."),
+    Reason.ALREADY_ENDED: N_("The appointment is over."),
+    Reason.NOTHING_TO_UNDO: N_("There is nothing to undo."),
+    Reason.UNDO_TOO_LATE: N_("A mark can only be undone on the day it was made."),
 }
 
 WARNING_TEXT: dict[str, str] = {

@@ -17,7 +17,15 @@ from enum import StrEnum
 from booking.audit import Actor
 from booking.models import Appointment, AppointmentType, Patient, Slot
 from booking.reasons import Reason, Warning
-from booking.statuses import ACTIVE, ActorKind, AppointmentStatus, SlotStatus
+from booking.statuses import (
+    ACTIVE,
+    UNDO_TRANSITIONS,
+    ActorKind,
+    AppointmentStatus,
+    Attendance,
+    Mark,
+    SlotStatus,
+)
 from core.locale import OSLO
 
 #: Adults cancelling or changing later than this before the start may be
@@ -323,4 +331,97 @@ def may_record_attendance(actor: Actor, appointment: Appointment, now: datetime)
         return refuse(Reason.NOT_ACTIVE)
     if appointment.starts_at > now:
         return refuse(Reason.NOT_YET_STARTED)
+    return ALLOWED
+
+
+# --- Arrival and attendance (the reception desk, and check-in) -------------
+
+CLINIC_SIDE = frozenset({ActorKind.STAFF, ActorKind.RECORD_SYSTEM, ActorKind.SYSTEM})
+
+
+def attendance(appointment: Appointment) -> Attendance:
+    """Where the appointment stands on its day, as the desk sees it."""
+    status = AppointmentStatus(appointment.status)
+    if status is AppointmentStatus.CANCELLED:
+        return Attendance.CANCELLED
+    if status is AppointmentStatus.COMPLETED:
+        return Attendance.COMPLETED
+    if status is AppointmentStatus.NO_SHOW:
+        return Attendance.NO_SHOW
+    return Attendance.ARRIVED if appointment.arrived_at is not None else Attendance.EXPECTED
+
+
+def _on_its_day(appointment: Appointment, now: datetime) -> bool:
+    return local_date(now) == local_date(appointment.starts_at)
+
+
+def may_mark(actor: Actor, appointment: Appointment, mark: Mark, now: datetime) -> Decision:
+    """May the clinic mark the patient arrived (on the appointment's Oslo
+    day), or the appointment completed or a no-show (ikke møtt: after the
+    start, and never once the patient has arrived)?"""
+    if actor.kind not in CLINIC_SIDE:
+        return refuse(Reason.NOT_ALLOWED_FOR_ACTOR)
+    who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
+    if not who:
+        return who
+    if appointment.status not in ACTIVE:
+        return refuse(Reason.NOT_ACTIVE)
+    if mark is Mark.ARRIVED:
+        if appointment.arrived_at is not None:
+            return refuse(Reason.ALREADY_ARRIVED)
+        if not _on_its_day(appointment, now):
+            return refuse(Reason.NOT_TODAY)
+        return ALLOWED
+    if mark is Mark.NO_SHOW and appointment.arrived_at is not None:
+        return refuse(Reason.ALREADY_ARRIVED)
+    if appointment.starts_at > now:
+        return refuse(Reason.NOT_YET_STARTED)
+    return ALLOWED
+
+
+def may_check_in(actor: Actor, appointment: Appointment, now: datetime) -> Decision:
+    """"Jeg er her": the patient, or a guardian who may handle the
+    appointment, says they have come; only on the appointment's Oslo day and
+    before it ends."""
+    if not is_self_service(actor):
+        return refuse(Reason.NOT_ALLOWED_FOR_ACTOR)
+    who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
+    if not who:
+        return who
+    if appointment.status not in ACTIVE:
+        return refuse(Reason.NOT_ACTIVE)
+    if appointment.arrived_at is not None:
+        return refuse(Reason.ALREADY_ARRIVED)
+    if not _on_its_day(appointment, now):
+        return refuse(Reason.NOT_TODAY)
+    if appointment.ends_at <= now:
+        return refuse(Reason.ALREADY_ENDED)
+    return ALLOWED
+
+
+def undo_target(appointment: Appointment) -> AppointmentStatus:
+    """The active status an undone completed or no-show mark returns to."""
+    return (AppointmentStatus.CONFIRMED if appointment.confirmed_at is not None
+            else AppointmentStatus.BOOKED)
+
+
+def may_undo(actor: Actor, appointment: Appointment, now: datetime) -> Decision:
+    """May the clinic take back the latest mark (completed or no-show, else
+    arrived)? Only on the Oslo day the mark was made."""
+    if actor.kind not in CLINIC_SIDE:
+        return refuse(Reason.NOT_ALLOWED_FOR_ACTOR)
+    who = may_act_for(actor, appointment.patient_id, appointment.clinic_id)
+    if not who:
+        return who
+    status = AppointmentStatus(appointment.status)
+    if status in UNDO_TRANSITIONS:
+        if undo_target(appointment) not in UNDO_TRANSITIONS[status]:
+            return refuse(Reason.NOTHING_TO_UNDO)
+        marked = appointment.attendance_at
+    elif status in ACTIVE and appointment.arrived_at is not None:
+        marked = appointment.arrived_at
+    else:
+        return refuse(Reason.NOTHING_TO_UNDO)
+    if marked is None or local_date(marked) != local_date(now):
+        return refuse(Reason.UNDO_TOO_LATE)
     return ALLOWED

@@ -18,6 +18,7 @@ no lock shared with other patients). The rules are still decided by
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -340,13 +341,21 @@ def _behalf(actor: Actor, patient_id: int) -> int | None:
     return patient_id if actor.patient_id != patient_id else None
 
 
+#: Called inside a change's transaction after the move (old, new), e.g. by an
+#: accepted refill offer (``booking.refill``) to close its round in the same commit.
+AfterChange = Callable[[AsyncSession, Appointment, Appointment], Awaitable[object]]
+
+
 async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id: int,
                  idempotency_key: str | None = None, hold_key: str | None = None,
                  staff_note: str | None = None, audit_detail: dict[str, Any] | None = None,
-                 now: datetime | None = None) -> Outcome:
+                 now: datetime | None = None, other_clinic: bool = False,
+                 after: AfterChange | None = None) -> Outcome:
     """Move an appointment to another slot. The new slot is claimed before the
     old one is released, in one transaction: if the new time is gone, the
-    patient keeps the old one."""
+    patient keeps the old one. ``other_clinic``: a patient may move to another
+    clinic (an offer of freed time at a clinic they chose on the waitlist);
+    ``after`` runs in the same transaction once the move is written."""
     now = now or utcnow()
     replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
     if replay:
@@ -362,7 +371,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
             _raise_unless(decision)
             if new_slot_id == old.slot_id:
                 raise BookingRefused(Reason.SAME_SLOT)
-            if slot.clinic_id != old.clinic_id and rules.is_self_service(actor):
+            if (slot.clinic_id != old.clinic_id and rules.is_self_service(actor)
+                    and not other_clinic):
                 # Changing clinic is a new booking; keep change within the clinic.
                 raise BookingRefused(Reason.WRONG_CLINIC)
             _raise_unless(rules.may_book(
@@ -386,6 +396,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
             old.updated_at = now
             await _free_slot(session, old.slot_id, old.id, now)
             await events.listener().on_changed(session, old, new, now=now)
+            if after is not None:
+                await after(session, old, new)
             await audit.record(
                 session, actor, "appointment.change", purpose=PURPOSE_OF[actor.kind],
                 subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
@@ -470,6 +482,7 @@ async def record_attendance(db: Database, actor: Actor, *, appointment_id: int,
         appointment.status = (AppointmentStatus.COMPLETED if attended
                               else AppointmentStatus.NO_SHOW)
         appointment.updated_at = now
+        appointment.attendance_at = now
         await audit.record(
             session, actor, "appointment.completed" if attended else "appointment.no_show",
             purpose=PURPOSE_OF[actor.kind], subject_patient_id=appointment.patient_id,

@@ -73,6 +73,13 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "TWILIO_FROM": ("unset", "the sending number, when no messaging service is set"),
     "TWILIO_API_URL": ("`https://api.twilio.com`",
                        "Twilio's API address (a local fake in tests)"),
+    "REFILL_OFFER_MINUTES": ("30", "how long an offer of freed time stands and the slot is "
+                             "held for it; then the next wave (README: Cancelled time refilled)"),
+    "REFILL_WAVE_SIZE": ("3", "how many people on the waitlist one wave offers a freed slot to"),
+    "REFILL_MIN_LEAD_HOURS": ("24", "only slots freed at least this many hours before they "
+                              "start are offered to the waitlist"),
+    "REFILL_CHILDREN_FIRST": ("on", "children's recalls (clinic-issued appointments of "
+                              "under-18s) are offered freed time before everyone else"),
     "NOTIFICATION_RETENTION_DAYS": ("7", "days before message text and phone numbers are "
                                     "removed from sent notifications (counts are kept)"),
     "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
@@ -137,6 +144,8 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "ACCESS_REVIEW_WINDOW_DAYS": ("90", "a staff look-up of a patient goes on the access "
                                   "review when the patient had no appointment at the staff "
                                   "member's clinics this many days before or after it"),
+    "SMS_REPLY_ANSWERS_PER_DAY": ("5", "answers to text messages from one mobile number in 24 "
+                                  "hours; further replies are stored and acted on, unanswered"),
     "METRICS_NETWORKS": ("`127.0.0.0/8,::1/128` outside production, none in production",
                          "networks (CIDR, comma-separated) whose clients may read `/metrics`"),
     "METRICS_TOKEN": ("unset", "a bearer token that opens `/metrics` from anywhere; production "
@@ -186,6 +195,8 @@ class NotificationSettings:
     worker_metrics_port: int | None
     #: Texts handed over to one number in 24 hours (``SMS_PER_NUMBER_PER_DAY``).
     sms_per_number_per_day: int
+    #: Answers to replies from one number in 24 hours (``SMS_REPLY_ANSWERS_PER_DAY``).
+    sms_reply_answers_per_day: int
     # Twilio; no account = the local outbox.
     twilio_account_sid: str | None
     twilio_auth_token: str | None = field(repr=False)
@@ -207,6 +218,11 @@ class NotificationSettings:
     helsenorge_scope: str | None
     helsenorge_org_number: str | None
     helsenorge_service_category: str | None
+    # Freed time offered to the waitlist (``REFILL_*``).
+    refill_offer_minutes: int = 30
+    refill_wave_size: int = 3
+    refill_min_lead_hours: int = 24
+    refill_children_first: bool = True
 
     @property
     def krr_configured(self) -> bool:
@@ -285,6 +301,12 @@ class Settings:
     # The support console and county administrators.
     bulk_resend_max: int = 1000
     access_review_window_days: int = 90
+    # Freed time offered to the waitlist (booking.refill).
+    refill_offer_minutes: int = 30
+    refill_wave_size: int = 3
+    refill_min_lead_hours: int = 24
+    refill_children_first: bool = True
+    sms_reply_answers_per_day: int = 5
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -313,6 +335,7 @@ class Settings:
             previsit_retention_days=self.previsit_retention_days,
             worker_metrics_port=self.worker_metrics_port,
             sms_per_number_per_day=self.sms_per_number_per_day,
+            sms_reply_answers_per_day=self.sms_reply_answers_per_day,
             twilio_account_sid=self.twilio_account_sid,
             twilio_auth_token=self.twilio_auth_token,
             twilio_messaging_service_sid=self.twilio_messaging_service_sid,
@@ -329,6 +352,10 @@ class Settings:
             helsenorge_scope=self.helsenorge_scope,
             helsenorge_org_number=self.helsenorge_org_number,
             helsenorge_service_category=self.helsenorge_service_category,
+            refill_offer_minutes=self.refill_offer_minutes,
+            refill_wave_size=self.refill_wave_size,
+            refill_min_lead_hours=self.refill_min_lead_hours,
+            refill_children_first=self.refill_children_first,
         )
 
     @property
@@ -432,6 +459,11 @@ class Settings:
             sms_price_per_segment_ore=_whole(env_map, "SMS_PRICE_PER_SEGMENT_ORE", 60),
             bulk_resend_max=_whole(env_map, "BULK_RESEND_MAX", 1000),
             access_review_window_days=_whole(env_map, "ACCESS_REVIEW_WINDOW_DAYS", 90),
+            refill_offer_minutes=_whole(env_map, "REFILL_OFFER_MINUTES", 30),
+            refill_wave_size=_whole(env_map, "REFILL_WAVE_SIZE", 3),
+            refill_min_lead_hours=_whole(env_map, "REFILL_MIN_LEAD_HOURS", 24),
+            refill_children_first=_flag(env_map.get("REFILL_CHILDREN_FIRST"), default=True),
+            sms_reply_answers_per_day=_whole(env_map, "SMS_REPLY_ANSWERS_PER_DAY", 5),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -461,6 +493,10 @@ class Settings:
                                 "DATABASE_MAX_OVERFLOW not negative")
         if self.database_pool_timeout <= 0:
             raise SettingsError("DATABASE_POOL_TIMEOUT must be positive")
+        if self.refill_offer_minutes < 1 or self.refill_wave_size < 1:
+            raise SettingsError("REFILL_OFFER_MINUTES and REFILL_WAVE_SIZE must be at least 1")
+        if self.refill_min_lead_hours < 0:
+            raise SettingsError("REFILL_MIN_LEAD_HOURS must not be negative")
         for name, rule in (("LOGIN_RATE_LIMIT", self.login_rate_limit),
                            ("LOGIN_SESSION_RATE_LIMIT", self.login_session_rate_limit),
                            ("HOLD_RATE_LIMIT", self.hold_rate_limit)):
@@ -479,6 +515,8 @@ class Settings:
             raise SettingsError("BULK_RESEND_MAX must be at least 1")
         if self.access_review_window_days < 1:
             raise SettingsError("ACCESS_REVIEW_WINDOW_DAYS must be at least 1")
+        if self.sms_reply_answers_per_day < 0:
+            raise SettingsError("SMS_REPLY_ANSWERS_PER_DAY must be 0 or more")
         if self.helsenorge_api_url and not self.is_production and not self.helseid_configured:
             raise SettingsError("HELSENORGE_API_URL is set but HELSEID_TOKEN_URL, "
                                 "HELSEID_CLIENT_ID or HELSEID_CLIENT_JWK is not")

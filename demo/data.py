@@ -356,6 +356,8 @@ DEMO_APPOINTMENTS: tuple[Plan, ...] = (
          time(12, 0)),
     Plan("hygienist-confidential-adult-2", "confidential-adult-2", "hygienist", "self", 4,
          time(9, 0)),
+    # Today, from 14:00: Astrid can check in ("Jeg er her") and the desk sees it.
+    Plan("today-adult-oslo", "adult-oslo", "hygienist", "innkalling", 0, time(14, 0)),
 )
 
 
@@ -378,3 +380,14 @@ PAST_APPOINTMENTS: tuple[PastPlan, ...] = (
     PastPlan("past-adult-oslo", "adult-oslo", "adult-exam", 25, time(10, 0), False),
 )
 GENERIC_APPOINTMENTS = 40
+
+#: The reception desk's day (``/staff/klinikk/{slug}/dag``): at these clinics
+#: (those of the local reception test users) generic patients have
+#: clinic-issued appointments at these Oslo times on the day of seeding (on a
+#: weekend or holiday, the working day before), so a receptionist can mark
+#: arrivals, completions and no-shows.
+RECEPTION_DAY_CLINICS: tuple[str, ...] = ("tannklinikken-grunerlokka",)
+RECEPTION_DAY_TIMES: tuple[time, ...] = tuple(
+    time(hour, minute) for hour, minute in ((8, 0), (8, 0), (8, 30), (9, 0), (9, 30), (10, 0),
+                                            (11, 0), (12, 30), (13, 0), (13, 30), (14, 0),
+                                            (14, 30), (15, 0)))

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import rules, service
 from booking.audit import Actor
+from booking.holidays import is_public_holiday
 from booking.models import (
     Appointment,
     AppointmentType,
@@ -46,6 +47,7 @@ from demo.data import (
     BOOKING_HORIZON_DAYS,
     CHANGE_CUTOFF_HOURS,
     CHILD_CHAIR_DAY,
+    CLINIC_BY_SLUG,
     CLINICS,
     COUNTIES,
     DEMO_APPOINTMENTS,
@@ -54,6 +56,8 @@ from demo.data import (
     OPENING_HOURS,
     PARKING,
     PAST_APPOINTMENTS,
+    RECEPTION_DAY_CLINICS,
+    RECEPTION_DAY_TIMES,
     UNRELEASED_TYPES,
     UNRELEASED_WEEKDAY,
     chair_count,
@@ -125,6 +129,7 @@ async def seed_demo(db: Database, vault: IdentityVault, *, today: date,
     await deliver_history(db, now)  # their texts went out back then (demo/history.py)
     await bookings.demo_appointments()
     await bookings.generic_appointments()
+    await bookings.reception_day()
     log.info("demo_seeded", **asdict(report))
     return report
 
@@ -283,6 +288,15 @@ async def _seed_patients(session: AsyncSession, vault: IdentityVault, report: Se
             dict(guardian_id=guardian, child_id=child) for guardian, child in new_pairs])
         report.guardianships_created += len(new_pairs)
 
+
+
+def reception_day_date(today: date) -> date:
+    """The day of the demo's reception day: ``today``, or on a weekend or
+    public holiday the working day before."""
+    day = today
+    while day.weekday() >= 5 or is_public_holiday(day):
+        day -= timedelta(days=1)
+    return day
 
 
 def _local(day: date, at: time) -> datetime:
@@ -475,3 +489,41 @@ class _Bookings:
                 innkalling=innkalling, start=_local(self.today + timedelta(days=day), at),
                 now=self.now, fallback_start=self.now + timedelta(hours=3))
 
+
+    async def reception_day(self) -> None:
+        """A lived-in day at the reception test users' clinics: generic
+        patients of the county with clinic-issued appointments through the
+        day (:data:`RECEPTION_DAY_TIMES`), booked as the record system did
+        the day before."""
+        day = reception_day_date(self.today)
+        clinic_ids = [self.clinics[slug].id for slug in RECEPTION_DAY_CLINICS]
+        if day < self.today:
+            self.report.slots_created += await generate_slots(
+                self.db, start=day, weeks=1, clinic_ids=clinic_ids, now=self.now)
+        recorder = Actor.record_system("demo-journal")
+        hashes = {row.identity_number: self.vault.lookup_hash(row.identity_number)
+                  for row in self.generic}
+        async with self.db.read() as session:
+            ids = {bytes(h): patient_id for h, patient_id in await session.execute(
+                select(Patient.identity_hash, Patient.id)
+                .where(Patient.identity_hash.in_(list(hashes.values()))))}
+        for slug in RECEPTION_DAY_CLINICS:
+            clinic = self.clinics[slug]
+            county = CLINIC_BY_SLUG[slug].county
+            people = [row for row in self.generic
+                      if CLINIC_BY_SLUG[row.clinic].county == county
+                      and hashes[row.identity_number] in ids]
+            for index, at in enumerate(RECEPTION_DAY_TIMES):
+                if not people:
+                    break
+                row = people[(index * 7) % len(people)]
+                key = f"demo-innkalling-{day.isoformat()}-desk-{slug}-{index}"
+                if self._existing(key) is not None:
+                    continue
+                start = _local(day, at)
+                age = rules.age_on(row.birth_date, day)
+                await self._book(
+                    key=key, patient_id=ids[hashes[row.identity_number]], clinic=clinic,
+                    type_code="child-exam" if age <= 18 else "adult-exam", actor=recorder,
+                    innkalling=True, start=start, now=min(self.now, start - timedelta(hours=1)),
+                    end=start + timedelta(minutes=30))

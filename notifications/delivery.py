@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.rules import local_date
 from core.db import Database
-from notifications import metrics
+from notifications import metrics, refill_texts
 from notifications.channels.base import SendOutcome, SmsResult, retry_delay
 from notifications.models import Notification, NumberCheck
 from notifications.number_check import check_key, code_for, masked
@@ -36,7 +36,14 @@ from notifications.recipients import WAIT_FOR, Contact, Role, blocks_for, check_
 from notifications.runtime import DeliveryConfig, Runtime
 from notifications.schedule import MIN_VALIDITY, validity_seconds
 from notifications.segments import count_segments
-from notifications.statuses import FAILED, Channel, NotificationStatus, Purpose, Reason
+from notifications.statuses import (
+    FAILED,
+    REFILL_PURPOSES,
+    Channel,
+    NotificationStatus,
+    Purpose,
+    Reason,
+)
 from notifications.templates import (
     Audience,
     MessageContext,
@@ -139,6 +146,9 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
         sent = await sent_today(session, list(numbers.values()), now)
         nonces = await check_nonces(session, [s.row.id for s in snapshots
                                               if s.row.purpose == Purpose.NUMBER_CHECK])
+        offers = await refill_texts.offer_details(
+            session, [s.row.offset_minutes for s in snapshots
+                      if s.row.purpose in REFILL_PURPOSES])
     for snapshot in snapshots:
         row = snapshot.row
         e164 = numbers.get(row.id)
@@ -158,6 +168,10 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
         elif row.body:
             prepared[row.id] = Prepared(e164, row.body, row.language, row.template_id,
                                         row.template_version)
+        elif row.purpose in REFILL_PURPOSES:
+            prepared[row.id] = _render_refill(runtime, snapshot, e164,
+                                              contacts.get(row.recipient_id),
+                                              offers.get(row.offset_minutes), now)
         else:
             prepared[row.id] = _render(runtime, snapshot, e164, contacts.get(row.recipient_id))
         sent[e164] = sent.get(e164, 0) + 1
@@ -214,6 +228,26 @@ def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | 
                             snapshot.appointment.id, row.id),
             child_first_name=first_given_name(snapshot.patient_given_name) if guardian
             else None))
+    return Prepared(e164, rendered.body, rendered.language, rendered.template_id,
+                    rendered.template_version)
+
+
+def _render_refill(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None,
+                   offer: refill_texts.OfferDetails | None, now: datetime) -> Prepared:
+    """An offer of freed time (code, link, minutes left) or its "taken" notice."""
+    row = snapshot.row
+    if offer is None:
+        return Prepared(None, None, skip=Reason.SUPERSEDED)
+    guardian = row.recipient_role == Role.GUARDIAN
+    minutes = max(1, int((offer.expires_at - now).total_seconds() // 60))
+    rendered = refill_texts.render(
+        Purpose(row.purpose), Audience.GUARDIAN if guardian else Audience.SELF,
+        choose_language(contact.language if contact else None), clinic=offer.clinic_name,
+        starts_at=offer.starts_at, code=offer.code,
+        url=refill_texts.offer_url(runtime.config.public_url, runtime.config.link_key,
+                                   offer.offer_id, row.recipient_id),
+        minutes=minutes,
+        child=first_given_name(snapshot.patient_given_name) if guardian else None)
     return Prepared(e164, rendered.body, rendered.language, rendered.template_id,
                     rendered.template_version)
 

@@ -17,7 +17,7 @@ from notifications.delivery import Prepared, judge, not_sent, prepare_many, reco
 from notifications.models import Notification
 from notifications.runtime import Runtime
 from notifications.segments import count_segments
-from notifications.statuses import Channel, NotificationStatus, Purpose
+from notifications.statuses import OWN_WORDING, Channel, NotificationStatus
 from notifications.transitions import Snapshot, not_superseded
 
 S = NotificationStatus
@@ -70,7 +70,7 @@ def batchable(snapshot: Snapshot, now: datetime) -> bool:
     in doubt, to end or to wait) go through ``jobs.deliver`` one by one."""
     row = snapshot.row
     return row.channel == Channel.SMS and not row.in_doubt \
-        and row.purpose != Purpose.NUMBER_CHECK \
+        and row.purpose not in OWN_WORDING \
         and judge(snapshot, now).action == "send"
 
 

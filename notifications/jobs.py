@@ -24,10 +24,12 @@ from typing import Any, TypeVar
 
 import structlog
 
+from notifications.confirm_requests import ask_guardian
 from notifications.delivery import deliver_sms
 from notifications.delivery_batch import batchable, deliver_sms_batch
 from notifications.helsenorge_delivery import deliver_to_helsenorge
 from notifications.receipts import apply_receipt_now
+from notifications.reply_actions import handle_reply as handle_reply_now
 from notifications.runtime import Runtime, runtime_of
 from notifications.statuses import Channel
 from notifications.transitions import Snapshot, not_ready, read_snapshot, read_snapshots
@@ -40,6 +42,8 @@ DELIVER_BATCH = "deliver_batch"
 #: Rows per :func:`deliver_batch` job.
 BATCH_SIZE = 50
 APPLY_RECEIPT = "apply_receipt"
+HANDLE_REPLY = "handle_reply"
+ASK_TO_CONFIRM = "ask_to_confirm"
 
 #: Channel -> how one due, unclaimed row of it is handed over.
 CHANNELS: dict[str, Callable[[Runtime, Snapshot, datetime], Awaitable[str]]] = {
@@ -110,9 +114,30 @@ async def apply_receipt(ctx: dict[str, Any], receipt_id: int) -> str:
     return await apply_receipt_now(runtime.db, receipt_id, runtime.clock())
 
 
+async def handle_reply(ctx: dict[str, Any], inbound_id: int) -> str:
+    """arq job: act on one text someone sent us, and answer it
+    (``reply_actions.handle_reply``). The argument is the stored row's id:
+    never a number, a body or an identity number."""
+    runtime = runtime_of(ctx)
+
+    async def hand_over(notification_id: int) -> str:
+        return await deliver(runtime, notification_id)
+
+    return await handle_reply_now(runtime, inbound_id, hand_over)
+
+
+async def ask_to_confirm(ctx: dict[str, Any], guardian_id: int) -> int | None:
+    """arq job: one numbered text asking a guardian to confirm several
+    children's appointments (``confirm_requests.ask_guardian``)."""
+    runtime = runtime_of(ctx)
+    return await ask_guardian(runtime, guardian_id, runtime.clock())
+
+
 #: Every queued job the worker must know: name -> coroutine (see ``notifications.worker``).
 JOB_FUNCTIONS: dict[str, Callable[..., Any]] = {
     DELIVER: deliver_notification,
     DELIVER_BATCH: deliver_batch,
     APPLY_RECEIPT: apply_receipt,
+    HANDLE_REPLY: handle_reply,
+    ASK_TO_CONFIRM: ask_to_confirm,
 }

@@ -35,6 +35,7 @@ from notifications.statuses import (
     NotificationStatus,
     Purpose,
     ReceiptOutcome,
+    ReplyOutcome,
 )
 
 
@@ -48,7 +49,10 @@ class Notification(Base):
         CheckConstraint(check_constraint("purpose", Purpose), name="purpose"),
         CheckConstraint(check_constraint("channel", Channel), name="channel"),
         CheckConstraint("attempts >= 0", name="attempts"),
-        CheckConstraint("(appointment_id IS NULL) = (purpose = 'number_check')",
+        # Number checks, answers to replies and confirm requests are about no
+        # single appointment (``statuses.WITHOUT_APPOINTMENT``).
+        CheckConstraint("(appointment_id IS NULL) = "
+                        "(purpose IN ('number_check', 'reply', 'confirm_request'))",
                         name="appointment"),
         # What the cron looks for: waiting rows by the time they may go.
         Index("ix_notifications_status_send_after", "status", "send_after"),
@@ -154,9 +158,18 @@ class NotificationReceipt(Base):
 
 
 class InboundSms(Base):
-    """A text message a patient sent us (STOP, later JA/NEI)."""
+    """A text message someone sent us. The webhook stores it as it came
+    (``provider_ref`` is Twilio's MessageSid: a retried webhook is stored
+    once); the ``handle_reply`` job reads it, acts, and records what became
+    of it (``notifications.reply_actions``)."""
 
     __tablename__ = "inbound_sms"
+    __table_args__ = (
+        CheckConstraint(check_constraint("outcome", ReplyOutcome), name="outcome"),
+        # The answers-per-number limit and "what did this number say lately".
+        Index("ix_inbound_sms_from_e164_received_at", "from_e164", "received_at"),
+        Index("ix_inbound_sms_unhandled", "handled_at"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     provider_ref: Mapped[str] = mapped_column(String(64), unique=True)
     from_e164: Mapped[str | None] = mapped_column(String(20), default=None)
@@ -166,6 +179,43 @@ class InboundSms(Base):
     keyword: Mapped[str | None] = mapped_column(String(16), default=None)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: What the reply parser understood (``replies.Intent``), and its number.
+    intent: Mapped[str | None] = mapped_column(String(16), default=None)
+    argument: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Who owns the number (the person we acted as), when known.
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), default=None,
+                                                 index=True)
+    #: The appointment acted on, if one was.
+    appointment_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"),
+                                                       default=None)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    outcome: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: Our answer (an outbox row), if we answered.
+    answer_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"),
+                                                  default=None)
+
+
+class SmsReplyChoice(Base):
+    """One line of a numbered message ("JA 2 for Jonas", "ENDRE 1 for
+    tirsdag ..."): which appointment, and maybe which new time, the number
+    ``position`` stands for in replies from ``e164``. A reply with a number
+    reads the newest list sent to its number."""
+
+    __tablename__ = "sms_reply_choices"
+    __table_args__ = (
+        UniqueConstraint("notification_id", "position"),
+        Index("ix_sms_reply_choices_e164_created_at", "e164", "created_at"),
+        CheckConstraint("position >= 1", name="position"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    #: The numbered message.
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"))
+    e164: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)
+    appointment_id: Mapped[int] = mapped_column(ForeignKey("appointments.id"))
+    #: A new time offered for the appointment (a change answer's list), if any.
+    slot_id: Mapped[int | None] = mapped_column(ForeignKey("slots.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class SmsNumberBlock(Base):

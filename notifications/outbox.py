@@ -32,7 +32,9 @@ process puts them on the arq queue). If that fails, nothing is lost: the
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -72,6 +74,20 @@ Dispatcher = Callable[[Sequence[int]], None]
 # up rows whose wake-up was lost.
 _dispatcher: Dispatcher | None = None
 _PENDING_KEY = "tanntid_outbox_due_ids"
+#: Who is being answered by text right now (``notifications.reply_actions``):
+#: that person's answer says what the reply did, so the booking's own notice
+#: to them (booked, moved, cancelled) is not written as well. Reminders are.
+_answering: ContextVar[int | None] = ContextVar("tanntid_outbox_answering", default=None)
+
+
+@contextmanager
+def answering(patient_id: int) -> Iterator[None]:
+    """Within: no notice (but reminders) to ``patient_id``; see :data:`_answering`."""
+    reset = _answering.set(patient_id)
+    try:
+        yield
+    finally:
+        _answering.reset(reset)
 
 
 def set_dispatcher(dispatcher: Dispatcher | None) -> Dispatcher | None:
@@ -244,6 +260,7 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
                  for timing in reminder_timings(appointment.starts_at, offsets, window, now)]
     rows: list[Notification] = []
     recipients_on: dict[date, list[Recipient]] = {}
+    answered = _answering.get()
     for kind, timing in plan:
         # Who is told is judged on the day the message goes.
         day = local_date(timing.send_after)
@@ -252,6 +269,8 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
         bursting = (await _recently_noticed(session, [r.patient_id for r in recipients_on[day]],
                                             now) if kind is not Purpose.REMINDER else set())
         for recipient in recipients_on[day]:
+            if kind is not Purpose.REMINDER and recipient.patient_id == answered:
+                continue  # told by the answer to their text message
             send_after, reason = timing.send_after, None
             if recipient.patient_id in bursting and send_after < now + BURST_WINDOW:
                 send_after, reason = now + BURST_WINDOW, Reason.BURST

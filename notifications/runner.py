@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from core.settings import NotificationSettings
-from notifications import jobs, outbox, previsit_sweep, sweeps
+from notifications import jobs, outbox, previsit_sweep, refill, sweeps
 from notifications.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -36,18 +36,20 @@ log = structlog.get_logger(__name__)
 class InProcessRunner:
     def __init__(self, runtime: Runtime, *, poll_interval: float = 1.0, concurrency: int = 8,
                  sweep_every: float = 300.0, timeout_every: float = 1800.0,
-                 purge_every: float = 6 * 3600.0, seal_every: float = 10.0) -> None:
+                 purge_every: float = 6 * 3600.0, seal_every: float = 10.0,
+                 refill_every: float = 5.0) -> None:
         self.runtime = runtime
         runtime.queue = self
         self.poll_interval = poll_interval
         self.concurrency = concurrency
         self._every = {"sweep": sweep_every, "timeout": timeout_every, "purge": purge_every,
-                       "seal": seal_every, "previsit": purge_every}
+                       "seal": seal_every, "previsit": purge_every, "refill": refill_every}
         self._last: dict[str, float] = {}
         # Per process by design: ids to look at next, not the work itself (the
         # outbox rows are); lost on exit, found again by the next pass anywhere.
         self._deliveries: dict[int, None] = {}
         self._receipts: dict[int, None] = {}
+        self._replies: dict[int, None] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -68,6 +70,13 @@ class InProcessRunner:
         if len(self._receipts) > before:
             self._wake.set()
         return len(self._receipts) - before
+
+    async def enqueue_replies(self, inbound_ids: Sequence[int]) -> int:
+        before = len(self._replies)
+        self._replies.update((iid, None) for iid in inbound_ids)
+        if len(self._replies) > before:
+            self._wake.set()
+        return len(self._replies) - before
 
     # -- waking --------------------------------------------------------------
 
@@ -133,7 +142,7 @@ class InProcessRunner:
         periodic: list[tuple[str, Callable[[dict[str, Any]], Awaitable[int]]]] = [
             ("sweep", sweeps.sweep_stuck_created), ("timeout", sweeps.timeout_in_flight),
             ("purge", sweeps.purge_after_retention), ("seal", sweeps.seal_audit),
-            ("previsit", previsit_sweep.purge_visit_data)]
+            ("previsit", previsit_sweep.purge_visit_data), ("refill", refill.refill_job)]
         for name, job in periodic:
             if now - self._last.get(name, -1e18) >= self._every[name]:
                 self._last[name] = now
@@ -142,6 +151,10 @@ class InProcessRunner:
         for receipt_id in receipts:
             await self._guard("apply_receipt", lambda r=receipt_id: jobs.apply_receipt(
                 self.ctx, r))  # type: ignore[misc]
+        replies, self._replies = list(self._replies), {}
+        for inbound_id in replies:
+            await self._guard("handle_reply", lambda i=inbound_id: jobs.handle_reply(
+                self.ctx, i))  # type: ignore[misc]
         deliveries, self._deliveries = list(self._deliveries), {}
         semaphore = asyncio.Semaphore(self.concurrency)
 

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from booking.refill import RefillPolicy
+from booking.relations import RelationsSource
 from core.db import Database, utcnow
 from notifications.channels.base import SmsChannel
 from notifications.helsenorge_sync import HelsenorgeSync
@@ -38,6 +40,12 @@ class DeliveryConfig:
     #: (``SMS_PER_NUMBER_PER_DAY``).
     daily_cap: int = 10
     batch: int = 1000
+    #: Freed time offered to people waiting (``REFILL_*``, ``booking.refill``).
+    refill: RefillPolicy = field(default_factory=RefillPolicy)
+    #: Answers to replies from one number in 24 hours (``SMS_REPLY_ANSWERS_PER_DAY``).
+    reply_answers_per_day: int = 5
+    #: Our own sending numbers: a text from one of them is never answered.
+    own_numbers: frozenset[str] = frozenset()
 
 
 class JobQueue(Protocol):
@@ -48,6 +56,10 @@ class JobQueue(Protocol):
         ...
 
     async def enqueue_receipts(self, receipt_ids: Sequence[int]) -> int: ...
+
+    async def enqueue_replies(self, inbound_ids: Sequence[int]) -> int:
+        """Texts people sent us (``inbound_sms`` ids) to act on and answer."""
+        ...
 
 
 @dataclass
@@ -62,6 +74,9 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: Appointments to Helsenorge (``helsenorge_sync``); None: its rows are cancelled.
     helsenorge: HelsenorgeSync | None = None
+    #: Whose children a guardian may act for (replies by SMS); None: the
+    #: local guardianships (``booking.relations.LocalRelations``).
+    relations: RelationsSource | None = None
 
 
 def runtime_of(ctx: Mapping[str, Any]) -> Runtime:

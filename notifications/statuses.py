@@ -80,6 +80,28 @@ class Purpose(StrEnum):
     #: A one-time code to a mobile number the patient entered on the profile
     #: (``notifications.number_check``); about no appointment.
     NUMBER_CHECK = "number_check"
+    #: Freed time offered to a patient on the waitlist (``notifications.refill``);
+    #: ``offset_minutes`` carries the offer's id, so each offer is one row per recipient.
+    REFILL_OFFER = "refill_offer"
+    #: The offered time went to someone else: the patient keeps their time.
+    REFILL_TAKEN = "refill_taken"
+    #: The answer to a text someone sent us (``notifications.reply_actions``);
+    #: about no single appointment, and sent at any hour: they just wrote.
+    REPLY = "reply"
+    #: One numbered message asking a guardian to confirm several children's
+    #: appointments ("Svar JA 1 for Emma, JA 2 for Jonas"); in sending hours.
+    CONFIRM_REQUEST = "confirm_request"
+
+
+#: Purposes about no single appointment (``appointment_id`` is empty).
+WITHOUT_APPOINTMENT: Final = frozenset({Purpose.NUMBER_CHECK, Purpose.REPLY,
+                                        Purpose.CONFIRM_REQUEST})
+#: Purposes with wordings of their own (not ``templates.WORDINGS``).
+OWN_WORDING: Final = frozenset({Purpose.NUMBER_CHECK, Purpose.REFILL_OFFER,
+                                Purpose.REFILL_TAKEN, Purpose.REPLY,
+                                Purpose.CONFIRM_REQUEST})
+#: Purposes whose row names a refill offer in ``offset_minutes``.
+REFILL_PURPOSES: Final = frozenset({Purpose.REFILL_OFFER, Purpose.REFILL_TAKEN})
 
 
 class Channel(StrEnum):
@@ -119,6 +141,26 @@ class BlockReason(StrEnum):
 
     OPTED_OUT = "opted_out"  # replied STOP
     PERMANENT_FAILURE = "permanent_failure"  # wrong number, landline, unknown subscriber
+
+
+class ReplyOutcome(StrEnum):
+    """What became of a text someone sent us (``inbound_sms.outcome``)."""
+
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+    CHANGE_LINK = "change_link"  # answered with the change page's link (and times)
+    REFUSED = "refused"  # the rules said no (cut-off passed, started): told why
+    CHOOSE = "choose"  # several appointments: answered with a numbered list
+    HELP = "help"  # not understood, or nothing to act on: the help answer
+    SILENT = "silent"  # not understood again right after a help answer: no answer
+    STOPPED = "stopped"  # STOP: the number is blocked (no answer from us)
+    STARTED = "started"  # START: the block is lifted
+    CHECKIN = "checkin"  # HER: handed to the check-in hook
+    CODE = "code"  # a four-digit code: handed to the offers hook
+    UNKNOWN_NUMBER = "unknown_number"  # nobody we know has this number: no answer
+    LIMITED = "limited"  # the number had its answers for today: no answer
+    OWN = "own"  # from our own number (an answer of ours coming back): ignored
+    FAILED = "failed"  # acting on it failed (logged); it is not tried again
 
 
 class ReceiptOutcome(StrEnum):

@@ -23,19 +23,20 @@ from typing import Final
 
 import phonenumbers
 import structlog
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking import audit
+from booking import audit, patient_lookup
 from booking.audit import Actor
 from booking.models import Appointment, Clinic, Patient
+from booking.patient_lookup import PatientHit  # re-exported for the support pages
 from booking.reasons import N_
 from booking.statuses import ACTIVE
 from core.db import Database, utcnow
 from core.identity import IdentityVault
 from notifications import service
 from notifications.channels.twilio_status import ERROR_CODES
-from notifications.models import Notification, NotificationEvent, SupportCall
+from notifications.models import InboundSms, Notification, NotificationEvent, SupportCall
 from notifications.reason_text import REASON_TEXT
 from notifications.recipients import normalise_mobile
 from notifications.statuses import (
@@ -46,6 +47,7 @@ from notifications.statuses import (
     NotificationStatus,
     Purpose,
     Reason,
+    ReplyOutcome,
 )
 
 log = structlog.get_logger(__name__)
@@ -62,7 +64,7 @@ CALL_LIST_DAYS: Final = 7
 #: Longest free text kept (a reason).
 REASON_LIMIT: Final = 200
 #: Longest typed name searched for.
-NAME_LIMIT: Final = 200
+NAME_LIMIT: Final = patient_lookup.NAME_LIMIT
 
 
 class LookupPurpose(StrEnum):
@@ -97,6 +99,17 @@ MESSAGE_PURPOSE_TEXT: Final[dict[str, str]] = {
     Purpose.CHANGE: N_("changed appointment"),
     Purpose.CANCELLATION: N_("cancellation"),
     Purpose.REMINDER: N_("reminder"),
+    Purpose.REFILL_OFFER: N_("offer of an earlier time"),
+    Purpose.REFILL_TAKEN: N_("earlier time taken by someone else"),
+}
+
+#: What a text about an appointment did (``inbound_sms.outcome``), for support.
+REPLY_OUTCOME_TEXT: Final[dict[str, str]] = {
+    ReplyOutcome.CONFIRMED: N_("Confirmed the appointment by text message."),
+    ReplyOutcome.CANCELLED: N_("Cancelled the appointment by text message."),
+    ReplyOutcome.CHANGE_LINK: N_("Asked to change: got the link to the change page."),
+    ReplyOutcome.REFUSED: N_("Refused by text message: was told why and given the clinic's "
+                             "phone number."),
 }
 
 #: Why a resend (or a number) was refused, in words for support.
@@ -126,14 +139,6 @@ class SupportRefused(Exception):
 
 # --- finding a patient ---------------------------------------------------------
 
-@dataclass(frozen=True)
-class PatientHit:
-    patient_id: int
-    given_name: str
-    family_name: str
-    birth_date: date
-
-
 def _visible(actor: Actor) -> Sequence[int]:
     return sorted(actor.clinic_ids)
 
@@ -141,13 +146,7 @@ def _visible(actor: Actor) -> Sequence[int]:
 async def _in_scope(session: AsyncSession, actor: Actor, patient_ids: Sequence[int]
                     ) -> set[int]:
     """Those of ``patient_ids`` with an appointment at one of the actor's clinics."""
-    if not patient_ids or not actor.clinic_ids:
-        return set()
-    rows = await session.execute(
-        select(Appointment.patient_id).where(
-            Appointment.patient_id.in_(list(patient_ids)),
-            Appointment.clinic_id.in_(_visible(actor))).distinct())
-    return set(rows.scalars())
+    return await patient_lookup.in_scope(session, actor.clinic_ids, patient_ids)
 
 
 async def find_patients(db: Database, vault: IdentityVault, actor: Actor, purpose: str, *,
@@ -160,19 +159,16 @@ async def find_patients(db: Database, vault: IdentityVault, actor: Actor, purpos
     if purpose not in set(LookupPurpose):
         raise SupportRefused("choose_purpose")
     if identity_number is not None:
-        query = select(Patient).where(
-            Patient.identity_hash == vault.lookup_hash(identity_number.strip()))
+        query = patient_lookup.by_identity_number(vault, identity_number)
         by = "identity_number"
     else:
-        wanted = " ".join((name or "").split()).lower()
-        if not wanted or birth_date is None:
+        named = (patient_lookup.by_name_and_birth_date(name or "", birth_date)
+                 if birth_date is not None else None)
+        if named is None:
             raise SupportRefused("name_and_birth_date")
-        query = select(Patient).where(
-            Patient.birth_date == birth_date,
-            func.lower(Patient.given_name + " " + Patient.family_name) == wanted[:NAME_LIMIT])
-        by = "name_and_birth_date"
+        query, by = named, "name_and_birth_date"
     async with db.write() as session:
-        matches = list((await session.execute(query.order_by(Patient.id).limit(20))).scalars())
+        matches = await patient_lookup.matches(session, query)
         visible = await _in_scope(session, actor, [p.id for p in matches])
         hits = [PatientHit(p.id, p.given_name, p.family_name, p.birth_date)
                 for p in matches if p.id in visible]
@@ -282,12 +278,26 @@ class MessageLine:
 
 
 @dataclass(frozen=True)
+class ReplyLine:
+    """A text the patient (or a guardian) sent about the appointment: when,
+    and what it did. Never the words or the number."""
+
+    received_at: datetime
+    outcome: str
+
+    @property
+    def outcome_text(self) -> str:
+        return REPLY_OUTCOME_TEXT.get(self.outcome, self.outcome)
+
+
+@dataclass(frozen=True)
 class AppointmentLine:
     id: int
     starts_at: datetime
     clinic_name: str
     status: str
     messages: tuple[MessageLine, ...]
+    replies: tuple[ReplyLine, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,6 +331,17 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
                     .order_by(NotificationEvent.occurred_at, NotificationEvent.id))).scalars():
                 events.setdefault(e.notification_id, []).append(
                     EventLine(e.occurred_at, e.to_status, e.source, e.reason, e.error_code))
+        replies: dict[int, list[ReplyLine]] = {}
+        if ids:
+            for appointment_id, received_at, outcome in (await session.execute(
+                    select(InboundSms.appointment_id, InboundSms.received_at,
+                           InboundSms.outcome)
+                    .where(InboundSms.appointment_id.in_(ids),
+                           InboundSms.outcome.is_not(None))
+                    .order_by(InboundSms.received_at, InboundSms.id))).all():
+                if appointment_id is not None and outcome is not None:
+                    replies.setdefault(appointment_id, []).append(
+                        ReplyLine(received_at, outcome))
     # Selected by appointment: every row here has one.
     lines = [MessageLine(
         id=n.id, appointment_id=n.appointment_id or 0, channel=n.channel, purpose=n.purpose,
@@ -343,7 +364,8 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
                            patient.birth_date),
         mobile_masked=mask(patient.mobile),
         appointments=tuple(AppointmentLine(a.id, a.starts_at, name, a.status,
-                                           tuple(by_appointment.get(a.id, ())))
+                                           tuple(by_appointment.get(a.id, ())),
+                                           tuple(replies.get(a.id, ())))
                            for a, name in appointments),
         messages=tuple(sorted(lines, key=lambda m: (m.created_at, m.id), reverse=True)),
     )

@@ -11,14 +11,19 @@ numbers after the retention period.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 
 from booking import audit
-from notifications.models import InboundSms, Notification, NotificationReceipt
+from notifications.models import (
+    InboundSms,
+    Notification,
+    NotificationReceipt,
+    SmsReplyChoice,
+)
 from notifications.runtime import Runtime, runtime_of
 from notifications.statuses import FINAL, NotificationStatus, Reason
 from notifications.transitions import move
@@ -51,6 +56,8 @@ async def _queue_rows(runtime: Runtime, condition: ColumnElement[bool], now: dat
     return len(items), max(i for i, _ in items)
 
 
+#: How old an unhandled reply is before ``enqueue_due`` queues it itself.
+REPLY_GRACE = timedelta(seconds=2)
 #: At most this many batches per run of ``enqueue_due`` (a reminder wave).
 MAX_BATCHES_PER_RUN = 20
 #: Periodic jobs that work through many rows stop after this many seconds and
@@ -82,9 +89,18 @@ async def enqueue_due(ctx: dict[str, Any]) -> int:
         receipts = list((await session.execute(
             select(NotificationReceipt.id).where(NotificationReceipt.applied_at.is_(None))
             .order_by(NotificationReceipt.id).limit(runtime.config.batch))).scalars())
+        # Texts people sent us that no job has taken yet (the webhook's own
+        # nudge was lost); a few seconds old, so the nudge usually wins.
+        replies = list((await session.execute(
+            select(InboundSms.id).where(InboundSms.handled_at.is_(None),
+                                        InboundSms.received_at <= now - REPLY_GRACE)
+            .order_by(InboundSms.id).limit(runtime.config.batch))).scalars())
     if receipts:
         assert runtime.queue is not None
         await runtime.queue.enqueue_receipts(receipts)
+    if replies:
+        assert runtime.queue is not None
+        await runtime.queue.enqueue_replies(replies)
     return total
 
 
@@ -175,6 +191,11 @@ async def purge_after_retention(ctx: dict[str, Any]) -> int:
                 .where(InboundSms.received_at <= cutoff, InboundSms.purged_at.is_(None))
                 .values(body=None, from_e164=None, purged_at=now)
                 .execution_options(synchronize_session=False))
+            # The numbered lists' numbers go with them (a reply reads a list
+            # for a week at most: ``reply_actions.CHOICES_VALID``).
+            await session.execute(delete(SmsReplyChoice)
+                                  .where(SmsReplyChoice.created_at <= cutoff)
+                                  .execution_options(synchronize_session=False))
         purged += len(ids) + int(inbound.rowcount or 0)  # type: ignore[attr-defined]
         if len(ids) < runtime.config.batch:
             break

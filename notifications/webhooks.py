@@ -6,11 +6,14 @@
   own view of the URL differs). Forged or unsigned: 403 and nothing changes.
   The receipt is stored as it came and applied by the ``apply_receipt`` job,
   whose status guard ignores duplicates and out-of-order receipts.
-* ``POST /webhooks/twilio/inbound``: a text message to our number. Stored;
-  STOP or STOPP (or Twilio's own ``OptOutType=STOP``) marks the number opted
-  out, START lifts that. Nothing else is an opt-out: "CANCEL" or "AVBESTILL"
-  is about an appointment. JA/NEI are stored for later handling; no reply
-  changes an appointment yet, and the pages promise nothing about replies.
+* ``POST /webhooks/twilio/inbound``: a text message to our number. Stored
+  once per ``MessageSid`` (a retried webhook is stored once and queued
+  once); STOP or STOPP (or Twilio's own ``OptOutType=STOP``) marks the
+  number opted out at once, START lifts that. Nothing else is an opt-out:
+  "CANCEL" or "AVBESTILL" is about an appointment. The ``handle_reply``
+  job (``notifications.reply_actions``) then understands the text, acts on
+  it as the person who owns the number, and answers through the outbox;
+  the job carries the stored row's id only.
 
 Both answer 200 quickly with an empty TwiML response once stored: Twilio
 retries otherwise. Phone numbers and bodies are never logged.
@@ -23,6 +26,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -51,6 +55,18 @@ STOP_WORDS = frozenset({"STOP", "STOPP"})
 START_WORDS = frozenset({"START", "UNSTOP"})
 REPLY_WORDS = frozenset({"JA", "NEI"})
 _NUDGE_TIMEOUT = 1.0
+INBOUND_PATH = "/webhooks/twilio/inbound"
+#: The key webhooks are checked with in development when no
+#: ``TWILIO_AUTH_TOKEN`` is set (the ``/dev/sms`` page signs its replies
+#: with it); never outside development.
+DEV_AUTH_TOKEN = "tanntid-dev-twilio-token"  # noqa: S105 (development only)
+
+
+def inbound_auth_token(settings: Settings) -> str:
+    """``TWILIO_AUTH_TOKEN``; in development without one, :data:`DEV_AUTH_TOKEN`."""
+    if settings.twilio_auth_token:
+        return settings.twilio_auth_token
+    return DEV_AUTH_TOKEN if settings.dev_tools and not settings.is_production else ""
 
 
 def public_url_of(request: Request) -> str:
@@ -64,7 +80,7 @@ def public_url_of(request: Request) -> str:
 async def _verified_form(request: Request) -> FormData | None:
     form = await request.form()
     settings: Settings = request.app.state.settings
-    token = settings.twilio_auth_token or ""
+    token = inbound_auth_token(settings)
     params = {key: value for key, value in form.multi_items()}
     ok = verify_twilio_signature(
         token, public_url_of(request), params, request.headers.get("X-Twilio-Signature"),
@@ -92,6 +108,17 @@ async def _nudge(request: Request, receipt_id: int) -> None:
         await asyncio.wait_for(queue.enqueue_receipts([receipt_id]), _NUDGE_TIMEOUT)
     except Exception as exc:
         log.warning("receipt_nudge_failed", receipt_id=receipt_id, error=type(exc).__name__)
+
+
+async def _nudge_reply(request: Request, inbound_id: int) -> None:
+    """Queue the reply's job now (``enqueue_due`` finds it anyway if this fails)."""
+    queue: Any = getattr(request.app.state, "notification_queue", None)
+    if queue is None or not hasattr(queue, "enqueue_replies"):
+        return
+    try:
+        await asyncio.wait_for(queue.enqueue_replies([inbound_id]), _NUDGE_TIMEOUT)
+    except Exception as exc:
+        log.warning("reply_nudge_failed", inbound_id=inbound_id, error=type(exc).__name__)
 
 
 async def twilio_status(request: Request) -> Response:
@@ -145,17 +172,25 @@ async def twilio_inbound(request: Request) -> Response:
     sender = normalise_mobile(str(form.get("From") or "")) or str(form.get("From") or "")[:20]
     keyword = keyword_of(body, str(form.get("OptOutType") or "") or None)
     now = utcnow()
-    async with request.app.state.db.write() as session:
-        seen = (await session.execute(
-            select(InboundSms.id).where(InboundSms.provider_ref == sid))).scalar_one_or_none()
-        if seen is not None:
-            return _twiml()  # Twilio retried: stored already
-        session.add(InboundSms(provider_ref=sid[:64], from_e164=sender or None,
-                               to_number=str(form.get("To") or "")[:20] or None, body=body,
-                               keyword=keyword, received_at=now))
-        if sender and keyword == "STOP":
-            await block_number(session, sender, BlockReason.OPTED_OUT, now)
-        elif sender and keyword == "START":
-            await unblock_number(session, sender, BlockReason.OPTED_OUT)
-    log.info("twilio_inbound_received", keyword=keyword)
+    try:
+        async with request.app.state.db.write() as session:
+            seen = (await session.execute(
+                select(InboundSms.id).where(InboundSms.provider_ref == sid[:64])
+            )).scalar_one_or_none()
+            if seen is not None:
+                return _twiml()  # Twilio retried: stored (and queued) already
+            row = InboundSms(provider_ref=sid[:64], from_e164=sender or None,
+                             to_number=str(form.get("To") or "")[:20] or None, body=body,
+                             keyword=keyword, received_at=now)
+            session.add(row)
+            if sender and keyword == "STOP":
+                await block_number(session, sender, BlockReason.OPTED_OUT, now)
+            elif sender and keyword == "START":
+                await unblock_number(session, sender, BlockReason.OPTED_OUT)
+            await session.flush()
+            inbound_id = row.id
+    except IntegrityError:
+        return _twiml()  # the same message stored by a concurrent retry
+    log.info("twilio_inbound_received", keyword=keyword, inbound_id=inbound_id)
+    await _nudge_reply(request, inbound_id)
     return _twiml()

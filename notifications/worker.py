@@ -37,12 +37,20 @@ from arq.cron import CronJob
 from arq.worker import Function, Worker, func
 from sqlalchemy.exc import OperationalError
 
+from booking.refill import RefillPolicy
 from core.db import Database, database_for
 from core.settings import NotificationSettings, Settings
-from notifications import jobs, outbox, previsit_sweep, sweeps
+from notifications import jobs, outbox, previsit_sweep, refill, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
-from notifications.jobs import APPLY_RECEIPT, DELIVER, DELIVER_BATCH, batched
+from notifications.jobs import (
+    APPLY_RECEIPT,
+    ASK_TO_CONFIRM,
+    DELIVER,
+    DELIVER_BATCH,
+    HANDLE_REPLY,
+    batched,
+)
 from notifications.runtime import DeliveryConfig, JobQueue, Runtime
 from notifications.schedule import OSLO
 from notifications.templates import link_key
@@ -109,6 +117,13 @@ class ArqQueue:
         return sum(await self._enqueue_all(
             [(APPLY_RECEIPT, rid, self.receipt_job_id(rid)) for rid in receipt_ids]))
 
+    def reply_job_id(self, inbound_id: int) -> str:
+        return f"{self.job_prefix}reply:{inbound_id}"
+
+    async def enqueue_replies(self, inbound_ids: Sequence[int]) -> int:
+        return sum(await self._enqueue_all(
+            [(HANDLE_REPLY, iid, self.reply_job_id(iid)) for iid in inbound_ids]))
+
 
 # --- every job, in one list --------------------------------------------------
 
@@ -146,6 +161,9 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec(_retry_on_outage(jobs.deliver_notification), DELIVER),
     JobSpec(_retry_on_outage(jobs.deliver_batch), DELIVER_BATCH),
     JobSpec(_retry_on_outage(jobs.apply_receipt), APPLY_RECEIPT),
+    # At most once (the reply is marked taken first): no retries.
+    JobSpec(jobs.handle_reply, HANDLE_REPLY, max_tries=1),
+    JobSpec(_retry_on_outage(jobs.ask_to_confirm), ASK_TO_CONFIRM),
     JobSpec(sweeps.enqueue_due, "enqueue_due", {"second": set(range(0, 60, 2))}, timeout=30,
             max_tries=1),
     JobSpec(sweeps.sweep_stuck_created, "sweep_stuck_created",
@@ -154,6 +172,9 @@ JOBS: tuple[JobSpec, ...] = (
             {"minute": set(range(7, 60, 10)), "second": 0}, max_tries=1),
     # The audit chains' heads sealed every ten seconds (booking.audit).
     JobSpec(sweeps.seal_audit, "seal_audit", {"second": set(range(5, 60, 10))}, timeout=30,
+            max_tries=1),
+    # Freed time offered to the waitlist: an offer goes within seconds of a cancellation.
+    JobSpec(refill.refill_job, "refill", {"second": set(range(1, 60, 5))}, timeout=30,
             max_tries=1),
     # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(sweeps.purge_after_retention, "purge_after_retention",
@@ -191,6 +212,12 @@ def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
         retention=timedelta(days=settings.notification_retention_days),
         previsit_retention=timedelta(days=settings.previsit_retention_days),
         daily_cap=settings.sms_per_number_per_day,
+        refill=RefillPolicy(offer_minutes=settings.refill_offer_minutes,
+                            wave_size=settings.refill_wave_size,
+                            min_lead_hours=settings.refill_min_lead_hours,
+                            children_first=settings.refill_children_first),
+        reply_answers_per_day=settings.sms_reply_answers_per_day,
+        own_numbers=frozenset(n for n in (settings.twilio_from,) if n),
     )
 
 

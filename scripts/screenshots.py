@@ -6,7 +6,12 @@ as the demo guardian (``guardian-1``) and writes
 ``docs/screenshots/<page>-<lang>.png`` (390×844 CSS px, scale 1, the
 viewport only). The county dashboard is shot on a desktop width
 (``dashboard-<lang>.png``: one chart and its table), logged in through the
-local staff login as Oslo's county administrator. Run with ``make screenshots``.
+local staff login as Oslo's county administrator; the support console's
+notification timeline (``support-timeline-<lang>.png``) as Oslo's user support,
+who finds the demo guardian with the purpose "did not get a message". Run with
+``make screenshots``. The clinic console's day view is shot at tablet width
+(``day-view-<lang>.png``, 1024×768), logged in as the demo's receptionist;
+``python scripts/screenshots.py clinic`` shoots only it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -33,6 +39,8 @@ from tests.catalogs import compile_catalogs  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 VIEWPORT = {"width": 390, "height": 844}
+TABLET = {"width": 1024, "height": 768}
+RECEPTION_USER = "reception-grunerlokka"
 SECRET_KEY = "s" * 40
 
 
@@ -47,6 +55,31 @@ def shoot(page: Page, name: str, lang: str) -> None:
     path = OUT / f"{name}-{lang}.png"
     page.screenshot(path=str(path))
     print(f"{path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+
+
+def clinic_screenshots(browser: Any, url: str) -> None:
+    """The reception desk's day on the demo's reception day, in every language."""
+    from datetime import date
+
+    from demo.seed import reception_day_date
+
+    context = browser.new_context(base_url=url, locale="nb-NO")
+    page = context.new_page()
+    page.goto("/staff/auth/login?next=/staff/klinikk", wait_until="load")
+    with page.expect_navigation(url="**/dag*"):
+        page.locator(f'button[name="user"][value="{RECEPTION_USER}"]').click()
+    state = context.storage_state()
+    context.close()
+    day = reception_day_date(date.today()).isoformat()
+    for lang in LANGUAGES:
+        context = browser.new_context(base_url=url, viewport=TABLET, device_scale_factor=1,
+                                      locale="nb-NO", storage_state=state)
+        context.add_cookies([{"name": "lang", "value": lang, "url": url}])
+        page = context.new_page()
+        page.goto(f"/staff/klinikk/tannklinikken-grunerlokka/dag?dato={day}", wait_until="load")
+        page.locator("#grid-heading").scroll_into_view_if_needed()
+        shoot(page, "day-view", lang)
+        context.close()
 
 
 #: The dashboard's chart beside its table needs a desktop width.
@@ -72,8 +105,38 @@ def shoot_dashboards(browser: Browser, url: str) -> None:
     context.close()
 
 
+SUPPORT_USER = "support-oslo"
+SUPPORT = "/staff/support"
+
+
+def shoot_support_timeline(browser: Browser, url: str, identity_number: str) -> None:
+    """The notification timeline of the demo guardian, in every language."""
+    context = browser.new_context(base_url=url, viewport=DESKTOP, device_scale_factor=1,
+                                  locale="nb-NO")
+    page = context.new_page()
+    page.goto(f"/staff/auth/login?next={SUPPORT}", wait_until="load")
+    with page.expect_navigation(url=f"**{SUPPORT}"):
+        page.locator(f'button[name="user"][value="{SUPPORT_USER}"]').click()
+    for lang in LANGUAGES:
+        context.add_cookies([{"name": "lang", "value": lang, "url": url}])
+        page.goto(SUPPORT, wait_until="load")
+        page.check("#purpose-message_not_received")
+        page.fill("#identity_number", identity_number)
+        with page.expect_navigation():
+            page.locator("#find-form button[type='submit']").click()
+        path = OUT / f"support-timeline-{lang}.png"
+        page.screenshot(path=str(path))
+        print(f"{path.relative_to(ROOT)} ({path.stat().st_size // 1024} KB)")
+    context.close()
+
+
 def main() -> None:
+    only_clinic = sys.argv[1:] == ["clinic"]
+    from datetime import date
+
+    from demo.people import demo_logins
     from notifications import outbox
+    from tests.browser.login import DEFAULT_PERSON
 
     outbox.subscribe()  # the demo's bookings write their notifications, as in the app
     compile_catalogs()
@@ -86,8 +149,9 @@ def main() -> None:
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                clinic_screenshots(browser, url)
                 state = logged_in_state(browser, url)
-                for lang in LANGUAGES:
+                for lang in LANGUAGES if not only_clinic else ():
                     context = browser.new_context(
                         base_url=url, viewport=VIEWPORT, device_scale_factor=1,
                         locale="nb-NO", storage_state=state)  # type: ignore[arg-type]
@@ -114,7 +178,12 @@ def main() -> None:
                     page.goto("/profil", wait_until="load")
                     shoot(page, "profile", lang)
                     context.close()
+                if only_clinic:
+                    return
                 shoot_dashboards(browser, url)
+                shoot_support_timeline(browser, url, next(
+                    d.identity_number for d in demo_logins(date.today())
+                    if d.person.key == DEFAULT_PERSON))
                 browser.close()
         finally:
             server.stop()

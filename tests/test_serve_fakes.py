@@ -199,6 +199,23 @@ async def test_a_booking_reaches_the_fake_twilio_and_helsenorge_and_dev_sms_show
             assert appointment["status"] == "booked"
             assert datetime.fromisoformat(appointment["start"]) == starts
             assert (await fake.get(f"{krr}/_fake/stats")).json()["lookups"] >= 1
+
+            # The newcomer replies JA on /dev/sms, as the phone would: signed
+            # with the fake Twilio's token, through the real webhook, and the
+            # answer goes out through the fake Twilio.
+            reply = await client.post("/dev/sms/reply", data={
+                "n": str(message["notification_id"]), "body": "JA"}, headers={
+                "Origin": running.url, "Sec-Fetch-Site": "same-origin"})
+            assert reply.status_code == 303
+
+            async def answered() -> dict[str, Any] | None:
+                messages = (await fake.get(f"{twilio}/_fake/messages")).json()["messages"]
+                return next((m for m in messages
+                             if m["notification_id"] != message["notification_id"]
+                             and ("Bekreftet" in m["body"] or "Confirmed" in m["body"])), None)
+
+            answer = await eventually(answered)
+            assert answer["to"] == demo.person.mobile
     assert demo.identity_number not in running.output()
     assert demo.person.mobile not in running.output()
 

@@ -88,3 +88,20 @@ def test_metrics_networks_default_to_loopback_outside_production_only():
         ("10.1.0.0/16", "fd00::/8")
     with pytest.raises(SettingsError, match="METRICS_NETWORKS"):
         Settings.from_env({"SECRET_KEY": "x" * 40, "METRICS_NETWORKS": "intranet"})
+
+
+@pytest.mark.parametrize("env", [{"REFILL_WAVE_SIZE": "0"}, {"REFILL_OFFER_MINUTES": "0"},
+                                 {"REFILL_MIN_LEAD_HOURS": "-1"}, {"REFILL_WAVE_SIZE": "x"}])
+def test_refill_settings_are_checked(env):
+    with pytest.raises(SettingsError, match="REFILL_"):
+        Settings.from_env({"SECRET_KEY": "k" * 40, **env})
+
+
+def test_refill_settings_reach_the_worker():
+    from notifications.worker import config_from_settings
+
+    settings = Settings.from_env({"SECRET_KEY": "k" * 40, "REFILL_WAVE_SIZE": "5",
+                                  "REFILL_OFFER_MINUTES": "20", "REFILL_CHILDREN_FIRST": "off"})
+    policy = config_from_settings(settings.notifications).refill
+    assert (policy.wave_size, policy.offer_minutes, policy.children_first) == (5, 20, False)
+    assert policy.min_lead_hours == 24

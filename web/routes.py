@@ -14,6 +14,7 @@ from web.auth.routes import auth_routes
 from web.views import (
     booking,
     callbacks,
+    clinic,
     clinics,
     dashboards,
     home,
@@ -22,11 +23,12 @@ from web.views import (
     patient,
     previsit,
     profile,
+    refill,
+    schedule_admin,
     support,
 )
 from web.views import calendar as calendar_links
 from web.views import oversight as oversight_views
-from web.views.clinic import on_behalf
 
 STATIC = Path(__file__).parent / "static"
 
@@ -42,6 +44,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         # The three links an SMS carries, one token for all (texts stay short).
         Route("/t/{token}.ics", calendar_links.sms_calendar_file, name="sms_calendar_file"),
         Route("/t/{token}/kart", calendar_links.sms_directions, name="sms_directions"),
+        Route("/t/{token}/endre", calendar_links.sms_change, name="sms_change"),
         Route("/t/{token}", calendar_links.sms_appointment, name="sms_appointment"),
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
@@ -51,8 +54,11 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/webhooks/twilio/inbound", webhooks.twilio_inbound, methods=["POST"],
               name="twilio_inbound"),
         Route("/metrics", metrics.metrics_endpoint, name="metrics"),
-        *([Route("/dev/sms", dev_outbox.dev_sms, name="dev_sms")] if settings.dev_tools else []),
+        *([Route("/dev/sms", dev_outbox.dev_sms, name="dev_sms"),
+           Route("/dev/sms/reply", dev_outbox.dev_sms_reply, methods=["POST"],
+                 name="dev_sms_reply")] if settings.dev_tools else []),
         *patient.routes(),
+        *refill.routes(),
         *booking.routes(),
         *profile.routes(),
         *info.routes(),
@@ -61,6 +67,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         *previsit.routes(),
         *callbacks.routes(),
         *oversight_views.routes(),
-        *on_behalf.routes(),
+        *schedule_admin.routes(),
+        *clinic.routes(),
         *auth_routes(settings),
     ]

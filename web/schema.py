@@ -6,6 +6,7 @@ benchmarks); each package keeps its own models."""
 import booking.callbacks
 import booking.models
 import booking.previsit
+import booking.refill_models
 import idporten.local_state
 import notifications.bulk_models
 import notifications.models

@@ -44,7 +44,7 @@ def book_path(live_server: LiveServer) -> str:
     """The demo guardian's book page, through a signed link as the find page gives it."""
     from core.db import utcnow
     from web import signing
-    from web.views.clinic.on_behalf import TOKEN_PURPOSE
+    from web.views.clinic.patients import TOKEN_PURPOSE
 
     app = live_server._server.config.app
     patient_id = in_fresh_thread(lambda: asyncio.run(_patient_id(

@@ -332,12 +332,18 @@ async def test_seed_appointments_and_idempotency(seeded: Seeded) -> None:
     assert await _counts(db) == before
 
     # A later day of the same month: the same persons, bookings and clinics;
-    # only the new days' slots are made.
+    # only the new days' slots are made, and that day's reception day.
     later = await seed_demo(db, VAULT, today=TODAY + timedelta(days=3), weeks=WEEKS)
-    assert later.total_created == later.slots_created > 0, later
+    assert later.total_created == later.slots_created + later.appointments_created, later
+    assert later.slots_created > 0
     after = await _counts(db)
-    assert {k: v for k, v in after.items() if k != "Slot"} == {
-        k: v for k, v in before.items() if k != "Slot"}
+    assert {k: v for k, v in after.items() if k not in ("Slot", "Appointment")} == {
+        k: v for k, v in before.items() if k not in ("Slot", "Appointment")}
+    async with db.read() as session:
+        keys = list((await session.execute(select(Appointment.idempotency_key))).scalars())
+    desk = [key for key in keys if key and "-desk-" in key]
+    assert after["Appointment"] - before["Appointment"] == later.appointments_created
+    assert len(desk) >= later.appointments_created
 
     ids = await demo_patient_ids(db, VAULT, today=TODAY)
     async with db.read() as session:
@@ -393,3 +399,26 @@ async def test_seed_appointments_and_idempotency(seeded: Seeded) -> None:
     assert sum(a.clinic_issued for a in appointments) >= 5
     seeded_at = datetime.combine(TODAY, time(6, 0), tzinfo=UTC)
     assert all(a.starts_at > seeded_at for a in appointments if a.status in ACTIVE)
+
+
+@ON_ITS_LOOP
+@ONE_WORKER
+async def test_the_reception_day_is_lived_in(seeded: Seeded) -> None:
+    """The reception test user's clinic has clinic-issued appointments on
+    the day of seeding from 08:00, on several chairs, so the desk can mark
+    a no-show; Astrid (adult-oslo) has one that afternoon to check in to."""
+    from demo.data import RECEPTION_DAY_CLINICS
+    slug = RECEPTION_DAY_CLINICS[0]
+    async with seeded.db.read() as session:
+        clinic_id = (await session.execute(
+            select(Clinic.id).where(Clinic.slug == slug))).scalar_one()
+        rows = list((await session.execute(select(Appointment).where(
+            Appointment.clinic_id == clinic_id))).scalars())
+    today = [a for a in rows if rules.local_date(a.starts_at) == TODAY
+             and a.status in ACTIVE]
+    desk = [a for a in today if a.idempotency_key and "-desk-" in a.idempotency_key]
+    assert len(desk) >= 8 and all(a.clinic_issued for a in desk)
+    assert len({a.chair_id for a in desk}) >= 2
+    assert min(a.starts_at for a in desk) == datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+    ids = await demo_patient_ids(seeded.db, VAULT, today=TODAY)
+    assert any(a.patient_id == ids["adult-oslo"] for a in today)

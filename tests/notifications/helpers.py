@@ -119,6 +119,7 @@ class RecordingQueue:
     def __init__(self) -> None:
         self.deliveries: list[tuple[int, int]] = []
         self.receipts: list[int] = []
+        self.replies: list[int] = []
 
     async def enqueue_deliveries(self, items: Any) -> int:
         self.deliveries.extend(items)
@@ -127,6 +128,10 @@ class RecordingQueue:
     async def enqueue_receipts(self, receipt_ids: Any) -> int:
         self.receipts.extend(receipt_ids)
         return len(receipt_ids)
+
+    async def enqueue_replies(self, inbound_ids: Any) -> int:
+        self.replies.extend(inbound_ids)
+        return len(inbound_ids)
 
 
 class Clock:

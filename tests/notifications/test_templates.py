@@ -22,7 +22,7 @@ from core.i18n import LOCALE_DIR
 from core.locale import OSLO
 from notifications import templates as templates_module
 from notifications.segments import count_segments
-from notifications.statuses import Purpose
+from notifications.statuses import OWN_WORDING, Purpose
 from notifications.templates import (
     ALLOWED_FIELDS,
     BUDGET_CHILD_NAME,
@@ -102,9 +102,11 @@ FINGERPRINTS = {
 
 
 def test_every_purpose_and_audience_has_wording_in_every_language():
-    # A number check has its own wording (NUMBER_CHECK_WORDING): no appointment.
+    # A number check has its own wording (NUMBER_CHECK_WORDING), and answers
+    # to replies and confirm requests theirs (notifications/reply_texts.py):
+    # about no single appointment.
     assert set(WORDINGS) == {(p, a) for p in Purpose for a in Audience
-                             if p is not Purpose.NUMBER_CHECK}
+                             if p not in OWN_WORDING}
     assert {(t.purpose, t.audience, t.language) for t in templates().values()} == set(KEYS)
     for (purpose, audience), (_, (context, _)) in WORDINGS.items():
         assert context == f"sms {purpose.value}.{audience.value}"

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.redis
 
 def test_every_job_we_enqueue_is_registered_and_takes_an_id():
     registered = {f.name: f for f in WorkerSettings.functions}
-    assert set(registered) == {jobs.DELIVER, jobs.DELIVER_BATCH, jobs.APPLY_RECEIPT}
+    assert set(registered) == {jobs.DELIVER, jobs.DELIVER_BATCH, jobs.APPLY_RECEIPT,
+                               jobs.HANDLE_REPLY, jobs.ASK_TO_CONFIRM}
     for name, coroutine in jobs.JOB_FUNCTIONS.items():
         assert name in registered
         # (ctx, internal id or ids): nothing else
@@ -47,7 +48,7 @@ def test_every_job_we_enqueue_is_registered_and_takes_an_id():
         assert registered[name].keep_result_s == 0  # ids free again once done
     assert {c.name for c in WorkerSettings.cron_jobs} == {
         "enqueue_due", "sweep_stuck_created", "timeout_in_flight", "purge_after_retention",
-        "seal_audit", "purge_visit_data"}
+        "seal_audit", "purge_visit_data", "refill"}
     assert len(JOBS) == len(queued_functions()) + len(cron_jobs())
     assert WorkerSettings.keep_result == 0
     assert str(WorkerSettings.timezone) == "Europe/Oslo"

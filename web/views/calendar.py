@@ -244,6 +244,18 @@ async def sms_appointment(request: Request) -> Response:
     return RedirectResponse(f"/timer/{latest.id}", status_code=303, headers=PRIVATE_HEADERS)
 
 
+async def sms_change(request: Request) -> Response:
+    """The link in the answer to an SMS reply "ENDRE": the appointment's
+    change page, behind login (the page applies the rules again)."""
+    chain_id = await _sms_chain_id(request)
+    if chain_id is None:
+        return link_refused(request)
+    latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
+    assert latest is not None
+    return RedirectResponse(f"/timer/{latest.id}/endre", status_code=303,
+                            headers=PRIVATE_HEADERS)
+
+
 async def _directions_page(request: Request, chain_id: int | None) -> Response:
     if chain_id is None:
         return link_refused(request)

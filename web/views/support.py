@@ -32,6 +32,9 @@ from web.templating import render
 PATH: Final = "/staff/support"
 CALL_LIST_PATH: Final = "/staff/support/ringeliste"
 ROLES: Final = (StaffRole.SUPPORT, StaffRole.COUNTY_ADMIN)
+#: The roles that land in the clinic console (``web.views.clinic``).
+CLINIC_ROLES: Final = (StaffRole.RECEPTION, StaffRole.CLINIC_ADMIN)
+CLINIC_PATH: Final = "/staff/klinikk"
 TOKEN_PURPOSE: Final = "support-patient"  # noqa: S105 (a signing purpose)
 #: How long a link to a found patient works (a working day).
 TOKEN_LIFETIME: Final = timedelta(hours=10)
@@ -256,9 +259,17 @@ async def mark_call(request: Request) -> Response:
 
 
 async def staff_home(request: Request) -> Response:
-    """Where the staff login lands."""
-    await _support(request)
-    return RedirectResponse(PATH, 303)
+    """Where the staff login lands: support to its console, a clinic admin
+    to the weeks of their clinics, reception to the clinic console."""
+    staff = await require_staff(request)
+    if staff.has_role(*ROLES):
+        await _support(request)
+        return RedirectResponse(PATH, 303)
+    if staff.has_role(StaffRole.CLINIC_ADMIN):
+        return RedirectResponse("/staff/ukeplaner", 303)
+    if staff.has_role(*CLINIC_ROLES):
+        return RedirectResponse(CLINIC_PATH, 303)
+    raise HTTPException(403)
 
 
 def routes() -> list[BaseRoute]:

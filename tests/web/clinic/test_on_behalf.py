@@ -24,7 +24,7 @@ from tests import factories as f
 from tests.apps import BASE_URL
 from tests.web.auth.helpers import browser, build_app, local_login, login
 from web import signing
-from web.views.clinic.on_behalf import TOKEN_PURPOSE
+from web.views.clinic.patients import TOKEN_PURPOSE
 
 GRUNERLOKKA = "tannklinikken-grunerlokka"
 MAJORSTUEN = "tannklinikken-majorstuen"
@@ -37,6 +37,7 @@ class DeskWorld:
     kari_id: int
     kari_pid: str
     per_id: int  # a patient with an appointment only at Majorstuen
+    eva_id: int  # another patient of Grünerløkka (an appointment the next day)
     chair_id: int
     chair2_id: int
     released_slot: int
@@ -71,6 +72,7 @@ async def build_world(db: Database) -> DeskWorld:
         kari = await f.patient(s, date(1980, 5, 17), identity_number=kari_pid,
                                given_name="Kari", family_name="Nordmann")
         per = await f.patient(s, date(1975, 1, 2), given_name="Per", family_name="Hansen")
+        eva = await f.patient(s, date(1990, 3, 3), given_name="Eva", family_name="Berg")
         released = await f.slot(s, chair, starts, template)
         unreleased = await f.slot(s, chair, starts + timedelta(minutes=30), template,
                                   released=False)
@@ -78,8 +80,10 @@ async def build_world(db: Database) -> DeskWorld:
         booked = await f.slot(s, chair, starts + timedelta(hours=3), template,
                               status=SlotStatus.BOOKED)
         other = await f.slot(s, other_chair, starts, None, status=SlotStatus.BOOKED)
+        eva_slot = await f.slot(s, chair2, starts + timedelta(days=1), template,
+                                status=SlotStatus.BOOKED)
         rows = []
-        for patient, slot_row in ((kari, booked), (per, other)):
+        for patient, slot_row in ((kari, booked), (per, other), (eva, eva_slot)):
             row = Appointment(
                 patient_id=patient.id, clinic_id=slot_row.clinic_id, chair_id=slot_row.chair_id,
                 slot_id=slot_row.id, appointment_type_id=exam.id, starts_at=slot_row.starts_at,
@@ -90,7 +94,7 @@ async def build_world(db: Database) -> DeskWorld:
             row.chain_id = row.id
             rows.append(row)
         await s.flush()
-    return DeskWorld(kari.id, kari_pid, per.id, chair.id, chair2.id, released.id,
+    return DeskWorld(kari.id, kari_pid, per.id, eva.id, chair.id, chair2.id, released.id,
                      unreleased.id, free.id, rows[0].id, rows[1].id, exam.id, day,
                      starts)
 
@@ -164,7 +168,7 @@ async def test_the_book_page_shows_every_free_time_and_books_with_a_reason(app, 
     refused = await desk.post(f"{base}/bestill", data=form)
     assert refused.status_code == 409
     assert "Write why you are doing this for the patient." in refused.text
-    assert await count(app, Appointment) == 2
+    assert await count(app, Appointment) == 3
 
     booked = await desk.post(f"{base}/bestill", data={**form, "reason": "Phoned in"})
     assert booked.status_code == 200 and 'id="done"' in booked.text
@@ -175,7 +179,7 @@ async def test_the_book_page_shows_every_free_time_and_books_with_a_reason(app, 
         world.kari_id, "Phoned in", "staff:reception-grunerlokka")
     again = await desk.post(f"{base}/bestill", data={**form, "reason": "Phoned in"})
     assert again.status_code == 200  # the same form twice books once
-    assert await count(app, Appointment) == 3
+    assert await count(app, Appointment) == 4
 
 
 async def test_a_taken_time_is_refused_with_the_reason(app, world, desk):
@@ -198,8 +202,8 @@ async def test_call_in_outside_the_slots_and_overbook_on_purpose(app, world, des
     form = {**form, "clock": "07:15"}
     issued = await desk.post(f"{base}/innkall", data=form)
     assert issued.status_code == 200, issued.text
-    # Per's time at 07:15 too: the chair is taken, so it needs an overbooking.
-    per_base = patient_base(app, world.per_id)
+    # Eva's time at 07:20 too: the chair is taken, so it needs an overbooking.
+    per_base = patient_base(app, world.eva_id)
     busy = await desk.post(f"{per_base}/innkall", data={**form, "clock": "07:20"})
     assert busy.status_code == 409
     assert "The chair already has an appointment at that time." in busy.text
@@ -213,7 +217,7 @@ async def test_call_in_outside_the_slots_and_overbook_on_purpose(app, world, des
         overbooked = (await s.execute(select(Appointment).where(
             Appointment.overbooked.is_(True)))).scalars().all()
     assert [(a.patient_id, a.overbook_reason) for a in overbooked] == [
-        (world.per_id, "acute pain")]
+        (world.eva_id, "acute pain")]
 
 
 @pytest.mark.parametrize("clock", ["25:00", "nine", ""])
@@ -224,7 +228,7 @@ async def test_call_in_with_a_bad_time_changes_nothing(app, world, desk, clock):
         "day": world.day.strftime("%d.%m.%Y"), "clock": clock, "reason": "recall"})
     assert response.status_code == 400
     assert "a start time that exists that day" in response.text
-    assert await count(app, Appointment) == 2
+    assert await count(app, Appointment) == 3
 
 
 async def test_change_and_cancel_with_a_reason(app, world, desk):
@@ -257,6 +261,7 @@ async def test_other_clinics_patients_and_bad_links_are_404_and_audited(app, wor
         ("post", f"{kari}/time/{world.per_appointment}/avbestill", {"reason": "x"}),
         ("post", f"{kari}/time/{world.per_appointment}/endre",
          {"slot": str(world.free_slot), "reason": "x"}),
+        ("get", f"{patient_base(app, world.per_id)}/bestill", {}),  # no time here
         ("post", f"{patient_base(app, world.per_id, MAJORSTUEN)}/bestill",
          {"type": str(world.exam_id), "slot": str(world.free_slot), "reason": "x"}),
     ]
@@ -264,7 +269,7 @@ async def test_other_clinics_patients_and_bad_links_are_404_and_audited(app, wor
         response = await getattr(desk, method)(path, **({"data": data} if data else {}))
         assert response.status_code == 404, path
     assert len(await refusals(app)) == len(cases)
-    assert await count(app, Appointment) == 2
+    assert await count(app, Appointment) == 3
     async with app.state.db.read() as s:
         per = await s.get(Appointment, world.per_appointment)
     assert per.status == AppointmentStatus.BOOKED
@@ -291,7 +296,7 @@ async def test_cross_site_posts_and_other_roles_are_refused(app, world, staff, d
     assert forged.status_code == 403
     support = await staff("support-oslo")
     assert (await support.post(f"{base}/bestill", data=form)).status_code == 403
-    assert await count(app, Appointment) == 2
+    assert await count(app, Appointment) == 3
 
 
 async def test_without_login_the_page_asks_for_the_staff_login(app, world):
@@ -359,3 +364,11 @@ async def test_county_admins_act_in_their_county_only(app, world, staff):
     refused = await rogaland.get(f"{patient_base(app, world.kari_id)}/bestill")
     assert refused.status_code == 404
     assert len(await refusals(app)) == 1
+
+
+async def test_the_patients_page_leads_to_booking_changing_and_cancelling(app, world, desk):
+    base = patient_base(app, world.kari_id)
+    page = await desk.get(base)
+    assert page.status_code == 200
+    assert f'href="{base}/bestill"' in page.text
+    assert f'href="{base}/time/{world.kari_appointment}"' in page.text

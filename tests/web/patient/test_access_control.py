@@ -26,6 +26,7 @@ def test_the_lists_cover_every_route() -> None:
         ("GET", "/timer/{appointment_id}/avbestill"),
         ("POST", "/timer/{appointment_id}/avbestill"),
         ("POST", "/timer/{appointment_id}/bekreft"),
+        ("POST", "/timer/{appointment_id}/her"),
     ]
     assert sorted(SUBJECT_ROUTES) == [("GET", "/innsyn"), ("GET", "/min-side"),
                                       ("GET", "/timer"), ("POST", "/min-side/bekreft-alle")]

@@ -29,30 +29,23 @@ from datetime import UTC, date, datetime, time
 from typing import Any, Final
 
 from sqlalchemy import select
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from booking import audit, picker, rules, staff_booking
+from booking import picker, rules, staff_booking
 from booking.models import Appointment, AppointmentType, Chair, Clinic, Patient
 from booking.service import BookingRefused, Outcome
 from booking.statuses import ACTIVE
 from core.db import Database, utcnow
 from core.locale import OSLO
-from web import i18n, signing
+from web import i18n
 from web.acting import guardians_source, parse_id
-from web.auth.access import require_staff
-from web.auth.roles import StaffRole
 from web.auth.staff import StaffPrincipal
 from web.templating import render
+from web.views.clinic.patients import patient_of_link
+from web.views.clinic.scope import BASE, at_clinic, db_of, refuse
 
-BASE: Final = "/staff/klinikk"
-#: The signed link of the patient's page for staff (the same as the find page issues).
-TOKEN_PURPOSE: Final = "clinic-patient"  # noqa: S105 (a signing purpose)
-ROLES: Final = (StaffRole.RECEPTION, StaffRole.CLINIC_ADMIN, StaffRole.COUNTY_ADMIN)
-REFUSED_ACTION: Final = "clinic.access.refused"
-AUDIT_PURPOSE: Final = "reception"
 FIELD_LIMIT: Final = 200
 _KEY: Final = re.compile(r"[A-Za-z0-9_-]{16,40}")
 
@@ -74,41 +67,17 @@ class ForPatient:
 
 
 def _db(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
-
-
-async def _refuse(request: Request, staff: StaffPrincipal, *, patient_id: int | None = None,
-                  **detail: Any) -> HTTPException:
-    route = request.scope.get("route")
-    async with _db(request).write() as session:
-        await audit.record(session, staff.actor, REFUSED_ACTION, purpose=AUDIT_PURPOSE,
-                           subject_patient_id=patient_id,
-                           detail={"route": getattr(route, "name", None), **detail})
-    return HTTPException(404)
+    return db_of(request)
 
 
 async def _for_patient(request: Request) -> ForPatient:
-    """The clinic (in the staff member's scope) and the patient of the link."""
-    staff = await require_staff(request)
-    if not staff.has_role(*ROLES):
-        raise HTTPException(403)
-    slug = str(request.path_params.get("slug", ""))[:120]
-    async with _db(request).read() as session:
-        clinic = (await session.execute(
-            select(Clinic).where(Clinic.slug == slug))).scalar_one_or_none()
-    if clinic is None or clinic.id not in staff.actor.clinic_ids:
-        raise await _refuse(request, staff, clinic_id=clinic.id if clinic else None)
-    token = str(request.path_params.get("token", ""))[:200]
-    payload = signing.verify(TOKEN_PURPOSE, token, request.app.state.settings.secret_key,
-                             utcnow())
-    patient = None
-    if payload is not None:
-        async with _db(request).read() as session:
-            patient = await session.get(Patient, payload // 8)
-    if patient is None:
-        raise await _refuse(request, staff, clinic_id=clinic.id, bad_link=True)
-    return ForPatient(staff, clinic, patient, token)
+    """The clinic (in the staff member's scope, :func:`.scope.at_clinic`) and
+    the patient of the link, as the patient's page checks them
+    (:func:`.patients.patient_of_link`)."""
+    here = await at_clinic(request)
+    patient, _purpose = await patient_of_link(request, here)
+    token = str(request.path_params.get("token", ""))
+    return ForPatient(here.staff, here.clinic, patient, token)
 
 
 async def _appointment(request: Request, here: ForPatient) -> Appointment:
@@ -120,7 +89,7 @@ async def _appointment(request: Request, here: ForPatient) -> Appointment:
             found = await session.get(Appointment, appointment_id)
     if (found is None or found.clinic_id != here.clinic.id
             or found.patient_id != here.patient.id):
-        raise await _refuse(request, here.staff, clinic_id=here.clinic.id,
+        raise await refuse(request, here.staff, clinic_id=here.clinic.id,
                             appointment_id=appointment_id,
                             patient_id=found.patient_id if found is not None else None)
     return found

@@ -1,6 +1,6 @@
 """The patient's own pages (and, under the representation rules, their
 children's): home after login, appointments, one appointment, confirm,
-cancel, and who has seen my data.
+check in on the day ("Jeg er her"), cancel, and who has seen my data.
 
 Every route needs a patient login and decides on whose behalf the user acts
 (``web.acting``) before anything is read. Wire with ``*patient.routes()`` in
@@ -23,6 +23,8 @@ def routes() -> list[BaseRoute]:
         Route("/timer/{appointment_id}", appointments.detail, name="appointment"),
         Route("/timer/{appointment_id}/bekreft", actions.confirm, methods=["POST"],
               name="appointment_confirm"),
+        Route("/timer/{appointment_id}/her", actions.check_in, methods=["POST"],
+              name="appointment_check_in"),
         Route("/timer/{appointment_id}/avbestill", actions.cancel_page,
               name="appointment_cancel_page"),
         Route("/timer/{appointment_id}/avbestill", actions.cancel, methods=["POST"],

@@ -47,6 +47,13 @@ ACTION_TEXT: Final[dict[str, str]] = {
     "appointment.completed": N_("Recorded that the appointment took place"),
     "appointment.no_show": N_("Recorded that nobody came to the appointment"),
     "notification.resend": N_("Sent a message again"),
+    "appointment.arrived": N_("Recorded that the patient arrived"),
+    "appointment.check_in": N_("Checked in at the clinic"),
+    "appointment.attendance_undone": N_("Took back a mark of attendance"),
+    "clinic.appointment.open": N_("Opened the appointment at the clinic's desk"),
+    "clinic.patient.lookup": N_("Looked the patient up"),
+    "clinic.patient.view": N_("Looked at the patient's page"),
+    "clinic.access.refused": N_("Tried to see the data, but was refused"),
     REFUSED_ACTION: N_("Tried to see the data, but was refused"),
     "patient.register": N_("Created the patient record"),
 }
@@ -74,7 +81,8 @@ STAFF_TEXT: Final = N_("Staff of the public dental service")
 
 #: Page views are shown grouped by person, day and purpose ("looked at the
 #: appointments 10 times between 09:12 and 09:16"); changes one by one.
-VIEW_ACTIONS: Final = frozenset({"appointments.view", ACCESS_LOG_VIEW})
+VIEW_ACTIONS: Final = frozenset({"appointments.view", ACCESS_LOG_VIEW,
+                                 "clinic.appointment.open", "clinic.patient.view"})
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking import rules, service
+from booking import attendance, rules, service
 from booking.models import Appointment
 from booking.reasons import Warning
 from booking.service import BookingRefused
@@ -28,6 +28,7 @@ from web.htmx import is_htmx
 from web.templating import render
 from web.views.patient.appointments import (
     CANCELLED_FLAG,
+    CHECKED_IN_FLAG,
     CONFIRMED_FLAG,
     NO_STORE,
     confirmed_notice,
@@ -134,3 +135,18 @@ async def cancel(request: Request) -> Response:
         return await _cancel_page(request, who, fresh, status_code=CONFLICT,
                             refused=refusal(refused.reason, refused.params, fresh.clinic))
     return RedirectResponse(f"/timer/{appointment.id}?{CANCELLED_FLAG}=1", status_code=303)
+
+
+async def check_in(request: Request) -> Response:
+    """``POST /timer/{id}/her``: "Jeg er her" on the day of the appointment."""
+    who, appointment = await acting_for_appointment(request)
+    db: Database = request.app.state.db
+    try:
+        async with db.write() as session:
+            await attendance.check_in(session, appointment.id, who.actor, utcnow())
+    except BookingRefused as refused:
+        i18n.activate(request)
+        return await render_appointment(
+            request, who, await _reloaded(request, appointment.id),
+            notice=refused_notice(refused, appointment), status_code=CONFLICT)
+    return RedirectResponse(f"/timer/{appointment.id}?{CHECKED_IN_FLAG}=1", status_code=303)

@@ -28,6 +28,7 @@ from web.views.patient.presenting import (
     replacement_of,
     upcoming_of,
 )
+from web.views.patient.waitlist import waitlist_context, waitlist_notice
 from web.views.previsit_link import previsit_link
 
 NO_STORE = {"Cache-Control": "no-store"}
@@ -35,11 +36,17 @@ NO_STORE = {"Cache-Control": "no-store"}
 #: only when the appointment is in the state they announce.
 CONFIRMED_FLAG = "bekreftet"
 CANCELLED_FLAG = "avbestilt"
+CHECKED_IN_FLAG = "her"
 
 
 def confirmed_notice() -> Notice:
     return Notice("success", i18n.gettext(
         "Thank you. The clinic can see that you are coming."))
+
+
+def checked_in_notice() -> Notice:
+    return Notice("success", i18n.gettext(
+        "Thank you. The reception desk can see that you have arrived."))
 
 
 def cancelled_notice() -> Notice:
@@ -84,6 +91,9 @@ async def render_appointment(request: Request, who: Acting, appointment: Appoint
         "guardians_told": await guardians_notified(db, who),
         "previsit": await previsit_link(request, who, appointment),
     }
+    context["waitlist"] = None
+    if item.upcoming and item.can_change:
+        context["waitlist"] = await waitlist_context(db, who, appointment)
     if item.upcoming:
         context["directions"] = directions_to(appointment.clinic)
         context["calendar_url"] = calendar_link(request, appointment, settings.secret_key, now,
@@ -107,4 +117,8 @@ async def detail(request: Request) -> Response:
         notice = confirmed_notice()
     elif flags.get(CANCELLED_FLAG) and appointment.status == AppointmentStatus.CANCELLED:
         notice = cancelled_notice()
+    elif flags.get(CHECKED_IN_FLAG) and appointment.arrived_at is not None:
+        notice = checked_in_notice()
+    else:
+        notice = waitlist_notice(request)
     return await render_appointment(request, who, appointment, notice=notice)

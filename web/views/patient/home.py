@@ -32,6 +32,7 @@ from web.views.patient.presenting import (
     present,
     upcoming_of,
 )
+from web.views.patient.waitlist import min_side_context
 from web.views.profile import RegisterView, oslo_today, register_view, sms_number
 
 #: Appointments shown per person; the list page has the rest.
@@ -125,6 +126,7 @@ async def home(request: Request) -> Response:
                 else await register_view(request, me))
     sms_to, _source = sms_number(me.mobile, register, oslo_today())
     return render(request, "patient/home.html", {
+        **await min_side_context(request, who),
         "acting": who, "sections": sections, "rows": rows, "unavailable": unavailable,
         "sms_to": sms_to,
         "callbacks": await callbacks.my_requests(db, who.me.id, now),

@@ -53,6 +53,7 @@ class Shown(StrEnum):
 
     AWAITING_ANSWER = "awaiting_answer"
     CONFIRMED = "confirmed"
+    CHECKED_IN = "checked_in"  # on the day: the patient has come (Jeg er her)
     BOOKED_BY_YOU = "booked_by_you"
     BOOKED = "booked"
     MOVED = "moved"
@@ -65,6 +66,7 @@ class Shown(StrEnum):
 SHOWN_TEXT: Final[dict[Shown, str]] = {
     Shown.AWAITING_ANSWER: N_("Awaiting your answer"),
     Shown.CONFIRMED: N_("Confirmed"),
+    Shown.CHECKED_IN: N_("Checked in"),
     Shown.BOOKED_BY_YOU: N_("Booked by you"),
     Shown.BOOKED: N_("Booked"),
     Shown.MOVED: N_("Moved to another time"),
@@ -77,6 +79,7 @@ SHOWN_TEXT: Final[dict[Shown, str]] = {
 SHOWN_COLOR: Final[dict[Shown, str]] = {
     Shown.AWAITING_ANSWER: "warning",
     Shown.CONFIRMED: "success",
+    Shown.CHECKED_IN: "success",
     Shown.BOOKED_BY_YOU: "info",
     Shown.BOOKED: "info",
     Shown.MOVED: "neutral",
@@ -99,6 +102,8 @@ def shown_state(appointment: Appointment, viewer_actor_id: str, now: datetime, *
     status = AppointmentStatus(appointment.status)
     if status is AppointmentStatus.CANCELLED and appointment.cancellation_reason == CHANGED:
         return Shown.MOVED
+    if status in ACTIVE and appointment.arrived_at is not None and details:
+        return Shown.CHECKED_IN  # whether a young person came is not logistics
     if status in ACTIVE and appointment.starts_at <= now:
         return Shown.PAST
     if status is AppointmentStatus.CONFIRMED:
@@ -154,6 +159,8 @@ class AppointmentView:
     can_confirm: bool
     can_change: bool
     can_cancel: bool
+    #: On the day: "Jeg er her" (the desk sees the patient arrived).
+    can_check_in: bool
     refusals: tuple[Refusal, ...]
     #: A clinic-issued appointment (innkalling) the patient has not confirmed.
     awaits_confirmation: bool
@@ -233,6 +240,7 @@ def present(appointment: Appointment, patient: Patient, actor: Actor, access: Ac
         upcoming=upcoming,
         can_confirm=upcoming and rules.confirmation_requested(appointment) and bool(confirm),
         can_change=upcoming and bool(change), can_cancel=upcoming and bool(cancel),
+        can_check_in=bool(rules.may_check_in(actor, appointment, now)),
         refusals=tuple(refusals),
         awaits_confirmation=upcoming and rules.confirmation_requested(appointment),
         details=details,

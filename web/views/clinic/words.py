@@ -1,0 +1,41 @@
+"""Words of the clinic console for the closed vocabularies it shows."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from booking.day import AgeGroup
+from booking.reasons import N_
+from booking.statuses import Attendance, Mark
+
+AGE_GROUP_TEXT: Final[dict[str, str]] = {
+    AgeGroup.CHILD: N_("child"),
+    AgeGroup.YOUTH: N_("young person"),
+    AgeGroup.ADULT: N_("adult"),
+}
+ATTENDANCE_TEXT: Final[dict[str, str]] = {
+    Attendance.EXPECTED: N_("Expected"),
+    Attendance.ARRIVED: N_("Arrived"),
+    Attendance.COMPLETED: N_("Completed"),
+    Attendance.NO_SHOW: N_("Did not come"),
+    Attendance.CANCELLED: N_("Cancelled"),
+}
+#: Designsystemet colour of the attendance tag; the word carries the meaning.
+ATTENDANCE_COLOR: Final[dict[str, str]] = {
+    Attendance.EXPECTED: "neutral",
+    Attendance.ARRIVED: "success",
+    Attendance.COMPLETED: "info",
+    Attendance.NO_SHOW: "warning",
+    Attendance.CANCELLED: "neutral",
+}
+MARK_TEXT: Final[dict[str, str]] = {
+    Mark.ARRIVED: N_("Mark arrived"),
+    Mark.COMPLETED: N_("Mark completed"),
+    Mark.NO_SHOW: N_("Mark no-show"),
+}
+MARKED_TEXT: Final[dict[str, str]] = {
+    Mark.ARRIVED: N_("Marked as arrived."),
+    Mark.COMPLETED: N_("Marked as completed."),
+    Mark.NO_SHOW: N_("Marked as no-show."),
+    "undone": N_("The mark was undone."),
+}

@@ -1,0 +1,100 @@
+"""The waitlist's parts of the patient pages: the wishes form on the
+appointment page (``waitlist_context``), its notices, and what Min side shows
+(``min_side_context``: waiting entries and open offers with their links).
+The routes that change things are in ``web.views.refill``."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any, Final
+
+from sqlalchemy import select
+from starlette.requests import Request
+
+from booking import refill, waitlist
+from booking.models import Appointment, Clinic
+from booking.waitlist import DEFAULT_NOTICE_HOURS
+from core.db import Database, utcnow
+from core.settings import Settings
+from notifications.refill_texts import offer_url
+from notifications.templates import link_key
+from web import i18n
+from web.acting import Acting
+from web.views.patient.presenting import Notice
+
+WAITING_FLAG: Final = "venteliste"
+WITHDRAWN_FLAG: Final = "venteliste_trukket"
+#: The notice one may ask for, in hours (the form's choices).
+NOTICE_CHOICES: Final = (2, 24, 48, 72, 168)
+#: Start times one may choose as the earliest or latest (Oslo).
+TIME_CHOICES: Final = tuple(time(hour, 0) for hour in range(7, 18))
+#: At most this many other clinics are offered on the form (same municipality).
+NEARBY_LIMIT: Final = 8
+
+
+# --- the waitlist on the appointment page -------------------------------------
+
+async def waitlist_context(db: Database, who: Acting, appointment: Appointment
+                           ) -> dict[str, Any]:
+    """What the appointment page's waitlist part shows: the entry waiting
+    (if any) and the form's choices."""
+    entry = await waitlist.entry_for_appointment(db, appointment.id)
+    async with db.read() as session:
+        nearby = list((await session.execute(
+            select(Clinic).where(Clinic.county_id == appointment.clinic.county_id,
+                                 Clinic.municipality_code
+                                 == appointment.clinic.municipality_code,
+                                 Clinic.active.is_(True), Clinic.id != appointment.clinic_id)
+            .order_by(Clinic.name).limit(NEARBY_LIMIT))).scalars())
+    chosen = set(entry.clinic_ids) if entry else {appointment.clinic_id}
+    return {
+        "entry": entry,
+        "clinics": [(c, c.id in chosen) for c in [appointment.clinic, *nearby]],
+        "weekdays": [(day, name, bool(entry and day in entry.weekdays))
+                     for day, name in enumerate(i18n.weekday_names())],
+        "times": TIME_CHOICES,
+        "notice_choices": NOTICE_CHOICES,
+        "notice": entry.notice_hours if entry else DEFAULT_NOTICE_HOURS,
+        "action": who.link(f"/timer/{appointment.id}/venteliste"),
+        "withdraw_action": who.link(f"/timer/{appointment.id}/venteliste/trekk"),
+    }
+
+
+def waitlist_notice(request: Request) -> Notice | None:
+    if request.query_params.get(WAITING_FLAG):
+        return Notice("success", i18n.gettext(
+            "You are on the waitlist. If an earlier time that suits you is freed, you get a "
+            "text message and see it on My page. You keep this time until you take another."))
+    if request.query_params.get(WITHDRAWN_FLAG):
+        return Notice("success", i18n.gettext("You are no longer waiting for an earlier time."))
+    return None
+
+
+async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
+    """The waiting entries and open offers of the people the user acts for."""
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    ids = [p.patient_id for p in who.people]
+    names = {p.patient_id: (None if p.is_me else p.given_name) for p in who.people}
+    now = utcnow()
+    entries = await waitlist.waiting_for(db, ids)
+    async with db.read() as session:
+        starts = dict((await session.execute(select(Appointment.id, Appointment.starts_at).where(
+            Appointment.id.in_([e.appointment_id for e in entries] or [-1])))).all())
+    offers = []
+    for offer, slot in await refill.open_offers_for(db, ids, now):
+        async with db.read() as session:
+            clinic = await session.get(Clinic, slot.clinic_id)
+        offers.append({"name": names.get(offer.patient_id), "starts_at": slot.starts_at,
+                       "clinic": clinic.name if clinic else "",
+                       "expires_at": offer.expires_at,
+                       "href": offer_url(settings.public_url, link_key(settings.secret_key),
+                                         offer.id, who.me.id)})
+    return {"waiting": [{"name": names.get(e.patient_id),
+                         "starts_at": starts.get(e.appointment_id),
+                         "href": f"/timer/{e.appointment_id}"
+                         + ("" if names.get(e.patient_id) is None
+                            else f"?for={e.patient_id}")} for e in entries],
+            "offers": offers}
+
+
