@@ -1,7 +1,7 @@
 """Keyboard only at the reception desk: book on a patient's behalf, from the
-kind and the day to a free time, the reason and the booking, with Tab,
-typing, the arrow keys and Enter, and a visible focus indicator on every
-element that gets focus."""
+patient's page for staff through the kind and the day to a free time, the
+reason and the booking, with Tab, typing, the arrow keys and Enter, and a
+visible focus indicator on every element that gets focus."""
 
 from __future__ import annotations
 
@@ -39,7 +39,10 @@ def keyboard(request: pytest.FixtureRequest, browser: Browser, live_server: Live
 
 def test_book_on_behalf_with_the_keyboard(keyboard: Keyboard, book_url: str) -> None:
     page = keyboard.page
-    page.goto(book_url, wait_until="load")
+    page.goto(book_url.removesuffix("/bestill"), wait_until="load")  # the patient's page
+    keyboard.tab_to("#book-on-behalf", "the link to booking for the patient")
+    with page.expect_navigation():
+        keyboard.press("Enter")
     keyboard.tab_to("#type", "the kind of appointment")
     page.keyboard.press("ArrowDown")
     keyboard.tab_to("#day", "the day")
