@@ -70,6 +70,8 @@ class Block:
     #: The patient (or a guardian) checked in themselves (*Jeg er her*).
     checked_in: bool
     clinic_issued: bool
+    #: Booked by staff over another appointment of the chair on purpose.
+    overbooked: bool = False
 
     def type_name(self, locale: str) -> str:
         return self.type_names.get(locale) or self.type_names.get("nb") or self.type_code
@@ -189,7 +191,7 @@ async def load_day(session: AsyncSession, clinic: Clinic, day: date) -> DayGrid:
         age_group=age_group(birth, day), attendance=rules.attendance(a),
         arrived_at=a.arrived_at,
         checked_in=a.arrived_by is not None and a.arrived_by.startswith("patient:"),
-        clinic_issued=bool(a.clinic_issued),
+        clinic_issued=bool(a.clinic_issued), overbooked=bool(a.overbooked),
     ) for a, given, birth, names, code in rows]
     used = {b.chair_id for b in blocks}
     chairs = list((await session.execute(

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     event,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -284,6 +285,14 @@ class Appointment(Base):
     clinic_issued: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     external_ref: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    #: Booked by staff on purpose over another appointment of the same chair
+    #: (the day view shows it); the reason is in ``staff_note``.
+    overbooked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The reason staff gave for booking, changing or overbooking on the
+    #: patient's behalf (free text for the clinic; never in the audit detail).
+    staff_note: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: Why staff overbooked the chair (with ``overbooked``).
+    overbook_reason: Mapped[str | None] = mapped_column(String(200), default=None)
     #: When the patient arrived (marked at the desk, or checked in: *Jeg er
     #: her*), and by whom (internal actor id); empty until then.
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
+from sqlalchemy import and_, or_, select
+
 from booking import queries, rules
 from booking.holidays import is_public_holiday
-from booking.models import Appointment, AppointmentType, Clinic, Patient
+from booking.models import Appointment, AppointmentType, Clinic, Patient, Slot
 from booking.reasons import Reason
 from booking.search import FreeSlot, free_slots
+from booking.statuses import ACTIVE, SlotStatus
 from core.db import Database, utcnow
 from core.locale import OSLO
 
@@ -219,3 +222,39 @@ async def nearest(db: Database, search: Search, around: datetime, exclude: int |
     found = await offered_times(db, search, start=around - NEAREST_WINDOW,
                                 end=around + NEAREST_WINDOW, limit=500, now=now)
     return closest(distinct_times([s for s in found if s.slot_id != exclude]), around)
+
+
+async def staff_times(db: Database, *, clinic_id: int, kind: AppointmentType,
+                      patient: Patient, day: date, now: datetime | None = None,
+                      changing: int | None = None) -> list[FreeSlot]:
+    """The times staff may book for the patient on one Europe/Oslo day: every
+    free slot of the clinic (released or not, any chair), long enough for
+    the kind and not over the patient's own other appointments (the one
+    being changed aside). The patient's online limits (notice, horizon,
+    self-bookable, the template's kinds) are not asked: they do not bind
+    staff (:mod:`booking.staff_booking`)."""
+    now = now or utcnow()
+    start, end = day_bounds(day)
+    start = max(start, now)
+    if start >= end:
+        return []
+    own = await queries.read(db, queries.upcoming, patient.id, now)
+    duration = timedelta(minutes=kind.duration_minutes)
+    async with db.read() as session:
+        rows = (await session.execute(
+            select(Slot.id, Slot.clinic_id, Slot.chair_id, Slot.starts_at, Slot.ends_at)
+            .where(Slot.clinic_id == clinic_id, Slot.starts_at >= start, Slot.starts_at < end,
+                   or_(Slot.status == SlotStatus.FREE,
+                       and_(Slot.status == SlotStatus.HELD, Slot.held_until < now)))
+            .order_by(Slot.starts_at, Slot.chair_id).limit(DAY_LIMIT))).all()
+    found = []
+    for row in rows:
+        if row.ends_at - row.starts_at < duration:
+            continue
+        ends_at = row.starts_at + duration
+        if any(rules.overlaps(other, row.starts_at, ends_at) for other in own
+               if other.id != changing and other.status in ACTIVE):
+            continue
+        found.append(FreeSlot(row.id, row.clinic_id, row.chair_id, row.starts_at, row.ends_at,
+                              kind.id))
+    return found

@@ -38,6 +38,12 @@ class Reason(StrEnum):
     NOT_YET_STARTED = "not_yet_started"
     NOT_ALLOWED_FOR_ACTOR = "not_allowed_for_actor"
     SAME_SLOT = "same_slot"
+    # Staff acting for a patient (booking.staff_booking).
+    REASON_REQUIRED = "reason_required"
+    OVERBOOK_REASON_REQUIRED = "overbook_reason_required"
+    UNKNOWN_CHAIR = "unknown_chair"
+    CHAIR_BUSY = "chair_busy"
+    START_TAKEN = "start_taken"
     WAITLIST_NO_CLINIC = "waitlist_no_clinic"
     WAITLIST_BAD_WISHES = "waitlist_bad_wishes"
     OFFER_ENDED = "offer_ended"
@@ -89,6 +95,15 @@ REASON_TEXT: dict[str, str] = {
     Reason.NOT_YET_STARTED: N_("The appointment has not started yet."),
     Reason.NOT_ALLOWED_FOR_ACTOR: N_("You cannot do this for this person."),
     Reason.SAME_SLOT: N_("That is the time you already have."),
+    Reason.REASON_REQUIRED: N_("Write why you are doing this for the patient."),
+    Reason.OVERBOOK_REASON_REQUIRED: N_("Write why the chair should be overbooked."),
+    Reason.UNKNOWN_CHAIR: N_("We could not find that chair at this clinic."),
+    Reason.CHAIR_BUSY: N_(
+        "The chair already has an appointment at that time. Choose another time or "
+        "chair, or overbook on purpose with a reason."),
+    Reason.START_TAKEN: N_(
+        "The chair already has a time starting exactly then. Choose another start "
+        "or another chair."),
     Reason.WAITLIST_NO_CLINIC: N_("Please choose at least one clinic in your county."),
     Reason.WAITLIST_BAD_WISHES: N_(
         "Please check the weekdays, the times of day and the notice you need."),

@@ -44,23 +44,29 @@ from booking import audit
 from booking.audit import Actor
 from booking.models import Guardianship, Patient
 from booking.representation import (
+    OF_AGE_IN_HEALTH_MATTERS,
     Access,
     ChildRelation,
     PersonFacts,
     RepresentedChild,
     represented_children,
 )
+from booking.rules import age_on
 from core.db import Database
+from core.locale import OSLO
 
 __all__ = [
     "CachedRelations",
     "ChildRelation",
+    "GuardiansSource",
     "GuardianshipSync",
     "LocalRelations",
     "RelationsSource",
     "actor_for_guardian",
     "guardian_children",
+    "reconcile_child_guardians",
     "reconcile_guardianships",
+    "refresh_child_guardians",
 ]
 
 log = structlog.get_logger(__name__)
@@ -76,6 +82,19 @@ class RelationsSource(Protocol):
         guardian's and the child's facts, the child's other guardians' facts,
         and whether this guardian has parental responsibility. An unknown
         guardian has no children."""
+        ...
+
+
+class GuardiansSource(Protocol):
+    """Who has parental responsibility for a child, asked from the child's side."""
+
+    async def refresh_guardians(self, child_patient_id: int) -> None:
+        """Ask the register for the child's guardians now and bring the local
+        tables in step: a guardian the service has never seen (never logged
+        in) gets a patient row from the register, and the child's
+        ``guardianships`` rows say who has parental responsibility. Who is
+        then told is decided from the local tables
+        (``notifications.recipients``)."""
         ...
 
 
@@ -116,6 +135,12 @@ class LocalRelations:
                 for child in children]
 
 
+    async def refresh_guardians(self, child_patient_id: int) -> None:
+        """The local tables are the register here (the demo seed writes them):
+        nothing to fetch."""
+        return None
+
+
 class CachedRelations:
     """A :class:`RelationsSource` that remembers another's answers for
     ``ttl`` seconds, keyed by guardian id. Failures are not remembered.
@@ -147,6 +172,14 @@ class CachedRelations:
             self._evict(now)
         self._entries[guardian_patient_id] = (now + self.ttl, tuple(relations))
         return list(relations)
+
+    async def refresh_guardians(self, child_patient_id: int) -> None:
+        """Asked afresh each time (a booking for a child is rare enough), and
+        the guardians' cached answers are forgotten: they may have changed."""
+        refresh = getattr(self.source, "refresh_guardians", None)
+        if refresh is not None:
+            await refresh(child_patient_id)
+            self.invalidate()
 
     def invalidate(self, guardian_patient_id: int | None = None) -> None:
         """Forget one guardian's answer, or every answer."""
@@ -332,3 +365,94 @@ async def reconcile_guardianships(db: Database, guardian_patient_id: int,
         log.info("relations.register_sync", guardian_id=guardian_patient_id,
                  added=len(plan.added), removed=len(plan.removed), updated=len(plan.updated))
     return plan
+
+
+async def reconcile_child_guardians(db: Database, child_patient_id: int,
+                                    guardian_ids: Iterable[int],
+                                    facts: Iterable[PersonFacts] = (), *,
+                                    now: datetime | None = None) -> GuardianshipSync:
+    """Make the local tables say what the register just said about one
+    child, from the child's side: a ``guardianships`` row for each of
+    ``guardian_ids`` (local patients with parental responsibility for the
+    child), none for anyone else, and the facts (:class:`PersonFacts`) of
+    every local patient named brought in line. ``added`` and ``removed`` of
+    the result are guardian ids here. One short write transaction, each
+    change audited as the register's work; nothing written when nothing
+    changed."""
+    wanted = set(guardian_ids) - {child_patient_id}
+    by_patient = {f.patient_id: f for f in facts if f.patient_id is not None}
+    result = GuardianshipSync()
+    for attempt in (1, 2):
+        try:
+            async with db.write() as session:
+                ids = wanted | set(by_patient) | {child_patient_id}
+                patients = {p.id: p for p in (await session.execute(
+                    select(Patient).where(Patient.id.in_(ids)))).scalars()}
+                if child_patient_id not in patients:
+                    return GuardianshipSync()
+                existing = set((await session.execute(
+                    select(Guardianship.guardian_id)
+                    .where(Guardianship.child_id == child_patient_id))).scalars())
+                here = {g for g in wanted if g in patients}
+                updated = [(pid, fields) for pid, person in sorted(by_patient.items())
+                           if pid in patients
+                           and (fields := _fact_changes(patients[pid], person))]
+                result = GuardianshipSync(tuple(sorted(here - existing)),
+                                          tuple(sorted(existing - here)), tuple(updated))
+                if not result.changed:
+                    return result
+                session.add_all(Guardianship(guardian_id=g, child_id=child_patient_id)
+                                for g in result.added)
+                if result.removed:
+                    await session.execute(delete(Guardianship).where(
+                        Guardianship.child_id == child_patient_id,
+                        Guardianship.guardian_id.in_(result.removed)))
+                for patient_id, _fields in updated:
+                    patient, person = patients[patient_id], by_patient[patient_id]
+                    patient.birth_date = person.birth_date
+                    patient.address_key = person.usable_address_key
+                    patient.confidential_address = person.confidential_address.value
+                await session.flush()
+                for action, guardians in ((GUARDIANSHIP_ADDED, result.added),
+                                          (GUARDIANSHIP_REMOVED, result.removed)):
+                    for guardian_id in guardians:
+                        await audit.record(session, REGISTER_SYNC_ACTOR, action,
+                                           purpose=REGISTER_SYNC_PURPOSE,
+                                           subject_patient_id=child_patient_id,
+                                           detail={"guardian_id": guardian_id}, now=now)
+                for patient_id, fields in updated:
+                    await audit.record(session, REGISTER_SYNC_ACTOR, FACTS_UPDATED,
+                                       purpose=REGISTER_SYNC_PURPOSE,
+                                       subject_patient_id=patient_id,
+                                       detail={"fields": list(fields)}, now=now)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    log.info("relations.child_register_sync", child_id=child_patient_id,
+             added=len(result.added), removed=len(result.removed),
+             updated=len(result.updated))
+    return result
+
+
+async def refresh_child_guardians(db: Database, guardians: GuardiansSource | None,
+                                  patient_id: int, now: datetime) -> None:
+    """Before a booking, change or cancellation for a patient under 16, ask
+    ``guardians`` for the patient's guardians afresh, so those who never
+    logged in are known locally and told (``notifications.recipients``
+    reads the local tables). A register that cannot answer is no refusal:
+    the notices go to the guardians known locally."""
+    if guardians is None:
+        return
+    async with db.read() as session:
+        birth_date = (await session.execute(
+            select(Patient.birth_date).where(Patient.id == patient_id))).scalar_one_or_none()
+    if birth_date is None:
+        return
+    if age_on(birth_date, now.astimezone(OSLO).date()) >= OF_AGE_IN_HEALTH_MATTERS:
+        return
+    try:
+        await guardians.refresh_guardians(patient_id)
+    except Exception as exc:  # never stand in the way of the booking
+        log.warning("relations.guardians_refresh_failed", patient_id=patient_id,
+                    error=type(exc).__name__)

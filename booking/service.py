@@ -196,7 +196,8 @@ def _appointment_values(slot: Slot, patient: Patient, appointment_type: Appointm
         created_by_kind=actor.kind.value, created_by=actor.id,
         on_behalf_of_id=_behalf(actor, patient.id), created_at=now, updated_at=now,
         version=1, self_reschedules=0, clinic_issued=False, idempotency_key=None,
-        external_ref=None, replaces_id=None, chain_id=None)
+        external_ref=None, replaces_id=None, chain_id=None, overbooked=False,
+        staff_note=None, overbook_reason=None)
     values.update(fields)
     return values
 
@@ -286,9 +287,12 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
                appointment_type_id: int, idempotency_key: str | None = None,
                clinic_id: int | None = None, hold_key: str | None = None,
                clinic_issued: bool = False, external_ref: str | None = None,
+               staff_note: str | None = None, audit_detail: dict[str, Any] | None = None,
                now: datetime | None = None) -> Outcome:
     """Book ``slot_id`` for ``patient_id``. Repeating the call with the same
-    ``idempotency_key`` returns the first result and books nothing more."""
+    ``idempotency_key`` returns the first result and books nothing more.
+    ``staff_note`` and ``audit_detail`` are for staff acting for the patient
+    (:mod:`booking.staff_booking`): the reason, and what their audit entry adds."""
     now = now or utcnow()
     try:
         async with db.write() as session:
@@ -303,14 +307,16 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
                     loaded.upcoming, hold_key=hold_key))
                 appointment = await _claim_and_insert(session, _appointment_values(
                     slot, patient, appointment_type, actor, now, clinic_issued=clinic_issued,
-                    idempotency_key=idempotency_key, external_ref=external_ref), now, hold_key)
+                    idempotency_key=idempotency_key, external_ref=external_ref,
+                    staff_note=staff_note), now, hold_key)
                 if appointment is None:
                     raise BookingRefused(Reason.SLOT_TAKEN)
                 await events.listener().on_booked(session, appointment, now=now)
                 await audit.record(
                     session, actor, "appointment.book", purpose=PURPOSE_OF[actor.kind],
                     subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
-                    detail={"appointment_id": appointment.id, "slot_id": slot.id}, now=now)
+                    detail={"appointment_id": appointment.id, "slot_id": slot.id,
+                            **(audit_detail or {})}, now=now)
             except BookingRefused:
                 # The same request may have been done already (idempotency
                 # key): the slot is then taken, or the kind already booked, by
@@ -342,6 +348,7 @@ AfterChange = Callable[[AsyncSession, Appointment, Appointment], Awaitable[objec
 
 async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id: int,
                  idempotency_key: str | None = None, hold_key: str | None = None,
+                 staff_note: str | None = None, audit_detail: dict[str, Any] | None = None,
                  now: datetime | None = None, other_clinic: bool = False,
                  after: AfterChange | None = None) -> Outcome:
     """Move an appointment to another slot. The new slot is claimed before the
@@ -377,7 +384,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
                 version=old.version + 1, replaces_id=old.id, chain_id=old.chain_id or old.id,
                 self_reschedules=old.self_reschedules + (1 if rules.is_self_service(actor)
                                                           else 0),
-                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key),
+                clinic_issued=old.clinic_issued, idempotency_key=idempotency_key,
+                staff_note=staff_note),
                 now, hold_key)
             if new is None:
                 raise BookingRefused(Reason.SLOT_TAKEN)
@@ -393,7 +401,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
             await audit.record(
                 session, actor, "appointment.change", purpose=PURPOSE_OF[actor.kind],
                 subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
-                detail={"appointment_id": new.id, "replaces_id": old.id, "slot_id": slot.id},
+                detail={"appointment_id": new.id, "replaces_id": old.id, "slot_id": slot.id,
+                        **(audit_detail or {})},
                 now=now)
     except IntegrityError:
         replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
@@ -408,6 +417,7 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
 
 
 async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str = "",
+                 audit_detail: dict[str, Any] | None = None,
                  now: datetime | None = None) -> Outcome:
     """Cancel; the slot is free again at once and a ``slot_freed`` event is
     written for whoever is waiting for an earlier time. A patient may cancel
@@ -436,7 +446,7 @@ async def cancel(db: Database, actor: Actor, *, appointment_id: int, reason: str
             session, actor, "appointment.cancel", purpose=PURPOSE_OF[actor.kind],
             subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
             detail={"appointment_id": appointment.id, "late": late,
-                    "fee_warned": bool(decision.warnings)}, now=now)
+                    "fee_warned": bool(decision.warnings), **(audit_detail or {})}, now=now)
     search.forget_free_times(appointment.clinic_id)
     log.info("appointment_cancelled", appointment_id=appointment_id,
              actor_kind=actor.kind.value)

@@ -114,9 +114,17 @@ from typing import Any
 import httpx
 import structlog
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
+from booking import audit
 from booking.models import Patient
-from booking.relations import RelationsSource, reconcile_guardianships
+from booking.relations import (
+    REGISTER_SYNC_ACTOR,
+    REGISTER_SYNC_PURPOSE,
+    RelationsSource,
+    reconcile_child_guardians,
+    reconcile_guardianships,
+)
 from booking.representation import ChildRelation, PersonFacts
 from booking.statuses import ConfidentialAddress
 from core.db import Database
@@ -547,6 +555,62 @@ class PersonApiRelations:
                  in_register=len(children), local=len(relations))
         await self._reconcile(guardian_patient_id, me_facts, relations)
         return relations
+
+    async def refresh_guardians(self, child_patient_id: int) -> None:
+        """:class:`booking.relations.GuardiansSource`: the child's record, then
+        each person with parental responsibility for them. A guardian the
+        service has never seen (never logged in) gets a patient row from the
+        register (name, birth date, address facts; as at a first login, and
+        audited as the register's work), so the notices reach them through
+        the contact register (KRR) like anyone else. Then the child's
+        ``guardianships`` rows are made to match
+        (:func:`booking.relations.reconcile_child_guardians`)."""
+        vault = self.client.vault
+        async with self.db.read() as session:
+            child_row = await session.get(Patient, child_patient_id)
+        if child_row is None:
+            return
+        child = await self.client.person(vault.decrypt(child_row.identity_encrypted))
+        if child is None:
+            log.info("person_api.child_not_in_register", patient_id=child_patient_id)
+            return
+        guardians = await self.client.persons(child.responsible_guardians)
+        local = await self._local_ids(list(guardians))
+        for nin, person in guardians.items():
+            if nin not in local and person.birth_date is not None:
+                local[nin] = await self._register_patient(nin, person, child_patient_id)
+        facts = [f for f in (child.facts(child_patient_id),
+                             *(p.facts(local.get(n)) for n, p in guardians.items()))
+                 if f is not None]
+        await reconcile_child_guardians(self.db, child_patient_id,
+                                        [local[n] for n in guardians if n in local], facts)
+        log.info("person_api.guardians", patient_id=child_patient_id,
+                 in_register=len(guardians))
+
+    async def _register_patient(self, nin: str, person: RegisterPerson, child_id: int) -> int:
+        """A patient row for a guardian known only from the register."""
+        vault = self.client.vault
+        assert person.birth_date is not None
+        try:
+            async with self.db.write() as session:
+                row = Patient(identity_hash=vault.lookup_hash(nin),
+                              identity_encrypted=vault.encrypt(nin),
+                              given_name=person.given_name, family_name=person.family_name,
+                              birth_date=person.birth_date,
+                              address_key=(person.address_key
+                                           if person.confidential_address
+                                           is ConfidentialAddress.NONE else None),
+                              confidential_address=person.confidential_address.value)
+                session.add(row)
+                await session.flush()
+                await audit.record(session, REGISTER_SYNC_ACTOR, "patient.register",
+                                   purpose=REGISTER_SYNC_PURPOSE, subject_patient_id=row.id,
+                                   detail={"guardian_of": child_id})
+                return int(row.id)
+        except IntegrityError:
+            # Logged in (or registered by another request) at the same moment.
+            found = await self._local_ids([nin])
+            return found[nin]
 
     async def _reconcile(self, guardian_patient_id: int, me: PersonFacts | None,
                          relations: list[ChildRelation]) -> None:

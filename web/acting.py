@@ -38,7 +38,13 @@ from starlette.requests import Request
 from booking import audit
 from booking.audit import Actor
 from booking.models import Patient
-from booking.relations import LocalRelations, RelationsSource, guardian_children
+from booking.relations import (
+    GuardiansSource,
+    LocalRelations,
+    RelationsSource,
+    guardian_children,
+    refresh_child_guardians,
+)
 from booking.representation import Access, Capability, RepresentedChild, allows
 from booking.rules import age_on, local_date
 from core.db import Database, utcnow
@@ -193,6 +199,24 @@ def relations_source(request: Request) -> RelationsSource:
     """The app's relations source (``app.state.relations``), else the local tables."""
     source: RelationsSource | None = getattr(request.app.state, "relations", None)
     return source if source is not None else LocalRelations(request.app.state.db)
+
+
+def guardians_source(request: Request) -> GuardiansSource | None:
+    """The app's register of a child's guardians (the Person API, briefly
+    cached), else the local tables (which need no asking)."""
+    source = getattr(request.app.state, "relations", None)
+    if source is not None and hasattr(source, "refresh_guardians"):
+        found: GuardiansSource = source
+        return found
+    return None
+
+
+async def refresh_guardians(request: Request, patient_id: int) -> None:
+    """Before a booking, change or cancellation for a patient under 16, by
+    anyone: the child's guardians asked for afresh, so those who never logged
+    in are told too (:func:`booking.relations.refresh_child_guardians`)."""
+    await refresh_child_guardians(request.app.state.db, guardians_source(request), patient_id,
+                                  utcnow())
 
 
 async def refuse(request: Request, me_id: int, subject_id: int | None, *,

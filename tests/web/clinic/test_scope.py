@@ -36,6 +36,7 @@ def _paths(world: ClinicWorld) -> list[tuple[str, str, dict[str, str]]]:
             ("GET", f"{base}/finn", {}),
             ("POST", f"{base}/finn", {"purpose": "booking", "identity_number": world.ola_pid}),
             ("GET", f"{base}/pasient/AAAAAAAAAAAAAAAAAAAAAA", {}),
+            *_on_behalf(f"{base}/pasient/AAAAAAAAAAAAAAAAAAAAAA", target),
         ]
     # Their own clinic, another clinic's or county's appointment.
     for target in (world.majorstuen_id, world.stavanger_id, 10**9, "abc"):
@@ -45,13 +46,47 @@ def _paths(world: ClinicWorld) -> list[tuple[str, str, dict[str, str]]]:
             ("POST", f"{own}/time/{target}/angre", {}),
         ]
     out.append(("GET", f"{own}/pasient/not-a-token", {}))
+    out += _on_behalf(f"{own}/pasient/not-a-token", world.now_id)
+    # A good link to their own patient, with another clinic's or county's appointment.
+    kari = f"{own}/pasient/{_link(world.kari_id)}"
+    for target in (world.majorstuen_id, world.stavanger_id):
+        out += [item for item in _on_behalf(kari, target) if "/time/" in item[1]]
     return out
+
+
+def _link(patient_id: int) -> str:
+    from datetime import timedelta
+
+    from core.db import utcnow
+    from tests.apps import SECRET_KEY
+    from web import signing
+    from web.views.clinic.patients import TOKEN_PURPOSE
+
+    return signing.sign(TOKEN_PURPOSE, patient_id * 8, utcnow() + timedelta(hours=1),
+                        SECRET_KEY)
+
+
+def _on_behalf(patient: str, appointment_id: int | str) -> list[tuple[str, str, dict[str, str]]]:
+    """The on-behalf routes under a patient link (:mod:`web.views.clinic.on_behalf`)."""
+    form = {"type": "1", "slot": "1", "chair": "1", "day": "01.01.2031", "clock": "09:00",
+            "reason": "walk"}
+    return [
+        ("GET", f"{patient}/bestill", {}),
+        ("POST", f"{patient}/bestill", form),
+        ("POST", f"{patient}/innkall", form),
+        ("GET", f"{patient}/time/{appointment_id}", {}),
+        ("POST", f"{patient}/time/{appointment_id}/endre", form),
+        ("POST", f"{patient}/time/{appointment_id}/avbestill", {"reason": "walk"}),
+    ]
 
 
 def test_the_walk_covers_every_route():
     names = {route.name for route in clinic.routes()}
     assert names == {"clinic_home", "clinic_day", "clinic_appointment", "clinic_mark",
-                     "clinic_undo", "clinic_find", "clinic_find_post", "clinic_patient"}
+                     "clinic_undo", "clinic_find", "clinic_find_post", "clinic_patient",
+                     "clinic_on_behalf_book_page", "clinic_on_behalf_book",
+                     "clinic_on_behalf_issue", "clinic_on_behalf_change_page",
+                     "clinic_on_behalf_change", "clinic_on_behalf_cancel"}
 
 
 async def test_every_route_with_another_clinics_or_countys_ids(app, reception,

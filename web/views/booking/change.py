@@ -19,7 +19,7 @@ from booking.search import FreeSlot
 from booking.statuses import AppointmentStatus
 from core.db import Database, utcnow
 from web import i18n
-from web.acting import Acting
+from web.acting import Acting, refresh_guardians
 from web.views.booking import inputs
 from web.views.booking.inputs import BadInput
 from web.views.booking.pages import (
@@ -137,6 +137,7 @@ async def change_submit(request: Request) -> Response:
     if isinstance(held, NotHeld):
         why = await explain(db, change.search, held, slot_id)
         return await again(why.text, 409, why.day, why.near)
+    await refresh_guardians(request, appointment.patient_id)
     try:
         outcome = await service.change(db, who.actor, appointment_id=appointment.id,
                                        new_slot_id=held.slot_id,

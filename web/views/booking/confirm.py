@@ -19,6 +19,7 @@ from booking.statuses import ACTIVE
 from core import tokens
 from core.db import Database, utcnow
 from web import i18n, phone
+from web.acting import refresh_guardians
 from web.views.booking import inputs
 from web.views.booking.inputs import BadInput
 from web.views.booking.pages import (
@@ -111,6 +112,7 @@ async def confirm(request: Request) -> Response:
     if not tokens.same(given_hold.encode(), key.encode()):
         return await when_page(request, step, None, problem=i18n.gettext(FORM_CHANGED),
                                status_code=400)
+    await refresh_guardians(request, step.who.subject.id)
     try:
         outcome = await service.book(
             db, step.who.actor, patient_id=step.who.subject.id, slot_id=slot_id,

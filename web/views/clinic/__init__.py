@@ -3,7 +3,8 @@ attendance marks, finding a patient and the patient's page for staff.
 
 Each module is one idea: :mod:`.scope` (who may open which clinic),
 :mod:`.day` (the day view), :mod:`.attendance` (an opened appointment and its
-marks), :mod:`.patients` (find a patient, the patient's page). Every route
+marks), :mod:`.patients` (find a patient, the patient's page), :mod:`.on_behalf`
+(book, call in, change and cancel on the patient's behalf). Every route
 checks the role and the clinic: another clinic's or county's ids get 404 and
 an audit entry, before anything is read or changed.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.clinic import attendance, day, patients
+from web.views.clinic import attendance, day, on_behalf, patients
 from web.views.clinic.scope import BASE
 
 
@@ -28,4 +29,5 @@ def routes() -> list[BaseRoute]:
         Route(f"{clinic}/finn", patients.find_page, name="clinic_find"),
         Route(f"{clinic}/finn", patients.find, methods=["POST"], name="clinic_find_post"),
         Route(f"{clinic}/pasient/{{token}}", patients.patient_page, name="clinic_patient"),
+        *on_behalf.routes(),
     ]

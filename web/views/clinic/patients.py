@@ -127,7 +127,10 @@ async def find(request: Request) -> Response:
 
 # --- the patient's page --------------------------------------------------------
 
-async def _patient(request: Request, here: AtClinic) -> tuple[Patient, ReceptionPurpose]:
+async def patient_of_link(request: Request, here: AtClinic
+                         ) -> tuple[Patient, ReceptionPurpose]:
+    """The patient and look-up purpose a link names, if the staff member may see
+    them (404 and an audit entry otherwise); also for :mod:`.on_behalf`."""
     payload = signing.verify(TOKEN_PURPOSE, str(request.path_params.get("token", "")),
                              request.app.state.settings.secret_key, utcnow())
     if payload is None or payload % 8 >= len(_PURPOSES):
@@ -152,7 +155,7 @@ def _counts(timeline: support.Timeline) -> list[tuple[str, int]]:
 
 async def patient_page(request: Request) -> Response:
     here = await at_clinic(request)
-    patient, purpose = await _patient(request, here)
+    patient, purpose = await patient_of_link(request, here)
     now = utcnow()
     actor = here.staff.actor
     async with db_of(request).write() as session:
@@ -193,7 +196,8 @@ async def patient_page(request: Request) -> Response:
         "latest_messages": timeline.messages[:5],
         "status_words": describe, "mobile": patient.mobile,
         "purpose_words": support.MESSAGE_PURPOSE_TEXT,
-        "paths": {"find": f"{here.base}/finn", "day": f"{here.base}/dag"},
+        "paths": {"find": f"{here.base}/finn", "day": f"{here.base}/dag",
+                  "on_behalf": request.url.path},
     }
     return render(request, "clinic/patient.html", context,
                   headers={"Cache-Control": "no-store"})

@@ -23,7 +23,7 @@ from booking.service import BookingRefused
 from booking.statuses import AppointmentStatus
 from core.db import Database, utcnow
 from web import i18n
-from web.acting import Acting
+from web.acting import Acting, refresh_guardians
 from web.htmx import is_htmx
 from web.templating import render
 from web.views.patient.appointments import (
@@ -127,6 +127,7 @@ async def cancel(request: Request) -> Response:
         # (it was loaded earlier): tell them first, change nothing.
         return await _cancel_page(request, who, appointment, status_code=CONFLICT)
     db: Database = request.app.state.db
+    await refresh_guardians(request, appointment.patient_id)
     try:
         await service.cancel(db, who.actor, appointment_id=appointment.id)
     except BookingRefused as refused:

@@ -1,0 +1,147 @@
+"""axe-core over the pages where reception books, changes and cancels on a
+patient's behalf, in every language, on a phone and a desktop: the book page
+(kinds only, with the free times of a day, with an error), the result, and
+the change and cancel page (with an error). Logged in through the local
+staff login as the demo's receptionist at Grünerløkka; the patient is the
+demo guardian, reached by the signed link the find page gives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.test_axe_logged_in import Walk
+from tests.browser.test_axe_support import _guardian_number
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+RECEPTION_USER = "reception-grunerlokka"
+CLINIC = "tannklinikken-grunerlokka"
+
+
+async def _patient_id(url: str, vault: Any) -> int:
+    from sqlalchemy import select
+
+    from booking.models import Patient
+    from core.db import create_database
+
+    db = create_database(url)
+    try:
+        async with db.read() as session:
+            return int((await session.execute(select(Patient.id).where(
+                Patient.identity_hash == vault.lookup_hash(_guardian_number())))).scalar_one())
+    finally:
+        await db.dispose()
+
+
+def book_path(live_server: LiveServer) -> str:
+    """The demo guardian's book page, through a signed link as the find page gives it."""
+    from core.db import utcnow
+    from web import signing
+    from web.views.clinic.patients import TOKEN_PURPOSE
+
+    app = live_server._server.config.app
+    patient_id = in_fresh_thread(lambda: asyncio.run(_patient_id(
+        app.state.settings.database_url, app.state.vault)))
+    token = signing.sign(TOKEN_PURPOSE, patient_id * 8, utcnow() + timedelta(hours=2),
+                         app.state.settings.secret_key)
+    return f"/staff/klinikk/{CLINIC}/pasient/{token}/bestill"
+
+
+def next_weekday() -> str:
+    day = date.today() + timedelta(days=7)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day.strftime("%d.%m.%Y")
+
+
+def reception_state(browser: Browser, live_server: LiveServer, path: str) -> dict[str, Any]:
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"/staff/auth/login?next={path}", wait_until="load")
+        with page.expect_navigation(url=f"**{path}"):
+            page.locator(f'button[name="user"][value="{RECEPTION_USER}"]').click()
+        return dict(context.storage_state())
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def book_url(live_server: LiveServer) -> str:
+    return book_path(live_server)
+
+
+@pytest.fixture(scope="module")
+def reception_login(browser: Browser, live_server: LiveServer, book_url: str) -> dict[str, Any]:
+    return reception_state(browser, live_server, book_url)
+
+
+@pytest.fixture
+def reception_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
+                  reception_login: dict[str, Any]) -> Iterator[Tab]:
+    lang, viewport = request.param
+    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
+                          storage_state=reception_login)
+    yield Tab(context.new_page())
+    context.close()
+
+
+def show_times(page: Page) -> None:
+    page.locator("#type").select_option(index=1)
+    page.fill("#day", next_weekday())
+    with page.expect_navigation():
+        page.locator("#choose-form button[type='submit']").click()
+
+
+CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+
+
+@pytest.mark.parametrize("reception_tab", CASES, indirect=True,
+                         ids=[f"{lang}-{viewport}" for lang, viewport in CASES])
+def test_on_behalf_pages_have_no_axe_violations(reception_tab: Tab, axe_source: str,
+                                                book_url: str,
+                                                request: pytest.FixtureRequest) -> None:
+    lang, viewport = request.node.callspec.params["reception_tab"]
+    walk = Walk(reception_tab, axe_source, lang, viewport)
+    page = walk.page
+    if walk.goto("book", book_url):
+        show_times(page)
+        if page.locator("#book-form input[name='slot']").count() == 0:
+            walk.failures.append("no free time shown:\n" + page.locator("main").inner_text()[:400])
+        else:
+            walk.check("book-times")
+            page.evaluate("document.getElementById('book-form').noValidate = true")
+            page.locator("#book-form input[name='slot']").first.check()
+            with page.expect_navigation():
+                page.locator("#book-form button[type='submit']").click()
+            walk.check("book-error")
+            page.locator("#book-form input[name='slot']").first.check()
+            page.fill("#reason", "Axe")
+            with page.expect_navigation():
+                page.locator("#book-form button[type='submit']").click()
+            walk.check("done")
+            with page.expect_navigation():
+                page.locator("main a[href*='/time/']").first.click()
+            walk.check("change")
+            page.evaluate("document.getElementById('cancel-form').noValidate = true")
+            with page.expect_navigation():
+                page.locator("#cancel-form button[type='submit']").click()
+            walk.check("cancel-error")
+            page.fill("#cancel-reason", "Axe")
+            with page.expect_navigation():
+                page.locator("#cancel-form button[type='submit']").click()
+            walk.check("cancelled")
+    missing = {"book", "book-times", "book-error", "done", "change", "cancel-error",
+               "cancelled"} - set(walk.visited)
+    if missing:
+        walk.failures.append(f"pages not reached: {', '.join(sorted(missing))}")
+    report = "\n\n".join(walk.failures)
+    assert not walk.failures, f"{len(walk.failures)} problem(s) ({lang}, {viewport}):\n\n{report}"
