@@ -18,7 +18,8 @@ BASE = "/staff/klinikk/tannklinikken-majorstuen"
 @pytest.mark.parametrize("admin_tab", CASES, indirect=True,
                          ids=[f"{lang}-{width}" for lang, width in CASES])
 def test_copy_and_closure_pages_have_no_axe_violations(
-        admin_tab: Tab, axe_source: str, request: pytest.FixtureRequest) -> None:
+        admin_tab: Tab, axe_source: str,  # noqa: F811
+        request: pytest.FixtureRequest) -> None:
     lang, width = request.node.callspec.params["admin_tab"]
     walk = Walk(admin_tab, axe_source, lang, width)
     page = walk.page
