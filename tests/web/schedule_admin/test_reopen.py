@@ -118,3 +118,27 @@ async def test_another_clinics_closure_is_404_and_audited(
         assert response.status_code == 404
     assert len(await audit_actions(db, "staff.out_of_scope")) == 2
     assert await exception_ids(db) == [closure_id]
+
+
+async def test_a_booked_appointment_in_the_closure_stays_booked_and_listed(
+        app: Starlette, admin: httpx.AsyncClient, world: WeekWorld) -> None:
+    from booking.models import Appointment, ScheduleStranding
+    from tests.web.schedule_admin.test_week import book
+
+    db: Database = app.state.db
+    appointment_id = await book(app, world, 9)
+    closure_id = await close(app, world, chair_id=world.chair_id)
+    response = await admin.post(f"{BASE}/{closure_id}/fjern/forhandsvis")
+    assert len(html(response).select("#reopen-slots tbody tr")) == 3
+    fingerprint = str(html(response).select_one(  # type: ignore[index]
+        "#reopen-save-form input[name=fingerprint]")["value"])
+    saved = await admin.post(f"{BASE}/{closure_id}/fjern/lagre",
+                             data={"fingerprint": fingerprint})
+    assert saved.status_code == 303
+    async with db.read() as session:
+        appointment = await session.get(Appointment, appointment_id)
+        assert appointment is not None and appointment.status == "booked"
+        (stranding,) = (await session.execute(select(ScheduleStranding))).scalars()
+        assert stranding.appointment_id == appointment_id
+    assert sorted(await statuses(db, world)) == sorted(
+        [str(SlotStatus.FREE)] * 3 + [str(SlotStatus.BOOKED)])
