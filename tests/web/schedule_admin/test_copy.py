@@ -162,3 +162,26 @@ async def test_a_county_admin_copies_to_another_clinic_of_the_county(
     refused = await county.post(f"{BASE}/forhandsvis",
                                 data=copying(world, world.rogaland_chair_id))
     assert refused.status_code == 404
+
+
+async def test_a_target_changed_since_the_preview_refuses_the_save(
+        app: Starlette, admin: httpx.AsyncClient, world: WeekWorld) -> None:
+    from datetime import datetime
+
+    db: Database = app.state.db
+    response = await admin.post(f"{BASE}/forhandsvis", data=copying(world))
+    fields = save_fields(response)
+    # Staff make a slot by hand on the target meanwhile: the copy would make one less.
+    start = datetime.combine(world.next_monday, time(8), OSLO)
+    async with db.write() as session:
+        from booking.models import Chair
+
+        other = await session.get(Chair, world.other_chair_id)
+        assert other is not None
+        session.add(Slot(clinic_id=other.clinic_id, chair_id=other.id, starts_at=start,
+                         ends_at=start + timedelta(minutes=30), status=SlotStatus.FREE,
+                         released=True, version=0))
+    stale = await admin.post(f"{BASE}/lagre", data=fields)
+    assert stale.status_code == 409
+    assert html(stale).select_one("#copy-preview") is not None
+    assert await templates_of(db, world.other_chair_id) == []
