@@ -99,6 +99,16 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "type_code": N_("Write a short code of small letters, digits and hyphens."),
     "type_code_taken": N_("The county already has an appointment type with that code."),
     "bad_closure": N_("Fill in the day, and the times as hours and minutes or not at all."),
+    "copy_no_target": N_("Choose at least one chair to copy the week to."),
+    "copy_same_chair": N_("A chair cannot be copied onto itself."),
+    "copy_nothing": N_("The chair has no blocks from that day on to copy."),
+    "copy_other_county": N_("%(chair)s at %(clinic)s is in another county: its appointment "
+                            "types are not the same, so the week cannot be copied there."),
+    "copy_overlap": N_("%(chair)s at %(clinic)s already has a block on %(day)s "
+                       "%(start)s–%(end)s that the copy would overlap. Nothing was copied."),
+    "bad_copy": N_("Choose the chairs and fill in “valid from” as a date."),
+    "closure_gone": N_("That closure no longer exists. Nothing was changed."),
+    "closure_started": N_("Only closures that have not begun can be removed."),
 }
 
 
@@ -494,41 +504,8 @@ async def apply(db: Database, actor: audit.Actor, *, clinic_id: int, county_id: 
                 await session.delete(template)
         await session.flush()
 
-        def real(tid: int) -> int:
-            return template_id if tid == NEW and template_id is not None else tid
-
-        if plan.removed:
-            await session.execute(
-                update(Slot).where(Slot.id.in_([sid for sid, _ in plan.removed]),
-                                   Slot.status.in_([SlotStatus.FREE, SlotStatus.HELD]))
-                .values(status=SlotStatus.BLOCKED, template_id=None, hold_key=None,
-                        hold_owner=None, held_until=None, version=Slot.version + 1)
-                .execution_options(synchronize_session=False))
-        for sid, tid, released, revive in plan.kept:
-            values: dict[str, Any] = {"template_id": real(tid), "released": released}
-            if revive:
-                values.update(status=SlotStatus.FREE, version=Slot.version + 1)
-            await session.execute(update(Slot).where(Slot.id == sid).values(**values)
-                                  .execution_options(synchronize_session=False))
-        if plan.restored:
-            await session.execute(
-                update(ScheduleStranding)
-                .where(ScheduleStranding.appointment_id.in_(plan.restored),
-                       ScheduleStranding.decision == StrandingDecision.WAITING)
-                .values(decision=StrandingDecision.KEPT, decided_at=now, decided_by=actor.id)
-                .execution_options(synchronize_session=False))
-        if plan.stranded:
-            # Out of the week and of online booking; booked as before.
-            await session.execute(
-                update(Slot).where(Slot.id.in_([s.slot_id for s in plan.stranded]))
-                .values(template_id=None, released=False)
-                .execution_options(synchronize_session=False))
-        await _list_stranded(session, actor, clinic_id, plan.stranded, now)
-        if plan.added:
-            await _insert_slots(session, db.dialect, [dict(
-                clinic_id=clinic_id, chair_id=change.chair_id, template_id=real(tid),
-                starts_at=start, ends_at=end, status=SlotStatus.FREE.value, released=released,
-                version=0) for start, end, tid, released in plan.added])
+        await _write_plan(session, db.dialect, actor, clinic_id, change.chair_id, plan,
+                          {NEW: template_id} if template_id is not None else {}, now)
         await audit.record(session, actor, f"schedule.block.{change.kind}", purpose=PURPOSE,
                            detail={"clinic_id": clinic_id, "chair_id": change.chair_id,
                                    "template_id": template_id, "added": len(plan.added),
@@ -537,6 +514,48 @@ async def apply(db: Database, actor: audit.Actor, *, clinic_id: int, county_id: 
                            now=now)
     search.forget_free_times(clinic_id)
     return plan
+
+
+async def _write_plan(session: AsyncSession, dialect: str, actor: audit.Actor, clinic_id: int,
+                      chair_id: int, plan: Plan, new_ids: dict[int, int], now: datetime) -> None:
+    """Make the chair's slots what ``plan`` says (placeholder block ids are
+    replaced through ``new_ids``)."""
+
+    def real(tid: int) -> int:
+        return new_ids.get(tid, tid)
+
+    if plan.removed:
+        await session.execute(
+            update(Slot).where(Slot.id.in_([sid for sid, _ in plan.removed]),
+                               Slot.status.in_([SlotStatus.FREE, SlotStatus.HELD]))
+            .values(status=SlotStatus.BLOCKED, template_id=None, hold_key=None,
+                    hold_owner=None, held_until=None, version=Slot.version + 1)
+            .execution_options(synchronize_session=False))
+    for sid, tid, released, revive in plan.kept:
+        values: dict[str, Any] = {"template_id": real(tid), "released": released}
+        if revive:
+            values.update(status=SlotStatus.FREE, version=Slot.version + 1)
+        await session.execute(update(Slot).where(Slot.id == sid).values(**values)
+                              .execution_options(synchronize_session=False))
+    if plan.restored:
+        await session.execute(
+            update(ScheduleStranding)
+            .where(ScheduleStranding.appointment_id.in_(plan.restored),
+                   ScheduleStranding.decision == StrandingDecision.WAITING)
+            .values(decision=StrandingDecision.KEPT, decided_at=now, decided_by=actor.id)
+            .execution_options(synchronize_session=False))
+    if plan.stranded:
+        # Out of the week and of online booking; booked as before.
+        await session.execute(
+            update(Slot).where(Slot.id.in_([s.slot_id for s in plan.stranded]))
+            .values(template_id=None, released=False)
+            .execution_options(synchronize_session=False))
+    await _list_stranded(session, actor, clinic_id, plan.stranded, now)
+    if plan.added:
+        await _insert_slots(session, dialect, [dict(
+            clinic_id=clinic_id, chair_id=chair_id, template_id=real(tid),
+            starts_at=start, ends_at=end, status=SlotStatus.FREE.value, released=released,
+            version=0) for start, end, tid, released in plan.added])
 
 
 # --- stranded appointments ------------------------------------------------------

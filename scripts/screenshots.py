@@ -11,7 +11,10 @@ notification timeline (``support-timeline-<lang>.png``) as Oslo's user support,
 who finds the demo guardian with the purpose "did not get a message". Run with
 ``make screenshots``. The clinic console's day view is shot at tablet width
 (``day-view-<lang>.png``, 1024×768), logged in as the demo's receptionist;
-``python scripts/screenshots.py clinic`` shoots only it.
+``python scripts/screenshots.py clinic`` shoots only it. The clinic admin's
+week grid is shot at desktop width (``week-grid-<lang>.png``, 1280×800), logged
+in as the demo's clinic admin at Majorstuen (Kåre Klinikkleder);
+``python scripts/screenshots.py week`` shoots only it.
 """
 
 from __future__ import annotations
@@ -130,8 +133,29 @@ def shoot_support_timeline(browser: Browser, url: str, identity_number: str) -> 
     context.close()
 
 
+WEEK_ADMIN_USER = "clinic-admin-majorstuen"
+WEEK_GRID = "/staff/klinikk/tannklinikken-majorstuen/uke"
+
+
+def shoot_week_grid(browser: Browser, url: str) -> None:
+    """The clinic admin's week grid of the first chair, in every language."""
+    context = browser.new_context(base_url=url, viewport=DESKTOP, device_scale_factor=1,
+                                  locale="nb-NO")
+    page = context.new_page()
+    page.goto(f"/staff/auth/login?next={WEEK_GRID}", wait_until="load")
+    with page.expect_navigation(url=f"**{WEEK_GRID}"):
+        page.locator(f'button[name="user"][value="{WEEK_ADMIN_USER}"]').click()
+    for lang in LANGUAGES:
+        context.add_cookies([{"name": "lang", "value": lang, "url": url}])
+        page.goto(WEEK_GRID, wait_until="load")
+        page.locator("#week-grid").scroll_into_view_if_needed()
+        shoot(page, "week-grid", lang)
+    context.close()
+
+
 def main() -> None:
     only_clinic = sys.argv[1:] == ["clinic"]
+    only_week = sys.argv[1:] == ["week"]
     from datetime import date
 
     from demo.people import demo_logins
@@ -149,6 +173,9 @@ def main() -> None:
         try:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                if only_week:
+                    shoot_week_grid(browser, url)
+                    return
                 clinic_screenshots(browser, url)
                 state = logged_in_state(browser, url)
                 for lang in LANGUAGES if not only_clinic else ():
@@ -181,6 +208,7 @@ def main() -> None:
                 if only_clinic:
                     return
                 shoot_dashboards(browser, url)
+                shoot_week_grid(browser, url)
                 shoot_support_timeline(browser, url, next(
                     d.identity_number for d in demo_logins(date.today())
                     if d.person.key == DEFAULT_PERSON))

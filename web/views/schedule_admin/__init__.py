@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.schedule_admin import chairs, clinics, closures, stranded, types, week
+from web.views.schedule_admin import (
+    chairs,
+    clinics,
+    closures,
+    copy,
+    reopen,
+    stranded,
+    types,
+    week,
+)
 from web.views.schedule_admin.scope import BASE
 
 
@@ -27,6 +36,16 @@ def routes() -> list[BaseRoute]:
               name="schedule_closure_preview"),
         Route(f"{BASE}/stenging/lagre", closures.save, methods=["POST"],
               name="schedule_closure_save"),
+        Route(f"{BASE}/uke/kopier", copy.copy_page, name="schedule_copy"),
+        Route(f"{BASE}/uke/kopier/forhandsvis", copy.preview, methods=["POST"],
+              name="schedule_copy_preview"),
+        Route(f"{BASE}/uke/kopier/lagre", copy.save, methods=["POST"],
+              name="schedule_copy_save"),
+        Route(f"{BASE}/stenginger", reopen.list_page, name="schedule_closures"),
+        Route(f"{BASE}/stenginger/{{closure_id:int}}/fjern/forhandsvis", reopen.preview,
+              methods=["POST"], name="schedule_closure_remove_preview"),
+        Route(f"{BASE}/stenginger/{{closure_id:int}}/fjern/lagre", reopen.save,
+              methods=["POST"], name="schedule_closure_remove_save"),
         Route(f"{BASE}/uke/apne", chairs.release, methods=["POST"], name="schedule_release"),
         Route(f"{BASE}/stoler", chairs.list_page, name="schedule_chairs"),
         Route(f"{BASE}/stoler/ny", chairs.add, methods=["POST"], name="schedule_chair_add"),
