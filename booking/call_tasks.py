@@ -87,6 +87,7 @@ class TaskLine:
     patient_name: str
     birth_date: date
     starts_at: datetime
+    phone: str | None  # the patient's own mobile number on record, if any
     status: str
     done_at: datetime | None
     done_by_name: str | None
@@ -112,7 +113,7 @@ async def clinic_list(db: Database, actor: Actor, clinic_id: int, now: datetime
                                subject_patient_id=patient_id,
                                detail={"clinic_id": clinic_id}, now=now)
     return [TaskLine(t.id, p.id, f"{p.given_name} {p.family_name}", p.birth_date, starts_at,
-                     t.status, t.done_at, t.done_by_name)
+                     p.mobile, t.status, t.done_at, t.done_by_name)
             for t, p, starts_at in rows]
 
 
