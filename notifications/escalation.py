@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import call_tasks
 from booking.audit import Actor
+from booking.call_tasks import CallTask
 from booking.models import Appointment, Clinic, County, Patient
 from booking.rules import local_date
 from booking.statuses import AppointmentStatus
@@ -90,13 +91,22 @@ async def escalate(ctx: dict[str, Any]) -> int:
 async def run(db: Database, now: datetime, defaults: EscalationDefaults) -> int:
     done = 0
     async with db.write() as session:
+        # Only as far ahead as the furthest mark of any county.
+        furthest = max((max(p.second_reminder_hours, p.call_task_hours) for p in (
+            policy_for(q, defaults) for q in (await session.execute(
+                select(County.quiet_hours))).scalars())), default=0)
+        if furthest <= 0:
+            return 0
         candidates = (await session.execute(
             select(Appointment, County.quiet_hours)
             .join(Clinic, Clinic.id == Appointment.clinic_id)
             .join(County, County.id == Clinic.county_id)
             .where(Appointment.status == AppointmentStatus.BOOKED,
                    Appointment.starts_at > now,
-                   Appointment.starts_at <= now + timedelta(hours=MAX_HOURS))
+                   Appointment.starts_at <= now + timedelta(hours=furthest),
+                   ~exists().where(CallTask.appointment_id == Appointment.id)
+                   | ~exists().where(Notification.appointment_id == Appointment.id,
+                                     Notification.unless_confirmed.is_(True)))
             .order_by(Appointment.starts_at, Appointment.id))).all()
         for appointment, quiet_hours in candidates:
             policy = policy_for(quiet_hours, defaults)
