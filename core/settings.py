@@ -80,6 +80,16 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
                               "start are offered to the waitlist"),
     "REFILL_CHILDREN_FIRST": ("on", "children's recalls (clinic-issued appointments of "
                               "under-18s) are offered freed time before everyone else"),
+    "SECOND_REMINDER_HOURS": ("48", "an appointment not confirmed this many hours before it "
+                              "starts gets a second reminder, in sending hours (0: none); a "
+                              "county may set `second_reminder_hours` in its `quiet_hours` "
+                              "(README: Reminders that escalate)"),
+    "CALL_TASK_HOURS": ("24", "an appointment still not confirmed this many hours before it "
+                        "starts, of a patient with a missed appointment in the last "
+                        "`CALL_TASK_NO_SHOW_DAYS`, becomes a call task for the clinic (0: "
+                        "none); a county may set `call_task_hours`"),
+    "CALL_TASK_NO_SHOW_DAYS": ("365", "how far back a missed appointment (no-show) counts "
+                               "for a call task"),
     "NOTIFICATION_RETENTION_DAYS": ("7", "days before message text and phone numbers are "
                                     "removed from sent notifications (counts are kept)"),
     "WORKER_METRICS_PORT": ("unset", "port where `tanntid worker` serves Prometheus metrics"),
@@ -223,6 +233,10 @@ class NotificationSettings:
     refill_wave_size: int = 3
     refill_min_lead_hours: int = 24
     refill_children_first: bool = True
+    # Reminders that escalate (``SECOND_REMINDER_HOURS``, ``CALL_TASK_*``).
+    second_reminder_hours: int = 48
+    call_task_hours: int = 24
+    call_task_no_show_days: int = 365
 
     @property
     def krr_configured(self) -> bool:
@@ -307,6 +321,10 @@ class Settings:
     refill_min_lead_hours: int = 24
     refill_children_first: bool = True
     sms_reply_answers_per_day: int = 5
+    # Reminders that escalate (notifications.escalation).
+    second_reminder_hours: int = 48
+    call_task_hours: int = 24
+    call_task_no_show_days: int = 365
     # Who may read /metrics: clients in these networks, or with this bearer token.
     metrics_networks: tuple[str, ...] = LOOPBACK_NETWORKS
     metrics_token: str | None = field(default=None, repr=False)
@@ -356,6 +374,9 @@ class Settings:
             refill_wave_size=self.refill_wave_size,
             refill_min_lead_hours=self.refill_min_lead_hours,
             refill_children_first=self.refill_children_first,
+            second_reminder_hours=self.second_reminder_hours,
+            call_task_hours=self.call_task_hours,
+            call_task_no_show_days=self.call_task_no_show_days,
         )
 
     @property
@@ -464,6 +485,9 @@ class Settings:
             refill_min_lead_hours=_whole(env_map, "REFILL_MIN_LEAD_HOURS", 24),
             refill_children_first=_flag(env_map.get("REFILL_CHILDREN_FIRST"), default=True),
             sms_reply_answers_per_day=_whole(env_map, "SMS_REPLY_ANSWERS_PER_DAY", 5),
+            second_reminder_hours=_whole(env_map, "SECOND_REMINDER_HOURS", 48),
+            call_task_hours=_whole(env_map, "CALL_TASK_HOURS", 24),
+            call_task_no_show_days=_whole(env_map, "CALL_TASK_NO_SHOW_DAYS", 365),
             metrics_networks=_networks(env_map.get("METRICS_NETWORKS"),
                                        default=() if production else LOOPBACK_NETWORKS),
             metrics_token=env_map.get("METRICS_TOKEN") or None,
@@ -497,6 +521,10 @@ class Settings:
             raise SettingsError("REFILL_OFFER_MINUTES and REFILL_WAVE_SIZE must be at least 1")
         if self.refill_min_lead_hours < 0:
             raise SettingsError("REFILL_MIN_LEAD_HOURS must not be negative")
+        if min(self.second_reminder_hours, self.call_task_hours,
+               self.call_task_no_show_days) < 0:
+            raise SettingsError("SECOND_REMINDER_HOURS, CALL_TASK_HOURS and "
+                                "CALL_TASK_NO_SHOW_DAYS must not be negative")
         for name, rule in (("LOGIN_RATE_LIMIT", self.login_rate_limit),
                            ("LOGIN_SESSION_RATE_LIMIT", self.login_session_rate_limit),
                            ("HOLD_RATE_LIMIT", self.hold_rate_limit)):

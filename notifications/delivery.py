@@ -27,6 +27,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.rules import local_date
+from booking.statuses import AppointmentStatus
 from core.db import Database
 from notifications import metrics, refill_texts
 from notifications.channels.base import SendOutcome, SmsResult, retry_delay
@@ -84,6 +85,9 @@ def judge(snapshot: Snapshot, now: datetime) -> Verdict:
     row = snapshot.row
     if superseded(row, snapshot.appointment):
         return Verdict("end", S.CANCELLED, Reason.SUPERSEDED)
+    if row.unless_confirmed and snapshot.appointment is not None \
+            and snapshot.appointment.status == AppointmentStatus.CONFIRMED:
+        return Verdict("end", S.CANCELLED, Reason.CONFIRMED)  # a second reminder, not needed
     if now + MIN_VALIDITY > row.expires_at:
         return Verdict("end", S.TECHNICAL_FAILURE, Reason.EXPIRED)
     window = snapshot.window

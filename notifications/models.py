@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -112,6 +113,10 @@ class Notification(Base):
     #: A hand-over was started and its outcome is not known: ask the provider
     #: (``lookup``) before sending again, never resend blindly.
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A second reminder (``notifications.escalation``): it goes only while
+    #: the appointment is not confirmed, judged again when it is due.
+    unless_confirmed: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     #: When the last hand-over began (reconciling looks for messages from then on).
     attempted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -50,6 +50,8 @@ REASON_TEXT: Final[Mapping[Reason, str]] = {
                     "to one number in a day."),
     R.BURST: N_("Waiting two minutes: another message just went to this person, and a "
                 "change right after it would replace this one."),
+    R.CONFIRMED: N_("Not sent: a second reminder, and the appointment was confirmed before "
+                    "it was due."),
 }
 
 #: Why a waiting message without a reason of its own has not gone yet.

@@ -27,7 +27,7 @@ from typing import Any
 import structlog
 
 from core.settings import NotificationSettings
-from notifications import jobs, outbox, previsit_sweep, refill, sweeps
+from notifications import escalation, jobs, outbox, previsit_sweep, refill, sweeps
 from notifications.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -43,7 +43,8 @@ class InProcessRunner:
         self.poll_interval = poll_interval
         self.concurrency = concurrency
         self._every = {"sweep": sweep_every, "timeout": timeout_every, "purge": purge_every,
-                       "seal": seal_every, "previsit": purge_every, "refill": refill_every}
+                       "seal": seal_every, "previsit": purge_every, "refill": refill_every,
+                       "escalate": 60.0}
         self._last: dict[str, float] = {}
         # Per process by design: ids to look at next, not the work itself (the
         # outbox rows are); lost on exit, found again by the next pass anywhere.
@@ -142,7 +143,8 @@ class InProcessRunner:
         periodic: list[tuple[str, Callable[[dict[str, Any]], Awaitable[int]]]] = [
             ("sweep", sweeps.sweep_stuck_created), ("timeout", sweeps.timeout_in_flight),
             ("purge", sweeps.purge_after_retention), ("seal", sweeps.seal_audit),
-            ("previsit", previsit_sweep.purge_visit_data), ("refill", refill.refill_job)]
+            ("previsit", previsit_sweep.purge_visit_data), ("refill", refill.refill_job),
+            ("escalate", escalation.escalate)]
         for name, job in periodic:
             if now - self._last.get(name, -1e18) >= self._every[name]:
                 self._last[name] = now

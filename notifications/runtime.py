@@ -18,6 +18,16 @@ from notifications.recipients import ContactDirectory
 
 
 @dataclass(frozen=True)
+class EscalationDefaults:
+    """Reminders that escalate, where the county sets nothing else
+    (``notifications.escalation``); 0 hours turns a step off."""
+
+    second_reminder_hours: int = 48
+    call_task_hours: int = 24
+    no_show_days: int = 365
+
+
+@dataclass(frozen=True)
 class DeliveryConfig:
     public_url: str
     #: Key for the signed links in messages (``templates.link_key(SECRET_KEY)``).
@@ -46,6 +56,9 @@ class DeliveryConfig:
     reply_answers_per_day: int = 5
     #: Our own sending numbers: a text from one of them is never answered.
     own_numbers: frozenset[str] = frozenset()
+    #: Second reminders and call tasks (``SECOND_REMINDER_HOURS``, ``CALL_TASK_*``;
+    #: ``notifications.escalation``).
+    escalation: EscalationDefaults = field(default_factory=EscalationDefaults)
 
 
 class JobQueue(Protocol):

@@ -134,6 +134,8 @@ class Reason(StrEnum):
     NO_CHANNEL = "no_channel"  # no channel is configured for it (Helsenorge sync off)
     DAILY_CAP = "daily_cap"  # the number got SMS_PER_NUMBER_PER_DAY texts in the last 24 h
     BURST = "burst"  # waits a moment: the recipient was just sent another notice
+    #: A second reminder (``notifications.escalation``): the appointment was confirmed first.
+    CONFIRMED = "confirmed"
 
 
 class BlockReason(StrEnum):

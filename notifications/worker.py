@@ -40,7 +40,7 @@ from sqlalchemy.exc import OperationalError
 from booking.refill import RefillPolicy
 from core.db import Database, database_for
 from core.settings import NotificationSettings, Settings
-from notifications import jobs, outbox, previsit_sweep, refill, sweeps
+from notifications import escalation, jobs, outbox, previsit_sweep, refill, sweeps
 from notifications.channels.base import SmsChannel
 from notifications.contacts import contact_directory
 from notifications.jobs import (
@@ -51,7 +51,7 @@ from notifications.jobs import (
     HANDLE_REPLY,
     batched,
 )
-from notifications.runtime import DeliveryConfig, JobQueue, Runtime
+from notifications.runtime import DeliveryConfig, EscalationDefaults, JobQueue, Runtime
 from notifications.schedule import OSLO
 from notifications.templates import link_key
 
@@ -176,6 +176,8 @@ JOBS: tuple[JobSpec, ...] = (
     # Freed time offered to the waitlist: an offer goes within seconds of a cancellation.
     JobSpec(refill.refill_job, "refill", {"second": set(range(1, 60, 5))}, timeout=30,
             max_tries=1),
+    # Second reminders and call tasks (reminders that escalate).
+    JobSpec(escalation.escalate, "escalate", {"second": 40}, timeout=30, max_tries=1),
     # Works for at most ``sweeps.PERIODIC_BUDGET_SECONDS`` a run: a few runs a night.
     JobSpec(sweeps.purge_after_retention, "purge_after_retention",
             {"hour": {2, 3, 4}, "minute": {15, 45}, "second": 0}, max_tries=1),
@@ -218,6 +220,9 @@ def config_from_settings(settings: NotificationSettings) -> DeliveryConfig:
                             children_first=settings.refill_children_first),
         reply_answers_per_day=settings.sms_reply_answers_per_day,
         own_numbers=frozenset(n for n in (settings.twilio_from,) if n),
+        escalation=EscalationDefaults(second_reminder_hours=settings.second_reminder_hours,
+                                      call_task_hours=settings.call_task_hours,
+                                      no_show_days=settings.call_task_no_show_days),
     )
 
 

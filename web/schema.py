@@ -3,6 +3,7 @@
 Import this module wherever the whole schema is needed (migrations, tests,
 benchmarks); each package keeps its own models."""
 
+import booking.call_tasks
 import booking.callbacks
 import booking.models
 import booking.previsit

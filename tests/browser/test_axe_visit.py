@@ -36,11 +36,11 @@ def _guardian_number() -> str:
 
 
 async def _prepare(url: str, secret: str, vault: Any) -> int:
-    """Answers and a call-back request on the demo guardian's next
+    """Answers, a call-back request and a call task on the demo guardian's next
     appointment at Grünerløkka; its id."""
     from sqlalchemy import select
 
-    from booking import callbacks, previsit
+    from booking import call_tasks, callbacks, previsit
     from booking.audit import Actor
     from booking.models import Appointment, Clinic, Patient
     from booking.statuses import ACTIVE
@@ -70,6 +70,8 @@ async def _prepare(url: str, secret: str, vault: Any) -> int:
                     window_key=windows[0].key, phone="+4791234501", now=now)
             except callbacks.CallbackRefused:
                 pass  # one is waiting already
+        async with db.write() as session:  # a call task on the same list (once)
+            await call_tasks.create(session, Actor.system("escalation"), appointment, now)
         return appointment.id
     finally:
         await db.dispose()
@@ -168,6 +170,8 @@ def test_the_clinics_visit_pages_have_no_axe_violations(
     lang, viewport = request.node.callspec.params["reception_tab"]
     walk = Walk(reception_tab, axe_source, lang, viewport)
     walk.goto("callbacks", CALLBACKS)
+    if walk.page.locator("#call-tasks-waiting").count() != 1:
+        walk.failures.append("the prepared call task is not on the call-back list")
     walk.goto("staff-previsit-list", f"/staff/klinikk/{CLINIC}/helseskjema")
     appointment_id = reception_state["appointment_id"]
     walk.goto("staff-previsit", f"/staff/klinikk/{CLINIC}/timer/{appointment_id}/helseskjema")

@@ -48,7 +48,7 @@ def test_every_job_we_enqueue_is_registered_and_takes_an_id():
         assert registered[name].keep_result_s == 0  # ids free again once done
     assert {c.name for c in WorkerSettings.cron_jobs} == {
         "enqueue_due", "sweep_stuck_created", "timeout_in_flight", "purge_after_retention",
-        "seal_audit", "purge_visit_data", "refill"}
+        "seal_audit", "purge_visit_data", "refill", "escalate"}
     assert len(JOBS) == len(queued_functions()) + len(cron_jobs())
     assert WorkerSettings.keep_result == 0
     assert str(WorkerSettings.timezone) == "Europe/Oslo"

@@ -6,7 +6,10 @@ requests is on Min side. Staff of the clinic (reception and clinic
 administrators for their clinics, support and county administrators for every
 clinic of their county): ``GET /staff/klinikk/{slug}/ring-tilbake`` lists the
 waiting requests with the number to call, ``POST …/ring-tilbake/{id}`` marks
-one done. Another clinic's slug or request is a 404 and an audit entry.
+one done. The same page lists the clinic's call tasks (``booking.call_tasks``:
+appointments still unconfirmed shortly before they start, of patients who
+missed one in the last year); ``POST …/ring-tilbake/oppgave/{id}`` marks one
+done. Another clinic's slug, request or task is a 404 and an audit entry.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from booking import audit, callbacks, directory
+from booking import audit, call_tasks, callbacks, directory
 from booking.callbacks import REASON_TEXT, REFUSAL_TEXT, STATUS_TEXT, CallbackRefused, Window
 from booking.models import Clinic
 from core.db import Database, utcnow
@@ -159,11 +162,14 @@ async def staff_list(request: Request) -> Response:
     staff, clinic = await _staff_clinic(request)
     i18n.activate(request)
     lines = await callbacks.clinic_list(request.app.state.db, staff.actor, clinic.id, utcnow())
+    tasks = await call_tasks.clinic_list(request.app.state.db, staff.actor, clinic.id, utcnow())
     return render(request, "callbacks/staff_list.html", {
         "clinic": clinic, "callbacks_path": staff_path(clinic.slug),
         "forms_path": f"/staff/klinikk/{clinic.slug}/helseskjema",
         "waiting": [line for line in lines if line.status == callbacks.CallbackStatus.WAITING],
         "done": [line for line in lines if line.status == callbacks.CallbackStatus.DONE],
+        "tasks": [t for t in tasks if t.status == call_tasks.CallTaskStatus.WAITING],
+        "tasks_done": [t for t in tasks if t.status == call_tasks.CallTaskStatus.DONE],
         "reason_words": REASON_TEXT, "phone_display": phone.display, "tel": phone.tel_href,
         "now": utcnow(), "marked": request.query_params.get("ferdig") == "1",
     }, headers=NO_STORE)
@@ -181,6 +187,18 @@ async def mark_done(request: Request) -> Response:
                             f"#callback-{request_id}", status_code=303)
 
 
+async def mark_task_done(request: Request) -> Response:
+    staff, clinic = await _staff_clinic(request)
+    task_id = parse_id(request.path_params.get("task_id"))
+    if task_id is None:
+        raise HTTPException(404)
+    if not await call_tasks.mark_done(request.app.state.db, staff.actor, staff.grant.name,
+                                      clinic.id, task_id, utcnow()):
+        raise HTTPException(404)
+    return RedirectResponse(f"{staff_path(clinic.slug)}?{urlencode({'ferdig': 1})}"
+                            f"#call-task-{task_id}", status_code=303)
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route(PATIENT_PATH, request_page, name="callback_request"),
@@ -188,4 +206,6 @@ def routes() -> list[BaseRoute]:
         Route(STAFF_PATH, staff_list, name="staff_callbacks"),
         Route(STAFF_PATH + "/{request_id}", mark_done, methods=["POST"],
               name="staff_callback_done"),
+        Route(STAFF_PATH + "/oppgave/{task_id}", mark_task_done, methods=["POST"],
+              name="staff_call_task_done"),
     ]
