@@ -32,6 +32,8 @@ DATA_FILE: Final = Path(__file__).parent / "data" / "reply_keywords.json"
 TYPO_FROM_LENGTH: Final = 4
 #: The longest number taken as an argument (a code has four digits).
 MAX_NUMBER_DIGITS: Final = 6
+#: An offer's code has exactly this many digits ("JA 0482").
+CODE_DIGITS: Final = 4
 
 
 class Intent(StrEnum):
@@ -59,6 +61,8 @@ class Reply:
     typo: bool = False
     #: A confirmation with a negation ("jeg kommer ikke"): not understood.
     negated: bool = False
+    #: Four digits as written ("JA 0482"): an offer's code, leading zeros kept.
+    code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,11 +173,13 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Reply:
     vocab = vocab or vocabulary()
     tokens = fold(text).split()
     number: int | None = None
+    code: str | None = None
     words: list[str] = []
     for token in tokens:
         if token.isdigit():
             if number is None and len(token) <= MAX_NUMBER_DIGITS:
                 number = int(token)
+                code = token if len(token) == CODE_DIGITS else None
             continue
         words.append(token)
     best: dict[Intent, tuple[int, int, Keyword]] = {}
@@ -186,11 +192,12 @@ def parse(text: str, vocab: Vocabulary | None = None) -> Reply:
         if keyword.intent not in best or rank < best[keyword.intent][:2]:
             best[keyword.intent] = (*rank, keyword)
     if not best:
-        return Reply(None, number)
+        return Reply(None, number, code=code)
     exact = {intent: found for intent, found in best.items() if found[0] == 0}
     candidates = exact or best
     intent = next(i for i in vocab.precedence if i in candidates)
     typos, _, keyword = candidates[intent]
     if intent is Intent.CONFIRM and vocab.negations.intersection(words):
-        return Reply(None, number, keyword.language, keyword.text, bool(typos), negated=True)
-    return Reply(intent, number, keyword.language, keyword.text, bool(typos))
+        return Reply(None, number, keyword.language, keyword.text, bool(typos), negated=True,
+                     code=code)
+    return Reply(intent, number, keyword.language, keyword.text, bool(typos), code=code)

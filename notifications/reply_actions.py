@@ -107,8 +107,6 @@ ANSWER_VALIDITY: Final = timedelta(hours=1)
 MAX_TIMES: Final = 3
 MIN_TIMES: Final = 2
 MAX_SEGMENTS: Final = 2
-#: A number from this on is an offer's code ("JA 4821"), not a line of a list.
-CODE_FROM: Final = 1000
 _UPCOMING = (AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED)
 
 
@@ -247,8 +245,8 @@ async def _act_as(runtime: Runtime, sender: Sender, reply: Reply, now: datetime)
         return await _help(runtime, sender, now)
     if intent is Intent.CHECKIN:
         return await _check_in(runtime, sender, now)
-    if reply.number is not None and reply.number >= CODE_FROM:
-        return await _accept_code(runtime, sender, reply.number, now)
+    if reply.code is not None:
+        return await _accept_code(runtime, sender, reply.code, now)
     if intent is None:
         if await _helped_lately(runtime, sender.e164, now):
             return Result(ReplyOutcome.SILENT)
@@ -588,11 +586,11 @@ async def _check_in(runtime: Runtime, sender: Sender, now: datetime) -> Result:
                            appointment_id=done[0].appointment.id)
 
 
-async def _accept_code(runtime: Runtime, sender: Sender, code: int, now: datetime
+async def _accept_code(runtime: Runtime, sender: Sender, code: str, now: datetime
                        ) -> Result:
     """"JA 4821": take the freed time offered to this number with that code."""
     with outbox.answering(sender.owner_id):
-        taken = await accept_by_code(runtime.db, sender.e164, str(code), now,
+        taken = await accept_by_code(runtime.db, sender.e164, code, now,
                                      relations=runtime.relations)
     if taken.outcome == "unknown":
         if await _helped_lately(runtime, sender.e164, now):

@@ -180,3 +180,11 @@ def test_a_keyword_with_punctuation_and_a_number(keyword, noise, number):
 ])
 def test_some_intents_count_only_at_the_start(said, intent):
     assert parse(said).intent == intent
+
+
+@pytest.mark.parametrize(("text", "code", "number"), [
+    ("JA 4821", "4821", 4821), ("ja 0482 takk", "0482", 482), ("JA 2", None, 2),
+    ("JA", None, None), ("JA 123456", None, 123456)])
+def test_four_digits_are_an_offers_code_as_written(text, code, number):
+    reply = parse(text)
+    assert (reply.code, reply.number) == (code, number)
