@@ -63,7 +63,7 @@ async def _add_failed_sms(url: str, vault: Any) -> None:
                 .order_by(Appointment.starts_at).limit(1))).scalar_one()
             there = (await session.execute(select(Notification.id).where(
                 Notification.appointment_id == appointment.id,
-                Notification.offset_minutes == 7))).scalar_one_or_none()
+                Notification.offset_minutes == 7).limit(1))).scalar_one_or_none()
             if there is not None:  # another module of the run added it to the shared server
                 return
             row = Notification(
