@@ -373,3 +373,16 @@ def test_first_given_name():
     assert first_given_name("Kari Anne") == "Kari"
     assert first_given_name("Anne-Lise") == "Anne-Lise"
     assert first_given_name("  ") == ""
+
+
+def test_a_request_to_move_links_to_the_offered_times():
+    context = MessageContext("Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
+                             links_for("https://tanntid.example.no", KEY, 42, 7), "Kari")
+    token = sign_appointment(KEY, 42, 7)
+    for audience in Audience:
+        for language in ("nb", "nn", "en", "se"):
+            body = render(Purpose.MOVE_REQUEST, audience, language, context).body
+            assert body.endswith(f"https://tanntid.example.no/t/{token}/flytt"), body
+    assert render(Purpose.MOVE_REQUEST, Audience.SELF, "nb", context).body == (
+        "Tannklinikken Sentrum må flytte timen din tirsdag 31. mars kl. 09:30. "
+        f"Velg ny tid eller se telefonnummeret vårt: https://tanntid.example.no/t/{token}/flytt")
