@@ -535,7 +535,7 @@ async def apply(db: Database, actor: audit.Actor, *, clinic_id: int, county_id: 
             await session.execute(
                 update(ScheduleStranding)
                 .where(ScheduleStranding.appointment_id.in_(plan.restored),
-                       ScheduleStranding.decision == StrandingDecision.WAITING)
+                       ScheduleStranding.decision.in_([d.value for d in OPEN]))
                 .values(decision=StrandingDecision.KEPT, decided_at=now, decided_by=actor.id)
                 .execution_options(synchronize_session=False))
         if plan.stranded:
@@ -570,7 +570,7 @@ async def _list_stranded(session: AsyncSession, actor: audit.Actor, clinic_id: i
     waiting = set((await session.execute(
         select(ScheduleStranding.appointment_id).where(
             ScheduleStranding.appointment_id.in_([s.appointment_id for s in stranded]),
-            ScheduleStranding.decision == StrandingDecision.WAITING))).scalars())
+            ScheduleStranding.decision.in_([d.value for d in OPEN])))).scalars())
     chairs = dict((await session.execute(select(Appointment.id, Appointment.chair_id).where(
         Appointment.id.in_([s.appointment_id for s in stranded])))).all())
     for s in stranded:
