@@ -1,7 +1,8 @@
 """Appointment events: what a booking tells the rest of the service.
 
 ``booking.service`` emits one event per unit of work (booked, changed,
-cancelled) inside its own ``async with db.write() as session:`` block, so
+cancelled; and the clinic's request to move an appointment,
+from ``booking.schedule_changes``) inside its own ``async with db.write() as session:`` block, so
 whatever the listener writes commits or rolls back with the booking change
 itself ("save first, then queue"). The listener is the notification outbox
 (``notifications.outbox.EVENTS``); the composition roots (``web.app``,
@@ -34,6 +35,9 @@ class AppointmentEvents(Protocol):
 
     async def on_cancelled(self, session: AsyncSession, appointment: Appointment, *,
                            now: datetime) -> object: ...
+
+    async def on_move_requested(self, session: AsyncSession, appointment: Appointment, *,
+                                now: datetime) -> object: ...
 
 
 _listener: AppointmentEvents | None = None

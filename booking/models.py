@@ -327,6 +327,12 @@ class ScheduleStranding(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     decided_by: Mapped[str | None] = mapped_column(String(64), default=None)
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: When staff asked the patient to move, and the slots offered (ids, comma-separated).
+    asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    asked_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    offered_slot_ids: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: The appointment the patient moved to.
+    moved_to_id: Mapped[int | None] = mapped_column(ForeignKey("appointments.id"), default=None)
 
 
 class BookingEvent(Base):

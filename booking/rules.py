@@ -284,12 +284,17 @@ def may_cancel(actor: Actor, appointment: Appointment, appointment_type: Appoint
 
 
 def may_change(actor: Actor, appointment: Appointment, appointment_type: AppointmentType,
-               patient: Patient, now: datetime) -> Decision:
+               patient: Patient, now: datetime, *, clinic_asked: bool = False) -> Decision:
     """May the appointment be moved at all (the new time is checked by
-    :func:`may_book`)? Online, only until the kind's change cut-off."""
+    :func:`may_book`)? Online, only until the kind's change cut-off, unless
+    the clinic asked the patient to move it (``clinic_asked``: a schedule
+    change took its slot away), which neither the cut-off nor the limit on
+    self-service moves holds back."""
     decision = _still_open(actor, appointment, now)
     if not decision:
         return decision
+    if clinic_asked:
+        return Decision(True)
     cutoff = timedelta(hours=appointment_type.change_cutoff_hours)
     if is_self_service(actor) and now > appointment.starts_at - cutoff:
         return refuse(Reason.CUTOFF_PASSED, hours=appointment_type.change_cutoff_hours)

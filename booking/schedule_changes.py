@@ -12,8 +12,12 @@ chair's slots from now on (:func:`preview`) and confirmed it
 - **stranded**: booked appointments whose slot the new week no longer has.
   They are never removed: the slot stays booked (taken out of online
   booking) and a :class:`~booking.models.ScheduleStranding` puts the
-  appointment on the clinic's list until staff keep it as an exception or
-  cancel it with a reason.
+  appointment on the clinic's list until staff keep it as an exception,
+  cancel it with a reason, or ask the patient to move it
+  (:func:`ask_to_move`): the patient and the guardians the representation
+  rules allow get a text with a link to 2–5 free times of the same kind at
+  the clinic, and the patient's pick moves it (:func:`move`). The old
+  appointment holds until then.
 
 The window is the next :data:`WEEKS` weeks, or further if the chair already
 has slots further ahead. Slots are cut as :mod:`booking.schedule` cuts them
@@ -41,16 +45,18 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from booking import audit, search
+from booking import audit, events, search
 from booking.holidays import is_public_holiday
 from booking.models import (
     Appointment,
     AppointmentType,
     Chair,
+    Clinic,
     ScheduleException,
     ScheduleStranding,
     ScheduleTemplate,
     Slot,
+    schedule_template_types,
 )
 from booking.reasons import N_
 from booking.schedule import _block, _insert_slots, _Occupied, _slot_times, local_midnight
@@ -67,6 +73,14 @@ MAX_SLOT_MINUTES: Final = 240
 PURPOSE: Final = "clinic_administration"
 #: The placeholder id of a block not yet saved.
 NEW: Final = 0
+#: Strandings staff may still decide on: not decided yet, or the patient is
+#: asked to pick a new time (the old appointment holds until then).
+OPEN: Final = frozenset({StrandingDecision.WAITING, StrandingDecision.ASKED})
+#: How many free times a request to move offers.
+OFFER_MIN: Final = 2
+OFFER_MAX: Final = 5
+#: How many free times the admin may choose from.
+CANDIDATES: Final = 20
 
 REFUSAL_TEXT: Final[dict[str, str]] = {
     "end_before_start": N_("The block must end after it starts."),
@@ -109,6 +123,13 @@ REFUSAL_TEXT: Final[dict[str, str]] = {
     "bad_copy": N_("Choose the chairs and fill in “valid from” as a date."),
     "closure_gone": N_("That closure no longer exists. Nothing was changed."),
     "closure_started": N_("Only closures that have not begun can be removed."),
+    "offer_count": N_("Choose between 2 and 5 of the free times."),
+    "too_few_times": N_("There are not two free times of this kind to offer. "
+                        "Call the patient, keep the appointment or cancel it."),
+    "not_asked": N_("The clinic no longer asks you to move this appointment. "
+                    "Nothing was changed."),
+    "not_offered": N_("That time is not one of the times the clinic offered. "
+                      "Nothing was changed."),
 }
 
 
@@ -541,7 +562,7 @@ async def _write_plan(session: AsyncSession, dialect: str, actor: audit.Actor, c
         await session.execute(
             update(ScheduleStranding)
             .where(ScheduleStranding.appointment_id.in_(plan.restored),
-                   ScheduleStranding.decision == StrandingDecision.WAITING)
+                   ScheduleStranding.decision.in_([d.value for d in OPEN]))
             .values(decision=StrandingDecision.KEPT, decided_at=now, decided_by=actor.id)
             .execution_options(synchronize_session=False))
     if plan.stranded:
@@ -568,7 +589,7 @@ async def _list_stranded(session: AsyncSession, actor: audit.Actor, clinic_id: i
     waiting = set((await session.execute(
         select(ScheduleStranding.appointment_id).where(
             ScheduleStranding.appointment_id.in_([s.appointment_id for s in stranded]),
-            ScheduleStranding.decision == StrandingDecision.WAITING))).scalars())
+            ScheduleStranding.decision.in_([d.value for d in OPEN])))).scalars())
     chairs = dict((await session.execute(select(Appointment.id, Appointment.chair_id).where(
         Appointment.id.in_([s.appointment_id for s in stranded])))).all())
     for s in stranded:
@@ -593,12 +614,20 @@ class StrandedLine:
     type_names: dict[str, str]
     given_name: str
     created_at: datetime
+    decision: str = StrandingDecision.WAITING
+    asked_at: datetime | None = None
+
+    @property
+    def asked(self) -> bool:
+        """The patient is asked to pick a new time and has not yet."""
+        return self.decision == StrandingDecision.ASKED
 
 
 async def waiting(db: Database, clinic_id: int, now: datetime | None = None
                   ) -> list[StrandedLine]:
-    """The clinic's stranded appointments still waiting for a decision, by time.
-    Shows the patient's first name only (the desk opens the rest)."""
+    """The clinic's stranded appointments still waiting for a decision (or
+    for the patient to pick a new time), by time. Shows the patient's first
+    name only (the desk opens the rest)."""
     from booking.models import Patient
 
     now = now or utcnow()
@@ -606,17 +635,18 @@ async def waiting(db: Database, clinic_id: int, now: datetime | None = None
         rows = await session.execute(
             select(ScheduleStranding.id, Appointment.id, Chair.name, Appointment.starts_at,
                    Appointment.ends_at, AppointmentType.names, Patient.given_name,
-                   ScheduleStranding.created_at)
+                   ScheduleStranding.created_at, ScheduleStranding.decision,
+                   ScheduleStranding.asked_at)
             .join(Appointment, Appointment.id == ScheduleStranding.appointment_id)
             .join(Chair, Chair.id == Appointment.chair_id)
             .join(AppointmentType, AppointmentType.id == Appointment.appointment_type_id)
             .join(Patient, Patient.id == Appointment.patient_id)
             .where(ScheduleStranding.clinic_id == clinic_id,
-                   ScheduleStranding.decision == StrandingDecision.WAITING,
+                   ScheduleStranding.decision.in_([d.value for d in OPEN]),
                    Appointment.status.in_([s.value for s in ACTIVE]),
                    Appointment.ends_at > now)
             .order_by(Appointment.starts_at, Appointment.id))
-        return [StrandedLine(*row) for row in rows]
+        return [StrandedLine(*tuple(row)) for row in rows]
 
 
 async def _waiting_stranding(session: AsyncSession, clinic_id: int, stranding_id: int
@@ -625,7 +655,7 @@ async def _waiting_stranding(session: AsyncSession, clinic_id: int, stranding_id
         select(ScheduleStranding).where(ScheduleStranding.id == stranding_id,
                                         ScheduleStranding.clinic_id == clinic_id)
         .with_for_update())).scalar_one_or_none()
-    if row is None or row.decision != StrandingDecision.WAITING:
+    if row is None or row.decision not in OPEN:
         raise ChangeRefused("not_waiting")
     return row
 
@@ -672,6 +702,225 @@ async def cancel(db: Database, actor: audit.Actor, *, clinic_id: int, stranding_
             .values(decision=StrandingDecision.CANCELLED, decided_at=now,
                     decided_by=actor.id, reason=reason)
             .execution_options(synchronize_session=False))
+
+
+# --- asking the patient to move ---------------------------------------------------
+
+@dataclass(frozen=True)
+class FreeTime:
+    slot_id: int
+    starts_at: datetime
+    ends_at: datetime
+    chair_name: str
+
+
+async def _free_times(session: AsyncSession, appointment: Appointment,
+                      appointment_type: AppointmentType, now: datetime, *,
+                      slot_ids: Sequence[int] | None = None, limit: int = CANDIDATES
+                      ) -> list[FreeTime]:
+    """Free, released times of the appointment's kind at its clinic that the
+    patient could book online now (notice, horizon, length), by time."""
+    offered = select(schedule_template_types.c.template_id).where(
+        schedule_template_types.c.appointment_type_id == appointment_type.id)
+    query = (
+        select(Slot.id, Slot.starts_at, Slot.ends_at, Chair.name)
+        .join(Chair, Chair.id == Slot.chair_id)
+        .where(Slot.clinic_id == appointment.clinic_id, Chair.active.is_(True),
+               Slot.released.is_(True), Slot.template_id.in_(offered),
+               or_(Slot.status == SlotStatus.FREE,
+                   and_(Slot.status == SlotStatus.HELD, Slot.held_until < now)),
+               Slot.starts_at >= now + timedelta(hours=appointment_type.min_notice_hours),
+               Slot.starts_at <= now + timedelta(days=appointment_type.booking_horizon_days),
+               Slot.id != appointment.slot_id)
+        .order_by(Slot.starts_at, Slot.id))
+    if slot_ids is not None:
+        query = query.where(Slot.id.in_(list(slot_ids)))
+    duration = timedelta(minutes=appointment_type.duration_minutes)
+    found = [FreeTime(*row) for row in (await session.execute(query)).all()
+             if row[2] - row[1] >= duration]
+    return found[:limit]
+
+
+async def _stranded_appointment(session: AsyncSession, clinic_id: int, stranding_id: int
+                                ) -> tuple[ScheduleStranding, Appointment, AppointmentType]:
+    row = await _waiting_stranding(session, clinic_id, stranding_id)
+    appointment = await session.get(Appointment, row.appointment_id)
+    assert appointment is not None
+    appointment_type = await session.get(AppointmentType, appointment.appointment_type_id)
+    assert appointment_type is not None
+    return row, appointment, appointment_type
+
+
+async def free_times(db: Database, *, clinic_id: int, stranding_id: int,
+                     now: datetime | None = None) -> list[FreeTime]:
+    """The times the admin may offer for one stranded appointment (the first
+    :data:`CANDIDATES`); the first :data:`OFFER_MAX` are offered by default."""
+    now = now or utcnow()
+    async with db.read() as session:
+        _, appointment, appointment_type = await _stranded_appointment(
+            session, clinic_id, stranding_id)
+        if not appointment_type.self_bookable:
+            return []
+        return await _free_times(session, appointment, appointment_type, now)
+
+
+async def ask_to_move(db: Database, actor: audit.Actor, *, clinic_id: int,
+                      stranding_ids: Sequence[int], slot_ids: Sequence[int] | None = None,
+                      now: datetime | None = None) -> list[int]:
+    """Ask the patients of ``stranding_ids`` to pick a new time: each is
+    offered ``slot_ids`` (one appointment; 2–5 of its :func:`free_times`) or,
+    when None, the first :data:`OFFER_MAX` of its free times. The patient and
+    the guardians the representation rules allow get a text with the link
+    (``booking.events``), and Helsenorge is updated. Returns the ids asked;
+    with several, those with fewer than :data:`OFFER_MIN` free times are
+    left on the list (staff call them); with one, that is refused."""
+    now = now or utcnow()
+    if slot_ids is not None and (len(stranding_ids) != 1
+                                 or not OFFER_MIN <= len(set(slot_ids)) <= OFFER_MAX):
+        raise ChangeRefused("offer_count")
+    asked: list[int] = []
+    async with db.write() as session:
+        for stranding_id in sorted(set(stranding_ids)):
+            row, appointment, appointment_type = await _stranded_appointment(
+                session, clinic_id, stranding_id)
+            times = [] if not appointment_type.self_bookable else await _free_times(
+                session, appointment, appointment_type, now, slot_ids=slot_ids,
+                limit=OFFER_MAX)
+            if slot_ids is not None and len(times) != len(set(slot_ids)):
+                raise ChangeRefused("not_offered")
+            if len(times) < OFFER_MIN:
+                if len(stranding_ids) == 1:
+                    raise ChangeRefused("too_few_times")
+                continue
+            row.decision, row.asked_at, row.asked_by = StrandingDecision.ASKED, now, actor.id
+            row.offered_slot_ids = ",".join(str(t.slot_id) for t in times)
+            await events.listener().on_move_requested(session, appointment, now=now)
+            await audit.record(session, actor, "appointment.stranded.ask_move", purpose=PURPOSE,
+                               subject_patient_id=appointment.patient_id,
+                               detail={"appointment_id": appointment.id,
+                                       "slot_ids": [t.slot_id for t in times]}, now=now)
+            asked.append(stranding_id)
+    return asked
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """What the patient's page shows: the appointment, the clinic's phone,
+    and the offered times still free (``moved_to``: already moved there)."""
+
+    stranding_id: int
+    appointment_id: int
+    patient_id: int
+    starts_at: datetime
+    clinic_name: str
+    clinic_phone: str
+    decision: str
+    times: list[FreeTime]
+    moved_to: Appointment | None = None
+
+
+def _offered(row: ScheduleStranding) -> list[int]:
+    return [int(i) for i in (row.offered_slot_ids or "").split(",") if i.isdigit()]
+
+
+async def move_request(db: Database, appointment_id: int, now: datetime | None = None
+                       ) -> MoveRequest | None:
+    """The latest request to move ``appointment_id`` (asked, or moved since),
+    or None if the clinic never asked."""
+    now = now or utcnow()
+    async with db.read() as session:
+        row = (await session.execute(
+            select(ScheduleStranding).where(
+                ScheduleStranding.appointment_id == appointment_id,
+                ScheduleStranding.asked_at.is_not(None))
+            .order_by(ScheduleStranding.id.desc()).limit(1))).scalar_one_or_none()
+        if row is None:
+            return None
+        appointment = await session.get(Appointment, appointment_id)
+        assert appointment is not None
+        clinic = await session.get(Clinic, appointment.clinic_id)
+        appointment_type = await session.get(AppointmentType, appointment.appointment_type_id)
+        assert clinic is not None and appointment_type is not None
+        times: list[FreeTime] = []
+        if row.decision == StrandingDecision.ASKED:
+            times = await _free_times(session, appointment, appointment_type, now,
+                                      slot_ids=_offered(row), limit=OFFER_MAX)
+        moved_to = (await session.get(Appointment, row.moved_to_id)
+                    if row.moved_to_id is not None else None)
+        return MoveRequest(row.id, appointment.id, appointment.patient_id,
+                           appointment.starts_at, clinic.name, clinic.phone, row.decision,
+                           times, moved_to)
+
+
+async def move(db: Database, actor: audit.Actor, *, appointment_id: int, slot_id: int,
+               now: datetime | None = None) -> Appointment:
+    """The patient (or a guardian) picks one of the offered times: the
+    appointment moves there through ``booking.service.change`` (the usual
+    rules, but the change cut-off does not apply: the clinic asked). Two
+    picks at once move it once: the second finds the appointment changed.
+    Raises :class:`ChangeRefused` or ``BookingRefused``; nothing changed then."""
+    from booking import service
+
+    now = now or utcnow()
+    async with db.read() as session:
+        row = (await session.execute(select(ScheduleStranding).where(
+            ScheduleStranding.appointment_id == appointment_id,
+            ScheduleStranding.decision == StrandingDecision.ASKED))).scalar_one_or_none()
+        if row is None:
+            raise ChangeRefused("not_asked")
+        if slot_id not in _offered(row):
+            raise ChangeRefused("not_offered")
+        stranding_id = row.id
+
+    async def moved(session: AsyncSession, old: Appointment, new: Appointment) -> None:
+        result = await session.execute(
+            update(ScheduleStranding)
+            .where(ScheduleStranding.id == stranding_id,
+                   ScheduleStranding.decision == StrandingDecision.ASKED)
+            .values(decision=StrandingDecision.MOVED, decided_at=now, decided_by=actor.id,
+                    moved_to_id=new.id)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ChangeRefused("not_asked")
+        await audit.record(session, actor, "appointment.stranded.moved", purpose=PURPOSE,
+                           subject_patient_id=old.patient_id,
+                           detail={"appointment_id": old.id, "moved_to_id": new.id,
+                                   "slot_id": new.slot_id}, now=now)
+
+    outcome = await service.change(db, actor, appointment_id=appointment_id,
+                                   new_slot_id=slot_id, now=now, after=moved,
+                                   clinic_asked=True)
+    return outcome.appointment
+
+
+@dataclass(frozen=True)
+class MovedLine:
+    stranding_id: int
+    given_name: str
+    old_starts_at: datetime
+    new_starts_at: datetime
+    decided_at: datetime
+
+
+async def moved_lately(db: Database, clinic_id: int, now: datetime | None = None
+                       ) -> list[MovedLine]:
+    """Stranded appointments the patient has moved, whose new time lies ahead."""
+    from booking.models import Patient
+
+    now = now or utcnow()
+    new = Appointment.__table__.alias("new_appointment")
+    async with db.read() as session:
+        rows = await session.execute(
+            select(ScheduleStranding.id, Patient.given_name, Appointment.starts_at,
+                   new.c.starts_at, ScheduleStranding.decided_at)
+            .join(Appointment, Appointment.id == ScheduleStranding.appointment_id)
+            .join(new, new.c.id == ScheduleStranding.moved_to_id)
+            .join(Patient, Patient.id == Appointment.patient_id)
+            .where(ScheduleStranding.clinic_id == clinic_id,
+                   ScheduleStranding.decision == StrandingDecision.MOVED,
+                   new.c.ends_at > now)
+            .order_by(new.c.starts_at, ScheduleStranding.id))
+        return [MovedLine(*row) for row in rows]
 
 
 # --- closures --------------------------------------------------------------------

@@ -350,12 +350,14 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
                  idempotency_key: str | None = None, hold_key: str | None = None,
                  staff_note: str | None = None, audit_detail: dict[str, Any] | None = None,
                  now: datetime | None = None, other_clinic: bool = False,
-                 after: AfterChange | None = None) -> Outcome:
+                 after: AfterChange | None = None, clinic_asked: bool = False) -> Outcome:
     """Move an appointment to another slot. The new slot is claimed before the
     old one is released, in one transaction: if the new time is gone, the
     patient keeps the old one. ``other_clinic``: a patient may move to another
     clinic (an offer of freed time at a clinic they chose on the waitlist);
-    ``after`` runs in the same transaction once the move is written."""
+    ``after`` runs in the same transaction once the move is written;
+    ``clinic_asked``: the clinic asked the patient to move (see
+    ``rules.may_change``)."""
     now = now or utcnow()
     replay = await _replay(db, idempotency_key, actor=actor, changing=appointment_id)
     if replay:
@@ -367,7 +369,8 @@ async def change(db: Database, actor: Actor, *, appointment_id: int, new_slot_id
             loaded = await _load_booking(session, new_slot_id, old.appointment_type_id,
                                          patient.id, now)
             slot, appointment_type = loaded.slot, loaded.appointment_type
-            decision = rules.may_change(actor, old, appointment_type, patient, now)
+            decision = rules.may_change(actor, old, appointment_type, patient, now,
+                                       clinic_asked=clinic_asked)
             _raise_unless(decision)
             if new_slot_id == old.slot_id:
                 raise BookingRefused(Reason.SAME_SLOT)

@@ -83,6 +83,8 @@ class StrandingDecision(StrEnum):
     WAITING = "waiting"  # on the clinic's list: nobody has decided yet
     KEPT = "kept"  # kept as an exception where it is
     CANCELLED = "cancelled"  # cancelled by staff, with a reason
+    ASKED = "asked"  # the patient is asked to pick one of the offered times
+    MOVED = "moved"  # the patient (or a guardian) picked a new time
 
 
 class Source(StrEnum):

@@ -10,7 +10,9 @@ notification rows commit or roll back with the booking change itself:
 * :func:`on_changed`: the old appointment's waiting notifications are
   cancelled; a change notice and new reminders for the new one;
 * :func:`on_cancelled`: waiting notifications are cancelled; a cancellation
-  notice.
+  notice;
+* :func:`on_move_requested`: the clinic asks the patient to pick a new time
+  (a schedule change took the slot away); the SMS links to the offered times.
 
 Each of them also writes one Helsenorge row (``Channel.HELSENORGE``): the
 appointment as it now stands goes to the patient's Helsenorge
@@ -153,6 +155,15 @@ async def on_cancelled(session: AsyncSession, appointment: Appointment, *, now: 
     return written
 
 
+async def on_move_requested(session: AsyncSession, appointment: Appointment, *,
+                            now: datetime) -> list[Notification]:
+    """The clinic asks the patient (and the guardians the representation
+    rules allow) to pick a new time: one SMS each with a link to the offered
+    times, and the appointment as it stands to Helsenorge."""
+    written = await _write(session, appointment, Purpose.MOVE_REQUEST, now, reminders=False)
+    return written + await _write_helsenorge(session, appointment, Purpose.MOVE_REQUEST, now)
+
+
 class OutboxEvents:
     """The outbox as the booking's :class:`~booking.events.AppointmentEvents`:
     each event writes its rows in the booking's transaction. The composition
@@ -169,6 +180,10 @@ class OutboxEvents:
     async def on_cancelled(self, session: AsyncSession, appointment: Appointment, *,
                            now: datetime) -> list[Notification]:
         return await on_cancelled(session, appointment, now=now)
+
+    async def on_move_requested(self, session: AsyncSession, appointment: Appointment, *,
+                                now: datetime) -> list[Notification]:
+        return await on_move_requested(session, appointment, now=now)
 
 
 #: The listener every composition root registers (``booking.events.set_listener``).

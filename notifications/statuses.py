@@ -91,6 +91,9 @@ class Purpose(StrEnum):
     #: One numbered message asking a guardian to confirm several children's
     #: appointments ("Svar JA 1 for Emma, JA 2 for Jonas"); in sending hours.
     CONFIRM_REQUEST = "confirm_request"
+    #: The clinic asks the patient to pick a new time for an appointment a
+    #: schedule change left without its slot (``booking.schedule_changes``).
+    MOVE_REQUEST = "move_request"
 
 
 #: Purposes about no single appointment (``appointment_id`` is empty).

@@ -101,6 +101,7 @@ MESSAGE_PURPOSE_TEXT: Final[dict[str, str]] = {
     Purpose.REMINDER: N_("reminder"),
     Purpose.REFILL_OFFER: N_("offer of an earlier time"),
     Purpose.REFILL_TAKEN: N_("earlier time taken by someone else"),
+    Purpose.MOVE_REQUEST: N_("request to pick a new time"),
 }
 
 #: What a text about an appointment did (``inbound_sms.outcome``), for support.

@@ -128,6 +128,15 @@ WORDINGS: Final[Mapping[tuple[Purpose, Audience], tuple[int, tuple[str, str]]]] 
         "sms reminder.guardian",
         "Reminder from {clinic}: {child} has an appointment on {when}. "
         "Change or cancel: {url} Calendar: {ics} Map: {map}")),
+    # The clinic asks the patient to pick a new time (a schedule change took the slot)
+    (P.MOVE_REQUEST, A.SELF): (1, sms_text(
+        "sms move_request.self",
+        "{clinic} must move your appointment on {when}. "
+        "Pick a new time or see our phone number: {url}")),
+    (P.MOVE_REQUEST, A.GUARDIAN): (1, sms_text(
+        "sms move_request.guardian",
+        "{clinic} must move {child}'s appointment on {when}. "
+        "Pick a new time or see our phone number: {url}")),
 }
 
 
@@ -285,6 +294,11 @@ class Links:
     calendar: str  # its .ics file (no login)
     directions: str  # how to get there (no login)
 
+    @property
+    def move(self) -> str:
+        """The page to pick one of the times the clinic offers (no login)."""
+        return self.appointment + "/flytt"
+
 
 def links_for(public_url: str, key: bytes, appointment_id: int, notification_id: int
               ) -> Links:
@@ -342,7 +356,8 @@ def render(purpose: Purpose | str, audience: Audience | str, language: str,
     body = chosen.text.format(
         clinic=context.clinic_name.strip(),
         when=format_when(context.starts_at, chosen.language),
-        url=context.links.appointment,
+        url=(context.links.move if chosen.purpose is Purpose.MOVE_REQUEST
+             else context.links.appointment),
         ics=context.links.calendar,
         map=context.links.directions,
         child=context.child_first_name or "",

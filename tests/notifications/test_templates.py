@@ -98,6 +98,14 @@ FINGERPRINTS = {
     ("reminder.guardian", "en", 1): "0f24dfc24d61",
     ("reminder.self", "se", 1): "9179c62af2fd",
     ("reminder.guardian", "se", 1): "21cd1f99c296",
+    ("move_request.self", "nb", 1): "f6e98ecd5ff5",
+    ("move_request.self", "nn", 1): "528e9c6be2d2",
+    ("move_request.self", "en", 1): "2a07376afe74",
+    ("move_request.self", "se", 1): "0bde3392de60",
+    ("move_request.guardian", "nb", 1): "e2c6adfdcba5",
+    ("move_request.guardian", "nn", 1): "5a58bcf8c0dc",
+    ("move_request.guardian", "en", 1): "a7995feffb98",
+    ("move_request.guardian", "se", 1): "69187e22bd3a",
 }
 
 
@@ -119,7 +127,8 @@ def test_template_lint(key):
     fields = found.fields()
     assert fields <= ALLOWED_FIELDS, f"{found.id}/{found.language} uses {fields}"
     assert {"clinic", "when", "url"} <= fields
-    if found.purpose is not Purpose.CANCELLATION:
+    # A cancelled time, or one the clinic asks to move, gets no calendar file or map.
+    if found.purpose not in (Purpose.CANCELLATION, Purpose.MOVE_REQUEST):
         assert {"ics", "map"} <= fields
     assert ("child" in fields) == (found.audience is Audience.GUARDIAN)
     # the translation keeps the English text's placeholders, no more, no fewer
@@ -364,3 +373,16 @@ def test_first_given_name():
     assert first_given_name("Kari Anne") == "Kari"
     assert first_given_name("Anne-Lise") == "Anne-Lise"
     assert first_given_name("  ") == ""
+
+
+def test_a_request_to_move_links_to_the_offered_times():
+    context = MessageContext("Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
+                             links_for("https://tanntid.example.no", KEY, 42, 7), "Kari")
+    token = sign_appointment(KEY, 42, 7)
+    for audience in Audience:
+        for language in ("nb", "nn", "en", "se"):
+            body = render(Purpose.MOVE_REQUEST, audience, language, context).body
+            assert body.endswith(f"https://tanntid.example.no/t/{token}/flytt"), body
+    assert render(Purpose.MOVE_REQUEST, Audience.SELF, "nb", context).body == (
+        "Tannklinikken Sentrum må flytte timen din tirsdag 31. mars kl. 09:30. "
+        f"Velg ny tid eller se telefonnummeret vårt: https://tanntid.example.no/t/{token}/flytt")

@@ -27,6 +27,7 @@ Routes (wired in ``web.routes``)::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
@@ -159,6 +160,21 @@ async def _chain_id(request: Request, purpose: str) -> int | None:
 
 
 async def _sms_chain_id(request: Request) -> int | None:
+    found = await sms_link(request)
+    return None if found is None else found.chain_id
+
+
+@dataclass(frozen=True)
+class SmsLink:
+    """A followed SMS link: the chain, the appointment the token names, and
+    whom the link was given to."""
+
+    chain_id: int
+    appointment_id: int
+    holders: frozenset[int]
+
+
+async def sms_link(request: Request) -> SmsLink | None:
     """The chain of the appointment an SMS link names (``/t/<token>…``, one
     token for the three links, to keep texts short). The token names the
     appointment and is signed for one of its notifications (so each text is
@@ -192,7 +208,9 @@ async def _sms_chain_id(request: Request) -> int | None:
     if latest is None or latest.ends_at <= now:
         return None
     holders = {recipient for recipient, _ in named}
-    return chain_id if await _entitled(request, chain_id, holders) else None
+    if not await _entitled(request, chain_id, holders):
+        return None
+    return SmsLink(chain_id, claimed, frozenset(holders))
 
 
 async def calendar_file(request: Request) -> Response:

@@ -60,4 +60,8 @@ def routes() -> list[BaseRoute]:
               name="schedule_stranded_keep"),
         Route(f"{BASE}/strandet/{{stranding_id:int}}/avlys", stranded.cancel,
               methods=["POST"], name="schedule_stranded_cancel"),
+        Route(f"{BASE}/strandet/{{stranding_id:int}}/flytt", stranded.ask,
+              methods=["POST"], name="schedule_stranded_ask"),
+        Route(f"{BASE}/strandet/flytt-alle", stranded.ask_all,
+              methods=["POST"], name="schedule_stranded_ask_all"),
     ]
