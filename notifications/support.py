@@ -31,6 +31,7 @@ from booking.audit import Actor
 from booking.models import Appointment, Clinic, Patient
 from booking.patient_lookup import PatientHit  # re-exported for the support pages
 from booking.reasons import N_
+from booking.reference import reference
 from booking.statuses import ACTIVE
 from core.db import Database, utcnow
 from core.identity import IdentityVault
@@ -299,6 +300,9 @@ class AppointmentLine:
     status: str
     messages: tuple[MessageLine, ...]
     replies: tuple[ReplyLine, ...] = ()
+    #: The booking reference the patient was given (TT-…): two appointments at
+    #: the same time and clinic (one cancelled, one booked again) differ by it.
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -366,7 +370,7 @@ async def timeline(db: Database, actor: Actor, patient_id: int) -> Timeline:
         mobile_masked=mask(patient.mobile),
         appointments=tuple(AppointmentLine(a.id, a.starts_at, name, a.status,
                                            tuple(by_appointment.get(a.id, ())),
-                                           tuple(replies.get(a.id, ())))
+                                           tuple(replies.get(a.id, ())), reference(a.id))
                            for a, name in appointments),
         messages=tuple(sorted(lines, key=lambda m: (m.created_at, m.id), reverse=True)),
     )

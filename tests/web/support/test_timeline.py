@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from booking.reference import reference
 from notifications import support as rules
 from tests.web.support.world import SupportWorld, audit_rows
 
@@ -30,6 +31,9 @@ async def test_the_timeline_shows_each_message_masked_with_its_history(
     # Status changes in Oslo time (UTC+1 in winter) as <time> elements.
     times = re.findall(r'<time datetime="([^"]+)">', page)
     assert times and all(t.endswith("+00:00") for t in times)
+    # Each appointment's heading names its booking reference, so two at the
+    # same time and clinic (one cancelled, one booked again) are told apart.
+    assert f"({reference(world.appointment_id)})</h3>" in page
 
 
 async def test_the_timeline_is_translated(support, world: SupportWorld):
