@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import hypothesis
 import pytest
 
 from booking import events
@@ -36,6 +37,14 @@ from tests.databases import (
     worker_id,
 )
 from tests.services import redis_url, require
+
+# Property tests check behaviour, never speed: on a busy 2-core CI machine
+# Hypothesis's timing checks (a slow example, slow input generation) would
+# fail a test for the machine's load. Every @given in the suite uses this.
+hypothesis.settings.register_profile(
+    "tanntid", deadline=None,
+    suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile("tanntid")
 
 pytest_plugins = ["tests.logcheck"]
 
