@@ -24,7 +24,8 @@ LOG_PATH = LOG_DIR / (f"run-{_WORKER}.log" if _WORKER else "run.log")
 #: Eleven digits standing alone: not a run of digits inside a longer token
 #: (a hex correlation or job id can hold eleven digits that pass the checks).
 _ELEVEN = re.compile(r"(?<![0-9A-Za-z])\d{11}(?![0-9A-Za-z])")
-_PHONE = re.compile(r"(?:\+47|0047)\s?[49]\d(?:\s?\d){6}(?!\d)")
+#: A Norwegian mobile number standing alone, not digits inside a hex id.
+_PHONE = re.compile(r"(?<![0-9A-Za-z])(?:\+47|0047)\s?[49]\d(?:\s?\d){6}(?![0-9A-Za-z])")
 _handler: logging.Handler | None = None
 
 

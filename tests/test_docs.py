@@ -53,6 +53,9 @@ def test_the_log_check_finds_identity_and_phone_numbers():
     # Eleven digits inside a hex id that happen to pass the check digits.
     assert personal_data_in("correlation_id=1237e5baff8c4af9ae56032209209c76") == []
     assert personal_data_in("nin=56032209209, path=/x/56032209209?") == ["56032209209"] * 2
+    # "0047" and eight digits inside a hex id are no phone number.
+    assert personal_data_in("correlation_id=e6d46d004796421392e4b438741d3265") == []
+    assert personal_data_in("to=004791234567 status=sent") == ["004791234567"]
 
 
 def test_the_readme_map_of_imports_is_the_checked_one():
