@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import ForeignKey, LargeBinary, String, delete, func, or_, select, update
@@ -112,6 +112,24 @@ def who_fills(*, for_child: bool, access: Access, age: int) -> FillRefusal | Non
             return FillRefusal.YOUNG_PERSON_FILLS
         return FillRefusal.NO_ACCESS
     return None if age >= OWN_FORM_FROM_AGE else FillRefusal.GUARDIAN_FILLS
+
+
+#: The county setting (a key of ``County.quiet_hours``) naming the clinics
+#: that use the form: ``true`` (all, the default), ``false`` (none), or a
+#: list of clinic slugs.
+CLINICS_SETTING: Final = "previsit_form"
+
+
+def clinic_uses_form(county_settings: Mapping[str, Any] | None, clinic_slug: str) -> bool:
+    """Does the clinic ask for the pre-visit form (so reminders link to it)?
+    By the county's ``previsit_form`` setting (:data:`CLINICS_SETTING`); yes
+    when it is not set. Anything but ``false`` or a list counts as yes."""
+    value = (county_settings or {}).get(CLINICS_SETTING, True)
+    if value is False:
+        return False
+    if isinstance(value, list):
+        return clinic_slug in value
+    return True
 
 
 def is_open(appointment: Appointment, now: datetime) -> bool:

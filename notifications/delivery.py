@@ -26,7 +26,9 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from booking.rules import local_date
+from booking import previsit
+from booking.representation import LOGISTICS_FROM_AGE, Access
+from booking.rules import age_on, confirmation_requested, local_date
 from booking.statuses import AppointmentStatus
 from core.db import Database
 from notifications import metrics, refill_texts
@@ -177,7 +179,8 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
                                               contacts.get(row.recipient_id),
                                               offers.get(row.offset_minutes), now)
         else:
-            prepared[row.id] = _render(runtime, snapshot, e164, contacts.get(row.recipient_id))
+            prepared[row.id] = _render(runtime, snapshot, e164, contacts.get(row.recipient_id),
+                                       now)
         sent[e164] = sent.get(e164, 0) + 1
     return prepared
 
@@ -218,12 +221,35 @@ def _render_code(runtime: Runtime, e164: str, contact: Contact | None, nonce: st
                     rendered.template_version, kept_body=masked(rendered.body, code))
 
 
-def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None
-            ) -> Prepared:
+def reminder_asks_and_links(snapshot: Snapshot, now: datetime) -> tuple[bool, bool]:
+    """(asks for the confirm keyword, links the pre-visit form) of a reminder
+    row about to go: it asks only where the reply would confirm (the clinic
+    awaits the answer, ``booking.rules.confirmation_requested``), and links
+    the form only to a recipient who may fill it in today
+    (``booking.previsit.who_fills``: a guardian for a child under 12, the
+    young person from 12, and from 16 only they; the recipients themselves
+    were chosen by the representation rules) at a clinic that uses it."""
+    row, appointment = snapshot.row, snapshot.appointment
+    if row.purpose != Purpose.REMINDER or appointment is None:
+        return False, False
+    asks = confirmation_requested(appointment)
+    form = False
+    if snapshot.clinic_uses_form and snapshot.patient_birth_date is not None \
+            and previsit.is_open(appointment, now):
+        age = age_on(snapshot.patient_birth_date, local_date(now))
+        guardian = row.recipient_role == Role.GUARDIAN
+        access = Access.FULL if age < LOGISTICS_FROM_AGE else Access.LOGISTICS
+        form = previsit.who_fills(for_child=guardian, access=access, age=age) is None
+    return asks, form
+
+
+def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None,
+            now: datetime) -> Prepared:
     row = snapshot.row
     assert snapshot.appointment is not None
     guardian = row.recipient_role == Role.GUARDIAN
     language = choose_language(contact.language if contact else None)
+    asks, form = reminder_asks_and_links(snapshot, now)
     rendered = render(
         row.purpose, Audience.GUARDIAN if guardian else Audience.SELF, language,
         MessageContext(
@@ -231,7 +257,7 @@ def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | 
             links=links_for(runtime.config.public_url, runtime.config.link_key,
                             snapshot.appointment.id, row.id),
             child_first_name=first_given_name(snapshot.patient_given_name) if guardian
-            else None))
+            else None, asks_to_confirm=asks, form=form))
     return Prepared(e164, rendered.body, rendered.language, rendered.template_id,
                     rendered.template_version)
 

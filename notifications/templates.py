@@ -53,7 +53,7 @@ log = structlog.get_logger(__name__)
 
 
 #: The placeholders a template may use; anything else fails the lint test.
-ALLOWED_FIELDS: Final = frozenset({"clinic", "when", "url", "ics", "map", "child"})
+ALLOWED_FIELDS: Final = frozenset({"clinic", "when", "url", "ics", "map", "child", "form"})
 
 #: The budget the two-segment test (nb, nn, en) holds every template to: the
 #: longest weekday and month, a 7-digit appointment id, and at most these lengths.
@@ -140,6 +140,45 @@ WORDINGS: Final[Mapping[tuple[Purpose, Audience], tuple[int, tuple[str, str]]]] 
 }
 
 
+#: The reminders' other words, keyed (asks to confirm, links the pre-visit
+#: form, audience) -> (version, (context, English)); ``WORDINGS`` holds the
+#: plain one (neither). A reminder **asks for the confirm keyword** (``JA``,
+#: ``YES``, ``JUO``: ``sms reply.word_confirm``) only where that reply would
+#: confirm: a clinic-issued appointment still awaiting its answer
+#: (``booking.rules.confirmation_requested``); and it **links the pre-visit
+#: form** only to someone who may fill it in (``booking.previsit.who_fills``)
+#: at a clinic that uses it. Two segments hold only so many links: these
+#: leave out the calendar file (the appointment page offers it), and the one
+#: doing both leaves out the map as well (the appointment page has it).
+REMINDER_VARIANTS: Final[Mapping[tuple[bool, bool, Audience],
+                                 tuple[int, tuple[str, str]]]] = {
+    (True, False, A.SELF): (1, sms_text(
+        "sms reminder_ja.self",
+        "Reminder from {clinic}: You have an appointment on {when}. "
+        "Reply YES if you are coming. Change or cancel: {url} Map: {map}")),
+    (True, False, A.GUARDIAN): (1, sms_text(
+        "sms reminder_ja.guardian",
+        "Reminder from {clinic}: {child} has an appointment on {when}. "
+        "Reply YES if you are coming. Change or cancel: {url} Map: {map}")),
+    (False, True, A.SELF): (1, sms_text(
+        "sms reminder_form.self",
+        "Reminder from {clinic}: You have an appointment on {when}. "
+        "Health form: {form} Change/cancel: {url} Map: {map}")),
+    (False, True, A.GUARDIAN): (1, sms_text(
+        "sms reminder_form.guardian",
+        "Reminder from {clinic}: {child} has an appointment on {when}. "
+        "Health form: {form} Change/cancel: {url} Map: {map}")),
+    (True, True, A.SELF): (1, sms_text(
+        "sms reminder_ja_form.self",
+        "Reminder from {clinic}: You have an appointment on {when}. "
+        "Reply YES if you are coming. Health form: {form} Change/cancel: {url}")),
+    (True, True, A.GUARDIAN): (1, sms_text(
+        "sms reminder_ja_form.guardian",
+        "Reminder from {clinic}: {child} has an appointment on {when}. "
+        "Reply YES if you are coming. Health form: {form} Change/cancel: {url}")),
+}
+
+
 #: The one-time code to a number entered on the profile
 #: (``notifications.number_check``): no name, no appointment, no link.
 NUMBER_CHECK_WORDING: Final = (1, sms_text(
@@ -155,10 +194,16 @@ class Template:
     language: str
     version: int
     text: str
+    #: A reminder's variant ("", "_ja", "_form", "_ja_form"; see :data:`REMINDER_VARIANTS`).
+    variant: str = ""
 
     @property
     def id(self) -> str:
-        return f"{self.purpose.value}.{self.audience.value}"
+        return f"{self.purpose.value}{self.variant}.{self.audience.value}"
+
+    @property
+    def asks_to_confirm(self) -> bool:
+        return self.variant.startswith("_ja")
 
     def fields(self) -> set[str]:
         return {name for _, name, _, _ in string.Formatter().parse(self.text) if name}
@@ -167,11 +212,25 @@ class Template:
         return hashlib.sha256(self.text.encode()).hexdigest()[:12]
 
 
-def template(purpose: Purpose | str, audience: Audience | str, language: str) -> Template:
+def variant_name(asks_to_confirm: bool, form: bool) -> str:
+    return ("_ja" if asks_to_confirm else "") + ("_form" if form else "")
+
+
+def template(purpose: Purpose | str, audience: Audience | str, language: str, *,
+             asks_to_confirm: bool = False, form: bool = False) -> Template:
     """The words of one template in ``language``, from its catalog; in
-    Bokmål if that catalog lacks them, in English (the msgid) if both do."""
+    Bokmål if that catalog lacks them, in English (the msgid) if both do.
+    ``asks_to_confirm`` and ``form`` choose a reminder's variant
+    (:data:`REMINDER_VARIANTS`); other purposes have none."""
     purpose, audience = Purpose(purpose), Audience(audience)
-    version, (context, english) = WORDINGS[(purpose, audience)]
+    variant = ""
+    if purpose is Purpose.REMINDER and (asks_to_confirm or form):
+        variant = variant_name(asks_to_confirm, form)
+        version, (context, english) = REMINDER_VARIANTS[(asks_to_confirm, form, audience)]
+    elif asks_to_confirm or form:
+        raise ValueError(f"{purpose.value} has no variant")
+    else:
+        version, (context, english) = WORDINGS[(purpose, audience)]
     tried = (language,) if language in (DEFAULT_LANGUAGE, SOURCE_LANGUAGE) \
         else (language, DEFAULT_LANGUAGE)
     for candidate in tried:
@@ -179,14 +238,23 @@ def template(purpose: Purpose | str, audience: Audience | str, language: str) ->
         # gettext hands back the msgid for a message it lacks; only English
         # is the msgid itself.
         if text != english or candidate == SOURCE_LANGUAGE:
-            return Template(purpose, audience, candidate, version, text)
+            return Template(purpose, audience, candidate, version, text, variant)
     log.warning("sms_text_untranslated", template=context, locale=language)
-    return Template(purpose, audience, SOURCE_LANGUAGE, version, english)
+    return Template(purpose, audience, SOURCE_LANGUAGE, version, english, variant)
 
 
 def templates() -> dict[tuple[Purpose, Audience, str], Template]:
-    """Every template in every language (keyed by the language asked for)."""
+    """Every template in every language (keyed by the language asked for),
+    the reminders' variants left out (:func:`reminder_variants`)."""
     return {(p, a, lang): template(p, a, lang) for (p, a) in WORDINGS for lang in LANGUAGES}
+
+
+def reminder_variants() -> dict[tuple[bool, bool, Audience, str], Template]:
+    """Every reminder variant in every language, keyed (asks to confirm, form,
+    audience, language asked for)."""
+    return {(ja, form, a, lang): template(Purpose.REMINDER, a, lang, asks_to_confirm=ja,
+                                          form=form)
+            for (ja, form, a) in REMINDER_VARIANTS for lang in LANGUAGES}
 
 
 # --- links -------------------------------------------------------------------
@@ -299,6 +367,12 @@ class Links:
         """The page to pick one of the times the clinic offers (no login)."""
         return self.appointment + "/flytt"
 
+    @property
+    def form(self) -> str:
+        """The appointment's pre-visit form (login needed; the page applies
+        the representation rules again)."""
+        return self.appointment + "/skjema"
+
 
 def links_for(public_url: str, key: bytes, appointment_id: int, notification_id: int
               ) -> Links:
@@ -336,6 +410,10 @@ class MessageContext:
     starts_at: datetime
     links: Links
     child_first_name: str | None = None
+    #: A reminder that asks for the confirm keyword (the clinic awaits an answer).
+    asks_to_confirm: bool = False
+    #: A reminder that links the pre-visit form (the recipient may fill it in).
+    form: bool = False
 
 
 @dataclass(frozen=True)
@@ -352,7 +430,8 @@ def render(purpose: Purpose | str, audience: Audience | str, language: str,
     audience = Audience(audience)
     if audience is Audience.GUARDIAN and not context.child_first_name:
         raise ValueError("a guardian's message needs the child's first name")
-    chosen = template(purpose, audience, language)
+    chosen = template(purpose, audience, language, asks_to_confirm=context.asks_to_confirm,
+                      form=context.form)
     body = chosen.text.format(
         clinic=context.clinic_name.strip(),
         when=format_when(context.starts_at, chosen.language),
@@ -360,6 +439,7 @@ def render(purpose: Purpose | str, audience: Audience | str, language: str,
              else context.links.appointment),
         ics=context.links.calendar,
         map=context.links.directions,
+        form=context.links.form,
         child=context.child_first_name or "",
     )
     return Rendered(body, chosen.id, chosen.version, chosen.language)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Final, Protocol
 
 import structlog
@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking.models import Appointment, Clinic, County, Patient
+from booking.previsit import clinic_uses_form
 from booking.statuses import ACTIVE, AppointmentStatus
 from core.db import Database
 from notifications.models import Notification, NotificationEvent
@@ -89,6 +90,11 @@ class Snapshot:
     clinic_name: str
     window: SendingWindow
     patient_given_name: str
+    #: The patient's birth date (who may fill in the pre-visit form goes by age).
+    patient_birth_date: date | None = None
+    #: Does the appointment's clinic use the pre-visit form
+    #: (``booking.previsit.clinic_uses_form``)?
+    clinic_uses_form: bool = False
 
 
 #: A code the patient just asked for goes at any hour (their own request).
@@ -99,8 +105,8 @@ async def read_snapshots(db: Database, notification_ids: Sequence[int]) -> dict[
     """The rows with what a hand-over needs of them, in one query."""
     async with db.read() as session:
         found = (await session.execute(
-            select(Notification, Appointment, Clinic.name, County.quiet_hours,
-                   Patient.given_name)
+            select(Notification, Appointment, Clinic.name, Clinic.slug, County.quiet_hours,
+                   Patient.given_name, Patient.birth_date)
             .outerjoin(Appointment, Appointment.id == Notification.appointment_id)
             .outerjoin(Clinic, Clinic.id == Appointment.clinic_id)
             .outerjoin(County, County.id == Clinic.county_id)
@@ -108,8 +114,11 @@ async def read_snapshots(db: Database, notification_ids: Sequence[int]) -> dict[
             .where(Notification.id.in_(list(notification_ids))))).all()
     return {row.id: Snapshot(row, appointment, clinic_name or "",
                              SendingWindow.from_county(quiet_hours) if appointment is not None
-                             else ANY_HOUR, given_name)
-            for row, appointment, clinic_name, quiet_hours, given_name in found}
+                             else ANY_HOUR, given_name, birth_date,
+                             appointment is not None
+                             and clinic_uses_form(quiet_hours, clinic_slug or ""))
+            for row, appointment, clinic_name, clinic_slug, quiet_hours, given_name, birth_date
+            in found}
 
 
 async def read_snapshot(db: Database, notification_id: int) -> Snapshot | None:

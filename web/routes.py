@@ -46,6 +46,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/t/{token}.ics", calendar_links.sms_calendar_file, name="sms_calendar_file"),
         Route("/t/{token}/kart", calendar_links.sms_directions, name="sms_directions"),
         Route("/t/{token}/endre", calendar_links.sms_change, name="sms_change"),
+        Route("/t/{token}/skjema", calendar_links.sms_form, name="sms_form"),
         Route("/t/{token}/flytt", move_request.pick_page, name="sms_move"),
         Route("/t/{token}/flytt", move_request.pick, methods=["POST"], name="sms_move_pick"),
         Route("/t/{token}", calendar_links.sms_appointment, name="sms_appointment"),

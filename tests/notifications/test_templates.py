@@ -29,6 +29,7 @@ from notifications.templates import (
     BUDGET_CLINIC_NAME,
     BUDGET_PUBLIC_URL,
     LANGUAGES,
+    REMINDER_VARIANTS,
     WORDINGS,
     Audience,
     MessageContext,
@@ -36,6 +37,7 @@ from notifications.templates import (
     format_when,
     link_key,
     links_for,
+    reminder_variants,
     render,
     sign_appointment,
     template,
@@ -47,6 +49,8 @@ from notifications.templates import (
 KEY = link_key("test-secret")
 #: (purpose, audience, language): every template the catalogs must hold.
 KEYS = sorted(((p, a, lang) for (p, a) in WORDINGS for lang in LANGUAGES), key=str)
+#: (asks to confirm, links the form, audience, language): every reminder variant.
+VARIANT_KEYS = sorted(reminder_variants(), key=str)
 SAMI_NOTE = "SMS text: awaiting review by a native speaker."
 #: Words that would give away a treatment, a name or an identity number.
 FORBIDDEN = re.compile(
@@ -106,6 +110,32 @@ FINGERPRINTS = {
     ("move_request.guardian", "nn", 1): "5a58bcf8c0dc",
     ("move_request.guardian", "en", 1): "a7995feffb98",
     ("move_request.guardian", "se", 1): "69187e22bd3a",
+}
+VARIANT_FINGERPRINTS = {
+    ("reminder_form.guardian", "en", 1): "6d48f3be88d6",
+    ("reminder_form.guardian", "nb", 1): "b5495bc1e51f",
+    ("reminder_form.guardian", "nn", 1): "11c0e20fb4cb",
+    ("reminder_form.guardian", "se", 1): "656118c33446",
+    ("reminder_form.self", "en", 1): "9e15f2dba605",
+    ("reminder_form.self", "nb", 1): "874f9bd3c6a6",
+    ("reminder_form.self", "nn", 1): "9219c44f4287",
+    ("reminder_form.self", "se", 1): "c747dce6981d",
+    ("reminder_ja.guardian", "en", 1): "0da6ff2daf56",
+    ("reminder_ja.guardian", "nb", 1): "754ba61d1275",
+    ("reminder_ja.guardian", "nn", 1): "7cd3c4d0552a",
+    ("reminder_ja.guardian", "se", 1): "837c2ccbf3f6",
+    ("reminder_ja.self", "en", 1): "b7d87939107f",
+    ("reminder_ja.self", "nb", 1): "6c26557fddfd",
+    ("reminder_ja.self", "nn", 1): "a408274e9c23",
+    ("reminder_ja.self", "se", 1): "0eed7839e322",
+    ("reminder_ja_form.guardian", "en", 1): "2dab781cf700",
+    ("reminder_ja_form.guardian", "nb", 1): "772ccabb8782",
+    ("reminder_ja_form.guardian", "nn", 1): "42b05c4ff452",
+    ("reminder_ja_form.guardian", "se", 1): "7e1ac34e07f0",
+    ("reminder_ja_form.self", "en", 1): "7c77f2d03ae3",
+    ("reminder_ja_form.self", "nb", 1): "eea4ab3edf41",
+    ("reminder_ja_form.self", "nn", 1): "d63d114983b7",
+    ("reminder_ja_form.self", "se", 1): "8c67df6508d9",
 }
 
 
@@ -386,3 +416,116 @@ def test_a_request_to_move_links_to_the_offered_times():
     assert render(Purpose.MOVE_REQUEST, Audience.SELF, "nb", context).body == (
         "Tannklinikken Sentrum må flytte timen din tirsdag 31. mars kl. 09:30. "
         f"Velg ny tid eller se telefonnummeret vårt: https://tanntid.example.no/t/{token}/flytt")
+
+
+# --- the reminders' variants: asking for JA, linking the pre-visit form ---------
+
+def _variant_id(key) -> str:
+    ja, form, audience, language = key
+    return f"{'ja' if ja else '-'}.{'form' if form else '-'}.{audience.value}.{language}"
+
+
+def _variant(key):
+    ja, form, audience, language = key
+    return template(Purpose.REMINDER, audience, language, asks_to_confirm=ja, form=form)
+
+
+@pytest.mark.parametrize("key", VARIANT_KEYS, ids=_variant_id)
+def test_reminder_variant_lint(key):
+    ja, form, audience, language = key
+    found = _variant(key)
+    assert found.language == language, "not in this language's catalog: run `make messages`"
+    assert found.asks_to_confirm is ja
+    fields = found.fields()
+    assert fields <= ALLOWED_FIELDS
+    assert {"clinic", "when", "url"} <= fields
+    assert ("form" in fields) is form
+    assert "ics" not in fields  # the appointment page offers the calendar file
+    assert ("map" in fields) is not (ja and form)
+    assert ("child" in fields) == (audience is Audience.GUARDIAN)
+    _, (_, english) = REMINDER_VARIANTS[(ja, form, audience)]
+    assert fields == {name for _, name, _, _ in string.Formatter().parse(english) if name}
+    assert not FORBIDDEN.search(found.text)
+
+
+@pytest.mark.parametrize("key", VARIANT_KEYS, ids=_variant_id)
+def test_reminder_variant_versions_are_recorded(key):
+    found = _variant(key)
+    assert VARIANT_FINGERPRINTS.get((found.id, found.language, found.version)) == \
+        found.fingerprint(), "the words changed: raise the version and record it"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_reminder_variant_is_translated_in_the_catalog(language):
+    path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+    with path.open("rb") as fp:
+        catalog = read_po(fp, locale=language)
+    for _, (context, english) in REMINDER_VARIANTS.values():
+        message = catalog.get(english, context=context)
+        assert message is not None and message.string and not message.fuzzy, context
+        if language == "se":
+            assert SAMI_NOTE in message.user_comments, context
+
+
+@pytest.mark.parametrize("key", VARIANT_KEYS, ids=_variant_id)
+def test_reminder_variant_segments_within_budget(key):
+    """The worst case of each language: nb, nn and en in two GSM-7 segments
+    (306 septets), as every other text; Northern Sami, whose letters are not
+    in GSM-7, within the UCS-2 budget every Sami text has."""
+    ja, form, audience, language = key
+    worst = _worst_case(audience)
+    context = MessageContext(worst.clinic_name, worst.starts_at, worst.links,
+                             worst.child_first_name, asks_to_confirm=ja, form=form)
+    body = render(Purpose.REMINDER, audience, language, context).body
+    counted = count_segments(body)
+    if language == "se":
+        assert counted.encoding == "UCS-2" and counted.segments <= 5
+    else:
+        assert counted.encoding == "GSM-7", f"non-GSM-7 characters in {body!r}"
+        assert counted.segments <= 2, f"{counted.units} septets: {body!r}"
+
+
+def _confirm_word(language: str) -> str:
+    from notifications.reply_texts import text
+    word, used = text("word_confirm", language)
+    assert used == language
+    return word
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_reminders_ask_for_the_confirm_word_exactly_where_it_confirms(language):
+    """The keyword asked for is one the reply parser takes as a confirmation,
+    and it is in a reminder's words only in the variants that ask (sent where
+    the clinic awaits the answer): never in the plain reminder or the one
+    that only links the form."""
+    from notifications.replies import Intent, parse
+
+    word = _confirm_word(language)
+    assert parse(word).intent is Intent.CONFIRM
+    asked = re.compile(rf"\b{re.escape(word)}\b")
+    context = MessageContext("Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
+                             links_for("https://tanntid.example.no", KEY, 42, 7), "Ola")
+    for audience in Audience:
+        for ja in (False, True):
+            for form in (False, True):
+                body = render(Purpose.REMINDER, audience, language, MessageContext(
+                    context.clinic_name, context.starts_at, context.links,
+                    context.child_first_name, asks_to_confirm=ja, form=form)).body
+                assert bool(asked.search(body)) is ja, body
+                assert ("/skjema" in body) is form, body
+
+
+def test_a_reminder_asking_for_ja_with_the_form_reads_as_expected():
+    context = MessageContext("Tannklinikken Sentrum", datetime(2026, 3, 31, 9, 30, tzinfo=OSLO),
+                             links_for("https://tanntid.example.no", KEY, 42, 7), "Emma",
+                             asks_to_confirm=True, form=True)
+    token = sign_appointment(KEY, 42, 7)
+    rendered = render(Purpose.REMINDER, Audience.GUARDIAN, "nb", context)
+    assert rendered.body == (
+        "Påminnelse fra Tannklinikken Sentrum: Emma har time tirsdag 31. mars kl. 09:30. "
+        "Svar JA hvis dere kommer. "
+        f"Helseskjema: https://tanntid.example.no/t/{token}/skjema "
+        f"Endre/avbestill: https://tanntid.example.no/t/{token}")
+    assert (rendered.template_id, rendered.template_version) == ("reminder_ja_form.guardian", 1)
+    with pytest.raises(ValueError):  # only reminders have variants
+        render(Purpose.CONFIRMATION, Audience.GUARDIAN, "nb", context)

@@ -274,6 +274,19 @@ async def sms_change(request: Request) -> Response:
                             headers=PRIVATE_HEADERS)
 
 
+async def sms_form(request: Request) -> Response:
+    """The reminder's link to the pre-visit form: the form page of the
+    chain's latest appointment, behind login (the page applies the
+    representation rules again, for whoever logs in)."""
+    chain_id = await _sms_chain_id(request)
+    if chain_id is None:
+        return link_refused(request)
+    latest = await calendar.latest_in_chain(request.app.state.db, chain_id)
+    assert latest is not None
+    return RedirectResponse(f"/timer/{latest.id}/helseskjema", status_code=303,
+                            headers=PRIVATE_HEADERS)
+
+
 async def _directions_page(request: Request, chain_id: int | None) -> Response:
     if chain_id is None:
         return link_refused(request)
