@@ -398,7 +398,9 @@ async def test_sms_links_lead_to_calendar_directions_and_the_appointment(db):
             ics = await client.get(path + ".ics")
             way = await client.get(path + "/kart")
             page = await client.get(path)
+            form = await client.get(links.form.removeprefix(settings.public_url))
             forged = await client.get(path[:-2] + "xx.ics")
+            forged_form = await client.get(path[:-2] + "xx/skjema")
         with time_machine.travel(w.slots[0].ends_at + timedelta(hours=1), tick=False):
             expired = await client.get(path + ".ics")
     assert ics.status_code == 200
@@ -406,7 +408,10 @@ async def test_sms_links_lead_to_calendar_directions_and_the_appointment(db):
     assert str(event["UID"]).startswith(f"appointment-{out.appointment.chain_id}@")
     assert way.status_code == 200 and w.clinic.street_address in way.text
     assert page.status_code == 303 and page.headers["location"] == f"/timer/{out.appointment.id}"
-    assert forged.status_code == 404
+    # the reminder's link to the pre-visit form: its page, behind login
+    assert form.status_code == 303
+    assert form.headers["location"] == f"/timer/{out.appointment.id}/helseskjema"
+    assert forged.status_code == 404 and forged_form.status_code == 404
     assert expired.status_code == 404
 
 
