@@ -36,8 +36,7 @@ ASKS = re.compile(r"\bSvar JA\b")
 
 
 async def first_reminder(db, appointment_id: int) -> Notification:
-    return [n for n in await rows(db, appointment_id=appointment_id)
-            if n.purpose == Purpose.REMINDER][0]
+    return (await rows(db, appointment_id=appointment_id, purpose=Purpose.REMINDER))[0]
 
 
 async def deliver_reminders(db, sms, clock, appointment_id: int) -> dict[str, str]:
