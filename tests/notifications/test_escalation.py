@@ -185,3 +185,34 @@ async def test_call_task_mark_is_elapsed_time_across_the_dst_change(db):
     assert await tasks(db) == []
     await escalation.run(db, f.at(2030, 3, 30, 8), DEFAULTS)
     assert len(await tasks(db)) == 1
+
+
+async def test_the_second_reminder_goes_as_the_first_ones_and_asks_for_ja(db, sms, clock):
+    """Same channel (SMS) and recipients as the first reminders, judged on
+    the day it goes: for a child under 12 the guardian, asked for JA (the
+    clinic awaits the answer) and given the health form's link."""
+    from datetime import date
+
+    from tests.notifications.helpers import EARLY, GUARDIAN_MOBILE
+
+    world = await world_with_phones(db)
+    async with db.write() as s:
+        guardian = await f.patient(s, birth_date=date(1980, 1, 1), mobile=GUARDIAN_MOBILE)
+        await f.guardianship(s, guardian, world.child)
+    booked = (await service.book(db, Actor.staff("s1", {world.clinic.id}),
+                                 patient_id=world.child.id, slot_id=world.slots[0].id,
+                                 appointment_type_id=world.child_exam.id, clinic_issued=True,
+                                 now=EARLY)).appointment
+    assert await escalation.run(db, MARK_48, DEFAULTS) == 1
+    [second] = await second_reminders(db, booked.id)
+    firsts = [n for n in await rows(db, appointment_id=booked.id, purpose=Purpose.REMINDER)
+              if not n.unless_confirmed]
+    assert {(n.channel, n.recipient_id) for n in firsts} == {(second.channel,
+                                                             second.recipient_id)}
+    await helsenorge_went(db, MARK_48)
+    clock.now = MARK_48
+    assert await jobs.deliver(make_runtime(db, sms, clock), second.id) == "accepted"
+    [sent] = sms.messages
+    assert sent.to_e164 == GUARDIAN_MOBILE
+    assert "Ola har time" in sent.body and "Svar JA hvis dere kommer." in sent.body
+    assert "/skjema" in sent.body
