@@ -169,6 +169,27 @@ async def test_the_appointment_page_links_to_the_form_prominently(app, world, lo
     assert "See or change the health form" in (await adult.get(f"/timer/{appointment_id}")).text
 
 
+
+async def test_a_clinic_that_does_not_use_the_form_offers_no_link(app, world, logged_in):
+    """The county's ``previsit_form`` setting names the clinics that use it
+    (the reminders' link follows the same setting)."""
+    from sqlalchemy import update
+
+    from booking.models import Clinic, County
+
+    async with app.state.db.write() as session:
+        county_id = (await session.execute(select(Clinic.county_id).where(
+            Clinic.id == world.clinic_id))).scalar_one()
+        await session.execute(update(County).where(County.id == county_id).values(
+            quiet_hours={"previsit_form": [world.other_clinic_slug]}))
+    adult = await logged_in(world.adult)
+    page = (await adult.get(f"/timer/{world.appointments['adult']}")).text
+    assert "Fill in the health form" not in page
+    assert previsit.clinic_uses_form(None, "any") and previsit.clinic_uses_form({}, "any")
+    assert not previsit.clinic_uses_form({"previsit_form": False}, "any")
+    assert previsit.clinic_uses_form({"previsit_form": ["a", "b"]}, "b")
+
+
 # --- bad input ------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("change", "field", "message"), [
