@@ -266,3 +266,14 @@ async def test_no_form_gives_a_server_error(app, desk_world, desk):
         assert response.status_code < 500, (target, values, response.status_code)
 
     await asyncio.to_thread(check)
+
+
+async def test_the_error_and_the_form_are_in_the_users_language(app, desk_world, desk):
+    path = page_of(app, desk_world)
+    response = await desk.post(f"{path}/venteliste", data=await form(app, reason=""),
+                               headers={"Accept-Language": "nn"})
+    assert response.status_code == 400
+    page = html(response)
+    assert "Skriv kvifor du gjer dette for pasienten." in text_of(page, "#error-summary")
+    assert text_of(page, "#waitlist-heading") == "Venteliste for ein tidlegare time"
+    assert text_of(page, "label[for=wl-notice]") == "Varsel pasienten treng"

@@ -173,6 +173,8 @@ async def test_the_page_says_when_the_clinic_put_the_patient_on_the_waitlist(
     said = text_of(page, "#waitlist-by-clinic")
     assert said.startswith("The clinic put this appointment on the waitlist on ")
     assert "Phoned the clinic" not in page.get_text()  # the clinic's note is for staff
+    log = html(await client.get("/innsyn"))
+    assert "Put the appointment on the waitlist for an earlier time" in log.get_text()
     # The patient still changes the wishes and withdraws themself.
     changed = await client.post(f"/timer/{appointment_id}/venteliste",
                                 data=wishes(world, notice="72"))
