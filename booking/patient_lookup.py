@@ -81,13 +81,15 @@ def hit(patient: Patient) -> PatientHit:
 
 class ReceptionPurpose(StrEnum):
     """Why the reception desk looks a patient up: a closed list
-    (helsepersonelloven § 21). ``DAY_LIST`` is never chosen: it is the
-    purpose of opening a patient from an appointment in the day view."""
+    (helsepersonelloven § 21). ``DAY_LIST`` and ``WAITLIST`` are never
+    chosen: they are the purposes of opening a patient from an appointment in
+    the day view and from the clinic's waitlist."""
 
     BOOKING = "booking"
     PHONE_INQUIRY = "phone_inquiry"
     ARRIVAL = "arrival"
     DAY_LIST = "day_list"
+    WAITLIST = "waitlist"
 
 
 #: The purposes offered in the find form.

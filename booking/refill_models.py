@@ -45,6 +45,11 @@ class WaitlistEntry(Base):
     created_by_kind: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str] = mapped_column(String(64))  # internal actor id
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: The reason staff gave when they last put the patient on or changed the
+    #: wishes (``waitlist.add_for_patient``); None when only the patient acted.
+    staff_note: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: The reason staff gave when they took the patient off the waitlist.
+    closed_note: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class RefillRound(Base):

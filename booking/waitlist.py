@@ -10,8 +10,10 @@ entry per appointment chain: asking again replaces the wishes.
 Who may: the same people who may change the appointment
 (:func:`booking.rules.may_act_for`): the patient, a guardian under the
 representation rules on the day (the web decides the actor), or staff of
-the appointment's clinic (:func:`add_for_patient`, audited like every staff
-act).
+the appointment's clinic (:func:`add_for_patient`, :func:`withdraw_for_patient`,
+always with a reason, kept on the entry since the audit log holds ids only).
+Who put the patient on is kept (``created_by_kind``): the patient's page says
+when the clinic did, and the clinic's list (:func:`waiting_at`) shows it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import audit, rules
 from booking.audit import Actor
-from booking.models import Appointment, Clinic
+from booking.models import Appointment, AppointmentType, Clinic, Patient
 from booking.reasons import Reason
 from booking.refill_models import WaitlistEntry
 from booking.service import PURPOSE_OF, BookingRefused, _behalf
-from booking.statuses import ACTIVE, WaitlistStatus
+from booking.staff_booking import required_reason
+from booking.statuses import ACTIVE, ActorKind, WaitlistStatus
 from core.db import Database, utcnow
 
 #: The notice asked for when a patient says nothing (hours).
@@ -71,10 +74,10 @@ async def _open_entry(session: AsyncSession, appointment_id: int) -> WaitlistEnt
 
 
 async def add(db: Database, actor: Actor, *, appointment_id: int, wishes: Wishes,
-              now: datetime | None = None) -> WaitlistEntry:
+              now: datetime | None = None, note: str | None = None) -> WaitlistEntry:
     """Put the appointment's patient on the waitlist with ``wishes`` (or
     replace the wishes of the entry already waiting). Refused with a reason:
-    nothing changed."""
+    nothing changed. ``note``: the reason staff gave (:func:`add_for_patient`)."""
     now = now or utcnow()
     problem = wishes.check()
     if problem is not None:
@@ -110,6 +113,8 @@ async def add(db: Database, actor: Actor, *, appointment_id: int, wishes: Wishes
         entry.earliest_time = wishes.earliest
         entry.latest_time = wishes.latest
         entry.notice_hours = wishes.notice_hours
+        if note is not None:
+            entry.staff_note = note
         await session.flush()
         await audit.record(
             session, actor, action, purpose=PURPOSE_OF[actor.kind],
@@ -117,22 +122,40 @@ async def add(db: Database, actor: Actor, *, appointment_id: int, wishes: Wishes
             on_behalf_of_id=_behalf(actor, appointment.patient_id),
             detail={"appointment_id": appointment.id, "waitlist_entry_id": entry.id,
                     "clinic_ids": entry.clinic_ids, "weekdays": entry.weekdays,
-                    "notice_hours": entry.notice_hours}, now=now)
+                    "notice_hours": entry.notice_hours,
+                    **({"reason_given": True} if note is not None else {})}, now=now)
     return entry
 
 
+def _staff_only(staff: Actor) -> None:
+    if staff.kind is not ActorKind.STAFF or not staff.clinic_ids:
+        raise BookingRefused(Reason.NOT_ALLOWED_FOR_ACTOR)
+
+
 async def add_for_patient(db: Database, staff: Actor, *, appointment_id: int,
-                          wishes: Wishes, now: datetime | None = None) -> WaitlistEntry:
-    """The clinic puts a patient on the waitlist (a call, the desk). Only
+                          wishes: Wishes, reason: str,
+                          now: datetime | None = None) -> WaitlistEntry:
+    """The clinic puts a patient on the waitlist, or changes the wishes (a
+    call, the desk), with a reason (kept as the entry's ``staff_note``). Only
     staff of the appointment's clinic (:func:`booking.rules.may_act_for`);
     audited as reception work."""
-    if not staff.clinic_ids:
-        raise BookingRefused(Reason.NOT_ALLOWED_FOR_ACTOR)
-    return await add(db, staff, appointment_id=appointment_id, wishes=wishes, now=now)
+    _staff_only(staff)
+    note = required_reason(reason)
+    return await add(db, staff, appointment_id=appointment_id, wishes=wishes, now=now,
+                     note=note)
+
+
+async def withdraw_for_patient(db: Database, staff: Actor, *, entry_id: int, reason: str,
+                               now: datetime | None = None) -> WaitlistEntry:
+    """The clinic takes a patient off the waitlist, with a reason (kept as the
+    entry's ``closed_note``)."""
+    _staff_only(staff)
+    note = required_reason(reason)
+    return await withdraw(db, staff, entry_id=entry_id, now=now, note=note)
 
 
 async def withdraw(db: Database, actor: Actor, *, entry_id: int,
-                   now: datetime | None = None) -> WaitlistEntry:
+                   now: datetime | None = None, note: str | None = None) -> WaitlistEntry:
     """Take an entry off the waitlist; offers already sent stay answerable
     until they expire (the patient asked; a late yes is still a yes)."""
     now = now or utcnow()
@@ -150,11 +173,13 @@ async def withdraw(db: Database, actor: Actor, *, entry_id: int,
             return entry
         entry.status = WaitlistStatus.WITHDRAWN
         entry.closed_at = now
+        entry.closed_note = note
         await audit.record(
             session, actor, "waitlist.withdraw", purpose=PURPOSE_OF[actor.kind],
             subject_patient_id=entry.patient_id,
             on_behalf_of_id=_behalf(actor, entry.patient_id),
-            detail={"waitlist_entry_id": entry.id, "appointment_id": entry.appointment_id},
+            detail={"waitlist_entry_id": entry.id, "appointment_id": entry.appointment_id,
+                    **({"reason_given": True} if note is not None else {})},
             now=now)
     return entry
 
@@ -177,6 +202,40 @@ async def entry_for_appointment(db: Database, appointment_id: int) -> WaitlistEn
             select(WaitlistEntry).where(WaitlistEntry.appointment_id == appointment_id,
                                         WaitlistEntry.status == WaitlistStatus.WAITING)
         )).scalars().first()
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """One line of a clinic's waitlist (:func:`waiting_at`)."""
+
+    entry: WaitlistEntry
+    patient: Patient
+    appointment: Appointment
+    kind: AppointmentType
+
+    @property
+    def added_by_clinic(self) -> bool:
+        return self.entry.created_by_kind == ActorKind.STAFF.value
+
+
+async def waiting_at(db: Database, clinic_id: int, now: datetime | None = None
+                     ) -> list[Waiting]:
+    """Who waits for an earlier time for an appointment at ``clinic_id``
+    (still ahead), the longest waiting first: the clinic's waitlist page."""
+    now = now or utcnow()
+    async with db.read() as session:
+        rows = (await session.execute(
+            select(WaitlistEntry, Patient, Appointment, AppointmentType)
+            .join(Appointment, Appointment.id == WaitlistEntry.appointment_id)
+            .join(Patient, Patient.id == WaitlistEntry.patient_id)
+            .join(AppointmentType, AppointmentType.id == WaitlistEntry.appointment_type_id)
+            .where(WaitlistEntry.status == WaitlistStatus.WAITING,
+                   Appointment.clinic_id == clinic_id,
+                   Appointment.status.in_([s.value for s in ACTIVE]),
+                   Appointment.starts_at > now)
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id))).all()
+    return [Waiting(entry, patient, appointment, kind)
+            for entry, patient, appointment, kind in rows]
 
 
 async def end_stale(session: AsyncSession, now: datetime) -> Sequence[int]:

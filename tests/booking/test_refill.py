@@ -165,6 +165,7 @@ async def test_children_recalls_come_before_adults_then_the_earliest_request(db)
     for appointment_id in (own.appointment.id, recall.appointment.id):
         await waitlist.add_for_patient(db, staff, appointment_id=appointment_id,
                                        wishes=Wishes(frozenset({world.clinic.id})),
+                                       reason="Phoned the clinic",
                                        now=NOW + timedelta(minutes=1))
     await cancel_first(db, w, NOW + timedelta(minutes=2))
     async with db.read() as s:
@@ -294,14 +295,63 @@ async def test_staff_of_another_clinic_cannot_put_a_patient_on_the_waitlist(db):
     elsewhere = Actor.staff("s2", {w.world.other_clinic.id})
     with pytest.raises(BookingRefused) as refused:
         await waitlist.add_for_patient(db, elsewhere, appointment_id=appointment_id,
-                                       wishes=Wishes(frozenset({w.world.clinic.id})))
+                                       wishes=Wishes(frozenset({w.world.clinic.id})),
+                                       reason="phoned")
     assert refused.value.reason is Reason.NOT_ALLOWED_FOR_ACTOR
     with pytest.raises(BookingRefused):
         await waitlist.add_for_patient(db, Actor.patient(patient.id),
                                        appointment_id=appointment_id,
-                                       wishes=Wishes(frozenset({w.world.clinic.id})))
+                                       wishes=Wishes(frozenset({w.world.clinic.id})),
+                                       reason="phoned")
     staff = Actor.staff("s1", {w.world.clinic.id})
     entry = await waitlist.add_for_patient(db, staff, appointment_id=appointment_id,
                                            wishes=Wishes(frozenset({w.world.clinic.id}),
-                                                         notice_hours=48))
+                                                         notice_hours=48),
+                                           reason="phoned")
     assert entry.notice_hours == 48 and entry.created_by == f"patient:{patient.id}"
+
+
+async def test_the_clinic_gives_a_reason_to_add_change_and_remove(db):
+    w = await waiting_world(db, 0)
+    world = w.world
+    async with db.write() as s:
+        person = await f.patient(s, birth_date=date(1980, 2, 2), given_name="Siri")
+    booked = await service.book(db, Actor.patient(person.id), patient_id=person.id,
+                                slot_id=world.slots[4].id, appointment_type_id=world.exam.id,
+                                now=NOW)
+    staff = Actor.staff("s1", {world.clinic.id})
+    wishes = Wishes(frozenset({world.clinic.id}))
+    for blank in ("", "  \x00 "):
+        with pytest.raises(BookingRefused) as refused:
+            await waitlist.add_for_patient(db, staff, appointment_id=booked.appointment.id,
+                                           wishes=wishes, reason=blank, now=NOW)
+        assert refused.value.reason is Reason.REASON_REQUIRED
+    assert await waitlist.entry_for_appointment(db, booked.appointment.id) is None
+    entry = await waitlist.add_for_patient(db, staff, appointment_id=booked.appointment.id,
+                                           wishes=wishes, reason=" Phoned\x07in ",
+                                           now=NOW + timedelta(minutes=1))
+    assert (entry.staff_note, entry.created_by_kind) == ("Phoned in", "staff")
+    [line] = await waitlist.waiting_at(db, world.clinic.id, NOW + timedelta(minutes=2))
+    assert line.patient.id == person.id and line.added_by_clinic
+    assert await waitlist.waiting_at(db, world.other_clinic.id, NOW) == []
+    with pytest.raises(BookingRefused):
+        await waitlist.withdraw_for_patient(db, staff, entry_id=entry.id, reason=" ")
+    with pytest.raises(BookingRefused):
+        await waitlist.withdraw_for_patient(db, Actor.staff("s2", {world.other_clinic.id}),
+                                            entry_id=entry.id, reason="no")
+    with pytest.raises(BookingRefused):
+        await waitlist.withdraw_for_patient(db, Actor.patient(person.id), entry_id=entry.id,
+                                            reason="no")
+    assert (await waitlist.entry_for_appointment(db, booked.appointment.id)) is not None
+    done = await waitlist.withdraw_for_patient(db, staff, entry_id=entry.id,
+                                               reason="Got a time by phone",
+                                               now=NOW + timedelta(minutes=3))
+    assert (done.status, done.closed_note) == (WaitlistStatus.WITHDRAWN, "Got a time by phone")
+    async with db.read() as s:
+        details = [(e.action, e.actor_id, e.detail) for e in (await s.execute(
+            select(AuditEntry).where(AuditEntry.subject_patient_id == person.id,
+                                     AuditEntry.action.like("waitlist.%"))
+            .order_by(AuditEntry.id))).scalars()]
+    assert [(a, actor, d.get("reason_given")) for a, actor, d in details] == [
+        ("waitlist.add", "staff:s1", True), ("waitlist.withdraw", "staff:s1", True)]
+    assert all("Phoned" not in str(d) for _, _, d in details)

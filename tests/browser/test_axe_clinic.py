@@ -1,7 +1,7 @@
 """axe-core over the reception part of the clinic console, in every
 language, at desktop and tablet width: the day view (and with a bad date),
-an opened appointment, the find form (and with an error) and
-the patient's page for staff. Logged in through the local staff login as the
+an opened appointment, the find form (and with an error), the clinic's
+waitlist and the patient's page for staff. Logged in through the local staff login as the
 demo's receptionist at Grünerløkka, on the demo's reception day. And
 keyboard only: open an appointment that has started and mark a no-show."""
 
@@ -78,8 +78,9 @@ def test_reception_pages_have_no_axe_violations(reception_tab: Tab, axe_source: 
         with page.expect_navigation():
             page.locator("#find-form button[type='submit']").click()
         walk.check("find-error")
-    missing = {"day", "appointment", "patient", "day-error", "find", "find-error"} - set(
-        walk.visited)
+    walk.goto("waitlist", f"{BASE}/venteliste")
+    missing = {"day", "appointment", "patient", "day-error", "find", "find-error",
+               "waitlist"} - set(walk.visited)
     if missing:
         walk.failures.append(f"pages not reached: {', '.join(sorted(missing))}")
     report = "\n\n".join(walk.failures)

@@ -1,7 +1,8 @@
 """axe-core over the pages where reception books, changes and cancels on a
 patient's behalf, in every language, on a phone and a desktop: the book page
-(kinds only, with the free times of a day, with an error), the result, and
-the change and cancel page (with an error). Logged in through the local
+(kinds only, with the free times of a day, with an error), the result, the
+change and cancel page (with an error), its waitlist form (with an error, and
+with the patient put on), and the clinic's waitlist page. Logged in through the local
 staff login as the demo's receptionist at Grünerløkka; the patient is the
 demo guardian, reached by the signed link the find page gives."""
 
@@ -131,6 +132,17 @@ def test_on_behalf_pages_have_no_axe_violations(reception_tab: Tab, axe_source: 
             with page.expect_navigation():
                 page.locator("main a[href*='/time/']").first.click()
             walk.check("change")
+            page.evaluate("document.getElementById('waitlist-form').noValidate = true")
+            with page.expect_navigation():
+                page.locator("#waitlist-save").click()
+            walk.check("waitlist-error")
+            page.fill("#wl-reason", "Axe")
+            with page.expect_navigation():
+                page.locator("#waitlist-save").click()
+            walk.check("waitlist-added")
+            appointment_page = page.url
+            walk.goto("waitlist-list", f"/staff/klinikk/{CLINIC}/venteliste")
+            page.goto(appointment_page, wait_until="load")
             page.evaluate("document.getElementById('cancel-form').noValidate = true")
             with page.expect_navigation():
                 page.locator("#cancel-form button[type='submit']").click()
@@ -139,8 +151,8 @@ def test_on_behalf_pages_have_no_axe_violations(reception_tab: Tab, axe_source: 
             with page.expect_navigation():
                 page.locator("#cancel-form button[type='submit']").click()
             walk.check("cancelled")
-    missing = {"book", "book-times", "book-error", "done", "change", "cancel-error",
-               "cancelled"} - set(walk.visited)
+    missing = {"book", "book-times", "book-error", "done", "change", "waitlist-error",
+               "waitlist-added", "waitlist-list", "cancel-error", "cancelled"} - set(walk.visited)
     if missing:
         walk.failures.append(f"pages not reached: {', '.join(sorted(missing))}")
     report = "\n\n".join(walk.failures)

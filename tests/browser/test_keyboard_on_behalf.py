@@ -1,7 +1,8 @@
 """Keyboard only at the reception desk: book on a patient's behalf, from the
 patient's page for staff through the kind and the day to a free time, the
-reason and the booking, with Tab, typing, the arrow keys and Enter, and a
-visible focus indicator on every element that gets focus."""
+reason and the booking; and put the patient on the waitlist for an earlier
+time from the same page. With Tab, typing, the arrow keys, Space and Enter,
+and a visible focus indicator on every element that gets focus."""
 
 from __future__ import annotations
 
@@ -60,4 +61,29 @@ def test_book_on_behalf_with_the_keyboard(keyboard: Keyboard, book_url: str) -> 
     with page.expect_navigation():
         keyboard.press("Enter")
     assert page.locator("#done").is_visible()
+    keyboard.assert_focus_always_visible()
+
+
+def test_put_on_the_waitlist_with_the_keyboard(keyboard: Keyboard, book_url: str) -> None:
+    page = keyboard.page
+    page.goto(book_url.removesuffix("/bestill"), wait_until="load")  # the patient's page
+    if page.locator(".waitlist-link").count() == 0:
+        pytest.fail("no upcoming appointment at the clinic:\n"
+                    + page.locator("main").inner_text()[:500], pytrace=False)
+    keyboard.tab_to(".waitlist-link", "the waitlist link of an appointment")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    assert "#waitlist" in page.url
+    keyboard.tab_to("#wl-day-1", "Tuesday")
+    if not page.locator("#wl-day-1").is_checked():
+        page.keyboard.press("Space")
+    keyboard.tab_to("#wl-notice", "the notice the patient needs")
+    page.keyboard.press("ArrowDown")
+    keyboard.tab_to("#wl-reason", "the reason")
+    page.keyboard.type("Phoned, can come at short notice")
+    with page.expect_navigation():
+        keyboard.press("Enter")
+    assert "venteliste=lagt" in page.url
+    assert page.locator("#waitlist-done").is_visible()
+    assert page.locator("#wl-day-1").is_checked()
     keyboard.assert_focus_always_visible()

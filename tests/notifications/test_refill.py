@@ -126,7 +126,8 @@ async def _child_offer_to_guardian(db):
                                 appointment_type_id=w.world.child_exam.id, clinic_issued=True,
                                 now=NOW)
     await waitlist.add_for_patient(db, staff, appointment_id=recall.appointment.id,
-                                   wishes=Wishes(frozenset({w.world.clinic.id})), now=NOW)
+                                   wishes=Wishes(frozenset({w.world.clinic.id})),
+                                   reason="Recall, asked for earlier", now=NOW)
     sms, clock = MemorySms(), Clock(NOW)
     runtime = make_runtime(db, sms, clock, refill=RefillPolicy(wave_size=1))
     await cancel_first(db, w, NOW)

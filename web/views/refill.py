@@ -18,7 +18,6 @@ cross-site middleware refuses a POST from another site.
 
 from __future__ import annotations
 
-from datetime import time
 from typing import Final
 
 from sqlalchemy import select
@@ -35,7 +34,6 @@ from booking.refill_models import RefillOffer
 from booking.rules import local_date
 from booking.service import BookingRefused
 from booking.statuses import OfferStatus
-from booking.waitlist import Wishes
 from core.db import Database, utcnow
 from core.settings import Settings
 from notifications.refill_texts import offer_key, token_offer, verify_offer
@@ -47,54 +45,19 @@ from web.views.calendar import PRIVATE_HEADERS, link_refused
 from web.views.patient.appointments import render_appointment
 from web.views.patient.loading import acting_for_appointment
 from web.views.patient.presenting import Notice, refusal
-from web.views.patient.waitlist import (
-    NOTICE_CHOICES,
-    TIME_CHOICES,
-    WAITING_FLAG,
-    WITHDRAWN_FLAG,
-)
+from web.views.patient.waitlist import WAITING_FLAG, WITHDRAWN_FLAG, parse_wishes
 
 TAKEN_FLAG: Final = "tatt"
-
-
-def _ints(values: list[str], allowed: range | None = None) -> set[int] | None:
-    found: set[int] = set()
-    for value in values:
-        if not value.strip().isdigit():
-            return None
-        number = int(value)
-        if allowed is not None and number not in allowed:
-            return None
-        found.add(number)
-    return found
-
-
-def _time(value: str) -> time | bool | None:
-    """A chosen time, None for none, False for something that is not one."""
-    if not value:
-        return None
-    for choice in TIME_CHOICES:
-        if value == choice.strftime("%H:%M"):
-            return choice
-    return False
 
 
 async def add_to_waitlist(request: Request) -> Response:
     who, appointment = await acting_for_appointment(request)
     form = await request.form()
     i18n.activate(request)
-    clinics = _ints([str(v) for v in form.getlist("clinic")])
-    weekdays = _ints([str(v) for v in form.getlist("weekday")], range(7))
-    earliest, latest = _time(str(form.get("earliest", ""))), _time(str(form.get("latest", "")))
-    notice = _ints([str(form.get("notice", ""))])
     db: Database = request.app.state.db
     try:
-        if (clinics is None or weekdays is None or earliest is False or latest is False
-                or not notice or len(notice) != 1 or next(iter(notice)) not in NOTICE_CHOICES):
-            raise BookingRefused(Reason.WAITLIST_BAD_WISHES)
-        assert not isinstance(earliest, bool) and not isinstance(latest, bool)
-        await waitlist.add(db, who.actor, appointment_id=appointment.id, wishes=Wishes(
-            frozenset(clinics), frozenset(weekdays), earliest, latest, next(iter(notice))))
+        await waitlist.add(db, who.actor, appointment_id=appointment.id,
+                           wishes=parse_wishes(form))
     except BookingRefused as refused:
         notice_text = Notice("danger", i18n.gettext("Nothing was changed."),
                              refusal(refused.reason, dict(refused.params), appointment.clinic))

@@ -5,8 +5,10 @@ roles that have no business there."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from booking.models import Appointment
+from booking.refill_models import WaitlistEntry
 from tests.web.clinic.world import (
     GRUNERLOKKA,
     MAJORSTUEN,
@@ -36,6 +38,7 @@ def _paths(world: ClinicWorld) -> list[tuple[str, str, dict[str, str]]]:
             ("GET", f"{base}/finn", {}),
             ("POST", f"{base}/finn", {"purpose": "booking", "identity_number": world.ola_pid}),
             ("GET", f"{base}/pasient/AAAAAAAAAAAAAAAAAAAAAA", {}),
+            ("GET", f"{base}/venteliste", {}),
             *_on_behalf(f"{base}/pasient/AAAAAAAAAAAAAAAAAAAAAA", target),
         ]
     # Their own clinic, another clinic's or county's appointment.
@@ -69,7 +72,7 @@ def _link(patient_id: int) -> str:
 def _on_behalf(patient: str, appointment_id: int | str) -> list[tuple[str, str, dict[str, str]]]:
     """The on-behalf routes under a patient link (:mod:`web.views.clinic.on_behalf`)."""
     form = {"type": "1", "slot": "1", "chair": "1", "day": "01.01.2031", "clock": "09:00",
-            "reason": "walk"}
+            "reason": "walk", "notice": "24"}
     return [
         ("GET", f"{patient}/bestill", {}),
         ("POST", f"{patient}/bestill", form),
@@ -77,6 +80,8 @@ def _on_behalf(patient: str, appointment_id: int | str) -> list[tuple[str, str, 
         ("GET", f"{patient}/time/{appointment_id}", {}),
         ("POST", f"{patient}/time/{appointment_id}/endre", form),
         ("POST", f"{patient}/time/{appointment_id}/avbestill", {"reason": "walk"}),
+        ("POST", f"{patient}/time/{appointment_id}/venteliste", form),
+        ("POST", f"{patient}/time/{appointment_id}/venteliste/fjern", {"reason": "walk"}),
     ]
 
 
@@ -86,7 +91,8 @@ def test_the_walk_covers_every_route():
                      "clinic_undo", "clinic_find", "clinic_find_post", "clinic_patient",
                      "clinic_on_behalf_book_page", "clinic_on_behalf_book",
                      "clinic_on_behalf_issue", "clinic_on_behalf_change_page",
-                     "clinic_on_behalf_change", "clinic_on_behalf_cancel"}
+                     "clinic_on_behalf_change", "clinic_on_behalf_cancel",
+                     "clinic_waitlist", "clinic_waitlist_add", "clinic_waitlist_remove"}
 
 
 async def test_every_route_with_another_clinics_or_countys_ids(app, reception,
@@ -104,6 +110,9 @@ async def test_every_route_with_another_clinics_or_countys_ids(app, reception,
         row: Appointment = await appointment(db, appointment_id)
         assert row.status == status and row.arrived_at is None
     assert await audit_rows(db, "clinic.patient.lookup") == []
+    async with db.read() as session:
+        assert (await session.execute(select(WaitlistEntry))).scalars().all() == []
+    assert await audit_rows(db, "clinic.waitlist.view") == []
 
 
 async def test_a_patient_link_from_another_county_is_refused(app, staff, world: ClinicWorld):

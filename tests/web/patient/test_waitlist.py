@@ -155,3 +155,37 @@ async def test_a_link_dies_with_the_guardians_access(app, world: World) -> None:
                 ).status_code == 404
         assert (await client.get("/ledig/AAAA")).status_code == 404
     assert offer.expires_at > utcnow() + timedelta(minutes=29)
+
+
+async def test_the_page_says_when_the_clinic_put_the_patient_on_the_waitlist(
+        app, world: World, logged_in) -> None:
+    from booking import waitlist
+    from booking.audit import Actor
+    from booking.waitlist import Wishes
+
+    appointment_id = world.appointments["adult"]
+    await waitlist.add_for_patient(app.state.db, Actor.staff("desk", {world.clinic.id}),
+                                   appointment_id=appointment_id,
+                                   wishes=Wishes(frozenset({world.clinic.id})),
+                                   reason="Phoned the clinic")
+    client = await logged_in(world.adult)
+    page = html(await client.get(f"/timer/{appointment_id}"))
+    said = text_of(page, "#waitlist-by-clinic")
+    assert said.startswith("The clinic put this appointment on the waitlist on ")
+    assert "Phoned the clinic" not in page.get_text()  # the clinic's note is for staff
+    log = html(await client.get("/innsyn"))
+    assert "Put the appointment on the waitlist for an earlier time" in log.get_text()
+    # The patient still changes the wishes and withdraws themself.
+    changed = await client.post(f"/timer/{appointment_id}/venteliste",
+                                data=wishes(world, notice="72"))
+    assert changed.status_code == 303
+    [entry] = await entries(app)
+    assert (entry.notice_hours, entry.created_by_kind) == (72, "staff")
+    assert (await client.post(f"/timer/{appointment_id}/venteliste/trekk")).status_code == 303
+    [entry] = await entries(app)
+    assert entry.status == WaitlistStatus.WITHDRAWN and entry.closed_note is None
+    own = await logged_in(world.adult)
+    again = await own.post(f"/timer/{appointment_id}/venteliste", data=wishes(world))
+    assert again.status_code == 303
+    page = html(await own.get(f"/timer/{appointment_id}"))
+    assert page.select("#waitlist-by-clinic") == []

@@ -4,7 +4,8 @@ attendance marks, finding a patient and the patient's page for staff.
 Each module is one idea: :mod:`.scope` (who may open which clinic),
 :mod:`.day` (the day view), :mod:`.attendance` (an opened appointment and its
 marks), :mod:`.patients` (find a patient, the patient's page), :mod:`.on_behalf`
-(book, call in, change and cancel on the patient's behalf). Every route
+(book, call in, change and cancel on the patient's behalf), :mod:`.waitlist`
+(the clinic's waitlist, and putting a patient on it). Every route
 checks the role and the clinic: another clinic's or county's ids get 404 and
 an audit entry, before anything is read or changed.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from web.views.clinic import attendance, day, on_behalf, patients
+from web.views.clinic import attendance, day, on_behalf, patients, waitlist
 from web.views.clinic.scope import BASE
 
 
@@ -30,4 +31,5 @@ def routes() -> list[BaseRoute]:
         Route(f"{clinic}/finn", patients.find, methods=["POST"], name="clinic_find_post"),
         Route(f"{clinic}/pasient/{{token}}", patients.patient_page, name="clinic_patient"),
         *on_behalf.routes(),
+        *waitlist.routes(),
     ]

@@ -9,6 +9,8 @@ page for staff (``/staff/klinikk/{slug}/pasient/{token}/…``).
   (:func:`booking.staff_booking.issue`).
 * ``GET``/``POST …/time/{appointment_id}/endre``: move it to another free
   time of the clinic, with a reason; ``…/avbestill``: cancel with a reason.
+  The same page shows the appointment's waitlist entry and its form
+  (:mod:`.wishes`; the routes in :mod:`.waitlist`).
 
 The patient is the one the signed link names (issued only after an audited,
 purpose-stated look-up; never an identity number in a URL). The clinic, the
@@ -37,6 +39,7 @@ from booking import picker, rules, staff_booking
 from booking.models import Appointment, AppointmentType, Chair, Clinic, Patient
 from booking.service import BookingRefused, Outcome
 from booking.statuses import ACTIVE
+from booking.waitlist import Wishes
 from core.db import Database, utcnow
 from core.locale import OSLO
 from web import i18n
@@ -45,6 +48,7 @@ from web.auth.staff import StaffPrincipal
 from web.templating import render
 from web.views.clinic.patients import patient_of_link
 from web.views.clinic.scope import BASE, at_clinic, db_of, refuse
+from web.views.clinic.wishes import DONE_PARAM, waitlist_part
 
 FIELD_LIMIT: Final = 200
 _KEY: Final = re.compile(r"[A-Za-z0-9_-]{16,40}")
@@ -70,7 +74,7 @@ def _db(request: Request) -> Database:
     return db_of(request)
 
 
-async def _for_patient(request: Request) -> ForPatient:
+async def for_patient(request: Request) -> ForPatient:
     """The clinic (in the staff member's scope, :func:`.scope.at_clinic`) and
     the patient of the link, as the patient's page checks them
     (:func:`.patients.patient_of_link`)."""
@@ -80,7 +84,7 @@ async def _for_patient(request: Request) -> ForPatient:
     return ForPatient(here.staff, here.clinic, patient, token)
 
 
-async def _appointment(request: Request, here: ForPatient) -> Appointment:
+async def appointment_of(request: Request, here: ForPatient) -> Appointment:
     """The appointment of the path: this patient's, at this clinic."""
     appointment_id = parse_id(request.path_params.get("appointment_id"))
     found = None
@@ -200,8 +204,13 @@ def _values(source: Any) -> dict[str, str]:
             for n in names}
 
 
+def blank_values() -> dict[str, str]:
+    """The on-behalf forms' values, all empty (a page shown for another form)."""
+    return _values({})
+
+
 async def book_page(request: Request) -> Response:
-    here = await _for_patient(request)
+    here = await for_patient(request)
     return await _book_page(request, here, values=_values(request.query_params))
 
 
@@ -218,7 +227,7 @@ async def _done(request: Request, here: ForPatient, outcome: Outcome, what: str)
 
 
 async def book(request: Request) -> Response:
-    here = await _for_patient(request)
+    here = await for_patient(request)
     values = _values(await request.form())
     type_id, slot_id = parse_id(values["type"] or None), parse_id(values["slot"] or None)
     if type_id is None or slot_id is None:
@@ -238,7 +247,7 @@ async def book(request: Request) -> Response:
 
 
 async def issue(request: Request) -> Response:
-    here = await _for_patient(request)
+    here = await for_patient(request)
     values = _values(await request.form())
     type_id, chair_id = parse_id(values["type"] or None), parse_id(values["chair"] or None)
     day, clock = parse_day(values["day"]), parse_clock(values["clock"])
@@ -267,9 +276,13 @@ async def issue(request: Request) -> Response:
 # --- change and cancel -----------------------------------------------------------
 
 
-async def _change_page(request: Request, here: ForPatient, appointment: Appointment, *,
-                       values: dict[str, str], error: str | None = None,
-                       error_field: str = "slot", status_code: int = 200) -> Response:
+async def change_page_of(request: Request, here: ForPatient, appointment: Appointment, *,
+                         values: dict[str, str], error: str | None = None,
+                         error_field: str = "slot", status_code: int = 200,
+                         wishes: Wishes | None = None, waitlist_reason: str = ""
+                         ) -> Response:
+    """The appointment's page for staff; ``wishes``/``waitlist_reason``: the
+    waitlist form as sent back with a problem (:mod:`.waitlist`)."""
     now = utcnow()
     db = _db(request)
     async with db.read() as session:
@@ -281,29 +294,33 @@ async def _change_page(request: Request, here: ForPatient, appointment: Appointm
                                      changing=appointment.id)
     chairs = {c.id: c.name for c in await _chairs(db, here)}
     i18n.activate(request)
+    action = f"{here.base}/time/{appointment.id}"
+    part = await waitlist_part(db, here.clinic, appointment.id, action, chosen=wishes,
+                               reason=waitlist_reason,
+                               done=request.query_params.get(DONE_PARAM))
     return render(request, "clinic/on_behalf_change.html", {
         **_common(here, now), "appointment": appointment,
         "type_name": kind.name(i18n.get_locale()), "day": day, "times": times,
         "chair_names": chairs, "values": values, "error": error, "error_field": error_field,
         "open": appointment.status in ACTIVE and appointment.starts_at > now,
-        "action": f"{here.base}/time/{appointment.id}",
+        "action": action, "waitlist": part,
         "key": values["key"] if _key(values) else secrets.token_urlsafe(16),
     }, status_code=status_code, headers={"Cache-Control": "no-store"})
 
 
 async def change_page(request: Request) -> Response:
-    here = await _for_patient(request)
-    appointment = await _appointment(request, here)
-    return await _change_page(request, here, appointment, values=_values(request.query_params))
+    here = await for_patient(request)
+    appointment = await appointment_of(request, here)
+    return await change_page_of(request, here, appointment, values=_values(request.query_params))
 
 
 async def change(request: Request) -> Response:
-    here = await _for_patient(request)
-    appointment = await _appointment(request, here)
+    here = await for_patient(request)
+    appointment = await appointment_of(request, here)
     values = _values(await request.form())
     slot_id = parse_id(values["slot"] or None)
     if slot_id is None:
-        return await _change_page(request, here, appointment, values=values, status_code=400,
+        return await change_page_of(request, here, appointment, values=values, status_code=400,
                                   error=i18n.gettext("Choose the new time."))
     try:
         outcome = await staff_booking.change_for(
@@ -311,7 +328,7 @@ async def change(request: Request) -> Response:
             reason=values["reason"], guardians=guardians_source(request),
             idempotency_key=_key(values))
     except BookingRefused as refused:
-        return await _change_page(request, here, appointment, values=values,
+        return await change_page_of(request, here, appointment, values=values,
                                   error=_error(refused), status_code=409,
                                   error_field="reason" if "reason" in refused.reason
                                   else "slot")
@@ -319,15 +336,15 @@ async def change(request: Request) -> Response:
 
 
 async def cancel(request: Request) -> Response:
-    here = await _for_patient(request)
-    appointment = await _appointment(request, here)
+    here = await for_patient(request)
+    appointment = await appointment_of(request, here)
     values = _values(await request.form())
     try:
         outcome = await staff_booking.cancel_for(
             _db(request), here.staff.actor, appointment_id=appointment.id,
             reason=values["reason"], guardians=guardians_source(request))
     except BookingRefused as refused:
-        return await _change_page(request, here, appointment, values=values,
+        return await change_page_of(request, here, appointment, values=values,
                                   error=_error(refused), status_code=409,
                                   error_field="cancel-reason")
     return await _done(request, here, outcome, "cancelled")

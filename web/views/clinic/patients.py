@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from booking import audit, patient_lookup, rules
+from booking import audit, patient_lookup, rules, waitlist
 from booking.models import Appointment, AppointmentType, Clinic, Patient
 from booking.patient_lookup import ReceptionPurpose
 from booking.reasons import N_
@@ -171,6 +171,8 @@ async def patient_page(request: Request) -> Response:
                            subject_patient_id=patient.id,
                            detail={"lookup_purpose": purpose.value}, now=now)
     timeline = await support.timeline(db_of(request), actor, patient.id)
+    waiting = {e.appointment_id: e for e in await waitlist.waiting_for(db_of(request),
+                                                                        [patient.id])}
     i18n.activate(request)
     locale = i18n.get_locale()
     upcoming, history = [], []
@@ -182,6 +184,7 @@ async def patient_page(request: Request) -> Response:
             "state_color": words.ATTENDANCE_COLOR[state],
             "href": (f"{here.base}/time/{appointment.id}" if clinic.id == here.clinic.id
                      else f"/staff/klinikk/{clinic.slug}/time/{appointment.id}"),
+            "waiting": waiting.get(appointment.id),
         }
         if appointment.status in ACTIVE and appointment.ends_at > now:
             upcoming.append(line)

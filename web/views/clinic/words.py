@@ -6,7 +6,7 @@ from typing import Final
 
 from booking.day import AgeGroup
 from booking.reasons import N_
-from booking.statuses import Attendance, Mark
+from booking.statuses import ActorKind, Attendance, Mark
 
 AGE_GROUP_TEXT: Final[dict[str, str]] = {
     AgeGroup.CHILD: N_("child"),
@@ -38,4 +38,15 @@ MARKED_TEXT: Final[dict[str, str]] = {
     Mark.COMPLETED: N_("Marked as completed."),
     Mark.NO_SHOW: N_("Marked as no-show."),
     "undone": N_("The mark was undone."),
+}
+#: Who put a patient on the waitlist (``WaitlistEntry.created_by_kind``).
+ADDED_BY_TEXT: Final[dict[str, str]] = {
+    ActorKind.PATIENT: N_("The patient"),
+    ActorKind.GUARDIAN: N_("A guardian"),
+    ActorKind.STAFF: N_("The clinic"),
+}
+#: What the waitlist form on the staff appointment page just did.
+WAITLIST_DONE_TEXT: Final[dict[str, str]] = {
+    "lagt": N_("The patient is on the waitlist with these wishes."),
+    "fjernet": N_("The patient is no longer on the waitlist."),
 }

@@ -56,6 +56,9 @@ ACTION_TEXT: Final[dict[str, str]] = {
     "clinic.access.refused": N_("Tried to see the data, but was refused"),
     REFUSED_ACTION: N_("Tried to see the data, but was refused"),
     "patient.register": N_("Created the patient record"),
+    "waitlist.add": N_("Put the appointment on the waitlist for an earlier time"),
+    "waitlist.update": N_("Changed the wishes for an earlier time"),
+    "waitlist.withdraw": N_("Took the appointment off the waitlist"),
 }
 OTHER_ACTION: Final = N_("Looked at or changed the data")
 

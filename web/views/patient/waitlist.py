@@ -1,7 +1,9 @@
 """The waitlist's parts of the patient pages: the wishes form on the
 appointment page (``waitlist_context``), its notices, and what Min side shows
 (``min_side_context``: waiting entries and open offers with their links).
-The routes that change things are in ``web.views.refill``."""
+The routes that change things are in ``web.views.refill``. The form's
+choices (``wishes_choices``) and reading it (``parse_wishes``) serve the
+clinic console's waitlist form too (``web.views.clinic.waitlist``)."""
 
 from __future__ import annotations
 
@@ -9,11 +11,16 @@ from datetime import time
 from typing import Any, Final
 
 from sqlalchemy import select
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from booking import refill, waitlist
 from booking.models import Appointment, Clinic
-from booking.waitlist import DEFAULT_NOTICE_HOURS
+from booking.reasons import Reason
+from booking.refill_models import WaitlistEntry
+from booking.service import BookingRefused
+from booking.statuses import ActorKind
+from booking.waitlist import Wishes
 from core.db import Database, utcnow
 from core.settings import Settings
 from notifications.refill_texts import offer_url
@@ -32,29 +39,82 @@ TIME_CHOICES: Final = tuple(time(hour, 0) for hour in range(7, 18))
 NEARBY_LIMIT: Final = 8
 
 
+# --- the wishes form (the patient's and the clinic's) ----------------------------
+
+def _ints(values: list[str], allowed: range | None = None) -> set[int] | None:
+    found: set[int] = set()
+    for value in values:
+        if not value.strip().isdigit():
+            return None
+        number = int(value)
+        if allowed is not None and number not in allowed:
+            return None
+        found.add(number)
+    return found
+
+
+def _time(value: str) -> time | bool | None:
+    """A chosen time, None for none, False for something that is not one."""
+    if not value:
+        return None
+    for choice in TIME_CHOICES:
+        if value == choice.strftime("%H:%M"):
+            return choice
+    return False
+
+
+def parse_wishes(form: FormData) -> Wishes:
+    """The wishes a waitlist form names (``clinic``, ``weekday``, ``earliest``,
+    ``latest``, ``notice``); refused (``waitlist_bad_wishes``) for anything the
+    form does not offer. The service checks the rest (the clinics)."""
+    clinics = _ints([str(v) for v in form.getlist("clinic")])
+    weekdays = _ints([str(v) for v in form.getlist("weekday")], range(7))
+    earliest, latest = _time(str(form.get("earliest", ""))), _time(str(form.get("latest", "")))
+    notice = _ints([str(form.get("notice", ""))])
+    if (clinics is None or weekdays is None or isinstance(earliest, bool)
+            or isinstance(latest, bool) or not notice or len(notice) != 1
+            or next(iter(notice)) not in NOTICE_CHOICES):
+        raise BookingRefused(Reason.WAITLIST_BAD_WISHES)
+    return Wishes(frozenset(clinics), frozenset(weekdays), earliest, latest,
+                  next(iter(notice)))
+
+
+async def wishes_choices(db: Database, clinic: Clinic, entry: WaitlistEntry | None,
+                         chosen: Wishes | None = None) -> dict[str, Any]:
+    """The form's choices for an appointment at ``clinic``, as ``chosen`` (a
+    form sent back with a problem) or ``entry`` (if any) chose them: the clinic
+    and others nearby, weekdays, times, notice."""
+    async with db.read() as session:
+        nearby = list((await session.execute(
+            select(Clinic).where(Clinic.county_id == clinic.county_id,
+                                 Clinic.municipality_code == clinic.municipality_code,
+                                 Clinic.active.is_(True), Clinic.id != clinic.id)
+            .order_by(Clinic.name).limit(NEARBY_LIMIT))).scalars())
+    if chosen is None and entry is not None:
+        chosen = Wishes(frozenset(entry.clinic_ids), frozenset(entry.weekdays),
+                        entry.earliest_time, entry.latest_time, entry.notice_hours)
+    chosen = chosen or Wishes(frozenset({clinic.id}))
+    return {
+        "entry": entry, "chosen": chosen,
+        "clinics": [(c, c.id in chosen.clinic_ids) for c in [clinic, *nearby]],
+        "weekdays": [(day, name, day in chosen.weekdays)
+                     for day, name in enumerate(i18n.weekday_names())],
+        "times": TIME_CHOICES,
+        "notice_choices": NOTICE_CHOICES,
+        "notice": chosen.notice_hours,
+    }
+
+
 # --- the waitlist on the appointment page -------------------------------------
 
 async def waitlist_context(db: Database, who: Acting, appointment: Appointment
                            ) -> dict[str, Any]:
     """What the appointment page's waitlist part shows: the entry waiting
-    (if any) and the form's choices."""
+    (if any), whether the clinic put the patient on it, and the form's choices."""
     entry = await waitlist.entry_for_appointment(db, appointment.id)
-    async with db.read() as session:
-        nearby = list((await session.execute(
-            select(Clinic).where(Clinic.county_id == appointment.clinic.county_id,
-                                 Clinic.municipality_code
-                                 == appointment.clinic.municipality_code,
-                                 Clinic.active.is_(True), Clinic.id != appointment.clinic_id)
-            .order_by(Clinic.name).limit(NEARBY_LIMIT))).scalars())
-    chosen = set(entry.clinic_ids) if entry else {appointment.clinic_id}
     return {
-        "entry": entry,
-        "clinics": [(c, c.id in chosen) for c in [appointment.clinic, *nearby]],
-        "weekdays": [(day, name, bool(entry and day in entry.weekdays))
-                     for day, name in enumerate(i18n.weekday_names())],
-        "times": TIME_CHOICES,
-        "notice_choices": NOTICE_CHOICES,
-        "notice": entry.notice_hours if entry else DEFAULT_NOTICE_HOURS,
+        **await wishes_choices(db, appointment.clinic, entry),
+        "by_clinic": bool(entry and entry.created_by_kind == ActorKind.STAFF.value),
         "action": who.link(f"/timer/{appointment.id}/venteliste"),
         "withdraw_action": who.link(f"/timer/{appointment.id}/venteliste/trekk"),
     }
