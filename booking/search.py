@@ -189,8 +189,19 @@ async def cached_next_free_times_by_kind(db: Database, *, clinic_id: int, per_ki
     return found
 
 
+#: Per clinic, how many times this process has forgotten its free times: a
+#: page kept with the clinic's version is stale once the version moves.
+_versions: dict[int, int] = {}
+
+
+def free_times_version(clinic_id: int) -> int:
+    """Moves each time :func:`forget_free_times` is called for the clinic."""
+    return _versions.get(clinic_id, 0)
+
+
 def forget_free_times(clinic_id: int) -> None:
     """A slot of the clinic was booked or freed: show its times afresh."""
+    _versions[clinic_id] = _versions.get(clinic_id, 0) + 1
     for entries in list(_free_times.values()):
         for key in [key for key in entries if key[0] == clinic_id]:
             entries.pop(key, None)
