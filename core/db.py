@@ -169,6 +169,26 @@ class ReadSession(Session):
     through it is refused before anything is sent."""
 
 
+class ReadAsyncSession(AsyncSession):
+    """:meth:`Database.read` on PostgreSQL: statements without a transaction,
+    except a stream (a server-side cursor needs one), which runs on a
+    connection of the engine's own transactional kind, rolled back at the
+    end like any read."""
+
+    sync_session_class = ReadSession
+
+    async def stream(self, statement: Any, params: Any = None, *,
+                     execution_options: Any = None, bind_arguments: Any = None,
+                     **kw: Any) -> Any:
+        bind_arguments = {**(bind_arguments or {}), "bind": self.info[_TRANSACTIONAL]}
+        return await super().stream(statement, params,
+                                    execution_options=execution_options or {},
+                                    bind_arguments=bind_arguments, **kw)
+
+
+_TRANSACTIONAL = "tanntid_transactional_engine"
+
+
 @event.listens_for(ReadSession, "before_flush")
 def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
     if session.new or session.dirty or session.deleted:
@@ -238,10 +258,14 @@ def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
         event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine.dialect))
         read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     write_engine = engine.execution_options(tanntid_write=True)
+    if read_engine is engine:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+    else:
+        sessions = async_sessionmaker(read_engine, class_=ReadAsyncSession,
+                                      expire_on_commit=False,
+                                      info={_TRANSACTIONAL: engine.sync_engine})
     return Database(
         engine=engine,
-        sessions=async_sessionmaker(read_engine, expire_on_commit=False,
-                                    sync_session_class=(ReadSession if read_engine is not engine
-                                                        else Session)),
+        sessions=sessions,
         write_sessions=async_sessionmaker(write_engine, expire_on_commit=False),
     )
