@@ -152,10 +152,18 @@ async def picker_path(base_url: str, pid: str) -> str:
 async def prepare(base_url: str, pid: str, picker: str, slot_id: int,
                   gate: asyncio.Semaphore) -> Client:
     async with gate:
-        browser = Browser(base_url)
-        await log_in(browser, pid)
-        html = await page_text(browser, picker)
-        return Client(browser, hidden_fields(html, "time-form"), slot_id)
+        for tries_left in reversed(range(3)):  # setup, not measured: a busy machine may 503
+            browser = Browser(base_url)
+            try:
+                await log_in(browser, pid)
+                html = await page_text(browser, picker)
+                return Client(browser, hidden_fields(html, "time-form"), slot_id)
+            except (AssertionError, httpx.HTTPError):
+                await browser.aclose()
+                if not tries_left:
+                    raise
+                await asyncio.sleep(1)
+        raise AssertionError("unreachable")
 
 
 async def walk(client: Client, start: float) -> Attempt:
@@ -335,8 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory() as logs:
             status, results = asyncio.run(run(args, Path(logs)))
-    except (OSError, RuntimeError) as exc:
-        print(f"benchmarks.http_booking: could not run: {exc}", file=sys.stderr)
+    except (OSError, RuntimeError, AssertionError, httpx.HTTPError) as exc:
+        print(f"benchmarks.http_booking: could not run: {exc}"[:2000], file=sys.stderr)
         return 2
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
