@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 # the service (`tanntid serve --fakes`); 0: the embedded stand-ins only.
 FAKES ?= 1
 
-.PHONY: setup run test lint imports typecheck pytest bench bench-scale messages migrate seed screenshots clean lock
+.PHONY: setup run test lint imports typecheck pytest bench bench-http-booking bench-scale messages migrate seed screenshots clean lock
 
 setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
 
@@ -80,7 +80,12 @@ test: setup lint imports typecheck pytest
 
 bench: setup
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.http_booking
 	$(BIN)/python -m benchmarks.outcome
+
+# Booking over real HTTP alone (200 logged-in clients on 20 slots); see benchmarks/README.md.
+bench-http-booking: setup
+	$(BIN)/python -m benchmarks.http_booking
 
 # 1, 2 and 4 web processes under load (wrk); see benchmarks/README.md.
 bench-scale: setup

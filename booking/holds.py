@@ -106,11 +106,15 @@ async def hold(db: Database, actor: Actor, search: picker.Search, slot_id: int,
     if not decision and decision.reason is not Reason.SLOT_TAKEN:
         assert decision.reason is not None
         return NotHeld(decision.reason, decision.params, slot.starts_at)
-    candidates = [slot.id] if decision else []
-    candidates += [s.slot_id for s in await picker.offered_times(
-        db, search, start=slot.starts_at, end=slot.starts_at + timedelta(seconds=1),
-        limit=SAME_TIME_LIMIT, now=now, own=own) if s.slot_id != slot.id]
-    for candidate in candidates:
+    if decision:
+        key = keys.for_slot(slot.id)
+        if await service.hold(db, slot_id=slot.id, hold_key=key, now=now,
+                              owner=keys.owner(actor)):
+            return Held(slot.id, key)
+    # Taken (or taken meanwhile): another chair's slot at the same time.
+    for candidate in [s.slot_id for s in await picker.offered_times(
+            db, search, start=slot.starts_at, end=slot.starts_at + timedelta(seconds=1),
+            limit=SAME_TIME_LIMIT, now=now, own=own) if s.slot_id != slot.id]:
         key = keys.for_slot(candidate)
         if await service.hold(db, slot_id=candidate, hold_key=key, now=now,
                               owner=keys.owner(actor)):

@@ -14,7 +14,7 @@ business (:func:`booking.holds.hold` takes any of them).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Final
 
@@ -47,6 +47,10 @@ class Search:
     today: date
     #: The appointment being moved: its own time is no obstacle.
     changing: int | None = None
+    #: The patient's appointments once read (a search lives for one request,
+    #: which asks for the offered times several times over).
+    _own: list[Appointment] = field(default_factory=list, compare=False, repr=False)
+    _own_read: list[bool] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def last_day(self) -> date:
@@ -60,8 +64,12 @@ class Search:
 
 
 async def own_appointments(db: Database, search: Search, now: datetime) -> list[Appointment]:
-    """The patient's active appointments that are not over yet."""
-    return await queries.read(db, queries.upcoming, search.patient.id, now)
+    """The patient's active appointments that are not over yet (read once
+    per search)."""
+    if not search._own_read:
+        search._own[:] = await queries.read(db, queries.upcoming, search.patient.id, now)
+        search._own_read.append(True)
+    return list(search._own)
 
 
 async def offered_times(db: Database, search: Search, *, start: datetime | None = None,
@@ -74,7 +82,7 @@ async def offered_times(db: Database, search: Search, *, start: datetime | None 
     now = now or utcnow()
     mine = own if own is not None else await own_appointments(db, search, now)
     return await free_slots(db, clinic_id=search.clinic.id, appointment_type_id=search.kind.id,
-                            start=start, end=end, limit=limit, now=now,
+                            kind=search.kind, start=start, end=end, limit=limit, now=now,
                             offered=lambda slot: search.why_not(slot, mine) is None)
 
 

@@ -15,7 +15,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from booking.models import Appointment, Slot, schedule_template_types
 from booking.statuses import ACTIVE
@@ -55,11 +55,18 @@ async def slot_type_ids(session: AsyncSession, slot: Slot) -> set[int]:
 
 async def slot_with_type_ids(session: AsyncSession, slot_id: int
                              ) -> tuple[Slot | None, set[int]]:
-    """:func:`slot` and its :func:`slot_type_ids` (empty without a slot)."""
-    found = await slot(session, slot_id)
-    if found is None:
+    """:func:`slot` and its :func:`slot_type_ids` (empty without a slot), in
+    one query: a row per kind the slot's template offers."""
+    rows = (await session.execute(
+        select(Slot, schedule_template_types.c.appointment_type_id)
+        .options(joinedload(Slot.clinic))
+        .outerjoin(schedule_template_types,
+                   schedule_template_types.c.template_id == Slot.template_id)
+        .where(Slot.id == slot_id)
+    )).all()
+    if not rows:
         return None, set()
-    return found, await slot_type_ids(session, found)
+    return rows[0][0], {row[1] for row in rows if row[1] is not None}
 
 
 async def upcoming(session: AsyncSession, patient_id: int, now: datetime

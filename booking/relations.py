@@ -36,7 +36,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 import structlog
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -108,14 +108,17 @@ class LocalRelations:
 
     async def children_of(self, guardian_patient_id: int) -> list[ChildRelation]:
         async with self.db.read() as session:
-            guardian = await session.get(Patient, guardian_patient_id)
-            if guardian is None:
-                return []
+            # The guardian and their children in one query (most have none).
             child_ids = select(Guardianship.child_id).where(
                 Guardianship.guardian_id == guardian_patient_id)
-            children = (await session.execute(
-                select(Patient).where(Patient.id.in_(child_ids)).order_by(Patient.id)
+            found = (await session.execute(
+                select(Patient).where(or_(Patient.id == guardian_patient_id,
+                                          Patient.id.in_(child_ids))).order_by(Patient.id)
             )).scalars().all()
+            guardian = next((p for p in found if p.id == guardian_patient_id), None)
+            if guardian is None:
+                return []
+            children = [p for p in found if p.id != guardian_patient_id]
             if not children:
                 return []
             # Every guardian of these children, this one included.

@@ -38,14 +38,17 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 async def free_slots(db: Database, *, clinic_id: int, appointment_type_id: int,
                      start: datetime | None = None, end: datetime | None = None,
                      limit: int = 50, now: datetime | None = None,
-                     offered: Callable[[FreeSlot], bool] | None = None) -> list[FreeSlot]:
+                     offered: Callable[[FreeSlot], bool] | None = None,
+                     kind: AppointmentType | None = None) -> list[FreeSlot]:
     """Free, released slots of ``clinic_id`` that fit the type, earliest first,
     within the type's minimum notice and booking horizon. With ``offered``,
     only the slots it accepts, still up to ``limit`` of them: they are read
-    :data:`PAGE` rows at a time until enough are found."""
+    :data:`PAGE` rows at a time until enough are found. ``kind``: the type,
+    when the caller has read it in this request already."""
     now = now or utcnow()
     async with db.read() as session:
-        kind = await session.get(AppointmentType, appointment_type_id)
+        if kind is None or kind.id != appointment_type_id:
+            kind = await session.get(AppointmentType, appointment_type_id)
         if kind is None or not kind.self_bookable:
             return []
         earliest = now + timedelta(hours=kind.min_notice_hours)
@@ -189,8 +192,19 @@ async def cached_next_free_times_by_kind(db: Database, *, clinic_id: int, per_ki
     return found
 
 
+#: Per clinic, how many times this process has forgotten its free times: a
+#: page kept with the clinic's version is stale once the version moves.
+_versions: dict[int, int] = {}
+
+
+def free_times_version(clinic_id: int) -> int:
+    """Moves each time :func:`forget_free_times` is called for the clinic."""
+    return _versions.get(clinic_id, 0)
+
+
 def forget_free_times(clinic_id: int) -> None:
     """A slot of the clinic was booked or freed: show its times afresh."""
+    _versions[clinic_id] = _versions.get(clinic_id, 0) + 1
     for entries in list(_free_times.values()):
         for key in [key for key in entries if key[0] == clinic_id]:
             entries.pop(key, None)

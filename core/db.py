@@ -6,10 +6,18 @@ can fail with "database is locked" when another writer got there first, so
 writing units of work begin with ``BEGIN IMMEDIATE`` on SQLite (they wait for
 the write lock instead). PostgreSQL needs nothing special: its row locks and
 compare-and-swap updates do the work.
+
+Round trips are most of what a page costs, so on PostgreSQL reads run without
+a transaction of their own (``AUTOCOMMIT``: no ``BEGIN`` and ``ROLLBACK``
+around them; under PostgreSQL's default READ COMMITTED every statement takes
+its own snapshot either way), and a pooled connection is pinged before use
+only when it has lain idle for :data:`PING_AFTER_IDLE` seconds (one used a
+moment ago is alive; one the server dropped meanwhile is replaced before use).
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +26,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event, exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -26,7 +34,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
@@ -129,6 +137,64 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+#: Seconds a pooled PostgreSQL connection may lie idle before it is pinged at
+#: checkout (SQLAlchemy's ``pool_pre_ping`` pings every time: a round trip per
+#: request and per read).
+PING_AFTER_IDLE = 2.0
+_IDLE_SINCE = "tanntid_idle_since"
+
+
+def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Any:
+    def checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):  # type: ignore[arg-type]
+                # The pool discards this connection and checks out another.
+                raise exc.DisconnectionError() from error
+            raise
+    return checkout
+
+
+class ReadSession(Session):
+    """The ORM session behind :meth:`Database.read` on PostgreSQL. Without a
+    transaction each statement would commit on its own, so an ORM write
+    through it is refused before anything is sent."""
+
+
+class ReadAsyncSession(AsyncSession):
+    """:meth:`Database.read` on PostgreSQL: statements without a transaction,
+    except a stream (a server-side cursor needs one), which runs on a
+    connection of the engine's own transactional kind, rolled back at the
+    end like any read."""
+
+    sync_session_class = ReadSession
+
+    async def stream(self, statement: Any, params: Any = None, *,
+                     execution_options: Any = None, bind_arguments: Any = None,
+                     **kw: Any) -> Any:
+        bind_arguments = {**(bind_arguments or {}), "bind": self.info[_TRANSACTIONAL]}
+        return await super().stream(statement, params,
+                                    execution_options=execution_options or {},
+                                    bind_arguments=bind_arguments, **kw)
+
+
+_TRANSACTIONAL = "tanntid_transactional_engine"
+
+
+@event.listens_for(ReadSession, "before_flush")
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read session (Database.read) does not write; use Database.write")
+
+
 def _unique_statement_name() -> str:
     return f"__asyncpg_{uuid.uuid4()}__"
 
@@ -176,7 +242,6 @@ def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = max_overflow
         kwargs["pool_timeout"] = pool_timeout
-        kwargs["pool_pre_ping"] = True
         if pgbouncer:
             url = make_url(url).update_query_dict(
                 {"prepared_statement_cache_size": "0"}).render_as_string(hide_password=False)
@@ -187,9 +252,20 @@ def create_database(url: str, *, pool_size: int = 10, max_overflow: int = 20,
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    read_engine = engine
+    if engine.dialect.name == "postgresql":
+        event.listen(engine.sync_engine.pool, "checkin", _mark_idle)
+        event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine.dialect))
+        read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     write_engine = engine.execution_options(tanntid_write=True)
+    if read_engine is engine:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+    else:
+        sessions = async_sessionmaker(read_engine, class_=ReadAsyncSession,
+                                      expire_on_commit=False,
+                                      info={_TRANSACTIONAL: engine.sync_engine})
     return Database(
         engine=engine,
-        sessions=async_sessionmaker(engine, expire_on_commit=False),
+        sessions=sessions,
         write_sessions=async_sessionmaker(write_engine, expire_on_commit=False),
     )

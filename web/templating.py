@@ -9,14 +9,15 @@ right catalog is in use while the template runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import jinja2
 from jinja2_fragments.starlette import Jinja2Blocks
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 from web import i18n
 
@@ -93,3 +94,60 @@ def render(request: Request, name: str, context: Mapping[str, Any] | None = None
     response.headers.add_vary_header("Accept-Language")
     response.headers.add_vary_header("Cookie")
     return response
+
+
+# --- pages that are the same for every reader -------------------------------
+
+#: The most pages a process keeps rendered (a page per clinic and language).
+PAGE_CACHE_ENTRIES: Final = 4096
+
+
+class PageCache:
+    """Rendered pages that are the same for every anonymous reader in one
+    language (the landing page, a clinic's public page), kept per process for
+    a few seconds so a view costs a dictionary look-up instead of queries and
+    a template. An entry is used only while ``fresh`` (given by the page, for
+    example a version that a booking bumps) still says so. Never for a signed-
+    in reader (the header differs) nor a request with a query string."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Hashable, tuple[float, Any, bytes, int]] = {}
+
+    @staticmethod
+    def applies(request: Request) -> bool:
+        return (request.method in ("GET", "HEAD") and not request.url.query
+                and not getattr(request.state, "signed_in", False)
+                and "hx-request" not in request.headers)
+
+    async def page(self, request: Request, key: Hashable, *, seconds: float,
+                   produce: Callable[[], Awaitable[tuple[Response, Any]]],
+                   fresh: Callable[[Any], bool] = lambda _tag: True) -> Response:
+        """The page under ``key`` in the request's language: the kept body when
+        it is younger than ``seconds`` and ``fresh(tag)``, else ``produce()``
+        (a response and the tag to keep with it), kept when it is a 200."""
+        if not self.applies(request):
+            response, _tag = await produce()
+            return response
+        full_key = (key, i18n.activate(request), request.url.path)
+        found = self._entries.get(full_key)
+        if found is not None and time.monotonic() < found[0] and fresh(found[1]):
+            response = HTMLResponse(found[2], status_code=found[3])
+            response.headers.add_vary_header("Accept-Language")
+            response.headers.add_vary_header("Cookie")
+            return response
+        response, tag = await produce()
+        body = getattr(response, "body", None)
+        if response.status_code == 200 and isinstance(body, bytes):
+            if len(self._entries) >= PAGE_CACHE_ENTRIES:
+                self._entries.clear()
+            self._entries[full_key] = (time.monotonic() + seconds, tag, body,
+                                       response.status_code)
+        return response
+
+
+def page_cache(request: Request) -> PageCache:
+    """The app's page cache (made on first use)."""
+    cache: PageCache | None = getattr(request.app.state, "page_cache", None)
+    if cache is None:
+        cache = request.app.state.page_cache = PageCache()
+    return cache

@@ -15,11 +15,11 @@ from starlette.responses import Response
 from booking import directory
 from booking.models import Clinic
 from booking.rules import local_date
-from booking.search import cached_next_free_times_by_kind
+from booking.search import FREE_TIMES_SECONDS, cached_next_free_times_by_kind, free_times_version
 from core.bounds import whole_number
 from web import i18n
 from web.htmx import page_or_fragment, targeted_block
-from web.templating import render
+from web.templating import page_cache, render
 
 #: The search form's results element (``id``) and the block that fills it.
 SEARCH_FRAGMENTS = {"results": "results"}
@@ -98,10 +98,28 @@ def map_url(latitude: float, longitude: float) -> str:
 
 
 async def detail(request: Request) -> Response:
+    """A clinic's public page: the same for every anonymous reader in a
+    language, so it is kept rendered as long as its free times are
+    (:data:`booking.search.FREE_TIMES_SECONDS`), and dropped at once when this
+    process books, changes or cancels at the clinic."""
+    slug = request.path_params["slug"]
+
+    async def produce() -> tuple[Response, tuple[int, int]]:
+        clinic = await directory.clinic_by_slug(request.app.state.db, slug)
+        if clinic is None:
+            raise HTTPException(status_code=404)
+        version = free_times_version(clinic.id)
+        return await _detail(request, clinic), (clinic.id, version)
+
+    def fresh(tag: tuple[int, int]) -> bool:
+        return free_times_version(tag[0]) == tag[1]
+
+    return await page_cache(request).page(request, ("clinic", slug), seconds=FREE_TIMES_SECONDS,
+                                          produce=produce, fresh=fresh)
+
+
+async def _detail(request: Request, clinic: Clinic) -> Response:
     db = request.app.state.db
-    clinic = await directory.clinic_by_slug(db, request.path_params["slug"])
-    if clinic is None:
-        raise HTTPException(status_code=404)
     i18n.activate(request)  # weekday names below are in the reader's language
     return render(request, "clinics/detail.html", {
         "clinic": clinic,
