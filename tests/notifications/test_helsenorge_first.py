@@ -21,6 +21,7 @@ from booking.statuses import ReminderChannel
 from core.oauth import generate_rsa_jwk
 from notifications import escalation, jobs
 from notifications.channels.helsenorge import REMINDER_TAG, HelsenorgeChannel, build_appointment
+from notifications.dev_outbox import outbox_page
 from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
 from notifications.fakes.server import FakeServer
 from notifications.helsenorge_first import HELSENORGE_PATIENCE
@@ -126,6 +127,12 @@ async def test_a_patient_who_chose_helsenorge_is_reminded_there_not_by_sms(
     assert (ended.status, ended.reason, ended.attempts) == (
         "cancelled", Reason.BY_HELSENORGE, 0)
     assert sms.messages == []
+    # The dev outbox (/dev/sms) shows the reminder that went to Helsenorge, and why no text.
+    page = await outbox_page(db, now=clock.now)
+    assert f'id="helsenorge-{asked.id}" data-status="delivered"' in page
+    assert "Accepted by Helsenorge: it reminds the patient" in page
+    assert f'id="sms-{first.id}" data-status="cancelled"' in page
+    assert "Not sent by SMS: Helsenorge took the reminder, as the patient chose." in page
 
     # Unconfirmed 48 hours before: the second reminder by SMS all the same.
     clock.now = MARK_48
