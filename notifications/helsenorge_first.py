@@ -18,7 +18,9 @@ themself (``Role.SELF``), :func:`route` does not text them; instead:
    (the same row, so the SMS is sent once at most). :func:`wake` hurries the
    waiting SMS row on as soon as the Helsenorge row has its answer.
 
-Everything else stays SMS: the second reminder (``notifications.escalation``,
+A county reminder at the second reminder's mark is the second reminder
+(``notifications.escalation``), so it stays SMS. Everything else stays SMS:
+the second reminder (``notifications.escalation``,
 48 hours before if still unconfirmed), later reminders, children's reminders
 to their guardians, and everything when Helsenorge is not available
 (``Runtime.helsenorge`` is None). Helsenorge offers no read-back, so the
@@ -33,9 +35,11 @@ from typing import Final
 import structlog
 from sqlalchemy import exists, select, update
 
+from booking.models import Appointment, Clinic, County
 from booking.representation import OF_AGE_IN_HEALTH_MATTERS
 from booking.rules import age_on, local_date
 from booking.statuses import ReminderChannel
+from notifications.escalation import policy_for
 from notifications.models import Notification
 from notifications.outbox import dispatch_after_commit
 from notifications.recipients import Role
@@ -85,6 +89,13 @@ async def route(runtime: Runtime, snapshot: Snapshot, now: datetime) -> str | No
             Notification.offset_minutes > row.offset_minutes)))).scalar()
         if earlier:
             return None  # not the first reminder: SMS as today
+        quiet_hours = (await session.execute(
+            select(County.quiet_hours).join(Clinic, Clinic.county_id == County.id)
+            .join(Appointment, Appointment.clinic_id == Clinic.id)
+            .where(Appointment.id == row.appointment_id))).scalar_one_or_none()
+        policy = policy_for(quiet_hours, runtime.config.escalation)
+        if row.offset_minutes == policy.second_reminder_hours * 60:
+            return None  # at the second reminder's mark it is the second one: SMS
         asked = (await session.execute(
             select(Notification).where(
                 Notification.appointment_id == row.appointment_id,

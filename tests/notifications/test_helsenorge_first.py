@@ -26,6 +26,7 @@ from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
 from notifications.fakes.server import FakeServer
 from notifications.helsenorge_first import HELSENORGE_PATIENCE
 from notifications.helsenorge_sync import HelsenorgeSync, LocalHelsenorgeChannel
+from notifications.models import ReminderPolicy
 from notifications.runtime import EscalationDefaults, Runtime
 from notifications.statuses import Channel, Purpose, Reason
 from notifications.worker import ArqQueue, make_worker
@@ -164,6 +165,29 @@ async def test_confirmed_after_the_helsenorge_reminder_gets_no_second_one(
     assert await escalation.run(db, MARK_48, DEFAULTS) == 0
     assert [n for n in await rows(db, appointment_id=booked.id) if n.unless_confirmed] == []
     assert sms.messages == []
+
+
+async def test_a_reminder_at_the_48_hour_mark_is_the_second_one_and_goes_by_sms(
+        db, sync, fake, sms, clock):
+    """A county whose only reminder is 48 hours before: that reminder is the
+    second one (escalation writes nothing more), so it is an SMS."""
+    world = await world_with_phones(db)
+    async with db.write() as session:
+        session.add(ReminderPolicy(county_id=world.clinic.county_id, appointment_type_id=None,
+                                   offsets_minutes=[48 * 60]))
+    await choose(db, world.adult.id, ReminderChannel.HELSENORGE)
+    runtime = runtime_with(db, sync, clock, sms)
+    booked = (await book_adult(db, world)).appointment
+    await helsenorge_went(db, EARLY)
+    [first] = await rows(db, appointment_id=booked.id, purpose=Purpose.REMINDER)
+    assert first.offset_minutes == 48 * 60
+    clock.now = first.send_after
+    assert await escalation.run(db, clock.now, DEFAULTS) == 0
+    assert await jobs.deliver(runtime, first.id) == "accepted"
+    assert [m.notification_id for m in sms.messages] == [first.id]
+    assert await rows(db, appointment_id=booked.id, channel=HELSENORGE,
+                      purpose=Purpose.REMINDER) == []
+    assert fake.reminders == []
 
 
 @pytest.mark.parametrize("failure", ["refused", "expired", "no_channel"])
