@@ -33,6 +33,7 @@ from booking.statuses import (
     ActorKind,
     AppointmentStatus,
     ConfidentialAddress,
+    ReminderChannel,
     SlotStatus,
     Source,
     StrandingDecision,
@@ -206,6 +207,8 @@ class Patient(Base):
     __table_args__ = (
         CheckConstraint(check_constraint("confidential_address", ConfidentialAddress),
                         name="confidential_address"),
+        CheckConstraint(check_constraint("reminder_channel", ReminderChannel),
+                        name="reminder_channel"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     identity_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
@@ -221,6 +224,10 @@ class Patient(Base):
     )
     preferred_language: Mapped[str | None] = mapped_column(String(5), default=None)
     mobile: Mapped[str | None] = mapped_column(String(20), default=None)  # E.164
+    #: Their own first reminder by SMS or on Helsenorge (``ReminderChannel``;
+    #: the profile page, ``notifications.helsenorge_first``).
+    reminder_channel: Mapped[str] = mapped_column(
+        String(12), default=ReminderChannel.SMS, server_default=ReminderChannel.SMS.value)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

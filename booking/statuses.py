@@ -144,3 +144,13 @@ class OfferStatus(StrEnum):
 #: Offers that can no longer be accepted.
 OFFER_CLOSED = frozenset({OfferStatus.ACCEPTED, OfferStatus.TAKEN, OfferStatus.EXPIRED,
                           OfferStatus.WITHDRAWN})
+
+
+class ReminderChannel(StrEnum):
+    """How a patient's own first reminder reaches them (their choice on the
+    profile page; ``notifications.helsenorge_first``)."""
+
+    SMS = "sms"  # the default: a text message
+    #: Helsenorge's own reminder (the appointment sent with the reminder tag);
+    #: SMS if that fails, and the second reminder by SMS all the same.
+    HELSENORGE = "helsenorge"

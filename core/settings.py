@@ -117,6 +117,10 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     "HELSENORGE_SERVICE_CATEGORY": ("our own code `tannhelse`",
                                     "`system|code|display` of the service category Helsenorge "
                                     "assigns"),
+    "HELSENORGE_REMINDER_TAG": ("our own placeholder `paminnelse` (to confirm when onboarding)",
+                                "`system|code` of the `meta.tag` asking Helsenorge to remind "
+                                "the patient itself, sent instead of the first SMS reminder "
+                                "to patients who chose Helsenorge"),
     "STAFF_OIDC_CLIENT_SECRET": ("(unset)", "client secret for `client_secret_post` at the "
                                  "staff identity provider, when no JWK is set"),
     "PERSON_API_URL": ("unset: children and guardians from the local table (not in production)",
@@ -237,6 +241,8 @@ class NotificationSettings:
     second_reminder_hours: int = 48
     call_task_hours: int = 24
     call_task_no_show_days: int = 365
+    #: ``system|code`` of the reminder tag (``HELSENORGE_REMINDER_TAG``).
+    helsenorge_reminder_tag: str | None = None
 
     @property
     def krr_configured(self) -> bool:
@@ -294,6 +300,7 @@ class Settings:
     helsenorge_scope: str | None = None
     helsenorge_org_number: str | None = None
     helsenorge_service_category: str | None = None
+    helsenorge_reminder_tag: str | None = None
     # The population register (NHN Person API) with the same HelseID client;
     # unset = relations from the local guardianships table (dev and tests).
     person_api_url: str | None = None
@@ -377,7 +384,16 @@ class Settings:
             second_reminder_hours=self.second_reminder_hours,
             call_task_hours=self.call_task_hours,
             call_task_no_show_days=self.call_task_no_show_days,
+            helsenorge_reminder_tag=self.helsenorge_reminder_tag,
         )
+
+    @property
+    def helsenorge_available(self) -> bool:
+        """Appointments reach Helsenorge: its API is configured, or (outside
+        production) the local stand-in takes them. Where not, nobody is
+        offered reminders on Helsenorge."""
+        return bool(self.helsenorge_api_url and self.helseid_configured) \
+            or not self.is_production
 
     @property
     def helseid_configured(self) -> bool:
@@ -464,6 +480,7 @@ class Settings:
             helsenorge_scope=env_map.get("HELSENORGE_SCOPE") or None,
             helsenorge_org_number=env_map.get("HELSENORGE_ORG_NUMBER") or None,
             helsenorge_service_category=env_map.get("HELSENORGE_SERVICE_CATEGORY") or None,
+            helsenorge_reminder_tag=env_map.get("HELSENORGE_REMINDER_TAG") or None,
             person_api_url=env_map.get("PERSON_API_URL") or None,
             person_api_scope=env_map.get("PERSON_API_SCOPE") or cls.person_api_scope,
             relations_cache_ttl=int(env_map.get("RELATIONS_CACHE_TTL") or 60),

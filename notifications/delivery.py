@@ -31,7 +31,7 @@ from booking.representation import LOGISTICS_FROM_AGE, Access
 from booking.rules import age_on, confirmation_requested, local_date
 from booking.statuses import AppointmentStatus
 from core.db import Database
-from notifications import metrics, refill_texts
+from notifications import helsenorge_first, metrics, refill_texts
 from notifications.channels.base import SendOutcome, SmsResult, retry_delay
 from notifications.models import Notification, NumberCheck
 from notifications.number_check import check_key, code_for, masked
@@ -323,6 +323,10 @@ async def deliver_sms(runtime: Runtime, snapshot: Snapshot, now: datetime) -> st
     if decision.action == "wait":
         assert decision.until is not None and decision.reason is not None
         return await wait(runtime.db, row, decision.until, decision.reason, now, token)
+    if token is None:
+        instead = await helsenorge_first.route(runtime, snapshot, now)
+        if instead is not None:
+            return instead
     prepared = await _prepare(runtime, snapshot, now)
     if prepared.skip is not None:
         return await not_sent(runtime.db, row, prepared.skip, now, token)

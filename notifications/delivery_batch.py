@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Table, bindparam, or_, tuple_, update
 
+from notifications import helsenorge_first
 from notifications.delivery import Prepared, judge, not_sent, prepare_many, record_many, send
 from notifications.models import Notification
 from notifications.runtime import Runtime
@@ -71,6 +72,7 @@ def batchable(snapshot: Snapshot, now: datetime) -> bool:
     row = snapshot.row
     return row.channel == Channel.SMS and not row.in_doubt \
         and row.purpose not in OWN_WORDING \
+        and not helsenorge_first.may_apply(snapshot, now) \
         and judge(snapshot, now).action == "send"
 
 

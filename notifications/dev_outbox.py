@@ -7,7 +7,9 @@ number, with its delivery status, whichever channel sent it; and, below,
 the messages that never got a number or words (no mobile, reserved in KRR,
 a stale number, a blocked one) with the reason; and, at the top, the
 messages still waiting, with when they will go and why (the sending hours,
-a reminder's time, a busy provider). Reasons are in the words support sees
+a reminder's time, a busy provider); and the reminders that went to
+Helsenorge instead of a text (the patients who chose that,
+``notifications.helsenorge_first``). Reasons are in the words support sees
 (:mod:`notifications.reason_text`). The page is
 mounted only when ``settings.dev_tools`` (never in production) and answers
 404 there anyway.
@@ -159,7 +161,19 @@ async def outbox_page(db: Database, *, limit: int = PAGE_SIZE, daily_cap: int = 
             select(Notification).where(Notification.channel == Channel.SMS,
                                        Notification.status == NotificationStatus.CREATED)
             .order_by(Notification.send_after, Notification.id).limit(limit))).scalars())
+        helsenorge = list((await session.execute(
+            select(Notification).where(Notification.channel == Channel.HELSENORGE,
+                                       Notification.purpose == Purpose.REMINDER)
+            .order_by(Notification.id.desc()).limit(limit))).scalars())
     return _env.get_template("dev_sms.html").render(
+        helsenorge_reminders=[
+            {"id": row.id, "appointment": row.appointment_id, "recipient": row.recipient_id,
+             "status": row.status, "color": _color(row.status),
+             "explained": ("Accepted by Helsenorge: it reminds the patient"
+                           if row.status == NotificationStatus.DELIVERED
+                           else why_waiting(row, now) if row.status == NotificationStatus.CREATED
+                           else explain(row.status, row.reason, LANGUAGE)),
+             "when": _oslo(row.status_at)} for row in helsenorge],
         daily_cap=daily_cap, capped=cancelled.get(Reason.DAILY_CAP, 0),
         superseded=cancelled.get(Reason.SUPERSEDED, 0),
         waiting=[{"id": row.id, "purpose": row.purpose, "recipient": row.recipient_id,

@@ -26,13 +26,13 @@ from sqlalchemy import func, or_, select, update
 
 from booking.models import Appointment
 from core.db import Database
-from notifications import metrics
+from notifications import helsenorge_first, metrics
 from notifications.channels.base import SendOutcome, retry_delay
 from notifications.channels.helsenorge import SyncResult
 from notifications.helsenorge_sync import notice_for
 from notifications.models import Notification
 from notifications.runtime import Runtime
-from notifications.statuses import Channel, NotificationStatus, Reason
+from notifications.statuses import Channel, NotificationStatus, Purpose, Reason
 from notifications.transitions import (
     Snapshot,
     claimable,
@@ -49,7 +49,17 @@ S = NotificationStatus
 
 async def deliver_to_helsenorge(runtime: Runtime, snapshot: Snapshot, now: datetime) -> str:
     """PUT the appointment of one due, unclaimed ``helsenorge`` row; returns
-    what happened (as ``jobs.deliver`` does)."""
+    what happened (as ``jobs.deliver`` does). A ``reminder`` row (the
+    patient chose Helsenorge for their reminders) carries the reminder tag;
+    once it has its answer, the SMS reminder waiting for it is woken
+    (``notifications.helsenorge_first``)."""
+    said = await _deliver(runtime, snapshot, now)
+    if snapshot.row.purpose == Purpose.REMINDER:
+        await helsenorge_first.wake(runtime, snapshot.row, runtime.clock())
+    return said
+
+
+async def _deliver(runtime: Runtime, snapshot: Snapshot, now: datetime) -> str:
     row, appointment = snapshot.row, snapshot.appointment
     if appointment is None or superseded(row, appointment):
         return await end(runtime.db, row, S.CANCELLED, Reason.SUPERSEDED, now, None)
@@ -61,7 +71,8 @@ async def deliver_to_helsenorge(runtime: Runtime, snapshot: Snapshot, now: datet
     busy_until = await _chain_in_flight_until(runtime.db, row, appointment, now)
     if busy_until is not None:
         return await wait(runtime.db, row, busy_until, Reason.AFTER_EARLIER, now, None)
-    notice = await notice_for(runtime.db, sync, appointment)
+    notice = await notice_for(runtime.db, sync, appointment,
+                              reminder=row.purpose == Purpose.REMINDER)
     if isinstance(notice, str):
         return await end(runtime.db, row, S.TECHNICAL_FAILURE, notice, now, None)
     token = await _claim(runtime, row, appointment, now)

@@ -39,6 +39,7 @@ from notifications.channels.helsenorge import (
     CANCELLED_FOR_PATIENT,
     DEFAULT_SCOPE,
     DENTAL_SERVICE,
+    REMINDER_TAG,
     AppointmentNotice,
     Code,
     HelsenorgeChannel,
@@ -46,6 +47,7 @@ from notifications.channels.helsenorge import (
     build_appointment,
     hn_basis_problems,
     identifier_system_for,
+    reminder_tag_from,
 )
 from notifications.channels.helsenorge import Clinic as HnClinic
 
@@ -75,16 +77,20 @@ class LocalHelsenorgeChannel:
     keeps the latest per identifier (:attr:`appointments`); nothing leaves
     the machine."""
 
-    def __init__(self, identifier_system: str, service_category: Code = DENTAL_SERVICE
-                 ) -> None:
+    def __init__(self, identifier_system: str, service_category: Code = DENTAL_SERVICE,
+                 reminder_tag: Code = REMINDER_TAG) -> None:
         self.identifier_system = identifier_system
         self.service_category = service_category
+        self.reminder_tag = reminder_tag
         self.appointments: dict[str, dict[str, Any]] = {}
+        #: Identifiers PUT with the reminder tag, in order (the ``/dev/sms`` page).
+        self.reminders: list[str] = []
 
     async def put_appointment(self, notice: AppointmentNotice) -> SyncResult:
         try:
             resource = build_appointment(notice, identifier_system=self.identifier_system,
-                                         service_category=self.service_category)
+                                         service_category=self.service_category,
+                                         reminder_tag=self.reminder_tag)
         except ValueError as exc:
             return SyncResult(SendOutcome.FAILED, reason=f"Invalid appointment: {exc}")
         problems = hn_basis_problems(resource)
@@ -93,8 +99,10 @@ class LocalHelsenorgeChannel:
                               "Invalid appointment: " + "; ".join(problems))
         known = notice.appointment_id in self.appointments
         self.appointments[notice.appointment_id] = resource
+        if notice.reminder:
+            self.reminders.append(notice.appointment_id)
         log.info("helsenorge_put_local", appointment=notice.appointment_id,
-                 status=notice.status)
+                 status=notice.status, reminder=notice.reminder)
         return SyncResult(SendOutcome.ACCEPTED, 200 if known else 201)
 
 
@@ -149,6 +157,7 @@ def sync_from_settings(settings: NotificationSettings) -> HelsenorgeSync:
     production = settings.is_production
     identifier_system = identifier_system_for(settings.public_url)
     category = _service_category(settings.helsenorge_service_category)
+    reminder_tag = reminder_tag_from(settings.helsenorge_reminder_tag)
     org_numbers = parse_org_numbers(settings.helsenorge_org_number or "")
     if not org_numbers:
         if production:
@@ -168,11 +177,11 @@ def sync_from_settings(settings: NotificationSettings) -> HelsenorgeSync:
             api_url=api_url, token_url=helseid["HELSEID_TOKEN_URL"],
             client_id=helseid["HELSEID_CLIENT_ID"], client_jwk=helseid["HELSEID_CLIENT_JWK"],
             identifier_system=identifier_system, service_category=category,
-            scope=settings.helsenorge_scope or DEFAULT_SCOPE)
+            scope=settings.helsenorge_scope or DEFAULT_SCOPE, reminder_tag=reminder_tag)
     elif production:
         raise RuntimeError("HELSENORGE_API_URL is required in production")
     else:
-        channel = LocalHelsenorgeChannel(identifier_system, category)
+        channel = LocalHelsenorgeChannel(identifier_system, category, reminder_tag)
     return HelsenorgeSync(channel, IdentityVault.from_secret(settings.secret_key), org_numbers)
 
 
@@ -186,9 +195,10 @@ def _cancellation_reason(appointment: Appointment) -> Code:
     return CANCELLED_BY_SERVICE
 
 
-async def notice_for(db: Database, sync: HelsenorgeSync, appointment: Appointment
-                     ) -> AppointmentNotice | str:
-    """The appointment as Helsenorge should show it, or why it cannot be built."""
+async def notice_for(db: Database, sync: HelsenorgeSync, appointment: Appointment, *,
+                     reminder: bool = False) -> AppointmentNotice | str:
+    """The appointment as Helsenorge should show it, or why it cannot be built;
+    with ``reminder``, asking Helsenorge to remind the patient."""
     async with db.read() as session:
         (clinic_name, street, postal_code, town, county_code, county_name, type_names,
          encrypted) = (await session.execute(
@@ -219,4 +229,4 @@ async def notice_for(db: Database, sync: HelsenorgeSync, appointment: Appointmen
                         city=town),
         updated_at=appointment.updated_at,
         cancellation_reason=_cancellation_reason(appointment) if cancelled else None,
-        description=(type_names or {}).get("nb"))
+        description=(type_names or {}).get("nb"), reminder=reminder)

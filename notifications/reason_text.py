@@ -52,6 +52,10 @@ REASON_TEXT: Final[Mapping[Reason, str]] = {
                 "change right after it would replace this one."),
     R.CONFIRMED: N_("Not sent: a second reminder, and the appointment was confirmed before "
                     "it was due."),
+    R.HELSENORGE_FIRST: N_("Waiting: the patient chose reminders on Helsenorge; this text "
+                           "goes only if Helsenorge does not take the reminder."),
+    R.BY_HELSENORGE: N_("Not sent by SMS: Helsenorge took the reminder, as the patient "
+                        "chose."),
 }
 
 #: Why a waiting message without a reason of its own has not gone yet.

@@ -139,6 +139,11 @@ class Reason(StrEnum):
     BURST = "burst"  # waits a moment: the recipient was just sent another notice
     #: A second reminder (``notifications.escalation``): the appointment was confirmed first.
     CONFIRMED = "confirmed"
+    #: An SMS reminder waits for Helsenorge to take the reminder the patient
+    #: chose to get there (``notifications.helsenorge_first``).
+    HELSENORGE_FIRST = "helsenorge_first"
+    #: Not sent by SMS: Helsenorge took the reminder (the patient's choice).
+    BY_HELSENORGE = "by_helsenorge"
 
 
 class BlockReason(StrEnum):

@@ -95,6 +95,8 @@ class Snapshot:
     #: Does the appointment's clinic use the pre-visit form
     #: (``booking.previsit.clinic_uses_form``)?
     clinic_uses_form: bool = False
+    #: The patient's choice for their own first reminder (``ReminderChannel``).
+    patient_reminder_channel: str = "sms"
 
 
 #: A code the patient just asked for goes at any hour (their own request).
@@ -106,7 +108,7 @@ async def read_snapshots(db: Database, notification_ids: Sequence[int]) -> dict[
     async with db.read() as session:
         found = (await session.execute(
             select(Notification, Appointment, Clinic.name, Clinic.slug, County.quiet_hours,
-                   Patient.given_name, Patient.birth_date)
+                   Patient.given_name, Patient.birth_date, Patient.reminder_channel)
             .outerjoin(Appointment, Appointment.id == Notification.appointment_id)
             .outerjoin(Clinic, Clinic.id == Appointment.clinic_id)
             .outerjoin(County, County.id == Clinic.county_id)
@@ -116,9 +118,10 @@ async def read_snapshots(db: Database, notification_ids: Sequence[int]) -> dict[
                              SendingWindow.from_county(quiet_hours) if appointment is not None
                              else ANY_HOUR, given_name, birth_date,
                              appointment is not None
-                             and clinic_uses_form(quiet_hours, clinic_slug or ""))
-            for row, appointment, clinic_name, clinic_slug, quiet_hours, given_name, birth_date
-            in found}
+                             and clinic_uses_form(quiet_hours, clinic_slug or ""),
+                             reminder_channel)
+            for (row, appointment, clinic_name, clinic_slug, quiet_hours, given_name, birth_date,
+                 reminder_channel) in found}
 
 
 async def read_snapshot(db: Database, notification_id: int) -> Snapshot | None:

@@ -18,8 +18,11 @@ client-credentials token obtained with ``private_key_jwt``.
 
 To confirm when onboarding with Helsenorge: the service category code for
 dental services (the published value set has none; ours is configurable), the
-HelseID scope name, and the ``varsling``/``paminnelse`` meta tags if
-Helsenorge's own reminders are to be turned off.
+HelseID scope name, and the ``varsling``/``paminnelse`` meta tags. A patient
+who chose Helsenorge for their reminders (``notifications.helsenorge_first``)
+gets their first reminder as a PUT of the appointment carrying the
+``paminnelse`` tag (:data:`REMINDER_TAG`, configurable), asking Helsenorge to
+remind them by its own notice; every other PUT carries no tag.
 """
 
 from __future__ import annotations
@@ -72,6 +75,21 @@ CANCELLED_FOR_PATIENT = Code("urn:oid:2.16.578.1.12.4.1.1.7621", "APVAI",
 DENTAL_SERVICE = Code("https://tanntid.no/fhir/CodeSystem/service-category", "tannhelse",
                       "Den offentlige tannhelsetjenesten")
 
+#: Our placeholder for Helsenorge's ``paminnelse`` tag until onboarding
+#: confirms its code system (HELSENORGE_REMINDER_TAG: ``system|code``).
+REMINDER_TAG = Code("https://tanntid.no/fhir/CodeSystem/helsenorge-tag", "paminnelse",
+                    "Påminnelse")
+
+
+def reminder_tag_from(text: str | None) -> Code:
+    """``HELSENORGE_REMINDER_TAG`` (``system|code``, or ``system|code|display``)."""
+    if not text:
+        return REMINDER_TAG
+    parts = text.split("|", 2)
+    if len(parts) < 2 or not all(parts):
+        raise ValueError("HELSENORGE_REMINDER_TAG must be system|code")
+    return Code(parts[0], parts[1], parts[2] if len(parts) == 3 else REMINDER_TAG.display)
+
 
 @dataclass(frozen=True)
 class Clinic:
@@ -100,6 +118,8 @@ class AppointmentNotice:
     cancellation_reason: Code | None = None
     description: str | None = None
     patient_instruction: str | None = None
+    #: Ask Helsenorge to remind the patient (the ``paminnelse`` meta tag).
+    reminder: bool = False
 
 
 def identity_system(nin: str) -> str:
@@ -114,7 +134,8 @@ def _instant(value: datetime) -> str:
 
 
 def build_appointment(notice: AppointmentNotice, *, identifier_system: str,
-                      service_category: Code = DENTAL_SERVICE) -> dict[str, Any]:
+                      service_category: Code = DENTAL_SERVICE,
+                      reminder_tag: Code = REMINDER_TAG) -> dict[str, Any]:
     """The FHIR ``Appointment`` JSON for ``notice`` (not yet validated)."""
     clinic = notice.clinic
     organisation = {"identifier": {"system": ORGNR_SYSTEM, "value": clinic.org_number},
@@ -157,6 +178,9 @@ def build_appointment(notice: AppointmentNotice, *, identifier_system: str,
         resource["description"] = notice.description
     if notice.patient_instruction:
         resource["patientInstruction"] = notice.patient_instruction
+    if notice.reminder:
+        resource["meta"]["tag"] = [{"system": reminder_tag.system, "code": reminder_tag.code,
+                                    "display": reminder_tag.display}]
     return resource
 
 
@@ -229,10 +253,12 @@ class HelsenorgeChannel:
                  client_jwk: str | Mapping[str, Any], identifier_system: str,
                  audience: str | None = None, scope: str = DEFAULT_SCOPE,
                  service_category: Code = DENTAL_SERVICE, timeout: float = 15.0,
-                 http: httpx.AsyncClient | None = None) -> None:
+                 http: httpx.AsyncClient | None = None,
+                 reminder_tag: Code = REMINDER_TAG) -> None:
         self.api_url = api_url.rstrip("/")
         self.identifier_system = identifier_system
         self.service_category = service_category
+        self.reminder_tag = reminder_tag
         self._http = http or httpx.AsyncClient(timeout=timeout)
         # HelseID's profile (see core.oauth): a client assertion with ``aud`` =
         # HelseID's issuer, the token URL's origin; 30 s, with ``nbf``.
@@ -263,13 +289,15 @@ class HelsenorgeChannel:
             "scope": settings.get("HELSENORGE_SCOPE") or DEFAULT_SCOPE,
             "identifier_system": identifier_system,
             "service_category": category,
+            "reminder_tag": reminder_tag_from(settings.get("HELSENORGE_REMINDER_TAG")),
         }
         values.update(overrides)
         return cls(**values)
 
     def resource_for(self, notice: AppointmentNotice) -> dict[str, Any]:
         return build_appointment(notice, identifier_system=self.identifier_system,
-                                 service_category=self.service_category)
+                                 service_category=self.service_category,
+                                 reminder_tag=self.reminder_tag)
 
     async def put_appointment(self, notice: AppointmentNotice) -> SyncResult:
         try:

@@ -55,6 +55,9 @@ class FakeHelsenorge:
     appointments: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     #: (identifier value, "new" | "changed" | "identical") per accepted PUT.
     puts: list[tuple[str, str]] = field(default_factory=list)
+    #: (identifier value, tag codes) per accepted PUT that carried ``meta.tag``
+    #: (``paminnelse``: Helsenorge is asked to remind the patient itself).
+    tags: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     error_rate: float = 0.0
     error_statuses: tuple[int, ...] = (500, 503)
     injected_errors: int = 0
@@ -79,6 +82,11 @@ class FakeHelsenorge:
         """PUTs that would have notified the citizen (new or changed)."""
         return [p for p in self.puts if p[1] != "identical"]
 
+    @property
+    def reminders(self) -> list[str]:
+        """Identifiers PUT with the ``paminnelse`` tag (a reminder asked for)."""
+        return [value for value, codes in self.tags if "paminnelse" in codes]
+
     def latest(self, value: str) -> dict[str, Any] | None:
         for (_, v), resource in self.appointments.items():
             if v == value:
@@ -93,7 +101,9 @@ class FakeHelsenorge:
                        "start": resource.get("start"), "end": resource.get("end")}
                       for (_, value), resource in self.appointments.items()]
             puts = [{"id": value, "kind": kind} for value, kind in self.puts]
-        return {"appointments": latest, "puts": puts, "injected_errors": self.injected_errors}
+            tags = [{"id": value, "tags": list(codes)} for value, codes in self.tags]
+        return {"appointments": latest, "puts": puts, "tags": tags,
+                "injected_errors": self.injected_errors}
 
     async def _dump(self, request: Request) -> Response:
         return JSONResponse(self.summary())
@@ -148,4 +158,8 @@ class FakeHelsenorge:
                 "identical" if previous == resource else "changed")
             self.appointments[key] = resource
             self.puts.append((key[1], kind))
+            codes = tuple(str(t.get("code")) for t in (resource.get("meta") or {}).get("tag")
+                          or [] if isinstance(t, dict))
+            if codes:
+                self.tags.append((key[1], codes))
         return Response(status_code=201 if kind == "new" else 200)

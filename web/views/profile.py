@@ -1,5 +1,11 @@
-"""The patient's profile page: the language we use with them, and the mobile
-number their text messages go to.
+"""The patient's profile page: the language we use with them, the mobile
+number their text messages go to, and how their reminders come.
+
+Reminders: by SMS (the default) or on Helsenorge (``Patient.reminder_channel``;
+``notifications.helsenorge_first``): offered to patients of 16 or more where
+appointments reach Helsenorge (``Settings.helsenorge_available``). Helsenorge
+then reminds them by its own notice, and an SMS still follows before the
+appointment if they have not confirmed it.
 
 Also where a request's language is decided when someone is logged in
 (:func:`preferred_locale`), because that needs the session and the profile:
@@ -43,6 +49,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from booking import audit
 from booking.models import Patient
 from booking.reasons import N_
+from booking.representation import OF_AGE_IN_HEALTH_MATTERS
+from booking.rules import age_on
+from booking.statuses import ReminderChannel
 from core.db import Database, utcnow
 from notifications import number_check
 from notifications.channels.krr import (
@@ -68,11 +77,15 @@ LANGUAGE_PATH: Final = "/profil/sprak"
 MOBILE_PATH: Final = "/profil/mobil"
 REMOVE_MOBILE_PATH: Final = "/profil/mobil/fjern"
 CODE_PATH: Final = "/profil/mobil/kode"
+REMINDER_PATH: Final = "/profil/paminnelser"
+#: The form field for the reminder channel.
+REMINDER_FIELD: Final = "paminnelse"
 #: The form field for the one-time code (also its element id).
 CODE_FIELD: Final = "kode"
 
 LANGUAGE_ACTION: Final = "profile.language.change"
 MOBILE_ACTION: Final = "profile.mobile.change"
+REMINDER_ACTION: Final = "profile.reminder_channel.change"
 PURPOSE: Final = "self_service"
 
 #: As long as ``POST /language`` keeps its cookie.
@@ -92,7 +105,14 @@ SAVED_TEXT: Final = {
     "sprak": N_("Your language choice is saved."),
     "mobil": N_("Your mobile number is saved. We will send text messages to it."),
     "fjernet": N_("Your own number is removed."),
+    "paminnelser": N_("Your choice of reminders is saved."),
 }
+#: The reminder choices, in the order shown.
+REMINDER_OPTIONS: Final = (
+    (ReminderChannel.SMS, N_("By text message (SMS)")),
+    (ReminderChannel.HELSENORGE, N_("On Helsenorge")),
+)
+REMINDER_ERROR: Final = N_("Choose how you want to be reminded.")
 LANGUAGE_ERROR: Final = N_("Choose one of the languages in the list.")
 TOO_MANY_CODES: Final = N_("You have asked for too many codes in the last hour. Please try "
                            "again later.")
@@ -208,6 +228,43 @@ async def store_language(db: Database, principal: PatientPrincipal, locale: str)
     return True
 
 
+# --- how reminders come ---------------------------------------------------------
+
+async def change_reminders(request: Request) -> Response:
+    principal = await require_patient(request)
+    chosen = _field(await request.form(), REMINDER_FIELD)
+    db: Database = request.app.state.db
+    patient = await _patient(db, principal.patient_id)
+    if not reminders_offered(request, patient):
+        raise HTTPException(404)
+    if chosen not in {value.value for value, _ in REMINDER_OPTIONS}:
+        await preferred_locale(request)
+        i18n.activate(request)
+        return await _page(request, patient, status_code=400,
+                           reminder_error=i18n.gettext(REMINDER_ERROR))
+    await store_reminder_channel(db, principal, ReminderChannel(chosen))
+    return _saved("paminnelser")
+
+
+async def store_reminder_channel(db: Database, principal: PatientPrincipal,
+                                 channel: ReminderChannel) -> bool:
+    """Keep how the patient's reminders come; audited. False when it already was."""
+    async with db.write() as tx:
+        patient = await tx.get(Patient, principal.patient_id)
+        if patient is None:
+            raise HTTPException(404)
+        before = patient.reminder_channel
+        if before == channel:
+            return False
+        patient.reminder_channel = channel.value
+        await audit.record(tx, principal.actor, REMINDER_ACTION, purpose=PURPOSE,
+                           subject_patient_id=patient.id,
+                           detail={"from": before, "to": channel.value})
+    log.info("profile_reminder_channel_changed", patient_id=principal.patient_id,
+             to=channel.value)
+    return True
+
+
 # --- which mobile number -------------------------------------------------------
 
 class ContactRegister(Protocol):
@@ -305,9 +362,17 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+def reminders_offered(request: Request, patient: Patient) -> bool:
+    """May this patient choose reminders on Helsenorge? From 16, where
+    appointments reach Helsenorge."""
+    return bool(request.app.state.settings.helsenorge_available) \
+        and age_on(patient.birth_date, oslo_today()) >= OF_AGE_IN_HEALTH_MATTERS
+
+
 async def _page(request: Request, patient: Patient, *, status_code: int = 200,
                 typed: str | None = None, mobile_error: str | None = None,
-                language_error: str | None = None) -> Response:
+                language_error: str | None = None,
+                reminder_error: str | None = None) -> Response:
     locale = i18n.activate(request)
     register = await register_view(request, patient)
     today = oslo_today()
@@ -332,9 +397,16 @@ async def _page(request: Request, patient: Patient, *, status_code: int = 200,
         "typed": typed if typed is not None else "",
         "mobile_error": mobile_error,
         "language_error": language_error,
+        "reminder_error": reminder_error,
+        "reminders": ({"chosen": patient.reminder_channel or ReminderChannel.SMS.value,
+                       "options": [(value.value, i18n.gettext(label))
+                                   for value, label in REMINDER_OPTIONS],
+                       "field": REMINDER_FIELD,
+                       "hours": request.app.state.settings.second_reminder_hours}
+                      if reminders_offered(request, patient) else None),
         "saved": i18n.gettext(SAVED_TEXT[saved]) if saved in SAVED_TEXT else None,
         "paths": {"language": LANGUAGE_PATH, "mobile": MOBILE_PATH,
-                  "remove": REMOVE_MOBILE_PATH},
+                  "remove": REMOVE_MOBILE_PATH, "reminders": REMINDER_PATH},
         "field": MOBILE_FIELD,
     }
     response = render(request, "profile/profile.html", context, status_code=status_code)
@@ -500,6 +572,7 @@ def routes() -> list[BaseRoute]:
         Route(LANGUAGE_PATH, change_language, methods=["POST"], name="profile_language"),
         Route(MOBILE_PATH, change_mobile, methods=["POST"], name="profile_mobile"),
         Route(REMOVE_MOBILE_PATH, remove_mobile, methods=["POST"], name="profile_mobile_remove"),
+        Route(REMINDER_PATH, change_reminders, methods=["POST"], name="profile_reminders"),
         Route(CODE_PATH, show_code, name="profile_mobile_code"),
         Route(CODE_PATH, check_code, methods=["POST"], name="profile_mobile_code_check"),
     ]
