@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 # the service (`tanntid serve --fakes`); 0: the embedded stand-ins only.
 FAKES ?= 1
 
-.PHONY: setup run test lint imports typecheck pytest bench bench-http-booking bench-scale messages migrate seed screenshots clean lock
+.PHONY: setup run test test-reliability lint imports typecheck pytest bench bench-http-booking bench-scale messages migrate seed screenshots clean lock
 
 setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied locales/.compiled
 
@@ -66,17 +66,27 @@ typecheck: $(VENV)/.installed
 imports: $(VENV)/.installed
 	$(BIN)/lint-imports
 
-# One pytest worker per core (the browser tests stay together on one of them),
-# and the coverage floor: the whole suite's coverage when it was set, rounded
-# down. For a partial run: make pytest PYTEST_COVERAGE= PYTEST_ARGS=tests/...
+# One pytest worker per core (each starts its own server and Chromium for its
+# share of the browser tests, which run first), every test but the long reliability proofs (marked `reliability`,
+# run by `make test-reliability` and in CI), and the coverage floor: the
+# coverage of what `make test` runs when it was set, rounded down.
+# For a partial run: make pytest PYTEST_COVERAGE= PYTEST_ARGS=tests/...
+# (PYTEST_SELECT= keeps the reliability tests in).
 PYTEST_PARALLEL ?= -n auto --dist loadgroup
+PYTEST_SELECT ?= -m "not reliability"
 COVERAGE_FLOOR ?= 90
 PYTEST_COVERAGE ?= --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 pytest: setup
-	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_SELECT) $(PYTEST_COVERAGE) $(PYTEST_ARGS)
 
 test: setup lint imports typecheck pytest
+
+# The long reliability proofs (the real worker killed, Redis stopped, a
+# failing provider, fifty accepts at once, `serve --workers 2`): CI runs them
+# after `make test`.
+test-reliability: setup
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m reliability $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python -m benchmarks

@@ -8,8 +8,8 @@ The browser and the server are package-scoped (one of each for the whole of
 ``tests/browser``; pytest's "session" for this directory): Playwright's sync
 API sets the thread's running event loop while it is alive, so it is started
 and stopped around this package only and never overlaps the async tests of
-the other packages (under pytest-xdist the package runs on one worker, as
-one group, before that worker's other tests).
+the other packages (under pytest-xdist each worker runs its share of the
+package before its other tests: they are handed out first).
 
 The clock: the server runs in a thread of the test process, so the whole
 package shares one ticking clock, moved to the suite's moment
