@@ -65,6 +65,9 @@ RELIABILITY = frozenset({
     HERE / "notifications" / "test_refill_race.py",
     HERE / "notifications" / "test_bulk_resend_worker.py",
     HERE / "test_serve_workers.py",
+    # The benchmarks' smoke runs: a simulated county month, booking over HTTP.
+    HERE / "test_benchmarks_smoke.py",
+    HERE / "test_http_booking_benchmark.py",
 })
 
 
