@@ -9,12 +9,14 @@ the children the guardian may act for today. With two or more, one message
 and its lines are kept (:class:`~notifications.models.SmsReplyChoice`) so a
 reply maps to the right child (``notifications.reply_actions``): ``JA 2``
 confirms the second, ``JA`` all of them. The reminders that ask for JA call
-this for a guardian instead of one text per child.
+this for a guardian instead (``delivery.siblings_asked_together``): the
+children's reminders still go, without asking.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy import select
@@ -36,15 +38,17 @@ log = structlog.get_logger(__name__)
 ASK_AGAIN_AFTER = timedelta(hours=12)
 
 
-async def ask_guardian(runtime: Runtime, guardian_id: int, now: datetime) -> int | None:
-    """Write the numbered request to ``guardian_id`` if two or more of their
-    children's appointments await an answer; returns the outbox row's id."""
+async def awaiting_answer(runtime: Runtime, guardian_id: int, now: datetime
+                          ) -> list[tuple[Appointment, str, str, Any]]:
+    """The appointments, still ahead, that the clinic awaits an answer to, of
+    the children ``guardian_id`` may act for today, each with the child's
+    name, the clinic's name and its county's sending hours; by time."""
     relations = runtime.relations or LocalRelations(runtime.db)
     children = [c.patient_id for c in await guardian_children(relations, guardian_id,
                                                                local_date(now))
                 if c.access is not Access.NONE]
     if not children:
-        return None
+        return []
     async with runtime.db.read() as session:
         found = (await session.execute(
             select(Appointment, Patient.given_name, Clinic.name, County.quiet_hours)
@@ -53,8 +57,14 @@ async def ask_guardian(runtime: Runtime, guardian_id: int, now: datetime) -> int
             .join(County, County.id == Clinic.county_id)
             .where(Appointment.patient_id.in_(children), Appointment.starts_at > now)
             .order_by(Appointment.starts_at, Appointment.id))).all()
-    waiting = [(a, name, clinic, hours) for a, name, clinic, hours in found
-               if confirmation_requested(a)]
+    return [(a, name, clinic, hours) for a, name, clinic, hours in found
+            if confirmation_requested(a)]
+
+
+async def ask_guardian(runtime: Runtime, guardian_id: int, now: datetime) -> int | None:
+    """Write the numbered request to ``guardian_id`` if two or more of their
+    children's appointments await an answer; returns the outbox row's id."""
+    waiting = await awaiting_answer(runtime, guardian_id, now)
     if len(waiting) < 2:
         return None
     contact = (await runtime.contacts.contacts([guardian_id])).get(guardian_id)

@@ -33,6 +33,7 @@ from booking.statuses import AppointmentStatus
 from core.db import Database
 from notifications import helsenorge_first, metrics, refill_texts
 from notifications.channels.base import SendOutcome, SmsResult, retry_delay
+from notifications.confirm_requests import ask_guardian, awaiting_answer
 from notifications.models import Notification, NumberCheck
 from notifications.number_check import check_key, code_for, masked
 from notifications.recipients import WAIT_FOR, Contact, Role, blocks_for, check_contact
@@ -155,6 +156,8 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
         offers = await refill_texts.offer_details(
             session, [s.row.offset_minutes for s in snapshots
                       if s.row.purpose in REFILL_PURPOSES])
+    together = await siblings_asked_together(
+        runtime, [s for s in snapshots if s.row.id in numbers], now)
     for snapshot in snapshots:
         row = snapshot.row
         e164 = numbers.get(row.id)
@@ -180,7 +183,7 @@ async def prepare_many(runtime: Runtime, snapshots: Sequence[Snapshot], now: dat
                                               offers.get(row.offset_minutes), now)
         else:
             prepared[row.id] = _render(runtime, snapshot, e164, contacts.get(row.recipient_id),
-                                       now)
+                                       now, may_ask=row.id not in together)
         sent[e164] = sent.get(e164, 0) + 1
     return prepared
 
@@ -221,6 +224,31 @@ def _render_code(runtime: Runtime, e164: str, contact: Contact | None, nonce: st
                     rendered.template_version, kept_body=masked(rendered.body, code))
 
 
+async def siblings_asked_together(runtime: Runtime, snapshots: Sequence[Snapshot],
+                                  now: datetime) -> set[int]:
+    """The guardians' reminders among ``snapshots`` that would ask for JA while
+    the guardian has two or more children's appointments awaiting an answer:
+    those reminders go without asking, and one numbered text asks for them all
+    ("JA 1 for Emma, JA 2 for Jonas, JA for begge",
+    ``confirm_requests.ask_guardian``, written once in its period however
+    many reminders come due). Returns those reminders' row ids."""
+    together: set[int] = set()
+    several: dict[int, bool] = {}
+    for snapshot in snapshots:
+        row, appointment = snapshot.row, snapshot.appointment
+        if row.purpose != Purpose.REMINDER or row.recipient_role != Role.GUARDIAN \
+                or appointment is None or not confirmation_requested(appointment):
+            continue
+        guardian = row.recipient_id
+        if guardian not in several:
+            several[guardian] = len(await awaiting_answer(runtime, guardian, now)) >= 2
+            if several[guardian]:
+                await ask_guardian(runtime, guardian, now)
+        if several[guardian]:
+            together.add(row.id)
+    return together
+
+
 def reminder_asks_and_links(snapshot: Snapshot, now: datetime) -> tuple[bool, bool]:
     """(asks for the confirm keyword, links the pre-visit form) of a reminder
     row about to go: it asks only where the reply would confirm (the clinic
@@ -244,12 +272,13 @@ def reminder_asks_and_links(snapshot: Snapshot, now: datetime) -> tuple[bool, bo
 
 
 def _render(runtime: Runtime, snapshot: Snapshot, e164: str, contact: Contact | None,
-            now: datetime) -> Prepared:
+            now: datetime, *, may_ask: bool = True) -> Prepared:
     row = snapshot.row
     assert snapshot.appointment is not None
     guardian = row.recipient_role == Role.GUARDIAN
     language = choose_language(contact.language if contact else None)
     asks, form = reminder_asks_and_links(snapshot, now)
+    asks = asks and may_ask
     rendered = render(
         row.purpose, Audience.GUARDIAN if guardian else Audience.SELF, language,
         MessageContext(

@@ -10,13 +10,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from booking import service
 from booking.audit import Actor
 from booking.models import County
 from notifications import jobs
-from notifications.models import Notification
+from notifications.models import Notification, SmsReplyChoice
 from notifications.statuses import Purpose
 from tests import factories as f
 from tests.notifications.helpers import (
@@ -144,3 +144,43 @@ async def test_a_child_under_12_nobody_may_act_for_gets_no_form_link(db, sms, cl
     bodies = await deliver_reminders(db, sms, clock, appointment_id)
     assert set(bodies) == {TEEN_MOBILE}
     assert "/skjema" not in bodies[TEEN_MOBILE]
+
+
+async def test_a_guardian_of_two_waiting_children_is_asked_once_with_numbers(db, sms, clock):
+    """Two children's clinic-issued times await an answer: their reminders go
+    without asking, and one numbered text asks for both (JA 1, JA 2, JA)."""
+    world = await world_with_phones(db)
+    async with db.write() as s:
+        guardian = await f.patient(s, birth_date=date(1980, 1, 1), mobile=GUARDIAN_MOBILE)
+        emma = await f.patient(s, birth_date=date(2020, 6, 1), given_name="Emma")
+        jonas = await f.patient(s, birth_date=date(2021, 6, 1), given_name="Jonas")
+        await f.guardianship(s, guardian, emma)
+        await f.guardianship(s, guardian, jonas)
+        guardian_id, children = guardian.id, [emma.id, jonas.id]
+    staff = Actor.staff("s1", {world.clinic.id})
+    appointments = [
+        (await service.book(db, staff, patient_id=child, slot_id=world.slots[n].id,
+                            appointment_type_id=world.child_exam.id, clinic_issued=True,
+                            now=EARLY)).appointment.id
+        for n, child in enumerate(children)]
+    for appointment_id in appointments:
+        await deliver_reminders(db, sms, clock, appointment_id)
+        reminder = await first_reminder(db, appointment_id)
+        assert reminder.template_id == "reminder_form.guardian"
+        assert not ASKS.search(reminder.body or "")
+    [asked] = await rows(db, recipient_id=guardian_id, purpose=Purpose.CONFIRM_REQUEST)
+    assert "JA 1" in (asked.body or "") and "JA 2" in (asked.body or "")
+    async with db.read() as session:
+        lines = (await session.execute(
+            select(SmsReplyChoice.position, SmsReplyChoice.appointment_id)
+            .where(SmsReplyChoice.notification_id == asked.id)
+            .order_by(SmsReplyChoice.position))).all()
+    assert [tuple(line) for line in lines] == [(1, appointments[0]), (2, appointments[1])]
+
+
+async def test_one_waiting_child_keeps_the_ja_in_the_reminder(db, sms, clock):
+    world = await world_with_phones(db)
+    appointment_id = await _child_of_age(db, world, date(2020, 6, 1), None)
+    await deliver_reminders(db, sms, clock, appointment_id)
+    assert (await first_reminder(db, appointment_id)).template_id == "reminder_ja_form.guardian"
+    assert await rows(db, purpose=Purpose.CONFIRM_REQUEST) == []
