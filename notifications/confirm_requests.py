@@ -61,10 +61,14 @@ async def awaiting_answer(runtime: Runtime, guardian_id: int, now: datetime
             if confirmation_requested(a)]
 
 
-async def ask_guardian(runtime: Runtime, guardian_id: int, now: datetime) -> int | None:
+async def ask_guardian(runtime: Runtime, guardian_id: int, now: datetime,
+                       waiting: list[tuple[Appointment, str, str, Any]] | None = None
+                       ) -> int | None:
     """Write the numbered request to ``guardian_id`` if two or more of their
-    children's appointments await an answer; returns the outbox row's id."""
-    waiting = await awaiting_answer(runtime, guardian_id, now)
+    children's appointments await an answer (``waiting``, when the caller has
+    just read :func:`awaiting_answer`); returns the outbox row's id."""
+    if waiting is None:
+        waiting = await awaiting_answer(runtime, guardian_id, now)
     if len(waiting) < 2:
         return None
     contact = (await runtime.contacts.contacts([guardian_id])).get(guardian_id)

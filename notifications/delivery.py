@@ -241,9 +241,10 @@ async def siblings_asked_together(runtime: Runtime, snapshots: Sequence[Snapshot
             continue
         guardian = row.recipient_id
         if guardian not in several:
-            several[guardian] = len(await awaiting_answer(runtime, guardian, now)) >= 2
+            waiting = await awaiting_answer(runtime, guardian, now)
+            several[guardian] = len(waiting) >= 2
             if several[guardian]:
-                await ask_guardian(runtime, guardian, now)
+                await ask_guardian(runtime, guardian, now, waiting)
         if several[guardian]:
             together.add(row.id)
     return together
