@@ -34,12 +34,10 @@ import asyncio
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,18 +50,17 @@ from benchmarks.served import (
     KIND,
     Browser,
     _path,
+    bare_uvicorn,
     bookings,
     build_world,
     choice_links,
     drop_schema,
-    free_port,
     hidden_fields,
     log_in,
     page_text,
     serve,
 )
 from core.db import create_database
-from core.settings import ROOT
 
 DEFAULT_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 #: Slots per chair in the world of ``benchmarks.served`` (07:00 to 21:00).
@@ -98,31 +95,10 @@ class Client:
     slot_id: int
 
 
-@contextmanager
-def update_server(database_url: str, workers: int, log: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "BENCH_UPDATE_DATABASE_URL": database_url}
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603  (our own command)
-            [sys.executable, "-m", "uvicorn", "benchmarks.bare:update_app", "--port", str(port),
-             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the baseline server did not start:\n"
-                                   + log.read_text(errors="replace"))
-            try:
-                if httpx.get(url + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def update_server(database_url: str, workers: int, log: Path
+                  ) -> AbstractContextManager[str]:
+    return bare_uvicorn("benchmarks.bare:update_app", workers, log,
+                        {**os.environ, "BENCH_UPDATE_DATABASE_URL": database_url})
 
 
 async def make_counter(database_url: str, rows: int) -> None:

@@ -29,15 +29,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
 
-from benchmarks.served import Browser, build_world, drop_schema, free_port, log_in, serve
-from core.settings import ROOT
+from benchmarks.served import (
+    Browser,
+    bare_uvicorn,
+    build_world,
+    drop_schema,
+    log_in,
+    serve,
+)
 
 PAGES = (
     ("landing", "/", False),
@@ -47,27 +51,8 @@ PAGES = (
 )
 
 
-@contextmanager
-def bare_server(workers: int, log: Path) -> Iterator[str]:
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603  (our own command)
-            [sys.executable, "-m", "uvicorn", "benchmarks.bare:app", "--port", str(port),
-             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url + "/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def bare_server(workers: int, log: Path) -> AbstractContextManager[str]:
+    return bare_uvicorn("benchmarks.bare:app", workers, log)
 
 
 def wrk(url: str, *, connections: int, duration: int, cookie: str | None) -> dict[str, float]:

@@ -66,6 +66,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@contextmanager
+def bare_uvicorn(app: str, workers: int, log: Path, env: dict[str, str] | None = None
+                 ) -> Iterator[str]:
+    """A baseline ``app`` (``module:attribute``, :mod:`benchmarks.bare`) under
+    uvicorn with ``workers`` processes on a free port; its URL once it
+    answers ``/``. Fails with the server's log if it dies or takes 120 s."""
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603  (our own command)
+            [sys.executable, "-m", "uvicorn", app, "--port", str(port),
+             "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the baseline server did not start:\n"
+                                   + log.read_text(errors="replace"))
+            try:
+                if httpx.get(url + "/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 async def new_schema(server_url: str) -> tuple[str, str]:
     """A new empty schema; returns (URL with ``?schema=``, schema name)."""
     schema = f"scale_{uuid.uuid4().hex[:10]}"
