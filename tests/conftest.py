@@ -17,6 +17,7 @@ prefixes and log files (names carry the worker id or a random part).
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ from tests.databases import (
     sqlite_database,
     worker_id,
 )
-from tests.services import redis_url, require
+from tests.services import postgres_url, redis_url, require, service_missing
 
 # Property tests check behaviour, never speed: on a busy 2-core CI machine
 # Hypothesis's timing checks (a slow example, slow input generation) would
@@ -71,6 +72,45 @@ RELIABILITY = frozenset({
 })
 
 
+#: The pages' tests (``tests/web``) run on one engine: PostgreSQL, the
+#: engine production runs on, or SQLite where no PostgreSQL answers and none
+#: is required (a newcomer's machine). The domain below them (``booking``,
+#: ``notifications``, the demo data) is tested on both engines; of the pages,
+#: these also run on SQLite, the embedded default: the login and its
+#: sessions, the walks that open every staff route, and the pages that read
+#: the audit trail and the access logs with queries of their own.
+WEB = HERE / "web"
+WEB_ON_BOTH_ENGINES = frozenset({
+    WEB / "auth",
+    WEB / "test_pages.py",
+    WEB / "clinic" / "test_scope.py",
+    WEB / "schedule_admin" / "test_scope.py",
+    WEB / "support" / "test_county_walk.py",
+    WEB / "support" / "test_audit_viewer.py",
+    WEB / "support" / "test_access_review.py",
+    WEB / "patient" / "test_access_log.py",
+    WEB / "patient" / "test_access_log_grouping.py",
+})
+
+
+def _web_engine() -> str:
+    """``postgresql`` when it answers or is required (CI), else ``sqlite``."""
+    if os.environ.get("REQUIRE_SERVICES") == "1":
+        return "postgresql"
+    missing = asyncio.run(service_missing("postgresql", postgres_url()))
+    return "sqlite" if missing else "postgresql"
+
+
+def _on_one_engine(item: pytest.Item, engine: str) -> bool:
+    """True when ``item`` is a page test on the engine the pages do not use."""
+    path = Path(item.path)
+    if WEB not in path.parents or not WEB_ON_BOTH_ENGINES.isdisjoint({path, *path.parents}):
+        return False
+    callspec = getattr(item, "callspec", None)
+    used = callspec.params.get("db") if callspec is not None else None
+    return used is not None and used != engine
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # pytest-xdist registers it; without xdist (-p no:xdist) it must still be known.
     config.addinivalue_line("markers", "xdist_group(name): run on one xdist worker together")
@@ -83,10 +123,17 @@ def pytest_report_header(config: pytest.Config) -> str:
 @pytest.hookimpl(tryfirst=True)  # before -m selects and xdist groups
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                   items: list[pytest.Item]) -> None:
-    """The browser tests are ``slow`` and one xdist group; the reliability
+    """The pages' tests run on one engine (:data:`WEB_ON_BOTH_ENGINES`);
+    the browser tests are ``slow`` and one xdist group; the reliability
     tests are ``reliability``; every ``slow`` test runs first, so the long
     ones start at once, side by side, instead of ending the run (xdist hands
     out the tests in this order)."""
+    engine = _web_engine() if any(WEB in Path(i.path).parents for i in items) else ""
+    other = [item for item in items if engine and _on_one_engine(item, engine)]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        dropped = set(map(id, other))
+        items[:] = [item for item in items if id(item) not in dropped]
     for item in items:
         path = Path(item.path)
         if BROWSER in path.parents:
