@@ -51,6 +51,22 @@ VIEWPORTS: dict[str, ViewportSize] = {
     "phone": {"width": 375, "height": 667},
     "desktop": {"width": 1280, "height": 800},
 }
+#: The language with the longest words, where text is likeliest to break a layout.
+LONGEST_WORDS = "se"
+
+
+def axe_cases(main: str, others: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Where an axe test runs, as (language, screen) pairs: every language on
+    ``main``, the screen the page's users mostly have, and Northern Sami on
+    each of ``others``. A page's markup and names differ by language, its
+    layout by screen; this meets each of both at a fraction of all pairs."""
+    return [(lang, main) for lang in LANGUAGES] + [(LONGEST_WORDS, other) for other in others]
+
+
+#: Patients mostly use a phone; staff work at a desk.
+PATIENT_CASES = axe_cases("phone", ("desktop",))
+STAFF_CASES = axe_cases("desktop", ("phone",))
+
 #: The narrowest screen the pages must work on without sideways scrolling
 #: (WCAG 1.4.10 Reflow: 320 CSS px).
 NARROW: ViewportSize = {"width": 320, "height": 568}

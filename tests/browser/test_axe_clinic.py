@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import ViewportSize
 
 from tests.browser.keyboard import Keyboard
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, new_context
+from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, new_context
 from tests.browser.test_axe_logged_in import Walk
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def reception_tab(request: pytest.FixtureRequest, browser: Browser, live_server:
     context.close()
 
 
-CASES = [(lang, size) for lang in LANGUAGES for size in SIZES]
+CASES = axe_cases("desktop", ("tablet",))
 
 
 @pytest.mark.parametrize("reception_tab", CASES, indirect=True,

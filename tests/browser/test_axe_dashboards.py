@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, new_context
+from tests.browser.live import STAFF_CASES, VIEWPORTS, LiveServer, Tab, new_context
 from tests.browser.test_axe_logged_in import Walk
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Liv
     context.close()
 
 
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = STAFF_CASES
 
 
 @pytest.mark.parametrize("admin_tab", CASES, indirect=True,

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    LANGUAGES,
     NARROW,
+    PATIENT_CASES,
     VIEWPORTS,
     LiveServer,
     Tab,
@@ -175,7 +175,7 @@ def logged_in_tab(request: pytest.FixtureRequest, browser: Browser, live_server:
     context.close()
 
 
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = PATIENT_CASES
 
 
 @pytest.mark.parametrize("logged_in_tab", CASES, indirect=True,

@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.live import (
+    PATIENT_CASES,
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    in_fresh_thread,
+    new_context,
+)
 from tests.browser.test_axe_logged_in import Walk
 
 if TYPE_CHECKING:
@@ -107,7 +114,7 @@ def move_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Live
     context.close()
 
 
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = PATIENT_CASES
 
 
 @pytest.mark.parametrize("move_tab", CASES, indirect=True,

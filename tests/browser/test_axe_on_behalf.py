@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.live import (
+    STAFF_CASES,
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    in_fresh_thread,
+    new_context,
+)
 from tests.browser.test_axe_logged_in import Walk
 from tests.browser.test_axe_support import _guardian_number
 
@@ -102,7 +109,7 @@ def show_times(page: Page) -> None:
         page.locator("#choose-form button[type='submit']").click()
 
 
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = STAFF_CASES
 
 
 @pytest.mark.parametrize("reception_tab", CASES, indirect=True,

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.live import (
+    PATIENT_CASES,
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    in_fresh_thread,
+    new_context,
+)
 from tests.browser.login import DEFAULT_PERSON
 from tests.browser.test_axe_logged_in import Walk
 
@@ -102,7 +109,7 @@ def refill_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Li
     context.close()
 
 
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = PATIENT_CASES
 
 
 @pytest.mark.parametrize("refill_tab", CASES, indirect=True,

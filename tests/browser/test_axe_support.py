@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.live import (
+    STAFF_CASES,
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    in_fresh_thread,
+    new_context,
+)
 from tests.browser.login import DEFAULT_PERSON
 from tests.browser.test_axe_logged_in import Walk
 
@@ -162,7 +169,7 @@ def support_tab(request: pytest.FixtureRequest, browser: Browser, live_server: L
     context.close()
 
 
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = STAFF_CASES
 
 
 @pytest.mark.parametrize("support_tab", CASES, indirect=True,

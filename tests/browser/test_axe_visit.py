@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.live import (
+    PATIENT_CASES,
+    STAFF_CASES,
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    in_fresh_thread,
+    new_context,
+)
 from tests.browser.login import DEFAULT_PERSON
 from tests.browser.test_axe_logged_in import Walk
 
@@ -25,7 +33,7 @@ if TYPE_CHECKING:
 RECEPTION = "reception-grunerlokka"
 CLINIC = "tannklinikken-grunerlokka"
 CALLBACKS = f"/staff/klinikk/{CLINIC}/ring-tilbake"
-CASES = [(lang, viewport) for lang in LANGUAGES for viewport in VIEWPORTS]
+CASES = PATIENT_CASES
 
 
 def _guardian_number() -> str:
@@ -162,8 +170,8 @@ def test_the_patients_visit_pages_have_no_axe_violations(visit_tab: Tab, axe_sou
     assert not walk.failures, f"{len(walk.failures)} problem(s) ({lang}, {viewport}):\n\n{report}"
 
 
-@pytest.mark.parametrize("reception_tab", CASES, indirect=True,
-                         ids=[f"{lang}-{viewport}" for lang, viewport in CASES])
+@pytest.mark.parametrize("reception_tab", STAFF_CASES, indirect=True,
+                         ids=[f"{lang}-{viewport}" for lang, viewport in STAFF_CASES])
 def test_the_clinics_visit_pages_have_no_axe_violations(
         reception_tab: Tab, axe_source: str, request: pytest.FixtureRequest,
         reception_state: dict[str, Any]) -> None:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.keyboard import Keyboard
-from tests.browser.live import LANGUAGES, VIEWPORTS, LiveServer, Tab, in_fresh_thread, new_context
+from tests.browser.live import (
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    axe_cases,
+    in_fresh_thread,
+    new_context,
+)
 from tests.browser.test_axe_logged_in import Walk
 
 if TYPE_CHECKING:
@@ -83,7 +90,7 @@ def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Liv
     context.close()
 
 
-CASES = [(lang, width) for lang in LANGUAGES for width in WIDTHS]
+CASES = axe_cases("desktop", ("tablet",))
 
 
 @pytest.mark.parametrize("admin_tab", CASES, indirect=True,
