@@ -160,6 +160,9 @@ class _Booking:
     #: The id of the appointment an earlier request with the same idempotency
     #: key made, if any (asked in the same query).
     replay_id: int | None = None
+    #: The newest entry of the patient's audit chain (position, hash), for
+    #: ``audit.record(tail=...)``.
+    audit_tail: tuple[int | None, str | None] | None = None
 
 
 _slots = cast(Table, Slot.__table__)
@@ -189,6 +192,7 @@ def _load_statement() -> Any:
     upcoming = _appointments.alias("upcoming")
     return (
         select(*_slots.c, _clinics.c.county_id, *_types.c, offered, replay,
+               *audit.tail_columns(bindparam("p_chain")),
                *[upcoming.c[name] for name in _UPCOMING_NAMES])
         .select_from(
             _slots.join(_clinics, _clinics.c.id == _slots.c.clinic_id)
@@ -215,7 +219,8 @@ async def _load_booking(session: AsyncSession, slot_id: int, appointment_type_id
     rules)."""
     rows = (await session.execute(_LOAD, {
         "p_slot": slot_id, "p_type": appointment_type_id, "p_patient": patient_id,
-        "p_now": now, "p_key": idempotency_key})).all()
+        "p_now": now, "p_key": idempotency_key,
+        "p_chain": audit.chain_of("", patient_id)})).all()
     if not rows:
         # Only on the way to a refusal: which one is missing?
         if await session.get(Slot, slot_id) is None:
@@ -229,12 +234,13 @@ async def _load_booking(session: AsyncSession, slot_id: int, appointment_type_id
         **dict(zip(_TYPE_NAMES, first[at:at + _N_TYPE], strict=True)))
     at += _N_TYPE
     is_offered, replay_id = bool(first[at]), first[at + 1]
-    at += 2
+    tail = (first[at + 2], first[at + 3])
+    at += 4
     upcoming = [Appointment(**dict(zip(_UPCOMING_NAMES, row[at:], strict=True)))
                 for row in rows if row[at] is not None]
     return _Booking(slot, appointment_type,
                     frozenset({appointment_type.id}) if is_offered else frozenset(),
-                    upcoming, replay_id)
+                    upcoming, replay_id, tail)
 
 
 def _early_statement() -> Any:
@@ -445,7 +451,7 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
                     session, actor, "appointment.book", purpose=PURPOSE_OF[actor.kind],
                     subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
                     detail={"appointment_id": appointment.id, "slot_id": slot.id,
-                            **(audit_detail or {})}, now=now)
+                            **(audit_detail or {})}, now=now, tail=loaded.audit_tail)
             except BookingRefused:
                 # The same request may have been done already (idempotency
                 # key): the slot is then taken, or the kind already booked, by
