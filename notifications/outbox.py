@@ -41,10 +41,21 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import structlog
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -326,11 +337,25 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
     return rows
 
 
+_notifications = cast(Table, Notification.__table__)
+#: The columns the outbox sets on a new row (every row the same, so the rows
+#: of one event go in one INSERT); the others take their defaults.
+_WRITTEN = ("appointment_id", "appointment_version", "patient_id", "purpose", "offset_minutes",
+            "channel", "recipient_id", "recipient_role", "status", "created_at", "status_at",
+            "due_at", "send_after", "expires_at", "reason")
+_INSERT = insert(_notifications).returning(_notifications.c.id, sort_by_parameter_order=True)
+
+
 async def _insert(session: AsyncSession, rows: list[Notification]) -> None:
-    """Write ``rows`` (one INSERT: every row sets the same columns) and hand
-    those due now to the dispatcher after the commit."""
-    session.add_all(rows)
-    await session.flush()
+    """Write ``rows`` in one INSERT (no unit of work: the objects stay out of
+    the session and get their ids) and hand those due now to the dispatcher
+    after the commit."""
+    if not rows:
+        return
+    ids = (await session.execute(
+        _INSERT, [{name: getattr(row, name) for name in _WRITTEN} for row in rows])).scalars()
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
     dispatch_after_commit(session, [row.id for row in rows if row.send_after <= row.created_at])
 
 
@@ -382,12 +407,15 @@ async def _recently_noticed(session: AsyncSession, recipient_ids: Sequence[int],
     """Those of ``recipient_ids`` written an SMS notice in the last :data:`BURST_WINDOW`."""
     if not recipient_ids:
         return set()
-    return set((await session.execute(
-        select(Notification.recipient_id).distinct()
-        .where(Notification.recipient_id.in_(sorted(set(recipient_ids))),
-               Notification.channel == Channel.SMS,
-               Notification.purpose.not_in([Purpose.REMINDER, Purpose.NUMBER_CHECK]),
-               Notification.created_at > now - BURST_WINDOW))).scalars())
+    return set((await session.execute(_RECENT, {
+        "p_ids": sorted(set(recipient_ids)), "p_since": now - BURST_WINDOW})).scalars())
+
+
+_RECENT = (select(_notifications.c.recipient_id).distinct()
+           .where(_notifications.c.recipient_id.in_(bindparam("p_ids", expanding=True)),
+                  _notifications.c.channel == Channel.SMS,
+                  _notifications.c.purpose.not_in([Purpose.REMINDER, Purpose.NUMBER_CHECK]),
+                  _notifications.c.created_at > bindparam("p_since")))
 
 
 async def _write_helsenorge(session: AsyncSession, appointment: Appointment, purpose: Purpose,
