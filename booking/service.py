@@ -245,41 +245,64 @@ async def _load_booking(session: AsyncSession, slot_id: int, appointment_type_id
 
 def _early_statement() -> Any:
     """Built once: what :func:`rules.may_book_slot` needs of the slot, whether
-    the patient exists and the appointment an idempotency key made."""
-    patient = (select(_patients.c.id).where(_patients.c.id == bindparam("p_patient"))
-               .scalar_subquery())
+    the patient exists, the appointment an idempotency key made and, unless
+    the slot is booked or closed already, the patient's row, locked."""
+    exists_patient = (select(_patients.c.id).where(_patients.c.id == bindparam("p_patient"))
+                      .scalar_subquery())
     replay = (select(_appointments.c.id)
               .where(_appointments.c.idempotency_key == bindparam("p_key"))
               .scalar_subquery())
-    return (select(*[_slots.c[name] for name in _EARLY_NAMES], patient, replay)
+    open_slot = exists().where(
+        _slots.c.id == bindparam("p_slot"),
+        _slots.c.status.in_([SlotStatus.FREE.value, SlotStatus.HELD.value]))
+    locked = (select(*_patients.c)
+              .where(_patients.c.id == bindparam("p_patient"), open_slot)
+              .with_for_update(of=_patients).cte("locked"))
+    return (select(*[_slots.c[name] for name in _EARLY_NAMES], exists_patient, replay,
+                   *locked.c)
+            .select_from(_slots.outerjoin(locked, literal(True)))
             .where(_slots.c.id == bindparam("p_slot")))
 
 
 _patients = cast(Table, Patient.__table__)
+_PATIENT_NAMES = tuple(column.name for column in _patients.c)
 _EARLY_NAMES = ("id", "clinic_id", "starts_at", "ends_at", "status", "hold_key", "held_until")
+_N_EARLY = len(_EARLY_NAMES)
 _EARLY = _early_statement()
 
 
 async def _refused_early(session: AsyncSession, actor: Actor, patient_id: int, slot_id: int,
                          clinic_id: int | None, idempotency_key: str | None,
-                         hold_key: str | None, now: datetime) -> rules.Decision | None:
+                         hold_key: str | None, now: datetime
+                         ) -> tuple[rules.Decision | None, Patient | None]:
     """A refusal that needs no lock, from one small read before any: the slot
     is already taken (or closed, or past, or not the actor's to book:
     :func:`rules.may_book_slot`), the patient exists and the idempotency key
-    was not used. None when the booking must go on under the patient's lock
-    (which reads everything again). Most attempts on a popular time end here:
-    it was taken before they came. In the booking's transaction, on its
-    connection: a second connection per attempt would cost more than the read."""
+    was not used. Most attempts on a popular time end here: it was taken
+    before they came. In the booking's transaction, on its connection (a
+    second connection per attempt would cost more than the read).
+
+    The same statement locks the patient's row when the slot is neither
+    booked nor closed (it then returns the patient, in the session): the
+    booking goes on under that lock and reads everything again. None when it
+    did not lock (call :func:`_lock_patient`)."""
     row = (await session.execute(_EARLY, {
         "p_slot": slot_id, "p_patient": patient_id, "p_key": idempotency_key,
     })).one_or_none()
-    if row is None or row[-2] is None or row[-1] is not None:
-        return None  # unknown slot or patient, or a replay: the full path says which
-    slot = Slot(**dict(zip(_EARLY_NAMES, row[:-2], strict=True)))
+    if row is None:
+        return None, None  # unknown slot: the full path says so
+    patient: Patient | None = None
+    if row[_N_EARLY + 2] is not None:
+        patient = Patient(**dict(zip(_PATIENT_NAMES, row[_N_EARLY + 2:], strict=True)))
+        make_transient_to_detached(patient)
+        session.add(patient)
+    if row[_N_EARLY] is None or row[_N_EARLY + 1] is not None:
+        return None, patient  # unknown patient, or a replay: the full path says which
+    slot = Slot(**dict(zip(_EARLY_NAMES, row[:_N_EARLY], strict=True)))
     if clinic_id is not None and slot.clinic_id != clinic_id:
-        return None
+        return None, patient
     decision = rules.may_book_slot(actor, patient_id, slot, now, hold_key)
-    return None if decision else decision
+    return (None if decision else decision), patient
 
 
 def _appointment_values(slot: Slot, patient: Patient, appointment_type: AppointmentType,
@@ -425,13 +448,13 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
     now = now or utcnow()
     try:
         async with db.write() as session:
-            early = await _refused_early(session, actor, patient_id, slot_id, clinic_id,
-                                         idempotency_key, hold_key, now)
+            early, locked = await _refused_early(session, actor, patient_id, slot_id,
+                                                 clinic_id, idempotency_key, hold_key, now)
             if early is not None:
                 _raise_unless(early)
             loaded: _Booking | None = None
             try:
-                patient = await _lock_patient(session, patient_id)
+                patient = locked or await _lock_patient(session, patient_id)
                 loaded = await _load_booking(session, slot_id, appointment_type_id, patient_id,
                                              now, idempotency_key)
                 slot, appointment_type = loaded.slot, loaded.appointment_type
