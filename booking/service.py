@@ -7,11 +7,18 @@ Slots are claimed with a compare-and-swap update (``... WHERE status =
 index on live appointments per slot backs it up: the database, not the
 application, is what makes a double booking impossible.
 
-A booking is a handful of statements: lock the patient; read the slot, its
-clinic, the kind of appointment, whether the slot's template offers it and the
-patient's upcoming appointments in one query; claim the slot and insert the
-appointment in one statement (PostgreSQL; two on SQLite); the notification
-outbox's rows; the audit entry (:func:`booking.audit.record`, two statements,
+A booking is a handful of statements, each built once with bound parameters
+and read as rows rather than ORM queries: one small read of the slot, whether
+the idempotency key was used, and (unless the slot is booked or closed) the
+patient's row, locked; a slot already taken is refused right there
+(:func:`booking.rules.may_book_slot`), which is how most attempts at a
+popular time end. Otherwise: read the slot, its clinic, the kind of
+appointment, whether the slot's template offers it, the patient's upcoming
+appointments and the tail of their audit chain in one query; claim the slot
+and insert the appointment in one statement (PostgreSQL; two on SQLite); the
+notification outbox's rows (its burst check and one INSERT; the county's
+settings are kept per process, ``notifications.outbox.SETTINGS_SECONDS``);
+the audit entry (:func:`booking.audit.record`, one statement given the tail,
 no lock shared with other patients). The rules are still decided by
 :mod:`booking.rules` on the rows that query loaded.
 """
