@@ -34,9 +34,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Table, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,12 +105,49 @@ def chain_of(actor_id: str, subject_patient_id: int | None) -> str:
     return f"actor:{actor_id}"
 
 
+_log = cast(Table, AuditEntry.__table__)
+#: The columns :func:`record` writes.
+_WRITTEN = ("occurred_at", "actor_kind", "actor_id", "on_behalf_of_id", "subject_patient_id",
+            "action", "purpose", "detail", "chain", "seq", "prev_hash", "entry_hash")
+_TAIL = (select(_log.c.seq, _log.c.entry_hash).where(_log.c.chain == bindparam("p_chain"))
+         .order_by(_log.c.seq.desc()).limit(1))
+
+
+def _append_statement(dialect: str) -> Any:
+    """Built once per dialect: insert one entry unless its place in its chain is taken."""
+    values = {name: bindparam(f"v_{name}", type_=_log.c[name].type) for name in _WRITTEN}
+    if dialect == "postgresql":
+        return (postgresql.insert(_log).values(values)
+                .on_conflict_do_nothing(index_elements=["chain", "seq"]).returning(_log.c.id))
+    if dialect == "sqlite":
+        return (sqlite.insert(_log).values(values)
+                .on_conflict_do_nothing(index_elements=["chain", "seq"]).returning(_log.c.id))
+    raise RuntimeError(f"no audit append for {dialect}")
+
+
+_APPEND: dict[str, Any] = {}
+
+
+def tail_columns(chain: Any) -> tuple[Any, Any]:
+    """The position and hash of the newest entry of ``chain`` (a SQL
+    expression), as two scalar subqueries: for a caller that reads other
+    things in the same statement and passes the result to :func:`record` as
+    ``tail``."""
+    newest = (select(_log.c.seq, _log.c.entry_hash).where(_log.c.chain == chain)
+              .order_by(_log.c.seq.desc()).limit(1).subquery())
+    return select(newest.c.seq).scalar_subquery(), select(newest.c.entry_hash).scalar_subquery()
+
+
 async def record(session: AsyncSession, actor: Actor, action: str, *, purpose: str,
                  subject_patient_id: int | None = None, on_behalf_of_id: int | None = None,
                  detail: dict[str, Any] | None = None,
-                 now: datetime | None = None) -> AuditEntry:
+                 now: datetime | None = None,
+                 tail: tuple[int | None, str | None] | None = None) -> AuditEntry:
     """Append one entry to its chain in the caller's transaction: two
-    statements (the chain's tail, the insert). ``detail`` holds internal ids
+    statements (the chain's tail, the insert), or one when the caller read
+    the tail already (``tail``: the newest entry's position and hash, both
+    None for an empty chain; see :func:`tail_columns`). A tail that moved
+    meanwhile costs a retry, never a fork. ``detail`` holds internal ids
     only: no names, identity numbers or phone numbers."""
     occurred_at = now or utcnow()
     detail = detail or {}
@@ -120,25 +157,21 @@ async def record(session: AsyncSession, actor: Actor, action: str, *, purpose: s
         on_behalf_of_id=on_behalf_of_id, subject_patient_id=subject_patient_id,
         action=action, purpose=purpose, detail=detail, chain=chain)
     dialect = session.get_bind().dialect.name
+    statement = _APPEND.get(dialect)
+    if statement is None:
+        statement = _APPEND[dialect] = _append_statement(dialect)
     for _ in range(_MAX_APPEND_TRIES):
-        tail = (await session.execute(
-            select(AuditEntry.seq, AuditEntry.entry_hash)
-            .where(AuditEntry.chain == chain).order_by(AuditEntry.seq.desc()).limit(1)
-        )).one_or_none()
-        seq, prev = ((tail[0] or 0) + 1, tail[1]) if tail else (1, GENESIS)
+        if tail is None:
+            found = (await session.execute(_TAIL, {"p_chain": chain})).one_or_none()
+            tail = (found[0], found[1]) if found else (None, None)
+        last_seq, last_hash = tail
+        tail = None  # a retry reads it again
+        seq, prev = ((last_seq or 0) + 1, last_hash) if last_hash is not None else (1, GENESIS)
         values.update(seq=seq, prev_hash=prev, entry_hash=entry_hash(
             prev, occurred_at, actor.kind.value, actor.id, on_behalf_of_id,
             subject_patient_id, action, purpose, detail))
-        statement = (postgresql.insert(AuditEntry) if dialect == "postgresql"
-                     else sqlite.insert(AuditEntry) if dialect == "sqlite"
-                     else None)
-        if statement is None:
-            raise RuntimeError(f"no audit append for {dialect}")
         new_id = (await session.execute(
-            statement.values(**values)
-            .on_conflict_do_nothing(index_elements=["chain", "seq"])
-            .returning(AuditEntry.id)
-        )).scalar_one_or_none()
+            statement, {f"v_{name}": values[name] for name in _WRITTEN})).scalar_one_or_none()
         if new_id is not None:
             return AuditEntry(id=new_id, **values)
     raise RuntimeError(f"audit chain {chain} kept moving: gave up after "

@@ -137,15 +137,14 @@ def same_kind_booked(appointment_type: AppointmentType,
     return min(same, key=lambda other: other.starts_at) if same else None
 
 
-def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, slot: Slot,
-             slot_type_ids: Iterable[int], now: datetime,
-             patient_appointments: Iterable[Appointment] = (),
-             hold_key: str | None = None, ignore_appointment_id: int | None = None
-             ) -> Decision:
-    """Booking ``slot`` for ``patient``. ``patient_appointments`` are the
-    patient's other appointments (to catch overlaps and duplicates);
-    ``ignore_appointment_id`` is the one being changed."""
-    who = may_act_for(actor, patient.id, slot.clinic_id)
+def may_book_slot(actor: Actor, patient_id: int, slot: Slot, now: datetime,
+                  hold_key: str | None = None) -> Decision:
+    """The first refusals of :func:`may_book`, in its order: those that depend
+    on who acts for whom at which clinic and on the slot's own state alone
+    (not on the kind or on the patient's appointments). A slot another
+    booking took is refused here, so the service can say so from one read
+    before it locks anything."""
+    who = may_act_for(actor, patient_id, slot.clinic_id)
     if not who:
         return who
     if slot.starts_at <= now:
@@ -156,6 +155,20 @@ def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, 
         slot.held_until is None or slot.held_until > now)
     if slot.status == SlotStatus.BOOKED or held_by_other:
         return refuse(Reason.SLOT_TAKEN)
+    return ALLOWED
+
+
+def may_book(actor: Actor, patient: Patient, appointment_type: AppointmentType, slot: Slot,
+             slot_type_ids: Iterable[int], now: datetime,
+             patient_appointments: Iterable[Appointment] = (),
+             hold_key: str | None = None, ignore_appointment_id: int | None = None
+             ) -> Decision:
+    """Booking ``slot`` for ``patient``. ``patient_appointments`` are the
+    patient's other appointments (to catch overlaps and duplicates);
+    ``ignore_appointment_id`` is the one being changed."""
+    first = may_book_slot(actor, patient.id, slot, now, hold_key)
+    if not first:
+        return first
     duration = timedelta(minutes=appointment_type.duration_minutes)
     if slot.ends_at - slot.starts_at < duration:
         return refuse(Reason.SLOT_TOO_SHORT)

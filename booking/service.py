@@ -7,11 +7,18 @@ Slots are claimed with a compare-and-swap update (``... WHERE status =
 index on live appointments per slot backs it up: the database, not the
 application, is what makes a double booking impossible.
 
-A booking is a handful of statements: lock the patient; read the slot, its
-clinic, the kind of appointment, whether the slot's template offers it and the
-patient's upcoming appointments in one query; claim the slot and insert the
-appointment in one statement (PostgreSQL; two on SQLite); the notification
-outbox's rows; the audit entry (:func:`booking.audit.record`, two statements,
+A booking is a handful of statements, each built once with bound parameters
+and read as rows rather than ORM queries: one small read of the slot, whether
+the idempotency key was used, and (unless the slot is booked or closed) the
+patient's row, locked; a slot already taken is refused right there
+(:func:`booking.rules.may_book_slot`), which is how most attempts at a
+popular time end. Otherwise: read the slot, its clinic, the kind of
+appointment, whether the slot's template offers it, the patient's upcoming
+appointments and the tail of their audit chain in one query; claim the slot
+and insert the appointment in one statement (PostgreSQL; two on SQLite); the
+notification outbox's rows (its burst check and one INSERT; the county's
+settings are kept per process, ``notifications.outbox.SETTINGS_SECONDS``);
+the audit entry (:func:`booking.audit.record`, one statement given the tail,
 no lock shared with other patients). The rules are still decided by
 :mod:`booking.rules` on the rows that query loaded.
 """
@@ -28,6 +35,7 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     and_,
+    bindparam,
     case,
     exists,
     func,
@@ -39,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import contains_eager
+from sqlalchemy.orm import make_transient_to_detached
 
 from booking import audit, events, queries, rules, search
 from booking.audit import Actor
@@ -47,6 +55,7 @@ from booking.models import (
     Appointment,
     AppointmentType,
     BookingEvent,
+    Clinic,
     Patient,
     Slot,
     schedule_template_types,
@@ -124,9 +133,12 @@ async def _free_slot(session: AsyncSession, slot_id: int, appointment_id: int,
                              appointment_id=appointment_id, occurred_at=now))
 
 
+_LOCK_PATIENT = select(Patient).where(Patient.id == bindparam("p_patient")).with_for_update()
+
+
 async def _lock_patient(session: AsyncSession, patient_id: int) -> Patient:
     patient = (
-        await session.execute(select(Patient).where(Patient.id == patient_id).with_for_update())
+        await session.execute(_LOCK_PATIENT, {"p_patient": patient_id})
     ).scalar_one_or_none()
     if patient is None:
         raise BookingRefused(Reason.UNKNOWN_PATIENT)
@@ -152,37 +164,152 @@ class _Booking:
     appointment_type: AppointmentType
     slot_type_ids: frozenset[int]
     upcoming: list[Appointment]
+    #: The id of the appointment an earlier request with the same idempotency
+    #: key made, if any (asked in the same query).
+    replay_id: int | None = None
+    #: The newest entry of the patient's audit chain (position, hash), for
+    #: ``audit.record(tail=...)``.
+    audit_tail: tuple[int | None, str | None] | None = None
+
+
+_slots = cast(Table, Slot.__table__)
+_types = cast(Table, AppointmentType.__table__)
+_appointments = cast(Table, Appointment.__table__)
+_clinics = cast(Table, Clinic.__table__)
+_SLOT_NAMES = tuple(column.name for column in _slots.c)
+_TYPE_NAMES = tuple(column.name for column in _types.c)
+#: What the rules ask of the patient's other appointments.
+_UPCOMING_NAMES = ("id", "status", "starts_at", "ends_at", "appointment_type_id")
+_ACTIVE_VALUES = sorted(s.value for s in ACTIVE)
+
+
+def _load_statement() -> Any:
+    """Built once: the slot, its clinic's county, the kind, whether the slot's
+    template offers the kind, the appointment an idempotency key made, and the
+    patient's upcoming active appointments (outer-joined, one row each).
+    Columns, not ORM entities: the rules read plain attributes, and a loser
+    of a race never needs more."""
+    offered = exists().where(
+        schedule_template_types.c.template_id == _slots.c.template_id,
+        schedule_template_types.c.appointment_type_id == _types.c.id,
+    )
+    replay = (select(_appointments.c.id)
+              .where(_appointments.c.idempotency_key == bindparam("p_key"))
+              .scalar_subquery())
+    upcoming = _appointments.alias("upcoming")
+    return (
+        select(*_slots.c, _clinics.c.county_id, *_types.c, offered, replay,
+               *audit.tail_columns(bindparam("p_chain")),
+               *[upcoming.c[name] for name in _UPCOMING_NAMES])
+        .select_from(
+            _slots.join(_clinics, _clinics.c.id == _slots.c.clinic_id)
+            .join(_types, _types.c.id == bindparam("p_type"))
+            .outerjoin(upcoming, and_(upcoming.c.patient_id == bindparam("p_patient"),
+                                      upcoming.c.status.in_(_ACTIVE_VALUES),
+                                      upcoming.c.ends_at > bindparam("p_now"))))
+        .where(_slots.c.id == bindparam("p_slot"))
+    )
+
+
+_LOAD = _load_statement()
+_N_SLOT, _N_TYPE = len(_SLOT_NAMES), len(_TYPE_NAMES)
 
 
 async def _load_booking(session: AsyncSession, slot_id: int, appointment_type_id: int,
-                        patient_id: int, now: datetime) -> _Booking:
+                        patient_id: int, now: datetime, idempotency_key: str | None = None
+                        ) -> _Booking:
     """The slot with its clinic, the kind of appointment, whether the slot's
-    template offers that kind, and the patient's upcoming active appointments:
-    one statement (the appointments outer-joined, one row each). Call it after
-    the patient's row is locked, so it sees their latest appointments."""
-    offered = exists().where(
-        schedule_template_types.c.template_id == Slot.template_id,
-        schedule_template_types.c.appointment_type_id == AppointmentType.id,
-    ).label("offered")
-    rows = (await session.execute(
-        select(Slot, AppointmentType, offered, Appointment)
-        .join(Slot.clinic)
-        .join(AppointmentType, AppointmentType.id == appointment_type_id)
-        .outerjoin(Appointment, and_(Appointment.patient_id == patient_id,
-                                     Appointment.status.in_([s.value for s in ACTIVE]),
-                                     Appointment.ends_at > now))
-        .options(contains_eager(Slot.clinic))
-        .where(Slot.id == slot_id)
-    )).all()
+    template offers that kind, the patient's upcoming active appointments and
+    the appointment ``idempotency_key`` made (if any): one statement. Call it
+    after the patient's row is locked, so it sees their latest appointments.
+    The objects it returns are not in the session (read-only facts for the
+    rules)."""
+    rows = (await session.execute(_LOAD, {
+        "p_slot": slot_id, "p_type": appointment_type_id, "p_patient": patient_id,
+        "p_now": now, "p_key": idempotency_key,
+        "p_chain": audit.chain_of("", patient_id)})).all()
     if not rows:
         # Only on the way to a refusal: which one is missing?
         if await session.get(Slot, slot_id) is None:
             raise BookingRefused(Reason.UNKNOWN_SLOT)
         raise BookingRefused(Reason.UNKNOWN_TYPE)
-    slot, appointment_type, is_offered = rows[0][0], rows[0][1], bool(rows[0][2])
+    first = rows[0]
+    slot = Slot(**dict(zip(_SLOT_NAMES, first[:_N_SLOT], strict=True)))
+    slot.clinic = Clinic(id=slot.clinic_id, county_id=first[_N_SLOT])
+    at = _N_SLOT + 1
+    appointment_type = AppointmentType(
+        **dict(zip(_TYPE_NAMES, first[at:at + _N_TYPE], strict=True)))
+    at += _N_TYPE
+    is_offered, replay_id = bool(first[at]), first[at + 1]
+    tail = (first[at + 2], first[at + 3])
+    at += 4
+    upcoming = [Appointment(**dict(zip(_UPCOMING_NAMES, row[at:], strict=True)))
+                for row in rows if row[at] is not None]
     return _Booking(slot, appointment_type,
                     frozenset({appointment_type.id}) if is_offered else frozenset(),
-                    [row[3] for row in rows if row[3] is not None])
+                    upcoming, replay_id, tail)
+
+
+def _early_statement() -> Any:
+    """Built once: what :func:`rules.may_book_slot` needs of the slot, whether
+    the patient exists, the appointment an idempotency key made and, unless
+    the slot is booked or closed already, the patient's row, locked."""
+    exists_patient = (select(_patients.c.id).where(_patients.c.id == bindparam("p_patient"))
+                      .scalar_subquery())
+    replay = (select(_appointments.c.id)
+              .where(_appointments.c.idempotency_key == bindparam("p_key"))
+              .scalar_subquery())
+    open_slot = exists().where(
+        _slots.c.id == bindparam("p_slot"),
+        _slots.c.status.in_([SlotStatus.FREE.value, SlotStatus.HELD.value]))
+    locked = (select(*_patients.c)
+              .where(_patients.c.id == bindparam("p_patient"), open_slot)
+              .with_for_update(of=_patients).cte("locked"))
+    return (select(*[_slots.c[name] for name in _EARLY_NAMES], exists_patient, replay,
+                   *locked.c)
+            .select_from(_slots.outerjoin(locked, literal(True)))
+            .where(_slots.c.id == bindparam("p_slot")))
+
+
+_patients = cast(Table, Patient.__table__)
+_PATIENT_NAMES = tuple(column.name for column in _patients.c)
+_EARLY_NAMES = ("id", "clinic_id", "starts_at", "ends_at", "status", "hold_key", "held_until")
+_N_EARLY = len(_EARLY_NAMES)
+_EARLY = _early_statement()
+
+
+async def _refused_early(session: AsyncSession, actor: Actor, patient_id: int, slot_id: int,
+                         clinic_id: int | None, idempotency_key: str | None,
+                         hold_key: str | None, now: datetime
+                         ) -> tuple[rules.Decision | None, Patient | None]:
+    """A refusal that needs no lock, from one small read before any: the slot
+    is already taken (or closed, or past, or not the actor's to book:
+    :func:`rules.may_book_slot`), the patient exists and the idempotency key
+    was not used. Most attempts on a popular time end here: it was taken
+    before they came. In the booking's transaction, on its connection (a
+    second connection per attempt would cost more than the read).
+
+    The same statement locks the patient's row when the slot is neither
+    booked nor closed (it then returns the patient, in the session): the
+    booking goes on under that lock and reads everything again. None when it
+    did not lock (call :func:`_lock_patient`)."""
+    row = (await session.execute(_EARLY, {
+        "p_slot": slot_id, "p_patient": patient_id, "p_key": idempotency_key,
+    })).one_or_none()
+    if row is None:
+        return None, None  # unknown slot: the full path says so
+    patient: Patient | None = None
+    if row[_N_EARLY + 2] is not None:
+        patient = Patient(**dict(zip(_PATIENT_NAMES, row[_N_EARLY + 2:], strict=True)))
+        make_transient_to_detached(patient)
+        session.add(patient)
+    if row[_N_EARLY] is None or row[_N_EARLY + 1] is not None:
+        return None, patient  # unknown patient, or a replay: the full path says which
+    slot = Slot(**dict(zip(_EARLY_NAMES, row[:_N_EARLY], strict=True)))
+    if clinic_id is not None and slot.clinic_id != clinic_id:
+        return None, patient
+    decision = rules.may_book_slot(actor, patient_id, slot, now, hold_key)
+    return (None if decision else decision), patient
 
 
 def _appointment_values(slot: Slot, patient: Patient, appointment_type: AppointmentType,
@@ -202,33 +329,65 @@ def _appointment_values(slot: Slot, patient: Patient, appointment_type: Appointm
     return values
 
 
+def _claim_insert_statement(names: tuple[str, ...], new_chain: bool) -> Any:
+    """The claim-and-insert of :func:`_claim_and_insert` for appointments with
+    the columns ``names``, with bound parameters (``v_<column>``, ``p_slot``,
+    ``p_now``, ``p_hold_key``); built once per shape. With ``new_chain``, the
+    new appointment is its own chain (``chain_id`` = its id)."""
+    now: Any = bindparam("p_now")
+    hold_key: Any = bindparam("p_hold_key")
+    held = _slots.c.status == SlotStatus.HELD
+    claimed = (update(_slots)
+               .where(_slots.c.id == bindparam("p_slot"),
+                      or_(_slots.c.status == SlotStatus.FREE,
+                          and_(held, _slots.c.held_until < now),
+                          and_(held, _slots.c.hold_key == hold_key)))
+               .values(status=SlotStatus.BOOKED, hold_key=None, hold_owner=None,
+                       held_until=None, version=_slots.c.version + 1)
+               .returning(_slots.c.id).cte("claimed"))
+    new_id = select(
+        func.nextval(func.pg_get_serial_sequence("appointments", "id")).label("id")
+    ).cte("new_id")
+    source = select(new_id.c.id, *[
+        new_id.c.id if name == "chain_id" and new_chain
+        else bindparam(f"v_{name}", type_=_appointments.c[name].type)
+        for name in names
+    ]).select_from(claimed).join(new_id, literal(True))
+    return (insert(_appointments).from_select(["id", *names], source)
+            .returning(*_appointments.c))
+
+
+_CLAIM_INSERT: dict[tuple[tuple[str, ...], bool], Any] = {}
+
+
 async def _claim_and_insert(session: AsyncSession, values: dict[str, Any], now: datetime,
                             hold_key: str | None) -> Appointment | None:
     """Claim the slot (compare-and-swap) and insert the appointment; None when
     the slot was not free. On PostgreSQL one statement: the insert selects
     from the claim's ``RETURNING``, so it inserts nothing when the claim
-    updated nothing, and a new chain gets its own id as ``chain_id``."""
-    table = cast(Table, Appointment.__table__)
+    updated nothing, and a new chain gets its own id as ``chain_id``. The
+    appointment comes back as a row and enters the session as loaded, with no
+    ORM query in between."""
+    if session.get_bind().dialect.name == "postgresql":
+        names = tuple(values)
+        new_chain = values["chain_id"] is None
+        statement = _CLAIM_INSERT.get((names, new_chain))
+        if statement is None:
+            statement = _CLAIM_INSERT[names, new_chain] = _claim_insert_statement(
+                names, new_chain)
+        params = {f"v_{name}": value for name, value in values.items()}
+        params.update(p_slot=values["slot_id"], p_now=now, p_hold_key=hold_key)
+        row = (await session.execute(statement, params)).one_or_none()
+        if row is None:
+            return None
+        appointment = Appointment(**row._asdict())
+        make_transient_to_detached(appointment)
+        session.add(appointment)
+        return appointment
     claim = (update(Slot)
              .where(Slot.id == values["slot_id"], _is_free(now, hold_key))
              .values(status=SlotStatus.BOOKED, hold_key=None, hold_owner=None, held_until=None,
                      version=Slot.version + 1))
-    if session.get_bind().dialect.name == "postgresql":
-        claimed = claim.returning(Slot.id).cte("claimed")
-        new_id = select(
-            func.nextval(func.pg_get_serial_sequence("appointments", "id")).label("id")
-        ).cte("new_id")
-        columns = ["id", *values]
-        if values["chain_id"] is None:
-            values = {**values, "chain_id": new_id.c.id}
-        source = select(new_id.c.id, *[
-            value if isinstance(value, ColumnElement)
-            else literal(value, type_=table.c[name].type)
-            for name, value in values.items()
-        ]).select_from(claimed).join(new_id, literal(True))
-        statement = insert(table).from_select(columns, source).returning(*table.c)
-        return (await session.execute(
-            select(Appointment).from_statement(statement))).scalar_one_or_none()
     updated = await session.execute(claim.execution_options(synchronize_session=False))
     if updated.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -296,9 +455,15 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
     now = now or utcnow()
     try:
         async with db.write() as session:
+            early, locked = await _refused_early(session, actor, patient_id, slot_id,
+                                                 clinic_id, idempotency_key, hold_key, now)
+            if early is not None:
+                _raise_unless(early)
+            loaded: _Booking | None = None
             try:
-                patient = await _lock_patient(session, patient_id)
-                loaded = await _load_booking(session, slot_id, appointment_type_id, patient_id, now)
+                patient = locked or await _lock_patient(session, patient_id)
+                loaded = await _load_booking(session, slot_id, appointment_type_id, patient_id,
+                                             now, idempotency_key)
                 slot, appointment_type = loaded.slot, loaded.appointment_type
                 if clinic_id is not None and slot.clinic_id != clinic_id:
                     raise BookingRefused(Reason.WRONG_CLINIC)
@@ -316,14 +481,18 @@ async def book(db: Database, actor: Actor, *, patient_id: int, slot_id: int,
                     session, actor, "appointment.book", purpose=PURPOSE_OF[actor.kind],
                     subject_patient_id=patient.id, on_behalf_of_id=_behalf(actor, patient.id),
                     detail={"appointment_id": appointment.id, "slot_id": slot.id,
-                            **(audit_detail or {})}, now=now)
+                            **(audit_detail or {})}, now=now, tail=loaded.audit_tail)
             except BookingRefused:
                 # The same request may have been done already (idempotency
                 # key): the slot is then taken, or the kind already booked, by
-                # that request. Asked in the same transaction: no second one.
-                replay = await _replayed(session, idempotency_key, patient_id)
-                if replay:
-                    return replay
+                # that request. Asked in the same transaction: no second one;
+                # once the slot is read, that read already said whether the
+                # key was used (the patient's lock keeps their own requests
+                # out until this one ends).
+                if loaded is None or loaded.replay_id is not None:
+                    replay = await _replayed(session, idempotency_key, patient_id)
+                    if replay:
+                        return replay
                 raise
     except IntegrityError:
         # A concurrent request with the same key, or the live-slot index.

@@ -34,14 +34,28 @@ process puts them on the arq queue). If that fails, nothing is lost: the
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final, cast
 
 import structlog
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,8 +142,10 @@ def dispatch_after_commit(session: AsyncSession, ids: Sequence[int]) -> None:
 async def on_booked(session: AsyncSession, appointment: Appointment, *, now: datetime
                     ) -> list[Notification]:
     purpose = Purpose.INNKALLING if appointment.clinic_issued else Purpose.CONFIRMATION
-    written = await _write(session, appointment, purpose, now)
-    return written + await _write_helsenorge(session, appointment, purpose, now)
+    rows = await _plan(session, appointment, purpose, now)
+    rows.append(_helsenorge_row(appointment, purpose, now))
+    await _insert(session, rows)
+    return rows
 
 
 async def on_changed(session: AsyncSession, old: Appointment, new: Appointment, *,
@@ -240,11 +256,63 @@ async def _anyone_told(session: AsyncSession, appointment: Appointment,
     return bool((await session.execute(query)).scalar())
 
 
-async def _county(session: AsyncSession, clinic_id: int) -> tuple[int, SendingWindow]:
-    county_id, quiet_hours = (await session.execute(
-        select(County.id, County.quiet_hours).join(Clinic, Clinic.county_id == County.id)
-        .where(Clinic.id == clinic_id))).one()
-    return county_id, SendingWindow.from_county(quiet_hours)
+@dataclass(frozen=True)
+class _Settings:
+    """What the outbox needs of a clinic's county for one kind of appointment."""
+
+    county_id: int
+    window: SendingWindow
+    reminder_offsets: tuple[int, ...]
+
+
+#: How long a process keeps a clinic's county settings (the sending window)
+#: and a kind's reminder policy, which every booking reads and only an
+#: administrator's edit changes: an edit shows in every process within this
+#: many seconds, and at once in a process that calls :func:`forget_settings`.
+#: A row written meanwhile keeps the times it was written with, as it would
+#: had it been written a moment before the edit.
+SETTINGS_SECONDS: Final = 10.0
+#: The clock of that expiry (monotonic; a test may replace it).
+settings_clock: Callable[[], float] = time.monotonic
+_SettingsCache = dict[tuple[int, int], tuple[float, _Settings]]
+#: Per database (engine), so that two databases in one process never mix.
+_settings: weakref.WeakKeyDictionary[Any, _SettingsCache] = weakref.WeakKeyDictionary()
+
+
+def forget_settings() -> None:
+    """Read the counties' sending windows and reminder policies afresh."""
+    _settings.clear()
+
+
+async def _settings_for(session: AsyncSession, clinic_id: int, appointment_type_id: int
+                        ) -> _Settings:
+    """The county, its sending window and the kind's reminder offsets (the
+    kind's own policy, else the county's, else 3 and 1 days): kept for
+    :data:`SETTINGS_SECONDS`, read in one statement when not."""
+    bind = session.get_bind()
+    cache = _settings.setdefault(getattr(bind, "engine", bind), {})
+    key = (clinic_id, appointment_type_id)
+    kept = cache.get(key)
+    now = settings_clock()
+    if kept is not None and now < kept[0]:
+        return kept[1]
+    rows = (await session.execute(
+        select(County.id, County.quiet_hours, ReminderPolicy.id,
+               ReminderPolicy.appointment_type_id, ReminderPolicy.offsets_minutes)
+        .join(Clinic, Clinic.county_id == County.id)
+        .outerjoin(ReminderPolicy, and_(
+            ReminderPolicy.county_id == County.id,
+            or_(ReminderPolicy.appointment_type_id == appointment_type_id,
+                ReminderPolicy.appointment_type_id.is_(None))))
+        .where(Clinic.id == clinic_id))).all()
+    by_type = {type_id: offsets for _, _, policy_id, type_id, offsets in rows
+               if policy_id is not None}
+    chosen = by_type.get(appointment_type_id, by_type.get(None))
+    found = _Settings(rows[0][0], SendingWindow.from_county(rows[0][1]),
+                      DEFAULT_REMINDER_OFFSETS if chosen is None
+                      else tuple(int(o) for o in chosen))
+    cache[key] = (now + SETTINGS_SECONDS, found)
+    return found
 
 
 async def reminder_offsets(session: AsyncSession, county_id: int,
@@ -264,15 +332,47 @@ async def reminder_offsets(session: AsyncSession, county_id: int,
 
 async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpose,
                  now: datetime, *, reminders: bool = True) -> list[Notification]:
+    rows = await _plan(session, appointment, purpose, now, reminders=reminders)
+    await _insert(session, rows)
+    return rows
+
+
+_notifications = cast(Table, Notification.__table__)
+#: The columns the outbox sets on a new row (every row the same, so the rows
+#: of one event go in one INSERT); the others take their defaults.
+_WRITTEN = ("appointment_id", "appointment_version", "patient_id", "purpose", "offset_minutes",
+            "channel", "recipient_id", "recipient_role", "status", "created_at", "status_at",
+            "due_at", "send_after", "expires_at", "reason")
+_INSERT = insert(_notifications).returning(_notifications.c.id, sort_by_parameter_order=True)
+
+
+async def _insert(session: AsyncSession, rows: list[Notification]) -> None:
+    """Write ``rows`` in one INSERT (no unit of work: the objects stay out of
+    the session and get their ids) and hand those due now to the dispatcher
+    after the commit."""
+    if not rows:
+        return
+    ids = (await session.execute(
+        _INSERT, [{name: getattr(row, name) for name in _WRITTEN} for row in rows])).scalars()
+    for row, new_id in zip(rows, ids, strict=True):
+        row.id = new_id
+    dispatch_after_commit(session, [row.id for row in rows if row.send_after <= row.created_at])
+
+
+async def _plan(session: AsyncSession, appointment: Appointment, purpose: Purpose,
+                now: datetime, *, reminders: bool = True) -> list[Notification]:
+    """The SMS rows of ``purpose`` (and the reminders) for the appointment, not yet added."""
     patient = await session.get(Patient, appointment.patient_id)
     assert patient is not None
-    county_id, window = await _county(session, appointment.clinic_id)
+    settings = await _settings_for(session, appointment.clinic_id,
+                                   appointment.appointment_type_id)
+    window = settings.window
     plan: list[tuple[Purpose, Timing]] = [
         (purpose, notice_timing(now, appointment.starts_at, window))]
     if reminders:
-        offsets = await reminder_offsets(session, county_id, appointment.appointment_type_id)
         plan += [(Purpose.REMINDER, timing)
-                 for timing in reminder_timings(appointment.starts_at, offsets, window, now)]
+                 for timing in reminder_timings(appointment.starts_at,
+                                                settings.reminder_offsets, window, now)]
     rows: list[Notification] = []
     recipients_on: dict[date, list[Recipient]] = {}
     answered = _answering.get()
@@ -297,9 +397,6 @@ async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpo
                 created_at=now, status_at=now, due_at=timing.due_at,
                 send_after=send_after, expires_at=timing.expires_at, reason=reason,
             ))
-    session.add_all(rows)
-    await session.flush()
-    dispatch_after_commit(session, [row.id for row in rows if row.send_after <= now])
     log.info("notifications_written", appointment_id=appointment.id, purpose=purpose.value,
              count=len(rows))
     return rows
@@ -310,12 +407,15 @@ async def _recently_noticed(session: AsyncSession, recipient_ids: Sequence[int],
     """Those of ``recipient_ids`` written an SMS notice in the last :data:`BURST_WINDOW`."""
     if not recipient_ids:
         return set()
-    return set((await session.execute(
-        select(Notification.recipient_id).distinct()
-        .where(Notification.recipient_id.in_(sorted(set(recipient_ids))),
-               Notification.channel == Channel.SMS,
-               Notification.purpose.not_in([Purpose.REMINDER, Purpose.NUMBER_CHECK]),
-               Notification.created_at > now - BURST_WINDOW))).scalars())
+    return set((await session.execute(_RECENT, {
+        "p_ids": sorted(set(recipient_ids)), "p_since": now - BURST_WINDOW})).scalars())
+
+
+_RECENT = (select(_notifications.c.recipient_id).distinct()
+           .where(_notifications.c.recipient_id.in_(bindparam("p_ids", expanding=True)),
+                  _notifications.c.channel == Channel.SMS,
+                  _notifications.c.purpose.not_in([Purpose.REMINDER, Purpose.NUMBER_CHECK]),
+                  _notifications.c.created_at > bindparam("p_since")))
 
 
 async def _write_helsenorge(session: AsyncSession, appointment: Appointment, purpose: Purpose,
@@ -325,16 +425,22 @@ async def _write_helsenorge(session: AsyncSession, appointment: Appointment, pur
     to whoever represents them there. Due at once (a PUT is not an SMS: no
     sending window), whatever the patient's SMS reservation, and pointless
     after the appointment has ended."""
-    row = Notification(
+    rows = [_helsenorge_row(appointment, purpose, now)]
+    await _insert(session, rows)
+    return rows
+
+
+def _helsenorge_row(appointment: Appointment, purpose: Purpose, now: datetime
+                    ) -> Notification:
+    """The row of :func:`_write_helsenorge` (the same columns as an SMS row's,
+    so the two go in one INSERT)."""
+    return Notification(
         appointment_id=appointment.id, appointment_version=appointment.version,
         patient_id=appointment.patient_id, purpose=purpose, offset_minutes=0,
         channel=Channel.HELSENORGE, recipient_id=appointment.patient_id,
         recipient_role=Role.SELF, status=NotificationStatus.CREATED, created_at=now,
-        status_at=now, due_at=now, send_after=now, expires_at=appointment.ends_at)
-    session.add(row)
-    await session.flush()
-    dispatch_after_commit(session, [row.id])
-    return [row]
+        status_at=now, due_at=now, send_after=now, expires_at=appointment.ends_at,
+        reason=None)
 
 
 async def waiting_count(session: AsyncSession, appointment_id: int) -> int:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from booking import service
 from booking.audit import Actor
-from booking.models import Appointment
+from booking.models import Appointment, County
 from booking.service import BookingRefused
+from core.locale import OSLO
 from notifications import outbox
 from notifications.models import Notification, ReminderPolicy
 from notifications.statuses import Channel, NotificationStatus, Purpose, Reason
@@ -185,6 +186,49 @@ async def test_reminder_policy_of_the_appointment_type_wins(db):
         # 07:00 in Oslo is too early, 08:00 too late: 20:30 the evening before
         (180, f.at(2030, 3, 3, 19, 30), START - timedelta(hours=2)),
     ]
+
+
+def local_time(moment: datetime) -> time:
+    return moment.astimezone(OSLO).time()
+
+
+async def _book_other_adult(db, world):
+    return (await service.book(db, Actor.patient(world.other_adult.id),
+                               patient_id=world.other_adult.id, slot_id=world.slots[3].id,
+                               appointment_type_id=world.exam.id, now=EARLY)).appointment
+
+
+async def _reminder_offsets(db, appointment_id: int) -> list[int]:
+    return [n.offset_minutes for n in await rows(db, appointment_id=appointment_id,
+                                                 purpose="reminder")]
+
+
+async def test_an_edited_reminder_policy_shows_once_the_kept_settings_expire(db, monkeypatch):
+    """Each process keeps a county's settings for a few seconds (every
+    booking reads them); an administrator's edit shows in new rows after that."""
+    clock = [1000.0]
+    monkeypatch.setattr(outbox, "settings_clock", lambda: clock[0])
+    world = await world_with_phones(db)
+    first = (await book_adult(db, world)).appointment
+    async with db.write() as s:
+        s.add(ReminderPolicy(county_id=world.clinic.county_id,
+                             appointment_type_id=world.exam.id, offsets_minutes=[2880]))
+    clock[0] += outbox.SETTINGS_SECONDS
+    second = await _book_other_adult(db, world)
+    assert await _reminder_offsets(db, first.id) == [4320, 1440]
+    assert await _reminder_offsets(db, second.id) == [2880]
+
+
+async def test_an_edited_sending_window_shows_at_once_after_forget_settings(db):
+    world = await world_with_phones(db)
+    await book_adult(db, world)
+    async with db.write() as s:
+        await s.execute(update(County).where(County.id == world.clinic.county_id)
+                        .values(quiet_hours={"send_from": "13:00", "send_until": "14:00"}))
+    outbox.forget_settings()
+    second = await _book_other_adult(db, world)
+    sent_at = [local_time(n.send_after) for n in await rows(db, appointment_id=second.id)]
+    assert sent_at and all(time(13) <= t <= time(14) for t in sent_at), sent_at
 
 
 async def test_dispatcher_hears_due_rows_only_after_commit(db, monkeypatch):
