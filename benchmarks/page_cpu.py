@@ -30,7 +30,7 @@ import time
 from datetime import date
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from benchmarks.served import SECRET, Browser, build_world, drop_schema, log_in
 from booking.models import Appointment, AppointmentType, Guardianship, Patient, Slot
@@ -90,7 +90,7 @@ async def add_family(database_url: str) -> str:
 
 
 async def measure(database_url: str, people: dict[str, str], requests: int,
-                  profile: int) -> None:
+                  profile: int, *, show_statements: bool) -> None:
     from web.app import create_app
     from web.auth.services import install
 
@@ -100,6 +100,7 @@ async def measure(database_url: str, people: dict[str, str], requests: int,
         backchannel = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                         base_url=BASE_URL)
         install(app, http=backchannel)
+        engine = app.state.db.engine.sync_engine
         for who, pid in people.items():
             client = Browser(BASE_URL)
             client._transport = httpx.ASGITransport(app=app)  # noqa: SLF001
@@ -107,6 +108,18 @@ async def measure(database_url: str, people: dict[str, str], requests: int,
             for name, path in PAGES:
                 for _ in range(5):  # warm up: templates, catalogs, the pool
                     assert (await client.get(path)).status_code == 200
+                statements: list[str] = []
+
+                def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+                    statements.append(statement)  # noqa: B023
+
+                event.listen(engine, "before_cursor_execute", count)
+                assert (await client.get(path)).status_code == 200
+                event.remove(engine, "before_cursor_execute", count)
+                print(f"{who:9} {name:17} {len(statements)} statements a view")
+                if show_statements:
+                    for statement in statements:
+                        print("    " + " ".join(statement.split())[:160])
                 profiler = cProfile.Profile() if profile else None
                 started, wall = time.process_time(), time.perf_counter()
                 if profiler:
@@ -134,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--profile", type=int, default=0,
                         help="print this many functions of a cProfile run (0: CPU time only)")
+    parser.add_argument("--statements", action="store_true",
+                        help="print the SQL statements of one view of each page")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
     server_url = (args.database_url or os.environ.get("BENCH_DATABASE_URL")
@@ -144,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         guardian = asyncio.run(add_family(world.database_url))
         asyncio.run(measure(world.database_url, {"adult": world.pids[0], "guardian": guardian},
-                            args.requests, args.profile))
+                            args.requests, args.profile, show_statements=args.statements))
     finally:
         asyncio.run(drop_schema(server_url, world.schema))
     return 0
