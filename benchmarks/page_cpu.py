@@ -103,7 +103,7 @@ async def measure(database_url: str, people: dict[str, str], requests: int,
         engine = app.state.db.engine.sync_engine
         for who, pid in people.items():
             client = Browser(BASE_URL)
-            client._transport = httpx.ASGITransport(app=app)  # noqa: SLF001
+            client._transport = httpx.ASGITransport(app=app)
             await log_in(client, pid)
             for name, path in PAGES:
                 for _ in range(5):  # warm up: templates, catalogs, the pool
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
                   or os.environ.get("TEST_DATABASE_URL")
                   or "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
     world = asyncio.run(build_world(server_url, patients=1, chairs=2))
-    print(f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")  # noqa: PTH123
+    print(f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}")
     try:
         guardian = asyncio.run(add_family(world.database_url))
         asyncio.run(measure(world.database_url, {"adult": world.pids[0], "guardian": guardian},

@@ -19,10 +19,12 @@ from typing import Final
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
     String,
+    and_,
     delete,
     func,
     select,
@@ -266,18 +268,28 @@ class MyRequest:
     done_at: datetime | None
 
 
+#: How long a done request stays in the person's list.
+MY_REQUESTS_DAYS = 7
+
+
+def my_request_of(requested_by_id: int, now: datetime,
+                  days: int = MY_REQUESTS_DAYS) -> ColumnElement[bool]:
+    """The condition of :func:`my_requests` (also asked as ``EXISTS`` by Min side)."""
+    return and_(CallbackRequest.requested_by_id == requested_by_id,
+                (CallbackRequest.status == CallbackStatus.WAITING)
+                | ((CallbackRequest.status == CallbackStatus.DONE)
+                   & (CallbackRequest.done_at > now - timedelta(days=days))))
+
+
 async def my_requests(db: Database, requested_by_id: int, now: datetime,
-                      days: int = 7) -> list[MyRequest]:
+                      days: int = MY_REQUESTS_DAYS) -> list[MyRequest]:
     """The person's waiting requests and those done in the last ``days``."""
     async with db.read() as session:
         rows = (await session.execute(
             select(CallbackRequest, Patient.given_name, Clinic.name, Clinic.slug)
             .join(Patient, Patient.id == CallbackRequest.patient_id)
             .join(Clinic, Clinic.id == CallbackRequest.clinic_id)
-            .where(CallbackRequest.requested_by_id == requested_by_id,
-                   (CallbackRequest.status == CallbackStatus.WAITING)
-                   | ((CallbackRequest.status == CallbackStatus.DONE)
-                      & (CallbackRequest.done_at > now - timedelta(days=days))))
+            .where(my_request_of(requested_by_id, now, days))
             .order_by(CallbackRequest.window_starts_at, CallbackRequest.id))).all()
     return [MyRequest(r.id, r.patient_id, name, clinic_name, slug, r.reason, r.day,
                       r.day_part, r.window_starts_at, r.status, r.done_at)

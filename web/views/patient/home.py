@@ -129,7 +129,6 @@ async def home(request: Request) -> Response:
         **await min_side_context(request, who),
         "acting": who, "sections": sections, "rows": rows, "unavailable": unavailable,
         "sms_to": sms_to,
-        "callbacks": await callbacks.my_requests(db, who.me.id, now),
         "callback_status": callbacks.STATUS_TEXT, "callback_reason": callbacks.REASON_TEXT,
         "awaiting": awaiting if len(awaiting) > 1 else [],
         "confirm_all_path": CONFIRM_ALL_PATH, "appointment_field": APPOINTMENT_FIELD,

@@ -20,7 +20,7 @@ from enum import StrEnum
 from typing import Final, Literal
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
 from booking import rules
@@ -251,7 +251,10 @@ def present(appointment: Appointment, patient: Patient, actor: Actor, access: Ac
 
 
 def _with_rows() -> tuple[ExecutableOption, ...]:
-    return (selectinload(Appointment.clinic), selectinload(Appointment.appointment_type))
+    """The clinic and the kind in the same statement (both are required
+    columns): one round trip instead of three."""
+    return (joinedload(Appointment.clinic, innerjoin=True),
+            joinedload(Appointment.appointment_type, innerjoin=True))
 
 
 async def load_appointment(db: Database, appointment_id: int) -> Appointment | None:

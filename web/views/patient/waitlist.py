@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import time
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from booking import refill, waitlist
+from booking import callbacks, refill, waitlist
 from booking.models import Appointment, Clinic
 from booking.reasons import Reason
 from booking.refill_models import WaitlistEntry
@@ -131,22 +131,37 @@ def waitlist_notice(request: Request) -> Notice | None:
 
 
 async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
-    """The waiting entries and open offers of the people the user acts for."""
+    """The waiting entries and open offers of the people the user acts for,
+    and the calls the user asked for. Most people have none of the three:
+    one statement asks whether there is any of each, and only those there
+    are are read."""
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     ids = [p.patient_id for p in who.people]
     names = {p.patient_id: (None if p.is_me else p.given_name) for p in who.people}
     now = utcnow()
-    entries = await waitlist.waiting_for(db, ids)
     async with db.read() as session:
-        starts = dict((await session.execute(select(Appointment.id, Appointment.starts_at).where(
-            Appointment.id.in_([e.appointment_id for e in entries] or [-1])))).all())
-    offers = []
-    for offer, slot in await refill.open_offers_for(db, ids, now):
+        any_waiting, any_offer, any_callback = (await session.execute(select(
+            exists().where(waitlist.waiting_of(ids)),
+            exists().where(refill.open_offer_of(ids, now)),
+            exists().where(callbacks.my_request_of(who.me.id, now))))).one()
+    entries = await waitlist.waiting_for(db, ids) if any_waiting else []
+    starts: dict[int, Any] = {}
+    if entries:
         async with db.read() as session:
-            clinic = await session.get(Clinic, slot.clinic_id)
+            starts = {row.id: row.starts_at for row in await session.execute(
+                select(Appointment.id, Appointment.starts_at).where(
+                    Appointment.id.in_([e.appointment_id for e in entries])))}
+    offers = []
+    found = await refill.open_offers_for(db, ids, now) if any_offer else []
+    if found:
+        async with db.read() as session:
+            clinic_names = {row.id: row.name for row in await session.execute(
+                select(Clinic.id, Clinic.name).where(
+                    Clinic.id.in_({slot.clinic_id for _offer, slot in found})))}
+    for offer, slot in found:
         offers.append({"name": names.get(offer.patient_id), "starts_at": slot.starts_at,
-                       "clinic": clinic.name if clinic else "",
+                       "clinic": clinic_names.get(slot.clinic_id, ""),
                        "expires_at": offer.expires_at,
                        "href": offer_url(settings.public_url, link_key(settings.secret_key),
                                          offer.id, who.me.id)})
@@ -155,6 +170,5 @@ async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
                          "href": f"/timer/{e.appointment_id}"
                          + ("" if names.get(e.patient_id) is None
                             else f"?for={e.patient_id}")} for e in entries],
-            "offers": offers}
-
-
+            "offers": offers,
+            "callbacks": await callbacks.my_requests(db, who.me.id, now) if any_callback else []}
