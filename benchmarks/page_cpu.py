@@ -28,6 +28,7 @@ import pstats
 import random
 import time
 from datetime import date
+from pathlib import Path
 
 import httpx
 from sqlalchemy import event, select
@@ -38,7 +39,7 @@ from booking.rules import local_date
 from booking.statuses import AppointmentStatus, SlotStatus, Source
 from core.db import create_database, utcnow
 from core.identity import IdentityVault, synthetic_number
-from core.settings import Settings
+from core.settings import ROOT, Settings
 
 PAGES = (("Min side", "/min-side"), ("appointment list", "/timer"))
 BASE_URL = "http://127.0.0.1:8000"
@@ -89,6 +90,27 @@ async def add_family(database_url: str) -> str:
     return guardian_pid
 
 
+def package_summary(stats: pstats.Stats) -> str:
+    """Own time by where the code lives: our packages, and each library."""
+    own: dict[str, float] = {}
+    total = 0.0
+    for (filename, _line, _name), row in stats.stats.items():  # type: ignore[attr-defined]
+        tottime = row[2]
+        total += tottime
+        if "site-packages/" in filename:
+            where = filename.split("site-packages/", 1)[1].split("/", 1)[0]
+        elif filename.startswith(str(ROOT)):
+            where = "/".join(Path(filename).relative_to(ROOT).parts[:2])
+        elif filename.startswith("~") or filename.startswith("<"):
+            where = "builtins"
+        else:
+            where = "stdlib " + Path(filename).name
+        own[where] = own.get(where, 0.0) + tottime
+    top = sorted(own.items(), key=lambda item: -item[1])[:18]
+    return "  own time by package: " + ", ".join(
+        f"{where} {100 * seconds / total:.0f} %" for where, seconds in top)
+
+
 async def measure(database_url: str, people: dict[str, str], requests: int,
                   profile: int, *, show_statements: bool) -> None:
     from web.app import create_app
@@ -134,6 +156,7 @@ async def measure(database_url: str, people: dict[str, str], requests: int,
                 print(f"{who:9} {name:17} {cpu:6.2f} ms CPU a view ({elapsed:6.2f} ms wall)"
                       f"{' under cProfile' if profiler else ''}")
                 if profiler:
+                    print(package_summary(pstats.Stats(profiler)))
                     for order in ("cumulative", "tottime"):
                         out = io.StringIO()
                         pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(profile)

@@ -36,7 +36,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 import structlog
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,6 +98,15 @@ class GuardiansSource(Protocol):
         ...
 
 
+#: The guardian and their children in one query (most have none); built once.
+_GUARDIAN_AND_CHILDREN = (
+    select(Patient)
+    .where(or_(Patient.id == bindparam("guardian_id"),
+               Patient.id.in_(select(Guardianship.child_id).where(
+                   Guardianship.guardian_id == bindparam("guardian_id")))))
+    .order_by(Patient.id))
+
+
 class LocalRelations:
     """Relations from the local tables: a :class:`~booking.models.Guardianship`
     row is parental responsibility as the register stated it when the row was
@@ -116,13 +125,8 @@ class LocalRelations:
         children it read on the way (by id), so a caller that needs them asks
         no second query."""
         async with self.db.read() as session:
-            # The guardian and their children in one query (most have none).
-            child_ids = select(Guardianship.child_id).where(
-                Guardianship.guardian_id == guardian_patient_id)
             found = (await session.execute(
-                select(Patient).where(or_(Patient.id == guardian_patient_id,
-                                          Patient.id.in_(child_ids))).order_by(Patient.id)
-            )).scalars().all()
+                _GUARDIAN_AND_CHILDREN, {"guardian_id": guardian_patient_id})).scalars().all()
             rows = {p.id: p for p in found}
             guardian = rows.get(guardian_patient_id)
             if guardian is None:

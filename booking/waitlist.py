@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import BindParameter, ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import audit, rules
@@ -184,9 +185,10 @@ async def withdraw(db: Database, actor: Actor, *, entry_id: int,
     return entry
 
 
-def waiting_of(patient_ids: Iterable[int]) -> ColumnElement[bool]:
-    """The condition of :func:`waiting_for` (also asked as ``EXISTS`` by Min side)."""
-    return and_(WaitlistEntry.patient_id.in_(sorted(set(patient_ids))),
+def waiting_of(patient_ids: Sequence[int] | BindParameter[Any]) -> ColumnElement[bool]:
+    """The condition of :func:`waiting_for` (also asked as ``EXISTS`` by Min
+    side, with an expanding ``bindparam``)."""
+    return and_(WaitlistEntry.patient_id.in_(patient_ids),
                 WaitlistEntry.status == WaitlistStatus.WAITING)
 
 

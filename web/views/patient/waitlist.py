@@ -7,10 +7,10 @@ clinic console's waitlist form too (``web.views.clinic.waitlist``)."""
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
@@ -130,6 +130,15 @@ def waitlist_notice(request: Request) -> Notice | None:
     return None
 
 
+#: Are there waiting entries, open offers, calls asked for? Built once.
+_ANY_OF_THREE: Final = select(
+    exists().where(waitlist.waiting_of(bindparam("patient_ids", expanding=True))),
+    exists().where(refill.open_offer_of(bindparam("patient_ids", expanding=True),
+                                        bindparam("now"))),
+    exists().where(callbacks.my_request_of(bindparam("requested_by_id"),
+                                           bindparam("done_since"))))
+
+
 async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
     """The waiting entries and open offers of the people the user acts for,
     and the calls the user asked for. Most people have none of the three:
@@ -141,10 +150,9 @@ async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
     names = {p.patient_id: (None if p.is_me else p.given_name) for p in who.people}
     now = utcnow()
     async with db.read() as session:
-        any_waiting, any_offer, any_callback = (await session.execute(select(
-            exists().where(waitlist.waiting_of(ids)),
-            exists().where(refill.open_offer_of(ids, now)),
-            exists().where(callbacks.my_request_of(who.me.id, now))))).one()
+        any_waiting, any_offer, any_callback = (await session.execute(_ANY_OF_THREE, {
+            "patient_ids": ids, "now": now, "requested_by_id": who.me.id,
+            "done_since": now - timedelta(days=callbacks.MY_REQUESTS_DAYS)})).one()
     entries = await waitlist.waiting_for(db, ids) if any_waiting else []
     starts: dict[int, Any] = {}
     if entries:
