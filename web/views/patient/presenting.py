@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
@@ -259,12 +259,19 @@ def _with_rows() -> tuple[ExecutableOption, ...]:
 
 _ONE: Final = (select(Appointment).options(*_with_rows())
                 .where(Appointment.id == bindparam("appointment_id")))
+def upcoming_condition(patient_ids: BindParameter[Any], now: BindParameter[Any]
+                       ) -> ColumnElement[bool]:
+    """Active appointments of these patients that have not ended (also asked
+    as ``EXISTS`` by Min side)."""
+    return and_(Appointment.patient_id.in_(patient_ids),
+                Appointment.status.in_([s.value for s in ACTIVE]),
+                Appointment.ends_at > now)
+
+
 #: Active appointments that have not ended, soonest first (built once).
 _UPCOMING: Final = (
     select(Appointment).options(*_with_rows())
-    .where(Appointment.patient_id.in_(bindparam("patient_ids", expanding=True)),
-           Appointment.status.in_([s.value for s in ACTIVE]),
-           Appointment.ends_at > bindparam("now"))
+    .where(upcoming_condition(bindparam("patient_ids", expanding=True), bindparam("now")))
     .order_by(Appointment.starts_at, Appointment.id))
 #: Ended, cancelled or attended appointments, newest first, without the old
 #: halves of changes (built once).
