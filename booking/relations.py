@@ -123,7 +123,9 @@ class LocalRelations:
                                  ) -> tuple[list[ChildRelation], dict[int, Patient]]:
         """:meth:`children_of`, and the rows of the guardian and their
         children it read on the way (by id), so a caller that needs them asks
-        no second query."""
+        no second query (``web.acting`` does, for any ``LocalRelations``: a
+        subclass that answers differently overrides this method, which
+        :meth:`children_of` calls too)."""
         async with self.db.read() as session:
             found = (await session.execute(
                 _GUARDIAN_AND_CHILDREN, {"guardian_id": guardian_patient_id})).scalars().all()

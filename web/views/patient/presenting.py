@@ -259,6 +259,8 @@ def _with_rows() -> tuple[ExecutableOption, ...]:
 
 _ONE: Final = (select(Appointment).options(*_with_rows())
                 .where(Appointment.id == bindparam("appointment_id")))
+
+
 def upcoming_condition(patient_ids: BindParameter[Any], now: BindParameter[Any]
                        ) -> ColumnElement[bool]:
     """Active appointments of these patients that have not ended (also asked
