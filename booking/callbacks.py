@@ -15,14 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
+    BindParameter,
     CheckConstraint,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
     String,
+    and_,
     delete,
     func,
     select,
@@ -266,18 +269,29 @@ class MyRequest:
     done_at: datetime | None
 
 
+#: How long a done request stays in the person's list.
+MY_REQUESTS_DAYS = 7
+
+
+def my_request_of(requested_by_id: int | BindParameter[Any],
+                  done_since: datetime | BindParameter[Any]) -> ColumnElement[bool]:
+    """The condition of :func:`my_requests`: waiting, or done after
+    ``done_since`` (also asked as ``EXISTS`` by Min side, with bound parameters)."""
+    return and_(CallbackRequest.requested_by_id == requested_by_id,
+                (CallbackRequest.status == CallbackStatus.WAITING)
+                | ((CallbackRequest.status == CallbackStatus.DONE)
+                   & (CallbackRequest.done_at > done_since)))
+
+
 async def my_requests(db: Database, requested_by_id: int, now: datetime,
-                      days: int = 7) -> list[MyRequest]:
+                      days: int = MY_REQUESTS_DAYS) -> list[MyRequest]:
     """The person's waiting requests and those done in the last ``days``."""
     async with db.read() as session:
         rows = (await session.execute(
             select(CallbackRequest, Patient.given_name, Clinic.name, Clinic.slug)
             .join(Patient, Patient.id == CallbackRequest.patient_id)
             .join(Clinic, Clinic.id == CallbackRequest.clinic_id)
-            .where(CallbackRequest.requested_by_id == requested_by_id,
-                   (CallbackRequest.status == CallbackStatus.WAITING)
-                   | ((CallbackRequest.status == CallbackStatus.DONE)
-                      & (CallbackRequest.done_at > now - timedelta(days=days))))
+            .where(my_request_of(requested_by_id, now - timedelta(days=days)))
             .order_by(CallbackRequest.window_starts_at, CallbackRequest.id))).all()
     return [MyRequest(r.id, r.patient_id, name, clinic_name, slug, r.reason, r.day,
                       r.day_part, r.window_starts_at, r.status, r.done_at)

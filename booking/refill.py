@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final, Protocol
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import BindParameter, ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import audit, rules, search, service
@@ -344,6 +344,14 @@ async def accept(db: Database, actor: Actor, *, offer_id: int, now: datetime | N
     return Accepted(offer_id, outcome.appointment)
 
 
+def open_offer_of(patient_ids: Sequence[int] | BindParameter[Any],
+                  now: datetime | BindParameter[Any]) -> ColumnElement[bool]:
+    """The condition of :func:`open_offers_for` (also asked as ``EXISTS`` by
+    Min side, with bound parameters)."""
+    return and_(RefillOffer.patient_id.in_(patient_ids),
+                RefillOffer.status == OfferStatus.OFFERED, RefillOffer.expires_at > now)
+
+
 async def open_offers_for(db: Database, patient_ids: Sequence[int], now: datetime
                           ) -> list[tuple[RefillOffer, Slot]]:
     """Open offers of these patients with their slots (Min side)."""
@@ -352,7 +360,6 @@ async def open_offers_for(db: Database, patient_ids: Sequence[int], now: datetim
     async with db.read() as session:
         return [(o, s) for o, s in (await session.execute(
             select(RefillOffer, Slot).join(Slot, Slot.id == RefillOffer.slot_id)
-            .where(RefillOffer.patient_id.in_(sorted(set(patient_ids))),
-                   RefillOffer.status == OfferStatus.OFFERED, RefillOffer.expires_at > now)
+            .where(open_offer_of(sorted(set(patient_ids)), now))
             .order_by(RefillOffer.expires_at))).all()]
 

@@ -36,7 +36,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 import structlog
-from sqlalchemy import delete, or_, select
+from sqlalchemy import bindparam, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -98,6 +98,15 @@ class GuardiansSource(Protocol):
         ...
 
 
+#: The guardian and their children in one query (most have none); built once.
+_GUARDIAN_AND_CHILDREN = (
+    select(Patient)
+    .where(or_(Patient.id == bindparam("guardian_id"),
+               Patient.id.in_(select(Guardianship.child_id).where(
+                   Guardianship.guardian_id == bindparam("guardian_id")))))
+    .order_by(Patient.id))
+
+
 class LocalRelations:
     """Relations from the local tables: a :class:`~booking.models.Guardianship`
     row is parental responsibility as the register stated it when the row was
@@ -107,35 +116,41 @@ class LocalRelations:
         self.db = db
 
     async def children_of(self, guardian_patient_id: int) -> list[ChildRelation]:
+        relations, _rows = await self.children_with_rows(guardian_patient_id)
+        return relations
+
+    async def children_with_rows(self, guardian_patient_id: int
+                                 ) -> tuple[list[ChildRelation], dict[int, Patient]]:
+        """:meth:`children_of`, and the rows of the guardian and their
+        children it read on the way (by id), so a caller that needs them asks
+        no second query (``web.acting`` does, for any ``LocalRelations``: a
+        subclass that answers differently overrides this method, which
+        :meth:`children_of` calls too)."""
         async with self.db.read() as session:
-            # The guardian and their children in one query (most have none).
-            child_ids = select(Guardianship.child_id).where(
-                Guardianship.guardian_id == guardian_patient_id)
             found = (await session.execute(
-                select(Patient).where(or_(Patient.id == guardian_patient_id,
-                                          Patient.id.in_(child_ids))).order_by(Patient.id)
-            )).scalars().all()
-            guardian = next((p for p in found if p.id == guardian_patient_id), None)
+                _GUARDIAN_AND_CHILDREN, {"guardian_id": guardian_patient_id})).scalars().all()
+            rows = {p.id: p for p in found}
+            guardian = rows.get(guardian_patient_id)
             if guardian is None:
-                return []
+                return [], rows
             children = [p for p in found if p.id != guardian_patient_id]
             if not children:
-                return []
+                return [], rows
             # Every guardian of these children, this one included.
-            rows = (await session.execute(
+            others = (await session.execute(
                 select(Guardianship.child_id, Patient)
                 .join(Patient, Patient.id == Guardianship.guardian_id)
                 .where(Guardianship.child_id.in_([c.id for c in children]))
                 .order_by(Guardianship.child_id, Patient.id)
             )).all()
         guardians_of: dict[int, list[PersonFacts]] = defaultdict(list)
-        for child_id, other in rows:
+        for child_id, other in others:
             if other.id != guardian_patient_id:
                 guardians_of[child_id].append(PersonFacts.from_patient(other))
         me = PersonFacts.from_patient(guardian)
         return [ChildRelation(me, PersonFacts.from_patient(child),
                               tuple(guardians_of[child.id]), parental_responsibility=True)
-                for child in children]
+                for child in children], rows
 
 
     async def refresh_guardians(self, child_patient_id: int) -> None:

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import BindParameter, ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from booking import audit, rules
@@ -184,6 +185,13 @@ async def withdraw(db: Database, actor: Actor, *, entry_id: int,
     return entry
 
 
+def waiting_of(patient_ids: Sequence[int] | BindParameter[Any]) -> ColumnElement[bool]:
+    """The condition of :func:`waiting_for` (also asked as ``EXISTS`` by Min
+    side, with an expanding ``bindparam``)."""
+    return and_(WaitlistEntry.patient_id.in_(patient_ids),
+                WaitlistEntry.status == WaitlistStatus.WAITING)
+
+
 async def waiting_for(db: Database, patient_ids: Iterable[int]) -> list[WaitlistEntry]:
     """The waiting entries of these patients (Min side, the appointment page)."""
     ids = sorted(set(patient_ids))
@@ -191,8 +199,7 @@ async def waiting_for(db: Database, patient_ids: Iterable[int]) -> list[Waitlist
         return []
     async with db.read() as session:
         return list((await session.execute(
-            select(WaitlistEntry).where(WaitlistEntry.patient_id.in_(ids),
-                                        WaitlistEntry.status == WaitlistStatus.WAITING)
+            select(WaitlistEntry).where(waiting_of(ids))
             .order_by(WaitlistEntry.created_at, WaitlistEntry.id))).scalars())
 
 

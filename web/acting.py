@@ -45,7 +45,13 @@ from booking.relations import (
     guardian_children,
     refresh_child_guardians,
 )
-from booking.representation import Access, Capability, RepresentedChild, allows
+from booking.representation import (
+    Access,
+    Capability,
+    RepresentedChild,
+    allows,
+    represented_children,
+)
 from booking.rules import age_on, local_date
 from core.db import Database, utcnow
 from web.auth.access import LoginRequired, PatientPrincipal, require_patient
@@ -271,13 +277,23 @@ async def acting(request: Request, subject_id: int | None = None, *,
             raise HTTPException(404)  # not an id: nothing to audit
     today = local_date(utcnow())
     db: Database = request.app.state.db
-    children: list[RepresentedChild] = await guardian_children(
-        relations_source(request), principal.patient_id, today)
+    source = relations_source(request)
+    loaded: dict[int, Patient] = {}
+    if isinstance(source, LocalRelations):
+        # The local tables give the rows with the relations: one query for
+        # a patient without children instead of two.
+        relations, loaded = await source.children_with_rows(principal.patient_id)
+        children: list[RepresentedChild] = represented_children(relations, today)
+    else:
+        children = await guardian_children(source, principal.patient_id, today)
     access_of = {c.patient_id: c.access for c in children}
     wanted = [principal.patient_id, *access_of]
-    async with db.read() as session:
-        rows = {p.id: p for p in (await session.execute(
-            select(Patient).where(Patient.id.in_(wanted)))).scalars()}
+    if all(patient_id in loaded for patient_id in wanted):
+        rows = {patient_id: loaded[patient_id] for patient_id in wanted}
+    else:
+        async with db.read() as session:
+            rows = {p.id: p for p in (await session.execute(
+                select(Patient).where(Patient.id.in_(wanted)))).scalars()}
     me = rows.get(principal.patient_id)
     if me is None:  # the patient row is gone: the session is worth nothing
         raise LoginRequired(request, "patient")

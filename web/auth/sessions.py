@@ -25,7 +25,7 @@ from typing import Any, Literal, Protocol
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from starlette.responses import Response
 
 from booking.models import Patient
@@ -82,6 +82,13 @@ class SessionStore(Protocol):
     async def delete_by_sid(self, issuer: str, sid: str) -> int: ...
 
 
+#: A session with its patient's kept language; built once (every page of a
+#: logged-in user runs it).
+_LOAD = (select(AuthSession, Patient.preferred_language)
+         .outerjoin(Patient, Patient.id == AuthSession.patient_id)
+         .where(AuthSession.key_hash == bindparam("key_hash")))
+
+
 class DatabaseSessionStore:
     def __init__(self, db: Database, fernet: Fernet) -> None:
         self.db = db
@@ -102,10 +109,7 @@ class DatabaseSessionStore:
         # The session and its patient's kept language in one query: every
         # page of a logged-in patient asks for both (web.views.profile).
         async with self.db.read() as tx:
-            found = (await tx.execute(
-                select(AuthSession, Patient.preferred_language)
-                .outerjoin(Patient, Patient.id == AuthSession.patient_id)
-                .where(AuthSession.key_hash == key))).one_or_none()
+            found = (await tx.execute(_LOAD, {"key_hash": key})).one_or_none()
         if found is None:
             return None
         row, profile_locale = found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -81,7 +82,11 @@ class Phone:
     display: str  # 22 00 00 00
 
 
+@lru_cache(maxsize=4096)
 def phone_link(number: str) -> Phone:
+    """The number as a ``tel:`` link and as it is written in Norway; kept per
+    process (a pure function of the number, and each appointment on the
+    patient pages asks for its clinic's)."""
     try:
         parsed = phonenumbers.parse(number, "NO")
     except phonenumbers.NumberParseException:

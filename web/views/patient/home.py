@@ -32,7 +32,7 @@ from web.views.patient.presenting import (
     present,
     upcoming_of,
 )
-from web.views.patient.waitlist import min_side_context
+from web.views.patient.waitlist import min_side_context, min_side_found
 from web.views.profile import RegisterView, oslo_today, register_view, sms_number
 
 #: Appointments shown per person; the list page has the rest.
@@ -104,7 +104,9 @@ async def home(request: Request) -> Response:
     i18n.activate(request)
     db: Database = request.app.state.db
     now = utcnow()
-    upcoming = await upcoming_of(db, [p.patient_id for p in who.people], now)
+    found = await min_side_found(db, who, now)
+    upcoming = (await upcoming_of(db, [p.patient_id for p in who.people], now)
+                if found.upcoming else [])
     sections = []
     rows: list[NextRow] = []
     awaiting: list[int] = []
@@ -126,10 +128,9 @@ async def home(request: Request) -> Response:
                 else await register_view(request, me))
     sms_to, _source = sms_number(me.mobile, register, oslo_today())
     return render(request, "patient/home.html", {
-        **await min_side_context(request, who),
+        **await min_side_context(request, who, found, now),
         "acting": who, "sections": sections, "rows": rows, "unavailable": unavailable,
         "sms_to": sms_to,
-        "callbacks": await callbacks.my_requests(db, who.me.id, now),
         "callback_status": callbacks.STATUS_TEXT, "callback_reason": callbacks.REASON_TEXT,
         "awaiting": awaiting if len(awaiting) > 1 else [],
         "confirm_all_path": CONFIRM_ALL_PATH, "appointment_field": APPOINTMENT_FIELD,

@@ -17,10 +17,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, or_, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.base import ExecutableOption
 
 from booking import rules
@@ -251,14 +251,48 @@ def present(appointment: Appointment, patient: Patient, actor: Actor, access: Ac
 
 
 def _with_rows() -> tuple[ExecutableOption, ...]:
-    return (selectinload(Appointment.clinic), selectinload(Appointment.appointment_type))
+    """The clinic and the kind in the same statement (both are required
+    columns): one round trip instead of three."""
+    return (joinedload(Appointment.clinic, innerjoin=True),
+            joinedload(Appointment.appointment_type, innerjoin=True))
+
+
+_ONE: Final = (select(Appointment).options(*_with_rows())
+                .where(Appointment.id == bindparam("appointment_id")))
+
+
+def upcoming_condition(patient_ids: BindParameter[Any], now: BindParameter[Any]
+                       ) -> ColumnElement[bool]:
+    """Active appointments of these patients that have not ended (also asked
+    as ``EXISTS`` by Min side)."""
+    return and_(Appointment.patient_id.in_(patient_ids),
+                Appointment.status.in_([s.value for s in ACTIVE]),
+                Appointment.ends_at > now)
+
+
+#: Active appointments that have not ended, soonest first (built once).
+_UPCOMING: Final = (
+    select(Appointment).options(*_with_rows())
+    .where(upcoming_condition(bindparam("patient_ids", expanding=True), bindparam("now")))
+    .order_by(Appointment.starts_at, Appointment.id))
+#: Ended, cancelled or attended appointments, newest first, without the old
+#: halves of changes (built once).
+_PAST: Final = (
+    select(Appointment).options(*_with_rows())
+    .where(Appointment.patient_id == bindparam("patient_id"))
+    .where(or_(Appointment.status.not_in([s.value for s in ACTIVE]),
+               Appointment.ends_at <= bindparam("now")))
+    .where(or_(Appointment.cancellation_reason.is_(None),
+               Appointment.cancellation_reason != CHANGED))
+    .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
+    .limit(bindparam("limit")))
 
 
 async def load_appointment(db: Database, appointment_id: int) -> Appointment | None:
     async with db.read() as session:
-        return (await session.execute(
-            select(Appointment).options(*_with_rows())
-            .where(Appointment.id == appointment_id))).scalar_one_or_none()
+        found: Appointment | None = (await session.execute(
+            _ONE, {"appointment_id": appointment_id})).scalar_one_or_none()
+        return found
 
 
 async def upcoming_of(db: Database, patient_ids: Iterable[int], now: datetime
@@ -266,11 +300,7 @@ async def upcoming_of(db: Database, patient_ids: Iterable[int], now: datetime
     """Active appointments that have not ended, soonest first."""
     async with db.read() as session:
         return list((await session.execute(
-            select(Appointment).options(*_with_rows())
-            .where(Appointment.patient_id.in_(list(patient_ids)),
-                   Appointment.status.in_([s.value for s in ACTIVE]),
-                   Appointment.ends_at > now)
-            .order_by(Appointment.starts_at, Appointment.id))).scalars())
+            _UPCOMING, {"patient_ids": list(patient_ids), "now": now})).scalars())
 
 
 async def past_of(db: Database, patient_id: int, now: datetime,
@@ -279,14 +309,7 @@ async def past_of(db: Database, patient_id: int, now: datetime,
     halves of changes are left out (the new time is what matters)."""
     async with db.read() as session:
         rows = (await session.execute(
-            select(Appointment).options(*_with_rows())
-            .where(Appointment.patient_id == patient_id)
-            .where(or_(Appointment.status.not_in([s.value for s in ACTIVE]),
-                       Appointment.ends_at <= now))
-            .where(or_(Appointment.cancellation_reason.is_(None),
-                       Appointment.cancellation_reason != CHANGED))
-            .order_by(Appointment.starts_at.desc(), Appointment.id.desc())
-            .limit(limit))).scalars().all()
+            _PAST, {"patient_id": patient_id, "now": now, "limit": limit})).scalars().all()
     return list(rows)
 
 

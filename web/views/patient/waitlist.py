@@ -7,27 +7,28 @@ clinic console's waitlist form too (``web.views.clinic.waitlist``)."""
 
 from __future__ import annotations
 
-from datetime import time
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from booking import refill, waitlist
+from booking import callbacks, refill, waitlist
 from booking.models import Appointment, Clinic
 from booking.reasons import Reason
 from booking.refill_models import WaitlistEntry
 from booking.service import BookingRefused
 from booking.statuses import ActorKind
 from booking.waitlist import Wishes
-from core.db import Database, utcnow
+from core.db import Database
 from core.settings import Settings
 from notifications.refill_texts import offer_url
 from notifications.templates import link_key
 from web import i18n
 from web.acting import Acting
-from web.views.patient.presenting import Notice
+from web.views.patient.presenting import Notice, upcoming_condition
 
 WAITING_FLAG: Final = "venteliste"
 WITHDRAWN_FLAG: Final = "venteliste_trukket"
@@ -130,23 +131,64 @@ def waitlist_notice(request: Request) -> Notice | None:
     return None
 
 
-async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
-    """The waiting entries and open offers of the people the user acts for."""
+@dataclass(frozen=True)
+class Found:
+    """Which of Min side's lists have anything in them (:func:`min_side_found`)."""
+
+    upcoming: bool
+    waiting: bool
+    offers: bool
+    callbacks: bool
+
+
+#: Are there upcoming appointments, waiting entries, open offers, calls asked
+#: for? One statement, built once.
+_ANY_OF_EACH: Final = select(
+    exists().where(upcoming_condition(bindparam("patient_ids", expanding=True),
+                                      bindparam("now"))),
+    exists().where(waitlist.waiting_of(bindparam("patient_ids", expanding=True))),
+    exists().where(refill.open_offer_of(bindparam("patient_ids", expanding=True),
+                                        bindparam("now"))),
+    exists().where(callbacks.my_request_of(bindparam("requested_by_id"),
+                                           bindparam("done_since"))))
+
+
+async def min_side_found(db: Database, who: Acting, now: datetime) -> Found:
+    """Most people have none of Min side's lists, or only appointments: one
+    statement asks whether each has anything, and only those that do are read."""
+    async with db.read() as session:
+        row = (await session.execute(_ANY_OF_EACH, {
+            "patient_ids": [p.patient_id for p in who.people], "now": now,
+            "requested_by_id": who.me.id,
+            "done_since": now - timedelta(days=callbacks.MY_REQUESTS_DAYS)})).one()
+    return Found(*(bool(value) for value in row))
+
+
+async def min_side_context(request: Request, who: Acting, found: Found, now: datetime
+                           ) -> dict[str, Any]:
+    """The waiting entries and open offers of the people the user acts for,
+    and the calls the user asked for, where ``found`` says there are any."""
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
     ids = [p.patient_id for p in who.people]
     names = {p.patient_id: (None if p.is_me else p.given_name) for p in who.people}
-    now = utcnow()
-    entries = await waitlist.waiting_for(db, ids)
-    async with db.read() as session:
-        starts = dict((await session.execute(select(Appointment.id, Appointment.starts_at).where(
-            Appointment.id.in_([e.appointment_id for e in entries] or [-1])))).all())
-    offers = []
-    for offer, slot in await refill.open_offers_for(db, ids, now):
+    entries = await waitlist.waiting_for(db, ids) if found.waiting else []
+    starts: dict[int, Any] = {}
+    if entries:
         async with db.read() as session:
-            clinic = await session.get(Clinic, slot.clinic_id)
+            starts = {row.id: row.starts_at for row in await session.execute(
+                select(Appointment.id, Appointment.starts_at).where(
+                    Appointment.id.in_([e.appointment_id for e in entries])))}
+    offers = []
+    open_offers = await refill.open_offers_for(db, ids, now) if found.offers else []
+    if open_offers:
+        async with db.read() as session:
+            clinic_names = {row.id: row.name for row in await session.execute(
+                select(Clinic.id, Clinic.name).where(
+                    Clinic.id.in_({slot.clinic_id for _offer, slot in open_offers})))}
+    for offer, slot in open_offers:
         offers.append({"name": names.get(offer.patient_id), "starts_at": slot.starts_at,
-                       "clinic": clinic.name if clinic else "",
+                       "clinic": clinic_names.get(slot.clinic_id, ""),
                        "expires_at": offer.expires_at,
                        "href": offer_url(settings.public_url, link_key(settings.secret_key),
                                          offer.id, who.me.id)})
@@ -155,6 +197,6 @@ async def min_side_context(request: Request, who: Acting) -> dict[str, Any]:
                          "href": f"/timer/{e.appointment_id}"
                          + ("" if names.get(e.patient_id) is None
                             else f"?for={e.patient_id}")} for e in entries],
-            "offers": offers}
-
-
+            "offers": offers,
+            "callbacks": (await callbacks.my_requests(db, who.me.id, now)
+                          if found.callbacks else [])}
