@@ -1,5 +1,5 @@
-"""axe-core over the county dashboards, in every language, on a phone and a
-desktop: the county's page and one of its clinics', filled from the demo's
+"""axe-core over the county dashboards, in every language (on the screens
+``live.axe_cases`` gives): the county's page and one of its clinics', filled from the demo's
 twelve weeks of history. Logged in through the local staff login as the
 demo's county administrator for Oslo (``county-admin-oslo``). Each chart
 image must load (an SVG from its own route, under the page's policy)."""

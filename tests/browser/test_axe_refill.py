@@ -1,5 +1,5 @@
-"""axe-core over the waitlist and refill pages, in every language, on a phone
-and a desktop: the appointment page after asking for an earlier time (the
+"""axe-core over the waitlist and refill pages, in every language (on
+the screens ``live.axe_cases`` gives): the appointment page after asking for an earlier time (the
 wishes form with its withdraw button), Min side with an open offer and the
 waiting list, and the offer page (open, and ended). The demo guardian asks
 through the form as a user would; the offers are written straight into the

@@ -1,5 +1,5 @@
-"""axe-core over the support console, in every language, on a phone and a
-desktop: the find form, the form with an error, the timeline (with a failed
+"""axe-core over the support console, in every language (on the screens
+``live.axe_cases`` gives): the find form, the form with an error, the timeline (with a failed
 text message on a demo patient's appointment), the resend form with an
 error, the call list, and the bulk resend (its form, a refusal, the count
 and sample, the result). Logged in through the local staff login as the

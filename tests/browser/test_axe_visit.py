@@ -1,5 +1,5 @@
-"""axe-core over the pre-visit form and call me back, in every language, on a
-phone and a desktop. The patient side as the demo guardian (``guardian-1``),
+"""axe-core over the pre-visit form and call me back, in every language
+(on the screens ``live.axe_cases`` gives). The patient side as the demo guardian (``guardian-1``),
 reached by the links a user follows: the appointment page's health form
 (empty, with its errors, saved) and "ask the clinic to call you" (the form,
 with an error, sent), then Min side with the request. The clinic side as the

@@ -1,6 +1,6 @@
 """axe-core over copying a week (the form, its preview or refusal) and over
-the coming closures with the preview of removing one, in every language at
-tablet and desktop width, as the demo's clinic admin at Majorstuen."""
+the coming closures with the preview of removing one, in every language
+(at the widths ``live.axe_cases`` gives), as the demo's clinic admin at Majorstuen."""
 
 from __future__ import annotations
 
