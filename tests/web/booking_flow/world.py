@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 from starlette.applications import Starlette
 
 from booking.models import AppointmentType, Chair, Clinic, Patient, ScheduleTemplate, Slot
+from booking.picker import is_open
 from booking.rules import local_date
 from core.db import Database, utcnow
 from core.identity import IdentityVault, synthetic_number
@@ -56,10 +57,18 @@ def _born(years: int) -> date:
     return date(today.year - years, 1, 1)
 
 
+def _three_open_days(clinic: Clinic, day: date) -> date:
+    """The first day from ``day`` that starts three days the clinic is open
+    (the tests step from it to the next open day and the one after), on
+    whatever weekday or holiday week the suite's clock stands."""
+    while not all(is_open(clinic, day + timedelta(days=i)) for i in range(3)):
+        day += timedelta(days=1)
+    return day
+
+
 async def make_world(app: Starlette) -> World:
     db: Database = app.state.db
     vault: IdentityVault = app.state.vault
-    day = local_date(utcnow()) + timedelta(days=7)
     async with db.write() as s:
         county = await f.county(s, name="Oslo")
         other_county = await f.county(s, name="Vestland")
@@ -69,6 +78,7 @@ async def make_world(app: Starlette) -> World:
                                    municipality_code="3203", municipality_name="Asker")
         far = await f.clinic(s, other_county, name="Åsane tannklinikk", slug="asane",
                              municipality_code="4601", municipality_name="Bergen")
+        day = _three_open_days(home, local_date(utcnow()) + timedelta(days=7))
         exam = await f.appointment_type(s, county.id, code="exam", min_age=18, names={
             "nb": "Undersøkelse", "nn": "Undersøking", "en": "Check-up", "se": "Iskkadeapmi"})
         child_exam = await f.appointment_type(s, county.id, code="child-exam", min_age=3,
