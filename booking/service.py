@@ -183,6 +183,13 @@ _UPCOMING_NAMES = ("id", "status", "starts_at", "ends_at", "appointment_type_id"
 _ACTIVE_VALUES = sorted(s.value for s in ACTIVE)
 
 
+def _replay_of_key() -> Any:
+    """The id of the appointment made with the idempotency key ``p_key``, if any."""
+    return (select(_appointments.c.id)
+            .where(_appointments.c.idempotency_key == bindparam("p_key"))
+            .scalar_subquery())
+
+
 def _load_statement() -> Any:
     """Built once: the slot, its clinic's county, the kind, whether the slot's
     template offers the kind, the appointment an idempotency key made, and the
@@ -193,9 +200,7 @@ def _load_statement() -> Any:
         schedule_template_types.c.template_id == _slots.c.template_id,
         schedule_template_types.c.appointment_type_id == _types.c.id,
     )
-    replay = (select(_appointments.c.id)
-              .where(_appointments.c.idempotency_key == bindparam("p_key"))
-              .scalar_subquery())
+    replay = _replay_of_key()
     upcoming = _appointments.alias("upcoming")
     return (
         select(*_slots.c, _clinics.c.county_id, *_types.c, offered, replay,
@@ -256,9 +261,7 @@ def _early_statement() -> Any:
     the slot is booked or closed already, the patient's row, locked."""
     exists_patient = (select(_patients.c.id).where(_patients.c.id == bindparam("p_patient"))
                       .scalar_subquery())
-    replay = (select(_appointments.c.id)
-              .where(_appointments.c.idempotency_key == bindparam("p_key"))
-              .scalar_subquery())
+    replay = _replay_of_key()
     open_slot = exists().where(
         _slots.c.id == bindparam("p_slot"),
         _slots.c.status.in_([SlotStatus.FREE.value, SlotStatus.HELD.value]))
