@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from core.settings import Settings
 from notifications import dev_outbox, metrics, webhooks
 from web import health
+from web.assets import STATIC, AssetFiles
 from web.auth.routes import auth_routes
 from web.views import (
     booking,
@@ -31,8 +29,6 @@ from web.views import (
 from web.views import calendar as calendar_links
 from web.views import oversight as oversight_views
 
-STATIC = Path(__file__).parent / "static"
-
 
 def build_routes(settings: Settings) -> list[BaseRoute]:
     return [
@@ -52,7 +48,7 @@ def build_routes(settings: Settings) -> list[BaseRoute]:
         Route("/t/{token}", calendar_links.sms_appointment, name="sms_appointment"),
         Route("/healthz", health.healthz, name="healthz"),
         Route("/readyz", health.readyz, name="readyz"),
-        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+        Mount("/static", app=AssetFiles(directory=STATIC), name="static"),
         Route("/webhooks/twilio/status", webhooks.twilio_status, methods=["POST"],
               name="twilio_status"),
         Route("/webhooks/twilio/inbound", webhooks.twilio_inbound, methods=["POST"],

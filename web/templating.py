@@ -20,13 +20,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from web import i18n
+from web.assets import static_url
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def static_url(path: str) -> str:
-    """A root-relative address under /static (never a CDN)."""
-    return "/static/" + path.lstrip("/")
 
 
 def current_path(request: Request) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 import pytest
 
@@ -79,6 +81,21 @@ async def test_stylesheets_and_scripts_the_layout_links_are_served(
         response = await client.get(str(asset))
         assert response.status_code == 200, (
             f"{asset}: run `npm ci && python scripts/copy_static.py` (make setup)")
+        # The address names the content, so browsers keep the file for a year.
+        version = str(asset).partition("?v=")[2]
+        assert version == hashlib.sha256(response.content).hexdigest()[:10], asset
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize("query", ["", "?v=0000000000", "?v=a&v=b"])
+async def test_an_asset_address_without_its_current_hash_is_revalidated(
+        client: httpx.AsyncClient, query: str) -> None:
+    """An address of an earlier release (or none) must not be kept: the
+    browser asks again and gets the current file."""
+    response = await client.get("/static/css/tanntid.css" + query)
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "no-cache"
+    assert "etag" in response.headers
 
 
 @pytest.mark.parametrize("path", ["/healthz"])
