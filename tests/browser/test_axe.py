@@ -1,4 +1,5 @@
-"""axe-core over every page, in every language (on the screens ``live.axe_cases`` gives):
+"""axe-core over every public page, in every language (on the screens
+``live.PUBLIC_CASES`` gives):
 zero violations of WCAG 2.1 A and AA (and of the best-practice rules for
 headings, landmarks and the skip link). Also the things axe cannot see: the
 ``lang`` attribute, a skip link that moves focus, reflow at 320 px, and
@@ -14,7 +15,7 @@ import pytest
 from tests.browser.live import (
     LANGUAGES,
     PAGE_NAMES,
-    PATIENT_CASES,
+    PUBLIC_CASES,
     LiveServer,
     Tab,
     check_axe,
@@ -36,8 +37,8 @@ def _open(tab: Tab, server: LiveServer, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", PAGE_NAMES)
-@pytest.mark.parametrize(("lang", "viewport"), PATIENT_CASES,
-                         ids=[f"{lang}-{viewport}" for lang, viewport in PATIENT_CASES])
+@pytest.mark.parametrize(("lang", "viewport"), PUBLIC_CASES,
+                         ids=[f"{lang}-{viewport}" for lang, viewport in PUBLIC_CASES])
 def test_axe_finds_no_violations(tabs: Callable[..., Tab], live_server: LiveServer,
                                  axe_source: str, lang: str, viewport: str, name: str) -> None:
     tab = tabs(lang, viewport)

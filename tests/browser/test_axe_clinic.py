@@ -59,7 +59,7 @@ def reception_tab(request: pytest.FixtureRequest, browser: Browser, live_server:
     context.close()
 
 
-CASES = axe_cases("desktop", ("tablet",))
+CASES = axe_cases("desktop", "tablet")
 
 
 @pytest.mark.parametrize("reception_tab", CASES, indirect=True,

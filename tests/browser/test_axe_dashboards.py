@@ -1,4 +1,4 @@
-"""axe-core over the county dashboards, in every language (on the screens
+"""axe-core over the county dashboards, in Bokmål and Northern Sami (on the screens
 ``live.axe_cases`` gives): the county's page and one of its clinics', filled from the demo's
 twelve weeks of history. Logged in through the local staff login as the
 demo's county administrator for Oslo (``county-admin-oslo``). Each chart

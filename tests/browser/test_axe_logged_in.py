@@ -1,4 +1,4 @@
-"""axe-core over the logged-in pages, in every language (on the screens
+"""axe-core over the logged-in pages, in Bokmål and Northern Sami (on the screens
 ``live.axe_cases`` gives): zero violations of WCAG 2.1 A and AA (and the best-practice rules
 test_axe.py enables), the right ``lang``, no Content-Security-Policy
 complaints — and on the phone, no sideways scrolling at 320 CSS px.

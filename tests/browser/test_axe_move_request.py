@@ -1,5 +1,5 @@
 """axe-core over the page behind a clinic's request to move an appointment
-(``/t/<token>/flytt``), in every language (on the screens ``live.axe_cases`` gives): with
+(``/t/<token>/flytt``), in Bokmål and Northern Sami (on the screens ``live.axe_cases`` gives): with
 the offered times, and after the patient picked one. The requests are made
 as the clinic's list makes them (``schedule_changes.ask_to_move``) for two
 of the demo's upcoming appointments; one is then moved."""

@@ -1,5 +1,6 @@
 """axe-core over the pages where reception books, changes and cancels on a
-patient's behalf, in every language (on the screens ``live.axe_cases`` gives): the book page
+patient's behalf, in Bokmål and Northern Sami (on the screens ``live.axe_cases``
+gives): the book page
 (kinds only, with the free times of a day, with an error), the result, the
 change and cancel page (with an error), its waitlist form (with an error, and
 with the patient put on), and the clinic's waitlist page. Logged in through the local

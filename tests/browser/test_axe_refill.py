@@ -1,4 +1,4 @@
-"""axe-core over the waitlist and refill pages, in every language (on
+"""axe-core over the waitlist and refill pages, in Bokmål and Northern Sami (on
 the screens ``live.axe_cases`` gives): the appointment page after asking for an earlier time (the
 wishes form with its withdraw button), Min side with an open offer and the
 waiting list, and the offer page (open, and ended). The demo guardian asks

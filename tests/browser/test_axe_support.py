@@ -1,4 +1,4 @@
-"""axe-core over the support console, in every language (on the screens
+"""axe-core over the support console, in Bokmål and Northern Sami (on the screens
 ``live.axe_cases`` gives): the find form, the form with an error, the timeline (with a failed
 text message on a demo patient's appointment), the resend form with an
 error, the call list, and the bulk resend (its form, a refusal, the count

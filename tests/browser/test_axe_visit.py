@@ -1,4 +1,4 @@
-"""axe-core over the pre-visit form and call me back, in every language
+"""axe-core over the pre-visit form and call me back, in Bokmål and Northern Sami
 (on the screens ``live.axe_cases`` gives). The patient side as the demo guardian (``guardian-1``),
 reached by the links a user follows: the appointment page's health form
 (empty, with its errors, saved) and "ask the clinic to call you" (the form,

@@ -1,5 +1,5 @@
 """axe-core over copying a week (the form, its preview or refusal) and over
-the coming closures with the preview of removing one, in every language
+the coming closures with the preview of removing one, in Bokmål and Northern Sami
 (at the widths ``live.axe_cases`` gives), as the demo's clinic admin at Majorstuen."""
 
 from __future__ import annotations
