@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import copy
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_mock_engine
 
@@ -265,6 +266,9 @@ async def drop_spare_postgres_schemas() -> None:
     while _spare_schemas:
         url, schema = _spare_schemas.pop()
         await drop_postgres_schema(url, schema)
+    while _world_templates:
+        (url, _key), (schema, _world) = _world_templates.popitem()
+        await drop_postgres_schema(url, schema)
 
 
 async def drop_postgres_schema(url: str, schema: str) -> None:
@@ -287,8 +291,57 @@ async def postgres_database(pool_size: int = 10, max_overflow: int = 20
         url, pool_size=pool_size, max_overflow=max_overflow,
         connect_args={"server_settings": {"search_path": schema, **POSTGRES_SETTINGS}},
     )
+    _schema_of[id(database)] = (url, schema)
     try:
         yield database
     finally:
+        del _schema_of[id(database)]
         await database.dispose()
         await give_back_postgres_schema(url, schema)
+
+
+# --- worlds built once per process --------------------------------------------
+
+#: (server URL, schema) of each live database :func:`postgres_database` made.
+_schema_of: dict[int, tuple[str, str]] = {}
+#: A world's rows, kept in a schema of their own, and the world: by (URL, key).
+_world_templates: dict[tuple[str, str], tuple[str, Any]] = {}
+
+W = TypeVar("W")
+
+
+async def world_from_template(db: Database, key: str, build: Callable[[], Awaitable[W]]) -> W:
+    """The world ``build`` makes in ``db``, built once per process: on
+    PostgreSQL the first test's rows are kept in a schema of their own, and
+    every later test with the same ``key`` gets a copy of them (one round
+    trip, instead of the many of building it) and a copy of the world
+    object. Builders depend only on the suite's clock, which starts every
+    test at the same moment, so the copy is what building would have made.
+    On SQLite ``build`` runs every time."""
+    where = _schema_of.get(id(db))
+    if where is None or _layout is None:
+        return await build()
+    url, schema = where
+    template = _world_templates.get((url, key))
+    if template is not None:
+        await _run_script(url, _copy_rows(template[0], schema))
+        return copy.deepcopy(template[1])
+    world = await build()
+    _, kept = await new_postgres_schema(tables=True)
+    await _run_script(url, _copy_rows(schema, kept))
+    _world_templates[(url, key)] = (kept, copy.deepcopy(world))
+    return world
+
+
+def _copy_rows(source: str, target: str) -> str:
+    """A script that copies every row and sequence position of schema
+    ``source`` into the empty schema ``target`` of the same layout."""
+    assert _layout is not None
+    lines = ["BEGIN;", "SET LOCAL session_replication_role = replica;"]
+    # Names of our own schemas and tables, never input.
+    lines += [f'INSERT INTO "{target}"."{table}" SELECT * FROM "{source}"."{table}";'  # noqa: S608
+              for table in _layout.tables]
+    lines += [f"""SELECT setval('"{target}"."{sequence}"', last_value, is_called) """  # noqa: S608
+              f'FROM "{source}"."{sequence}";' for sequence in _layout.sequences]
+    lines.append("COMMIT;")
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from core.db import Database
 from tests.apps import BASE_URL
+from tests.databases import world_from_template
 from tests.web.auth.helpers import browser, build_app, local_login, login
 from tests.web.clinic.world import ClinicWorld, build_clinic_world
 
@@ -25,7 +26,7 @@ async def app(db: Database) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def world(app: Starlette) -> ClinicWorld:
-    return await build_clinic_world(app)
+    return await world_from_template(app.state.db, "clinic", lambda: build_clinic_world(app))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from starlette.applications import Starlette
 
 from core.db import Database
 from tests.apps import BASE_URL
+from tests.databases import world_from_template
 from tests.web.auth.helpers import browser, build_app, local_login, login
 from tests.web.patient.world import Person, World, build_world
 from web.views import patient
@@ -32,7 +33,7 @@ async def app(db: Database) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def world(app: Starlette) -> World:
-    return await build_world(app)
+    return await world_from_template(app.state.db, "patient", lambda: build_world(app))
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from core.db import Database
 from tests.apps import BASE_URL
+from tests.databases import world_from_template
 from tests.web.auth.helpers import browser, build_app, local_login, login
 from tests.web.patient.world import Person
 from tests.web.previsit.world import VisitWorld, build_visit_world
@@ -27,7 +28,8 @@ async def app(db: Database) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def world(app: Starlette) -> VisitWorld:
-    return await build_visit_world(app)
+    return await world_from_template(app.state.db, "previsit",
+                                     lambda: build_visit_world(app))
 
 
 @pytest.fixture

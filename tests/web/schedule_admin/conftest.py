@@ -19,6 +19,7 @@ from core.db import Database, utcnow
 from core.locale import OSLO
 from tests import factories
 from tests.apps import BASE_URL
+from tests.databases import world_from_template
 from tests.web.auth.helpers import browser, build_app, local_login, login
 
 StaffBrowser = Callable[[str], Awaitable[httpx.AsyncClient]]
@@ -51,6 +52,10 @@ async def app(db: Database) -> AsyncIterator[Starlette]:
 @pytest.fixture
 async def world(app: Starlette) -> WeekWorld:
     db: Database = app.state.db
+    return await world_from_template(db, "schedule_admin", lambda: _build_world(db))
+
+
+async def _build_world(db: Database) -> WeekWorld:
     async with db.write() as session:
         oslo = await factories.county(session, code="03", name="Oslo")
         rogaland = await factories.county(session, code="11", name="Rogaland")

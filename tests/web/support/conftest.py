@@ -11,6 +11,7 @@ from starlette.applications import Starlette
 
 from core.db import Database
 from tests.apps import BASE_URL
+from tests.databases import world_from_template
 from tests.web.auth.helpers import browser, build_app, local_login, login
 from tests.web.support.world import SupportWorld, build_support_world
 
@@ -25,7 +26,7 @@ async def app(db: Database) -> AsyncIterator[Starlette]:
 
 @pytest.fixture
 async def world(app: Starlette) -> SupportWorld:
-    return await build_support_world(app)
+    return await world_from_template(app.state.db, "support", lambda: build_support_world(app))
 
 
 @pytest.fixture
