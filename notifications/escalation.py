@@ -1,5 +1,5 @@
 """Reminders that escalate: after the confirmation at booking and the
-reminders (``ReminderPolicy``, ``outbox.reminder_offsets``), an appointment
+reminders (``ReminderPolicy``, which the outbox writes), an appointment
 that is still not confirmed
 
 * ``second_reminder_hours`` (default ``SECOND_REMINDER_HOURS``, 48) before it

@@ -315,21 +315,6 @@ async def _settings_for(session: AsyncSession, clinic_id: int, appointment_type_
     return found
 
 
-async def reminder_offsets(session: AsyncSession, county_id: int,
-                           appointment_type_id: int) -> tuple[int, ...]:
-    """The appointment type's own policy, else the county's, else 3 and 1 days."""
-    rows = (await session.execute(
-        select(ReminderPolicy.appointment_type_id, ReminderPolicy.offsets_minutes)
-        .where(ReminderPolicy.county_id == county_id,
-               or_(ReminderPolicy.appointment_type_id == appointment_type_id,
-                   ReminderPolicy.appointment_type_id.is_(None))))).all()
-    by_type = {type_id: offsets for type_id, offsets in rows}
-    chosen = by_type.get(appointment_type_id, by_type.get(None))
-    if chosen is None:
-        return DEFAULT_REMINDER_OFFSETS
-    return tuple(int(o) for o in chosen)
-
-
 async def _write(session: AsyncSession, appointment: Appointment, purpose: Purpose,
                  now: datetime, *, reminders: bool = True) -> list[Notification]:
     rows = await _plan(session, appointment, purpose, now, reminders=reminders)
