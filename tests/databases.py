@@ -327,9 +327,10 @@ async def world_from_template(db: Database, key: str, build: Callable[[], Awaita
         await _run_script(url, _copy_rows(template[0], schema))
         return copy.deepcopy(template[1])
     world = await build()
+    original = copy.deepcopy(world)  # before the schema: a world that cannot be copied leaks none
     _, kept = await new_postgres_schema(tables=True)
+    _world_templates[(url, key)] = (kept, original)
     await _run_script(url, _copy_rows(schema, kept))
-    _world_templates[(url, key)] = (kept, copy.deepcopy(world))
     return world
 
 
