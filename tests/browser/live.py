@@ -68,9 +68,9 @@ def axe_cases(wide: str, narrow: str) -> list[tuple[str, str]]:
     return [("nb", wide), (LONGEST_WORDS, narrow)]
 
 
-#: Patients mostly use a phone, staff a desk; both walks run on both.
-PATIENT_CASES = axe_cases("desktop", "phone")
-STAFF_CASES = PATIENT_CASES
+#: The walks over patients' and staff pages: patients mostly use a phone,
+#: staff a desk, and both are walked on both.
+WALK_CASES = axe_cases("desktop", "phone")
 #: The public pages (``test_axe.py``): every language on a phone, and
 #: Northern Sami on a desktop too.
 PUBLIC_CASES = [(lang, "phone") for lang in LANGUAGES] + [(LONGEST_WORDS, "desktop")]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import STAFF_CASES, VIEWPORTS, LiveServer, Tab, new_context
+from tests.browser.live import VIEWPORTS, WALK_CASES, LiveServer, Tab, new_context
 from tests.browser.test_axe_logged_in import Walk
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Liv
     context.close()
 
 
-CASES = STAFF_CASES
+CASES = WALK_CASES
 
 
 @pytest.mark.parametrize("admin_tab", CASES, indirect=True,

@@ -20,8 +20,8 @@ import pytest
 
 from tests.browser.live import (
     NARROW,
-    PATIENT_CASES,
     VIEWPORTS,
+    WALK_CASES,
     LiveServer,
     Tab,
     check_axe,
@@ -175,7 +175,7 @@ def logged_in_tab(request: pytest.FixtureRequest, browser: Browser, live_server:
     context.close()
 
 
-CASES = PATIENT_CASES
+CASES = WALK_CASES
 
 
 @pytest.mark.parametrize("logged_in_tab", CASES, indirect=True,

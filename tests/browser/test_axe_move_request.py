@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.live import (
-    PATIENT_CASES,
     VIEWPORTS,
+    WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
@@ -114,7 +114,7 @@ def move_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Live
     context.close()
 
 
-CASES = PATIENT_CASES
+CASES = WALK_CASES
 
 
 @pytest.mark.parametrize("move_tab", CASES, indirect=True,

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    STAFF_CASES,
     VIEWPORTS,
+    WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
@@ -110,7 +110,7 @@ def show_times(page: Page) -> None:
         page.locator("#choose-form button[type='submit']").click()
 
 
-CASES = STAFF_CASES
+CASES = WALK_CASES
 
 
 @pytest.mark.parametrize("reception_tab", CASES, indirect=True,

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    PATIENT_CASES,
     VIEWPORTS,
+    WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
@@ -109,7 +109,7 @@ def refill_tab(request: pytest.FixtureRequest, browser: Browser, live_server: Li
     context.close()
 
 
-CASES = PATIENT_CASES
+CASES = WALK_CASES
 
 
 @pytest.mark.parametrize("refill_tab", CASES, indirect=True,

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    STAFF_CASES,
     VIEWPORTS,
+    WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
@@ -169,7 +169,7 @@ def support_tab(request: pytest.FixtureRequest, browser: Browser, live_server: L
     context.close()
 
 
-CASES = STAFF_CASES
+CASES = WALK_CASES
 
 
 @pytest.mark.parametrize("support_tab", CASES, indirect=True,

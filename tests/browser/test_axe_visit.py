@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    PATIENT_CASES,
-    STAFF_CASES,
     VIEWPORTS,
+    WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 RECEPTION = "reception-grunerlokka"
 CLINIC = "tannklinikken-grunerlokka"
 CALLBACKS = f"/staff/klinikk/{CLINIC}/ring-tilbake"
-CASES = PATIENT_CASES
+CASES = WALK_CASES
 
 
 def _guardian_number() -> str:
@@ -170,8 +169,8 @@ def test_the_patients_visit_pages_have_no_axe_violations(visit_tab: Tab, axe_sou
     assert not walk.failures, f"{len(walk.failures)} problem(s) ({lang}, {viewport}):\n\n{report}"
 
 
-@pytest.mark.parametrize("reception_tab", STAFF_CASES, indirect=True,
-                         ids=[f"{lang}-{viewport}" for lang, viewport in STAFF_CASES])
+@pytest.mark.parametrize("reception_tab", WALK_CASES, indirect=True,
+                         ids=[f"{lang}-{viewport}" for lang, viewport in WALK_CASES])
 def test_the_clinics_visit_pages_have_no_axe_violations(
         reception_tab: Tab, axe_source: str, request: pytest.FixtureRequest,
         reception_state: dict[str, Any]) -> None:
