@@ -6,8 +6,8 @@ the date it happens to run on. ``TANNTID_TEST_NOW`` moves that moment:
 
 * an ISO 8601 time, with an offset or as Oslo wall-clock time
   (``2026-12-31T23:30``), or
-* one of the names in :data:`MOMENTS` (``sunday-evening``, ``spring-forward``,
-  ``fall-back``, ``new-years-eve``, ``new-years-night``).
+* one of the names in :data:`MOMENTS` (``sunday-evening``, ``sunday-midnight``,
+  ``spring-forward``, ``fall-back``, ``new-years-eve``, ``new-years-night``).
 
 Tests that run the service in another process (the CLI, ``tanntid serve``,
 the real worker) cannot share a moved clock: they are marked ``real_clock``
@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import time_machine
@@ -41,6 +41,9 @@ MOMENTS: dict[str, str] = {
     "new-years-eve": "2026-12-31T23:30:00+01:00",
     # Half an hour into the new year in Oslo, still the old year in UTC.
     "new-years-night": "2027-01-01T00:30:00+01:00",
+    # Five minutes before Monday, at the end of the 23-hour Sunday: "today"
+    # has almost nothing left, "in a quarter of an hour" is tomorrow.
+    "sunday-midnight": "2026-03-29T23:55:00+02:00",
 }
 DEFAULT = "weekday-morning"
 
@@ -63,6 +66,24 @@ def suite_today() -> date:
     """Today in Oslo at :func:`suite_now` (for values computed at import,
     before any test has moved the clock)."""
     return suite_now().astimezone(OSLO).date()
+
+
+def _oslo_midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=OSLO).astimezone(UTC)
+
+
+def later_today(now: datetime, at_most: timedelta) -> datetime:
+    """A moment after ``now``, at most ``at_most`` later and still on its
+    Oslo day (for "an appointment later today" at any hour, 23:55 too)."""
+    midnight = _oslo_midnight(now.astimezone(OSLO).date() + timedelta(days=1))
+    return now + min(at_most, (midnight - now) / 2)
+
+
+def earlier_today(now: datetime, at_most: timedelta) -> datetime:
+    """A moment before ``now``, at most ``at_most`` earlier and still on its
+    Oslo day (for "an appointment that started a while ago" at 00:05 too)."""
+    midnight = _oslo_midnight(now.astimezone(OSLO).date())
+    return now - min(at_most, (now - midnight) / 2)
 
 
 @contextmanager

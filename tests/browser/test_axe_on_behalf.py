@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from booking.holidays import is_public_holiday
+from booking.rules import local_date
+from core.db import utcnow
 from tests.browser.live import (
     VIEWPORTS,
     WALK_CASES,
@@ -64,8 +67,10 @@ def book_path(live_server: LiveServer) -> str:
 
 
 def next_weekday() -> str:
-    day = date.today() + timedelta(days=7)
-    while day.weekday() >= 5:
+    """A working day (no weekend, no public holiday) a week or more from
+    today in Oslo, as the day field takes it."""
+    day = local_date(utcnow()) + timedelta(days=7)
+    while day.weekday() >= 5 or is_public_holiday(day):
         day += timedelta(days=1)
     return day.strftime("%d.%m.%Y")
 

@@ -19,6 +19,7 @@ from booking.statuses import SlotStatus, Source
 from core.db import Database, utcnow
 from core.identity import IdentityVault, synthetic_number
 from tests import factories
+from tests.clock import earlier_today, later_today
 
 _rng = random.Random(1301)
 GRUNERLOKKA = "tannklinikken-grunerlokka"
@@ -101,15 +102,15 @@ async def build_clinic_world(app: Starlette) -> ClinicWorld:
         per, per_pid = await _person(session, vault, "Per", "Vestlending", date(1975, 3, 2))
         ola, ola_pid = await _person(session, vault, "Ola", "Majorsen", date(1990, 2, 3))
         started = await _appointment(session, grunerlokka, chair1, kari.id, kind,
-                                     now - timedelta(minutes=20))
+                                     earlier_today(now, timedelta(minutes=20)))
         soon = await _appointment(session, grunerlokka, chair2, emma.id, short,
-                                  now + timedelta(minutes=15))
+                                  later_today(now, timedelta(minutes=15)))
         earlier = await _appointment(session, grunerlokka, chair1, kari.id, kind,
                                      now - timedelta(days=2))
         other = await _appointment(session, majorstuen, chair_m, ola.id, kind,
-                                   now - timedelta(minutes=20))
+                                   earlier_today(now, timedelta(minutes=20)))
         far = await _appointment(session, stavanger, chair_s, per.id, kind_r,
-                                 now - timedelta(minutes=20))
+                                 earlier_today(now, timedelta(minutes=20)))
     return ClinicWorld(kari.id, kari_pid, emma.id, per.id, per_pid, ola.id, ola_pid,
                        started.id, soon.id, earlier.id, other.id, far.id, ("Rom 1", "Rom 2"))
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from booking.models import Clinic
 from core.db import utcnow
+from tests.clock import later_today
 from tests.web.patient.world import World, add_appointment, appointment_row, audit_entries
 
 BUTTON = 'check-in-hint'
@@ -15,8 +16,9 @@ BUTTON = 'check-in-hint'
 async def _today(app, world: World, person, kind=None) -> int:
     async with app.state.db.write() as session:
         clinic = await session.get(Clinic, world.clinic.id)
+        starts_at = later_today(utcnow(), timedelta(minutes=15)).replace(microsecond=0)
         row = await add_appointment(session, clinic, person.id, kind or world.adult_type,
-                                    (utcnow() + timedelta(minutes=15)).replace(microsecond=0))
+                                    starts_at)
         return row.id
 
 
