@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from booking.models import AppointmentType, Chair, Clinic, Patient, ScheduleTemplate, Slot
+from sqlalchemy import func, select
+
+from booking import audit
+from booking.models import (
+    Appointment,
+    AppointmentType,
+    Chair,
+    Clinic,
+    Patient,
+    ScheduleTemplate,
+    Slot,
+)
+from booking.statuses import AppointmentStatus, SlotStatus
 from core.db import Database
 from tests import factories as f
 
@@ -60,3 +72,22 @@ async def make_world(db: Database, *, slot_count: int = 8, start: datetime | Non
         other_slot = await f.slot(s, other_chair, start, other_template)
     return World(clinic, other_clinic, chair, chair2, exam, acute, child_exam, template,
                  adult, child, other_adult, slots, other_slot)
+
+
+async def slot_status(db, slot_id: int) -> str:
+    async with db.read() as s:
+        return (await s.execute(select(Slot.status).where(Slot.id == slot_id))).scalar_one()
+
+
+async def assert_consistent(db: Database) -> None:
+    """Every booked slot has exactly one live appointment and vice versa."""
+    async with db.read() as s:
+        live = (await s.execute(
+            select(Appointment.slot_id, func.count()).where(
+                Appointment.status != AppointmentStatus.CANCELLED)
+            .group_by(Appointment.slot_id))).all()
+        booked = set((await s.execute(
+            select(Slot.id).where(Slot.status == SlotStatus.BOOKED))).scalars())
+        assert (await audit.verify(s)).intact
+    assert all(n == 1 for _, n in live)
+    assert {slot_id for slot_id, _ in live} == booked

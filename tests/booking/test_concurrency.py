@@ -9,14 +9,14 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from booking import audit, service
+from booking import service
 from booking.audit import Actor
 from booking.models import Appointment, Slot
 from booking.service import BookingRefused
 from booking.statuses import AppointmentStatus, SlotStatus
 from core.db import Database
 from tests import factories as f
-from tests.booking.booking_world import NOW, make_world
+from tests.booking.booking_world import NOW, assert_consistent, make_world
 
 
 async def many_patients(db: Database, n: int) -> list[int]:
@@ -33,20 +33,6 @@ async def attempt(db, patient_id, slot_id, type_id, key):
         return out.appointment.id
     except BookingRefused as refused:
         return refused.reason
-
-
-async def assert_consistent(db: Database) -> None:
-    """Every booked slot has exactly one live appointment and vice versa."""
-    async with db.read() as s:
-        live = (await s.execute(
-            select(Appointment.slot_id, func.count()).where(
-                Appointment.status != AppointmentStatus.CANCELLED)
-            .group_by(Appointment.slot_id))).all()
-        booked = set((await s.execute(
-            select(Slot.id).where(Slot.status == SlotStatus.BOOKED))).scalars())
-        assert (await audit.verify(s)).intact
-    assert all(n == 1 for _, n in live)
-    assert {slot_id for slot_id, _ in live} == booked
 
 
 async def test_hundred_people_one_slot_postgres(pg_db):

@@ -11,8 +11,7 @@ from booking.models import Appointment
 from booking.reasons import Reason
 from booking.service import BookingRefused
 from booking.statuses import AppointmentStatus, SlotStatus
-from tests.booking.booking_world import NOW, make_world
-from tests.booking.test_service import slot_status
+from tests.booking.booking_world import NOW, make_world, slot_status
 
 
 async def test_another_patients_change_key_is_refused_and_moves_nothing(db):

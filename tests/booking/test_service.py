@@ -9,16 +9,11 @@ from sqlalchemy import func, select
 
 from booking import audit, service
 from booking.audit import Actor
-from booking.models import Appointment, AuditEntry, BookingEvent, Slot
+from booking.models import Appointment, AuditEntry, BookingEvent
 from booking.reasons import Reason, Warning
 from booking.service import BookingRefused
 from booking.statuses import AppointmentStatus, SlotStatus, Source
-from tests.booking.booking_world import NOW, make_world
-
-
-async def slot_status(db, slot_id: int) -> str:
-    async with db.read() as s:
-        return (await s.execute(select(Slot.status).where(Slot.id == slot_id))).scalar_one()
+from tests.booking.booking_world import NOW, make_world, slot_status
 
 
 async def count(db, model) -> int:

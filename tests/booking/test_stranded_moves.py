@@ -22,7 +22,7 @@ from core.db import Database
 from core.locale import OSLO
 from notifications.models import Notification
 from notifications.statuses import Channel, Purpose
-from tests.booking.test_schedule_changes import (
+from tests.booking.schedule_changes_world import (
     MONDAY,
     NOW,
     World,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis.asyncio as redis_lib
 from sqlalchemy import func, select, update
 
 from booking import service
@@ -210,6 +211,18 @@ async def count(db: Database, *, channel: str | None = Channel.SMS) -> int:
         query = query.where(Notification.channel == channel)
     async with db.read() as session:
         return int((await session.execute(query)).scalar_one())
+
+
+async def purge_redis(url: str, *patterns: str) -> None:
+    """Remove this test's queue, jobs, results and health-check keys."""
+    cleaner = redis_lib.Redis.from_url(url)
+    try:
+        for pattern in patterns:
+            keys = [key async for key in cleaner.scan_iter(match=pattern)]
+            if keys:
+                await cleaner.delete(*keys)
+    finally:
+        await cleaner.aclose()
 
 
 __all__ = ["NOW", "World"]

@@ -22,23 +22,20 @@ from notifications.statuses import NotificationStatus
 from notifications.worker import ArqQueue, arq_dispatcher
 from tests import factories as f
 from tests.logcheck import keep_output
+from tests.notifications import real_worker
+from tests.notifications.real_worker import SLACK, env
 from tests.notifications.reliability_helpers import (
     WorkerProcess,
     due_reminders,
     status_counts,
     wait_for,
 )
-from tests.notifications.test_reliability import SLACK, _env
-from tests.notifications.test_reliability import database as _database
-from tests.notifications.test_reliability import fake as _fake
-from tests.notifications.test_reliability import redis as _redis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
               pytest.mark.real_clock]
 
-database = _database
-redis = _redis
-fake = _fake
+#: The fixtures these tests share with the other real-worker tests.
+database, redis, fake = real_worker.database, real_worker.redis, real_worker.fake
 
 COUNT = 5
 
@@ -85,7 +82,7 @@ async def test_a_bulk_resend_run_twice_delivers_each_message_once(database, redi
         error_code=30001)
     pool = ArqRedis.from_url(redis.url)
     previous = outbox.set_dispatcher(arq_dispatcher(ArqQueue(pool)))
-    worker = WorkerProcess(_env(url, redis, fake), name="worker-bulk-resend")
+    worker = WorkerProcess(env(url, redis, fake), name="worker-bulk-resend")
     try:
         worker.start()
         first = await bulk_resend.run(db, actor, county_id, selection, reason="Outage")

@@ -26,15 +26,13 @@ from registers.person_api import PersonApiClient, PersonApiRelations, helseid_to
 from tests import factories as f
 from tests.booking.booking_world import NOW, make_world
 from tests.logcheck import personal_data_in
+from tests.notifications import krr
 from tests.notifications.helpers import EARLY, rows
-from tests.notifications.test_contacts_krr import (  # noqa: F401  (fixtures)
-    RECENT,
-    fake,
-    krr_server,
-    outage,
-    runtime,
-)
-from tests.registers.test_person_api import Clock, private_jwk, public_part
+from tests.notifications.krr import RECENT
+from tests.registers.helseid import Clock, private_jwk, public_part
+
+#: The fake KRR's fixtures.
+fake, outage, krr_server, runtime = krr.fake, krr.outage, krr.krr_server, krr.runtime
 
 CLIENT_ID = "tanntid-guardians"
 MOTHER_MOBILE = "+4791111111"
@@ -97,7 +95,7 @@ async def patient_by_nin(db, nin: str) -> Patient | None:
 
 
 async def test_staff_booking_for_a_child_reaches_guardians_who_never_logged_in(
-        db, family, person_api, fake, runtime, sms):  # noqa: F811
+        db, family, person_api, fake, runtime, sms):
     w = await make_world(db)
     child_id = await local_child(db, family, "seven")
     staff = Actor.staff("desk-1", {w.clinic.id})

@@ -40,11 +40,11 @@ from tests.notifications.helpers import (
     book_adult,
     helsenorge_went,
     make_runtime,
+    purge_redis,
     row,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_worker import purge_redis
 
 SYSTEM = f"{PUBLIC_URL}/fhir/NamingSystem/appointment"
 KEY, PUBLIC = generate_rsa_jwk("tanntid-helseid-first")

@@ -33,10 +33,10 @@ from notifications.statuses import Purpose
 from notifications.templates import link_key
 from tests import factories as f
 from tests.apps import SAME_ORIGIN, client_for, make_app
-from tests.booking.booking_world import make_world
-from tests.booking.test_concurrency import assert_consistent
+from tests.booking.booking_world import assert_consistent, make_world
 from tests.logcheck import keep_output
 from tests.notifications.helpers import rows
+from tests.notifications.real_worker import missing
 from tests.notifications.reliability_helpers import (
     PrivateRedis,
     WorkerProcess,
@@ -45,7 +45,6 @@ from tests.notifications.reliability_helpers import (
     wait_for,
     worker_env,
 )
-from tests.notifications.test_reliability import _missing
 from tests.services import postgres_url, service_missing
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
@@ -60,7 +59,7 @@ async def database() -> AsyncIterator[tuple[str, Database]]:
     url = postgres_url()
     reason = await service_missing("postgresql", url)
     if reason:
-        _missing(f"PostgreSQL ({reason})")
+        missing(f"PostgreSQL ({reason})")
     async with fresh_database(url, pool_size=30) as found:
         yield found
 

@@ -19,11 +19,8 @@ worker's arq "in progress" marks, which arq keeps for an hour here, are ended
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import signal
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import date
 
 import pytest
@@ -33,78 +30,32 @@ from booking import service
 from booking.audit import Actor
 from core.db import Database, utcnow
 from notifications import outbox
-from notifications.fakes.server import serving
 from notifications.fakes.twilio import FakeTwilio
 from notifications.statuses import Purpose
 from notifications.worker import ArqQueue, arq_dispatcher
 from tests import factories as f
 from tests.booking.booking_world import make_world
 from tests.logcheck import keep_output
+from tests.notifications import real_worker
 from tests.notifications.helpers import rows
+from tests.notifications.real_worker import SLACK, env
 from tests.notifications.reliability_helpers import (
-    PrivateRedis,
     WorkerProcess,
     due_reminders,
     expire_leases,
     forget_dead_workers_jobs,
-    fresh_database,
     hurry_in_doubt,
     open_all_day,
     status_counts,
     wait_for,
-    worker_env,
 )
-from tests.services import postgres_url, service_missing
 
 #: The real worker runs in a process of its own, on the machine's clock.
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
               pytest.mark.real_clock]
-#: The waits below end as soon as the work is done; they are long because on
-#: two shared cores these tests run beside others (pytest-xdist, the browser).
-SLACK = 2
 
-
-def _missing(what: str) -> None:
-    if os.environ.get("REQUIRE_SERVICES") == "1":
-        pytest.fail(f"{what} is required (REQUIRE_SERVICES=1)")
-    pytest.skip(f"{what} not available")
-
-
-@pytest.fixture
-async def database() -> AsyncIterator[tuple[str, Database]]:
-    url = postgres_url()
-    reason = await service_missing("postgresql", url)
-    if reason:
-        _missing(f"PostgreSQL ({reason})")
-    async with fresh_database(url) as found:
-        yield found
-
-
-@pytest.fixture
-def redis() -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        _missing("redis-server (a private Redis that the test may stop)")
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def fake() -> Iterator[tuple[FakeTwilio, str]]:
-    twilio = FakeTwilio(seed=5)
-    twilio.callbacks_enabled = False  # no web process here to receive them
-    with serving(twilio.app, name="fake-twilio-reliability") as url:
-        yield twilio, url
-
-
-def _env(database_url: str, redis: PrivateRedis, fake: tuple[FakeTwilio, str]
-         ) -> dict[str, str]:
-    twilio, url = fake
-    return worker_env(database_url, redis.url, account_sid=twilio.account_sid,
-                 auth_token=twilio.auth_token, twilio_url=url)
+#: The fixtures these tests share with the other real-worker tests.
+database, redis, fake = real_worker.database, real_worker.redis, real_worker.fake
 
 
 def _handed(twilio: FakeTwilio) -> int:
@@ -120,7 +71,7 @@ async def test_sigkill_in_the_middle_of_1000_reminders(database, redis, fake):
     url, db = database
     twilio, _ = fake
     ids = await due_reminders(db, 1000)
-    worker = WorkerProcess(_env(url, redis, fake), name="worker-sigkill")
+    worker = WorkerProcess(env(url, redis, fake), name="worker-sigkill")
     try:
         worker.start()
         assert await wait_for(lambda: _handed(twilio) >= 100, 60 * SLACK, every=0.02), \
@@ -159,7 +110,7 @@ async def test_bookings_while_redis_is_down_are_all_confirmed_once(database, red
     staff = Actor.staff("s1", {world.clinic.id})
     pool = ArqRedis.from_url(redis.url)
     previous = outbox.set_dispatcher(arq_dispatcher(ArqQueue(pool)))
-    worker = WorkerProcess(_env(url, redis, fake), name="worker-redis-down")
+    worker = WorkerProcess(env(url, redis, fake), name="worker-redis-down")
     appointments = []
 
     async def book(i: int) -> None:
@@ -205,7 +156,7 @@ async def test_provider_failing_30_percent_with_500_or_429(database, redis, fake
     twilio, _ = fake
     twilio.fail(0.3, (500, 429))
     ids = await due_reminders(db, 300)
-    worker = WorkerProcess(_env(url, redis, fake), name="worker-faults")
+    worker = WorkerProcess(env(url, redis, fake), name="worker-faults")
     try:
         worker.start()
         finished = await wait_for(lambda: _all_handed_over(db, ids), 90 * SLACK, every=0.5,

@@ -41,10 +41,10 @@ from tests.notifications.helpers import (
     book_adult,
     helsenorge_went,
     make_runtime,
+    purge_redis,
     rows,
     world_with_phones,
 )
-from tests.notifications.test_worker import purge_redis
 
 pytestmark = pytest.mark.redis
 

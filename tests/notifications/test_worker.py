@@ -9,7 +9,6 @@ import inspect
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as redis_lib
 from arq.connections import ArqRedis
 
 from booking import service
@@ -30,6 +29,7 @@ from tests.notifications.helpers import (
     book_adult,
     helsenorge_went,
     make_runtime,
+    purge_redis,
     row,
     rows,
     world_with_phones,
@@ -61,18 +61,6 @@ async def arq_redis(redis_server_url: str, redis_prefix: str) -> AsyncIterator[A
     yield pool
     await pool.aclose()
     await purge_redis(redis_server_url, f"*{redis_prefix}*")
-
-
-async def purge_redis(url: str, *patterns: str) -> None:
-    """Remove this test's queue, jobs, results and health-check keys."""
-    cleaner = redis_lib.Redis.from_url(url)
-    try:
-        for pattern in patterns:
-            keys = [key async for key in cleaner.scan_iter(match=pattern)]
-            if keys:
-                await cleaner.delete(*keys)
-    finally:
-        await cleaner.aclose()
 
 
 async def two_bookings(db):

@@ -3,7 +3,6 @@ API, over real HTTP on loopback."""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Iterator
@@ -14,8 +13,6 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import func, select
 
 from booking.models import AuditEntry, Guardianship, Patient
@@ -42,28 +39,10 @@ from registers.person_api import (
 )
 from tests import factories as f
 from tests.logcheck import personal_data_in
+from tests.registers.helseid import Clock, private_jwk, public_part
 
 TODAY = date(2025, 3, 10)
 CLIENT_ID = "tanntid-test-client"
-
-
-def private_jwk(kid: str = "key-1") -> dict[str, Any]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    jwk = json.loads(RSAAlgorithm.to_jwk(key))
-    jwk.update(kid=kid, alg="RS256", use="sig")
-    return jwk
-
-
-def public_part(jwk: dict[str, Any]) -> dict[str, Any]:
-    return {k: jwk[k] for k in ("kty", "n", "e", "kid", "alg", "use")}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_750_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class World:
