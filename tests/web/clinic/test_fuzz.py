@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.routing import Route
 
-import tests.web.patient.test_fuzz_inputs as fuzz
+from tests.web import fuzz
 from tests.web.clinic.world import GRUNERLOKKA
 from web.views import clinic
 

@@ -17,13 +17,8 @@ from booking.statuses import WaitlistStatus
 from booking.waitlist import Wishes
 from tests.pages import html, text_of
 from tests.web.clinic.conftest import StaffBrowser
-from tests.web.clinic.test_on_behalf import (
-    GRUNERLOKKA,
-    STAVANGER,
-    DeskWorld,
-    build_world,
-    patient_base,
-)
+from tests.web.clinic.desk_world import DeskWorld, build_world, patient_base
+from tests.web.clinic.world import GRUNERLOKKA, STAVANGER
 
 ADD = "Put on the waitlist"
 
@@ -248,7 +243,7 @@ async def test_no_form_gives_a_server_error(app, desk_world, desk):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    import tests.web.patient.test_fuzz_inputs as fuzz
+    from tests.web import fuzz
 
     fuzz.LOOP = asyncio.get_running_loop()
     path = page_of(app, desk_world)

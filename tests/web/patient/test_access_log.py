@@ -5,16 +5,9 @@ from __future__ import annotations
 from booking import audit
 from booking.audit import Actor
 from tests.pages import html, text_of
+from tests.web.patient.access_log import EN, lines
 from tests.web.patient.world import World, audit_entries
 from web.auth.models import StaffUser
-
-EN = {"Accept-Language": "en"}
-
-
-def lines(soup) -> list[tuple[str, str, str]]:
-    return [(text_of(entry, ".access-log__who"), text_of(entry, ".access-log__what"),
-             text_of(entry, ".access-log__why"))
-            for entry in soup.select(".access-log__entry")]
 
 
 async def test_lists_staff_and_guardian_access_but_not_the_patients_own(

@@ -18,29 +18,25 @@ waits for it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
-from core import tokens
-from core.db import Base, Database
+from core.db import Database
 from tests.apps import BASE_URL
+from tests.web import fuzz
 from tests.web.auth.helpers import browser, build_app, local_login, login
+from tests.web.fuzz import fingerprint, run, token, value
 from tests.web.patient.world import build_world
 
 TWILIO_TOKEN = "twilio-fuzz-token"
-#: Tables a harmless request may still write (see the module's doc).
-MAY_CHANGE = frozenset({"audit_log", "auth_sessions", "local_idporten_state"})
 #: The names our handlers read, and one they do not.
 NAMES = ("fylke", "kommune", "navn", "for", "day", "slot", "type", "clinic", "sok", "key",
          "hold", "next", "lang", "mobil", "kode", "lagret", "iss", "sid", "state", "code",
@@ -49,42 +45,9 @@ NAMES = ("fylke", "kommune", "navn", "for", "day", "slot", "type", "clinic", "so
 #: readiness probe (its 503 says the test database is not migrated: its job).
 SKIPPED_PREFIXES = ("/dev/idporten", "/static", "/readyz")
 
-LOOP: asyncio.AbstractEventLoop
-
-
-def run(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run ``coroutine`` on the test's loop from Hypothesis's thread."""
-    return asyncio.run_coroutine_threadsafe(coroutine, LOOP).result(timeout=60)
-
 
 # --- what is sent ----------------------------------------------------------------
 
-huge = st.sampled_from([2**31, 2**63 - 1, 2**63, 2**64, 10**30, -(2**63) - 1]).map(str)
-foreign_id = st.one_of(st.integers(min_value=10**6, max_value=2**80),
-                       st.integers(max_value=0)).map(str)
-odd_text = st.one_of(
-    st.text(max_size=30),
-    st.text(alphabet="0123456789-+_. ", max_size=25),
-    st.sampled_from(["", " ", "me", "0", "٣", "１２", "1e9", "0x10", "NaN", "-1", "2026-02-30",
-                     "9999-12-31", "0000-01-01", "../../etc", "%00", "<script>", "a" * 150]),
-)
-value = st.one_of(huge, foreign_id, odd_text)
-
-
-def _token_of(number: int, tag_bytes: int) -> str:
-    size = max(1, (number.bit_length() + 7) // 8)
-    return tokens.encode(number.to_bytes(size, "big") + b"\x00" * tag_bytes)
-
-
-token = st.one_of(
-    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
-            max_size=40),
-    # Ids of 63 bits and more in both token layouts (SMS: 6-byte tag; signed
-    # links: 4-byte expiry and 8-byte tag).
-    st.integers(min_value=2**62, max_value=2**64 - 1).flatmap(
-        lambda n: st.sampled_from([_token_of(n, 6), _token_of(n, 12)])),
-    st.sampled_from(["__________________8", "_" * 22, "A", "====", "%2F", "x.ics"]),
-)
 params = st.dictionaries(st.sampled_from(NAMES), value, max_size=4)
 
 
@@ -108,21 +71,6 @@ def fill(template: str, data: st.DataObject) -> str:
         raw = data.draw(token if name == "token" else st.one_of(value, token), label=name)
         path = path[:start] + quote(raw, safe="") + path[end + 1:]
     return path
-
-
-# --- what must not change ----------------------------------------------------------
-
-async def fingerprint(db: Database) -> dict[str, str]:
-    """A digest of every row of every table that must not change."""
-    digests = {}
-    async with db.read() as session:
-        for table in Base.metadata.sorted_tables:
-            if table.name in MAY_CHANGE:
-                continue
-            rows = (await session.execute(select(table).order_by(*table.primary_key.columns))
-                    ).all()
-            digests[table.name] = hashlib.sha256(repr(rows).encode()).hexdigest()
-    return digests
 
 
 # --- the tests ---------------------------------------------------------------------
@@ -157,16 +105,14 @@ def _fuzz(app: Starlette, client: httpx.AsyncClient, examples: int) -> Callable[
 
 
 async def test_no_input_gives_a_server_error_or_changes_data_for_a_visitor(fuzz_app):
-    global LOOP
-    LOOP = asyncio.get_running_loop()
+    fuzz.LOOP = asyncio.get_running_loop()
     app, _ = fuzz_app
     async with browser(BASE_URL, httpx.ASGITransport(app=app)) as client:
         await asyncio.to_thread(_fuzz(app, client, 60))
 
 
 async def test_no_input_gives_a_server_error_or_changes_data_for_a_patient(fuzz_app):
-    global LOOP
-    LOOP = asyncio.get_running_loop()
+    fuzz.LOOP = asyncio.get_running_loop()
     app, world = fuzz_app
     async with browser(BASE_URL, httpx.ASGITransport(app=app)) as client:
         assert (await login(client, world.guardian.pid)).status_code == 303
@@ -176,8 +122,7 @@ async def test_no_input_gives_a_server_error_or_changes_data_for_a_patient(fuzz_
 async def test_signed_twilio_callbacks_with_any_numbers_give_no_server_error(fuzz_app):
     """With a valid signature, the callback's own numbers (the notification id
     in the URL, ``ErrorCode``) are the only thing left to go wrong."""
-    global LOOP
-    LOOP = asyncio.get_running_loop()
+    fuzz.LOOP = asyncio.get_running_loop()
     app, _ = fuzz_app
     validator = RequestValidator(TWILIO_TOKEN)
 

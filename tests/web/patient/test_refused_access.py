@@ -5,7 +5,7 @@ is in the audit log, the asker is slowed down past a limit (429 with
 from __future__ import annotations
 
 from tests.pages import html
-from tests.web.patient.test_access_log import EN, lines
+from tests.web.patient.access_log import EN, lines
 from tests.web.patient.world import World, audit_entries
 from web.ratelimits import REFUSED_ACCESS
 

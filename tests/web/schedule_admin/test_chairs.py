@@ -15,7 +15,7 @@ from core.db import Database
 from tests import factories
 from tests.pages import html
 from tests.web.schedule_admin.conftest import WeekWorld, audit_actions
-from tests.web.schedule_admin.test_week import book
+from tests.web.schedule_admin.helpers import book
 
 CHAIRS = "/staff/klinikk/tannklinikken-majorstuen/stoler"
 RELEASE = "/staff/klinikk/tannklinikken-majorstuen/uke/apne"

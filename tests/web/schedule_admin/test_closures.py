@@ -12,7 +12,7 @@ from booking.models import ScheduleException, ScheduleStranding
 from core.db import Database
 from tests.pages import html
 from tests.web.schedule_admin.conftest import WeekWorld, audit_actions
-from tests.web.schedule_admin.test_week import book
+from tests.web.schedule_admin.helpers import book
 
 BASE = "/staff/klinikk/tannklinikken-majorstuen/stenging"
 

@@ -123,7 +123,7 @@ async def test_another_clinics_closure_is_404_and_audited(
 async def test_a_booked_appointment_in_the_closure_stays_booked_and_listed(
         app: Starlette, admin: httpx.AsyncClient, world: WeekWorld) -> None:
     from booking.models import Appointment, ScheduleStranding
-    from tests.web.schedule_admin.test_week import book
+    from tests.web.schedule_admin.helpers import book
 
     db: Database = app.state.db
     appointment_id = await book(app, world, 9)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import httpx
-from sqlalchemy import select
 from starlette.applications import Starlette
 
 from booking.models import Appointment, ScheduleStranding
@@ -11,23 +10,12 @@ from booking.statuses import AppointmentStatus, StrandingDecision
 from core.db import Database
 from tests.pages import html
 from tests.web.schedule_admin.conftest import WeekWorld, audit_actions
-from tests.web.schedule_admin.test_week import PREVIEW, SAVE, book, shrink
-
-LIST = "/staff/klinikk/tannklinikken-majorstuen/strandet"
-
-
-async def _strand(app: Starlette, admin: httpx.AsyncClient, world: WeekWorld) -> list[int]:
-    await book(app, world, 10, 30)
-    soup = html(await admin.post(PREVIEW, data=shrink(world)))
-    fields = {i["name"]: i["value"] for i in soup.select("#save-form input[type=hidden]")}
-    assert (await admin.post(SAVE, data=fields)).status_code == 303
-    async with app.state.db.read() as session:
-        return list((await session.execute(select(ScheduleStranding.id))).scalars())
+from tests.web.schedule_admin.helpers import LIST, strand
 
 
 async def test_keep_as_exception(app: Starlette, admin: httpx.AsyncClient,
                                  world: WeekWorld) -> None:
-    (stranding_id,) = await _strand(app, admin, world)
+    (stranding_id,) = await strand(app, admin, world)
     response = await admin.post(f"{LIST}/{stranding_id}/behold")
     assert response.status_code == 303
     soup = html(await admin.get(response.headers["location"]))
@@ -38,7 +26,7 @@ async def test_keep_as_exception(app: Starlette, admin: httpx.AsyncClient,
 async def test_cancel_needs_a_reason(app: Starlette, admin: httpx.AsyncClient,
                                      world: WeekWorld) -> None:
     db: Database = app.state.db
-    (stranding_id,) = await _strand(app, admin, world)
+    (stranding_id,) = await strand(app, admin, world)
     response = await admin.post(f"{LIST}/{stranding_id}/avlys", data={"reason": "  "})
     assert response.status_code == 422
     assert html(response).select_one("#error-summary") is not None

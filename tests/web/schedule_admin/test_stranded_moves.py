@@ -17,7 +17,7 @@ from tests.apps import BASE_URL
 from tests.pages import html
 from tests.web.auth.helpers import browser
 from tests.web.schedule_admin.conftest import WeekWorld, audit_actions
-from tests.web.schedule_admin.test_stranded import LIST, _strand
+from tests.web.schedule_admin.helpers import LIST, strand
 
 
 async def _row(db: Database, stranding_id: int) -> ScheduleStranding:
@@ -55,7 +55,7 @@ async def _move_path(app: Starlette, appointment_id: int) -> str:
 async def test_the_admin_asks_and_the_patient_picks(app: Starlette, admin: httpx.AsyncClient,
                                                    world: WeekWorld) -> None:
     db: Database = app.state.db
-    (stranding_id,) = await _strand(app, admin, world)
+    (stranding_id,) = await strand(app, admin, world)
     offered = await _ask(admin, stranding_id)
     soup = html(await admin.get(f"{LIST}?ferdig=asked"))
     assert soup.select_one(f"#asked-{stranding_id}") is not None
@@ -98,7 +98,7 @@ async def test_the_admin_asks_and_the_patient_picks(app: Starlette, admin: httpx
 
 async def test_one_ticked_time_is_not_enough(app: Starlette, admin: httpx.AsyncClient,
                                              world: WeekWorld) -> None:
-    (stranding_id,) = await _strand(app, admin, world)
+    (stranding_id,) = await strand(app, admin, world)
     soup = html(await admin.get(LIST))
     form = soup.select_one(f"#ask-{stranding_id}")
     assert form is not None
@@ -111,7 +111,7 @@ async def test_one_ticked_time_is_not_enough(app: Starlette, admin: httpx.AsyncC
 
 async def test_ask_all_and_an_unknown_one(app: Starlette, admin: httpx.AsyncClient,
                                           world: WeekWorld) -> None:
-    (stranding_id,) = await _strand(app, admin, world)
+    (stranding_id,) = await strand(app, admin, world)
     unknown = await admin.post(f"{LIST}/999999/flytt", data={"slot_id": ["1", "2"]})
     assert unknown.status_code == 404
     assert await audit_actions(app.state.db, "staff.out_of_scope")

@@ -3,36 +3,22 @@ save, bad input, a booking racing the save, and scope on every route."""
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import time
 
 import httpx
 from sqlalchemy import func, select
 from starlette.applications import Starlette
 
-from booking import service
-from booking.audit import Actor
 from booking.models import ScheduleStranding, ScheduleTemplate, Slot
 from booking.statuses import SlotStatus
 from core.db import Database
-from core.locale import OSLO
 from tests.pages import html
 from tests.web.schedule_admin.conftest import (
     StaffBrowser,
     WeekWorld,
     audit_actions,
-    slot_at,
 )
-
-WEEK = "/staff/klinikk/tannklinikken-majorstuen/uke"
-PREVIEW = f"{WEEK}/forhandsvis"
-SAVE = f"{WEEK}/lagre"
-
-
-def shrink(world: WeekWorld, **extra: str) -> dict[str, str]:
-    return {"kind": "edit", "chair": str(world.chair_id), "block": str(world.template_id),
-            "weekday": "0", "starts_at": "08:00", "ends_at": "10:00", "slot_minutes": "30",
-            "valid_from": "2020-01-01", "valid_to": "", "released": "1",
-            "type": str(world.type_id), **extra}
+from tests.web.schedule_admin.helpers import PREVIEW, SAVE, WEEK, book, shrink
 
 
 async def template_end(db: Database, world: WeekWorld) -> time:
@@ -46,17 +32,6 @@ async def slot_count(db: Database, world: WeekWorld) -> int:
     async with db.read() as session:
         return int(await session.scalar(select(func.count()).select_from(Slot).where(
             Slot.chair_id == world.chair_id, Slot.status == SlotStatus.FREE)) or 0)
-
-
-async def book(app: Starlette, world: WeekWorld, hour: int, minute: int = 0, *,
-               patient_id: int | None = None) -> int:
-    db: Database = app.state.db
-    when = datetime.combine(world.next_monday, time(hour, minute), OSLO)
-    slot = await slot_at(db, world.chair_id, when)
-    patient_id = patient_id or world.patient_id
-    out = await service.book(db, Actor.patient(patient_id), patient_id=patient_id,
-                             slot_id=slot.id, appointment_type_id=world.type_id)
-    return out.appointment.id
 
 
 async def test_the_week_grid_shows_the_chairs_blocks(admin: httpx.AsyncClient,
