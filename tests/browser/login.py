@@ -7,6 +7,7 @@ cookie jar, HttpOnly cookies included) is handed to every later context.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -41,3 +42,11 @@ def logged_in_state(browser: Browser, base_url: str, person: str = DEFAULT_PERSO
         return state
     finally:
         context.close()
+
+
+def guardian_number() -> str:
+    """The identity number of the demo person the logged-in tests act as."""
+    from demo.people import demo_logins
+
+    return next(d.identity_number for d in demo_logins(date.today())
+                if d.person.key == DEFAULT_PERSON)

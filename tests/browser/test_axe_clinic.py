@@ -16,7 +16,7 @@ from playwright.sync_api import ViewportSize
 
 from tests.browser.keyboard import Keyboard
 from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, new_context
-from tests.browser.test_axe_logged_in import Walk
+from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import VIEWPORTS, WALK_CASES, LiveServer, Tab, new_context
-from tests.browser.test_axe_logged_in import Walk
+from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

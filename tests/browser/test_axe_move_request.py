@@ -20,7 +20,7 @@ from tests.browser.live import (
     in_fresh_thread,
     new_context,
 )
-from tests.browser.test_axe_logged_in import Walk
+from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -27,90 +26,32 @@ from tests.browser.live import (
     in_fresh_thread,
     new_context,
 )
-from tests.browser.login import DEFAULT_PERSON
-from tests.browser.test_axe_logged_in import Walk
+from tests.browser.login import guardian_number
+from tests.browser.support_console import (
+    BULK,
+    FIND,
+    SUPPORT_USER,
+    add_failed_sms,
+    login_state,
+)
+from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
-SUPPORT_USER = "support-oslo"
 ADMIN_USER = "county-admin-oslo"
-FIND = "/staff/support"
 CALL_LIST = "/staff/support/ringeliste"
-BULK = "/staff/support/masseutsending"
 AUDIT_LOG = "/staff/tilsyn/logg"
 ACCESS_REVIEW = "/staff/tilsyn/tilgang"
-
-
-def _guardian_number() -> str:
-    from demo.people import demo_logins
-
-    return next(d.identity_number for d in demo_logins(date.today())
-                if d.person.key == DEFAULT_PERSON)
-
-
-async def _add_failed_sms(url: str, vault: Any) -> None:
-    """A permanently failed reminder on the demo guardian's next appointment
-    (its offset unlike any the demo's own reminders have), once per server."""
-    from sqlalchemy import select
-
-    from booking.models import Appointment, Patient
-    from booking.statuses import ACTIVE
-    from core.db import create_database, utcnow
-    from notifications.models import Notification, NotificationEvent
-
-    db = create_database(url)
-    now = utcnow()
-    try:
-        async with db.write() as session:
-            appointment = (await session.execute(
-                select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
-                .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
-                       Patient.identity_hash == vault.lookup_hash(_guardian_number()))
-                .order_by(Appointment.starts_at).limit(1))).scalar_one()
-            there = (await session.execute(select(Notification.id).where(
-                Notification.appointment_id == appointment.id,
-                Notification.offset_minutes == 7).limit(1))).scalar_one_or_none()
-            if there is not None:  # another module of the run added it to the shared server
-                return
-            row = Notification(
-                appointment_id=appointment.id, appointment_version=appointment.version,
-                patient_id=appointment.patient_id, purpose="reminder",
-                offset_minutes=7, channel="sms",
-                recipient_id=appointment.patient_id, recipient_role="patient",
-                status="permanent-failure", error_code=30005, template_id="reminder",
-                template_version=1, to_e164="+4791234567", created_at=now - timedelta(hours=1),
-                status_at=now, due_at=now - timedelta(hours=1),
-                send_after=now - timedelta(hours=1), expires_at=appointment.starts_at)
-            session.add(row)
-            await session.flush()
-            session.add(NotificationEvent(notification_id=row.id, occurred_at=now,
-                                          from_status="created", to_status="permanent-failure",
-                                          source="receipt", error_code=30005))
-    finally:
-        await db.dispose()
-
-
-def _login_state(browser: Browser, live_server: LiveServer, user: str) -> dict[str, Any]:
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={FIND}", wait_until="load")
-        with page.expect_navigation(url=f"**{FIND}"):
-            page.locator(f'button[name="user"][value="{user}"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
 
 
 @pytest.fixture(scope="module")
 def support_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
     """A failed message to look at, and the cookie jar of the support user's login."""
     app = live_server._server.config.app
-    in_fresh_thread(lambda: asyncio.run(_add_failed_sms(app.state.settings.database_url,
-                                                       app.state.vault)))
-    return _login_state(browser, live_server, SUPPORT_USER)
+    in_fresh_thread(lambda: asyncio.run(add_failed_sms(app.state.settings.database_url,
+                                                      app.state.vault)))
+    return login_state(browser, live_server, SUPPORT_USER)
 
 
 async def _add_lookup(url: str) -> None:
@@ -146,7 +87,7 @@ def admin_state(browser: Browser, live_server: LiveServer,
     (logged in just before) of a patient outside the county."""
     app = live_server._server.config.app
     in_fresh_thread(lambda: asyncio.run(_add_lookup(app.state.settings.database_url)))
-    return _login_state(browser, live_server, ADMIN_USER)
+    return login_state(browser, live_server, ADMIN_USER)
 
 
 @pytest.fixture
@@ -181,13 +122,13 @@ def test_support_pages_have_no_axe_violations(support_tab: Tab, axe_source: str,
     page = walk.page
     if walk.goto("find", FIND):
         # Without a purpose: the form again with its error.
-        page.fill("#identity_number", _guardian_number())
+        page.fill("#identity_number", guardian_number())
         page.evaluate("document.getElementById('find-form').noValidate = true")
         with page.expect_navigation():
             page.locator("#find-form button[type='submit']").click()
         walk.check("find-error")
         page.check("#purpose-message_not_received")
-        page.fill("#identity_number", _guardian_number())
+        page.fill("#identity_number", guardian_number())
         with page.expect_navigation():
             page.locator("#find-form button[type='submit']").click()
         if "/staff/support/pasient/" not in page.url:
@@ -244,7 +185,7 @@ def test_county_admin_pages_have_no_axe_violations(admin_tab: Tab, axe_source: s
             page.locator("#search-form button[type='submit']").click()
         walk.check("audit-error")
         page.check("#purpose-access_request")
-        page.fill("#identity_number", _guardian_number())
+        page.fill("#identity_number", guardian_number())
         with page.expect_navigation():
             page.locator("#find-form button[type='submit']").click()
         if "pasient=" not in page.url:

@@ -24,7 +24,7 @@ from tests.browser.live import (
     new_context,
 )
 from tests.browser.login import DEFAULT_PERSON
-from tests.browser.test_axe_logged_in import Walk
+from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

@@ -13,7 +13,7 @@ import pytest
 
 from tests.browser.keyboard import Keyboard
 from tests.browser.live import VIEWPORTS, LiveServer, new_context
-from tests.browser.test_axe_on_behalf import book_path, next_weekday, reception_state
+from tests.browser.reception import book_path, next_weekday, reception_state
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser

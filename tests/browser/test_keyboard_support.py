@@ -14,13 +14,13 @@ import pytest
 
 from tests.browser.keyboard import Keyboard
 from tests.browser.live import VIEWPORTS, LiveServer, in_fresh_thread, new_context
-from tests.browser.test_axe_support import (
+from tests.browser.login import guardian_number
+from tests.browser.support_console import (
     BULK,
     FIND,
     SUPPORT_USER,
-    _add_failed_sms,
-    _guardian_number,
-    _login_state,
+    add_failed_sms,
+    login_state,
 )
 
 if TYPE_CHECKING:
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
 def support_login(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
     """A text message that failed today, and the support user's login."""
     app = live_server._server.config.app
-    in_fresh_thread(lambda: asyncio.run(_add_failed_sms(app.state.settings.database_url,
-                                                       app.state.vault)))
-    return _login_state(browser, live_server, SUPPORT_USER)
+    in_fresh_thread(lambda: asyncio.run(add_failed_sms(app.state.settings.database_url,
+                                                      app.state.vault)))
+    return login_state(browser, live_server, SUPPORT_USER)
 
 
 @pytest.fixture(params=list(VIEWPORTS))
@@ -74,7 +74,7 @@ def test_find_and_resend_with_the_keyboard(keyboard: Keyboard) -> None:
     keyboard.press("Space")
     assert page.is_checked("#purpose-message_not_received")
     keyboard.tab_to("#identity_number", "the identity number")
-    page.keyboard.type(_guardian_number())
+    page.keyboard.type(guardian_number())
     with page.expect_navigation():
         keyboard.press("Enter")
     assert "/staff/support/pasient/" in page.url, page.locator("main").inner_text()[:500]

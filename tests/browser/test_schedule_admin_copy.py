@@ -8,17 +8,21 @@ from datetime import date, timedelta
 
 import pytest
 
+from tests.browser import schedule_admin
 from tests.browser.live import Tab
-from tests.browser.test_axe_logged_in import Walk
-from tests.browser.test_schedule_admin import CASES, admin_state, admin_tab  # noqa: F401
+from tests.browser.schedule_admin import CASES
+from tests.browser.walk import Walk
 
 BASE = "/staff/klinikk/tannklinikken-majorstuen"
+
+#: The clinic admin's fixtures (:mod:`tests.browser.schedule_admin`).
+admin_state, admin_tab = schedule_admin.admin_state, schedule_admin.admin_tab
 
 
 @pytest.mark.parametrize("admin_tab", CASES, indirect=True,
                          ids=[f"{lang}-{width}" for lang, width in CASES])
 def test_copy_and_closure_pages_have_no_axe_violations(
-        admin_tab: Tab, axe_source: str,  # noqa: F811
+        admin_tab: Tab, axe_source: str,
         request: pytest.FixtureRequest) -> None:
     lang, width = request.node.callspec.params["admin_tab"]
     walk = Walk(admin_tab, axe_source, lang, width)

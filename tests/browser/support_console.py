@@ -1,0 +1,74 @@
+"""The support console in a browser: its addresses, its user in the demo,
+the staff login that lands on it, and a failed text message to look at."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tests.browser.live import LiveServer
+from tests.browser.login import guardian_number
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+SUPPORT_USER = "support-oslo"
+FIND = "/staff/support"
+BULK = "/staff/support/masseutsending"
+
+
+async def add_failed_sms(url: str, vault: Any) -> None:
+    """A permanently failed reminder on the demo guardian's next appointment
+    (its offset unlike any the demo's own reminders have), once per server."""
+    from sqlalchemy import select
+
+    from booking.models import Appointment, Patient
+    from booking.statuses import ACTIVE
+    from core.db import create_database, utcnow
+    from notifications.models import Notification, NotificationEvent
+
+    db = create_database(url)
+    now = utcnow()
+    try:
+        async with db.write() as session:
+            appointment = (await session.execute(
+                select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
+                .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
+                       Patient.identity_hash == vault.lookup_hash(guardian_number()))
+                .order_by(Appointment.starts_at).limit(1))).scalar_one()
+            there = (await session.execute(select(Notification.id).where(
+                Notification.appointment_id == appointment.id,
+                Notification.offset_minutes == 7).limit(1))).scalar_one_or_none()
+            if there is not None:  # another module of the run added it to the shared server
+                return
+            row = Notification(
+                appointment_id=appointment.id, appointment_version=appointment.version,
+                patient_id=appointment.patient_id, purpose="reminder",
+                offset_minutes=7, channel="sms",
+                recipient_id=appointment.patient_id, recipient_role="patient",
+                status="permanent-failure", error_code=30005, template_id="reminder",
+                template_version=1, to_e164="+4791234567", created_at=now - timedelta(hours=1),
+                status_at=now, due_at=now - timedelta(hours=1),
+                send_after=now - timedelta(hours=1), expires_at=appointment.starts_at)
+            session.add(row)
+            await session.flush()
+            session.add(NotificationEvent(notification_id=row.id, occurred_at=now,
+                                          from_status="created", to_status="permanent-failure",
+                                          source="receipt", error_code=30005))
+    finally:
+        await db.dispose()
+
+
+def login_state(browser: Browser, live_server: LiveServer, user: str) -> dict[str, Any]:
+    """The cookie jar of a fresh context that has logged in as the staff ``user``
+    through the local staff login, landing on the support console."""
+    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"/staff/auth/login?next={FIND}", wait_until="load")
+        with page.expect_navigation(url=f"**{FIND}"):
+            page.locator(f'button[name="user"][value="{user}"]').click()
+        return dict(context.storage_state())
+    finally:
+        context.close()
