@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,7 +23,7 @@ from tests.browser.live import (
     in_fresh_thread,
     new_context,
 )
-from tests.browser.login import DEFAULT_PERSON
+from tests.browser.login import guardian_number
 from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
@@ -31,12 +31,6 @@ if TYPE_CHECKING:
 
 _APPOINTMENT = re.compile(r"^/timer/\d+$")
 
-
-def _guardian_number() -> str:
-    from demo.people import demo_logins
-
-    return next(d.identity_number for d in demo_logins(date.today())
-                if d.person.key == DEFAULT_PERSON)
 
 
 async def _offers(url: str, vault: Any, secret: str) -> dict[str, str]:
@@ -58,7 +52,7 @@ async def _offers(url: str, vault: Any, secret: str) -> dict[str, str]:
             appointment = (await session.execute(
                 select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
                 .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
-                       Patient.identity_hash == vault.lookup_hash(_guardian_number()))
+                       Patient.identity_hash == vault.lookup_hash(guardian_number()))
                 .order_by(Appointment.starts_at.desc()).limit(1))).scalar_one()
             slot = (await session.execute(
                 select(Slot).where(Slot.clinic_id == appointment.clinic_id,

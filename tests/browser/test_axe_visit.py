@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -23,7 +22,7 @@ from tests.browser.live import (
     in_fresh_thread,
     new_context,
 )
-from tests.browser.login import DEFAULT_PERSON
+from tests.browser.login import guardian_number
 from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
@@ -34,12 +33,6 @@ CLINIC = "tannklinikken-grunerlokka"
 CALLBACKS = f"/staff/klinikk/{CLINIC}/ring-tilbake"
 CASES = WALK_CASES
 
-
-def _guardian_number() -> str:
-    from demo.people import demo_logins
-
-    return next(d.identity_number for d in demo_logins(date.today())
-                if d.person.key == DEFAULT_PERSON)
 
 
 async def _prepare(url: str, secret: str, vault: Any) -> int:
@@ -62,7 +55,7 @@ async def _prepare(url: str, secret: str, vault: Any) -> int:
                 .join(Clinic, Clinic.id == Appointment.clinic_id)
                 .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
                        Clinic.slug == CLINIC,
-                       Patient.identity_hash == vault.lookup_hash(_guardian_number()))
+                       Patient.identity_hash == vault.lookup_hash(guardian_number()))
                 .order_by(Appointment.starts_at).limit(1))).one()
         actor = Actor.patient(appointment.patient_id)
         await previsit.save(db, previsit.FormCipher.from_secret(secret), actor, appointment.id,
