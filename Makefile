@@ -2,7 +2,8 @@
 # default (SQLite, in-process jobs) beside loopback fakes of the national
 # services and Twilio; `make test` runs every test.
 SHELL := /bin/bash
-PYTHON ?= python3
+# CPython 3.12 where the machine has it, else python3 (scripts/pick_python).
+PYTHON ?= $(shell scripts/pick_python)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
