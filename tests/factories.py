@@ -37,6 +37,10 @@ async def county(session: AsyncSession, **kw: Any) -> County:
     return row
 
 
+#: A clinic's weekly hours unless a test gives others: weekdays 08:00-15:30.
+OPENING_HOURS: dict[str, list[str]] = {str(d): ["08:00", "15:30"] for d in range(5)}
+
+
 async def clinic(session: AsyncSession, county_row: County | None = None, **kw: Any) -> Clinic:
     county_row = county_row or await county(session)
     n = next(_seq)
@@ -44,7 +48,7 @@ async def clinic(session: AsyncSession, county_row: County | None = None, **kw: 
         county_id=county_row.id, slug=f"klinikk-{n}", name=f"Tannklinikk {n}",
         street_address="Storgata 1", postal_code="0155", postal_town="Oslo",
         municipality_code="0301", municipality_name="Oslo", latitude=59.91, longitude=10.75,
-        phone="+4722000000", opening_hours={str(d): ["08:00", "15:30"] for d in range(5)},
+        phone="+4722000000", opening_hours=dict(OPENING_HOURS),
     )
     values.update(kw)
     row = Clinic(**values)

@@ -44,6 +44,24 @@ def logged_in_state(browser: Browser, base_url: str, person: str = DEFAULT_PERSO
         context.close()
 
 
+def staff_state(browser: Browser, base_url: str, user: str, next_path: str, *,
+                lands_on: str | None = None) -> dict[str, Any]:
+    """The cookie jar of a fresh context that has logged in as the staff
+    ``user`` through the local staff login, asking for ``next_path`` and
+    waiting until the browser is on it (or on the glob ``lands_on``)."""
+    context = browser.new_context(base_url=base_url, locale="nb-NO")
+    context.set_default_timeout(10_000)
+    try:
+        page = context.new_page()
+        page.goto(f"/staff/auth/login?next={next_path}", wait_until="load")
+        with page.expect_navigation(url=lands_on or f"**{next_path}"):
+            page.locator(f'button[name="user"][value="{user}"]').click()
+        state: dict[str, Any] = dict(context.storage_state())
+        return state
+    finally:
+        context.close()
+
+
 def guardian_number() -> str:
     """The identity number of the demo person the logged-in tests act as."""
     from demo.people import demo_logins

@@ -12,7 +12,7 @@ from booking.holidays import is_public_holiday
 from booking.rules import local_date
 from core.db import utcnow
 from tests.browser.live import LiveServer, in_fresh_thread
-from tests.browser.login import guardian_number
+from tests.browser.login import guardian_number, staff_state
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -62,13 +62,4 @@ def next_weekday() -> str:
 def reception_state(browser: Browser, live_server: LiveServer, path: str) -> dict[str, Any]:
     """The cookie jar of a fresh context that has logged in as the receptionist
     through the local staff login, landing on ``path``."""
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={path}", wait_until="load")
-        with page.expect_navigation(url=f"**{path}"):
-            page.locator(f'button[name="user"][value="{RECEPTION_USER}"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
+    return staff_state(browser, live_server.url, RECEPTION_USER, path)

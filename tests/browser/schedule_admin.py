@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, in_fresh_thread, new_context
+from tests.browser.login import staff_state
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -55,16 +56,7 @@ def admin_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
     admin's login."""
     app = live_server._server.config.app
     in_fresh_thread(lambda: asyncio.run(_strand_one(app.state.settings.database_url)))
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={WEEK}", wait_until="load")
-        with page.expect_navigation(url=f"**{WEEK}"):
-            page.locator(f'button[name="user"][value="{ADMIN}"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
+    return staff_state(browser, live_server.url, ADMIN, WEEK)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tests.browser.live import LiveServer
-from tests.browser.login import guardian_number
+from tests.browser.login import guardian_number, staff_state
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -62,13 +62,4 @@ async def add_failed_sms(url: str, vault: Any) -> None:
 def login_state(browser: Browser, live_server: LiveServer, user: str) -> dict[str, Any]:
     """The cookie jar of a fresh context that has logged in as the staff ``user``
     through the local staff login, landing on the support console."""
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={FIND}", wait_until="load")
-        with page.expect_navigation(url=f"**{FIND}"):
-            page.locator(f'button[name="user"][value="{user}"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
+    return staff_state(browser, live_server.url, user, FIND)

@@ -16,6 +16,7 @@ from playwright.sync_api import ViewportSize
 
 from tests.browser.keyboard import Keyboard
 from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, new_context
+from tests.browser.login import staff_state
 from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
@@ -37,16 +38,8 @@ def _day_path() -> str:
 @pytest.fixture(scope="module")
 def reception_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
     """The cookie jar of the receptionist's login."""
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto("/staff/auth/login?next=/staff/klinikk", wait_until="load")
-        with page.expect_navigation(url=f"**{BASE}/dag*"):
-            page.locator(f'button[name="user"][value="{RECEPTION_USER}"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
+    return staff_state(browser, live_server.url, RECEPTION_USER, "/staff/klinikk",
+                       lands_on=f"**{BASE}/dag*")
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import VIEWPORTS, WALK_CASES, LiveServer, Tab, new_context
+from tests.browser.login import staff_state
 from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
@@ -28,16 +29,7 @@ IMAGES_LOADED_JS = """() => Array.from(document.querySelectorAll('img.dashboard-
 @pytest.fixture(scope="module")
 def admin_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
     """The cookie jar of the county administrator's login."""
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={COUNTY}", wait_until="load")
-        with page.expect_navigation(url=f"**{COUNTY}"):
-            page.locator(f'button[name="user"][value="{ADMIN_USER}"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
+    return staff_state(browser, live_server.url, ADMIN_USER, COUNTY)
 
 
 @pytest.fixture

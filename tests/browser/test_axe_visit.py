@@ -22,7 +22,7 @@ from tests.browser.live import (
     in_fresh_thread,
     new_context,
 )
-from tests.browser.login import guardian_number
+from tests.browser.login import guardian_number, staff_state
 from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
@@ -84,16 +84,8 @@ def reception_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]
     settings = app.state.settings
     appointment_id = in_fresh_thread(lambda: asyncio.run(_prepare(
         settings.database_url, settings.secret_key, app.state.vault)))
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={CALLBACKS}", wait_until="load")
-        with page.expect_navigation(url=f"**{CALLBACKS}"):
-            page.locator(f'button[name="user"][value="{RECEPTION}"]').click()
-        return {"storage": dict(context.storage_state()), "appointment_id": appointment_id}
-    finally:
-        context.close()
+    state = staff_state(browser, live_server.url, RECEPTION, CALLBACKS)
+    return {"storage": state, "appointment_id": appointment_id}
 
 
 @pytest.fixture

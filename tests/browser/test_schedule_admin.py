@@ -20,6 +20,7 @@ from tests.browser.live import (
     Tab,
     new_context,
 )
+from tests.browser.login import staff_state
 from tests.browser.schedule_admin import CASES, WEEK, WIDTHS
 from tests.browser.walk import Walk
 
@@ -110,16 +111,7 @@ def test_add_preview_and_save_a_block_with_the_keyboard(
 
 @pytest.fixture(scope="module")
 def county_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
-    context = browser.new_context(base_url=live_server.url, locale="nb-NO")
-    context.set_default_timeout(10_000)
-    try:
-        page = context.new_page()
-        page.goto(f"/staff/auth/login?next={TYPES}", wait_until="load")
-        with page.expect_navigation(url=f"**{TYPES}"):
-            page.locator('button[name="user"][value="county-admin-oslo"]').click()
-        return dict(context.storage_state())
-    finally:
-        context.close()
+    return staff_state(browser, live_server.url, "county-admin-oslo", TYPES)
 
 
 @pytest.mark.parametrize(("lang", "width"), CASES, ids=[f"{lang}-{width}" for lang, width in CASES])

@@ -35,10 +35,10 @@ from tests import factories as f
 from tests.apps import SAME_ORIGIN, client_for, make_app
 from tests.booking.booking_world import assert_consistent, make_world
 from tests.logcheck import keep_output
+from tests.notifications import real_worker
 from tests.notifications.helpers import rows
 from tests.notifications.real_worker import missing
 from tests.notifications.reliability_helpers import (
-    PrivateRedis,
     WorkerProcess,
     fresh_database,
     open_all_day,
@@ -53,6 +53,8 @@ SECRET = "reliability-test-secret"  # the worker's (worker_env)
 PEOPLE = 50
 SLACK = 2
 
+redis = real_worker.redis  # a private Redis the test may stop
+
 
 @pytest.fixture
 async def database() -> AsyncIterator[tuple[str, Database]]:
@@ -62,16 +64,6 @@ async def database() -> AsyncIterator[tuple[str, Database]]:
         missing(f"PostgreSQL ({reason})")
     async with fresh_database(url, pool_size=30) as found:
         yield found
-
-
-@pytest.fixture
-def redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ clinic's staff list and mark done, audited, scoped to their clinics."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,6 +22,26 @@ from tests import factories
 from tests.web.previsit.world import ADULT_MOBILE, GUARDIAN_MOBILE, VisitWorld, audit_rows
 
 OSLO = ZoneInfo("Europe/Oslo")
+
+
+@pytest.fixture(autouse=True)
+def open_for_calls(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The page tests need a window to choose: where the suite's moment offers
+    none (a holiday, a weekend, late on a Friday), the clock moves on, a day
+    at a time from the next Oslo midnight, to the first moment that does."""
+    if "world" not in request.fixturenames:
+        yield
+        return
+    clinic = Clinic(opening_hours=factories.OPENING_HOURS)
+    now = moment = datetime.now(UTC)
+    while not callbacks.windows(clinic, moment):
+        day = moment.astimezone(OSLO).date() + timedelta(days=1)
+        moment = datetime.combine(day, time(0, 1), tzinfo=OSLO).astimezone(UTC)
+    if moment == now:
+        yield
+        return
+    with time_machine.travel(moment, tick=True):
+        yield
 
 
 def ask_url(world: VisitWorld, for_id: int | None = None) -> str:
