@@ -38,7 +38,7 @@ def test_every_dependency_is_locked_to_one_version_with_hashes():
 
 def test_setup_installs_from_the_lock_and_make_lock_updates_it():
     makefile = (ROOT / "Makefile").read_text()
-    assert "pip install --quiet --require-hashes -r requirements.lock" in makefile
+    assert "pip install --quiet --no-compile --require-hashes -r requirements.lock" in makefile
     assert "pip install --quiet --no-deps -e ." in makefile
     assert "-e '.[dev]'" not in makefile
     assert re.search(r"^lock:", makefile, flags=re.MULTILINE)
