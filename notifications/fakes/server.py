@@ -1,98 +1,20 @@
-"""Run a fake's Starlette app with uvicorn on a free loopback port, in a
-background thread with its own event loop. Used by tests (real HTTP, real
-sockets) and by ``make run`` (the fakes beside the service):
-:func:`start_dev_fakes` starts all three and returns the settings that point
-the channels at them."""
+"""The three fakes beside the service for ``make run``:
+:func:`start_dev_fakes` starts them on loopback (:mod:`core.loopback`) and
+returns the settings that point the channels at them."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-import uvicorn
-from starlette.types import ASGIApp
+from core.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     from notifications.fakes.helsenorge import FakeHelsenorge
     from notifications.fakes.krr import FakeKrr
     from notifications.fakes.twilio import FakeTwilio
-
-
-class FakeServer:
-    """``start()`` binds 127.0.0.1 on a free port (or ``port``) and returns the
-    base URL; ``stop()`` shuts the server down and waits for its thread."""
-
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0,
-                 name: str = "fake") -> None:
-        self.app = app
-        self.host = host
-        self.port = port
-        self.name = name
-        self.url = ""
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-
-    def start(self, timeout: float = 10.0) -> str:
-        if self._server is not None:
-            return self.url
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        self.port = sock.getsockname()[1]
-        # Access logs off: callback URLs and list queries are nobody's business.
-        # log_config=None: uvicorn's default dictConfig would close every
-        # handler already on the root logger (the test run's log file included).
-        config = uvicorn.Config(self.app, log_config=None, log_level="warning",
-                                access_log=False, lifespan="on", timeout_keep_alive=30)
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
-                                  name=f"{self.name}-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                server.should_exit = True
-                sock.close()
-                raise RuntimeError(f"the {self.name} server did not start")
-            time.sleep(0.005)
-        self._server, self._thread, self._sock = server, thread, sock
-        self.url = f"http://{self.host}:{self.port}"
-        return self.url
-
-    def stop(self, timeout: float = 10.0) -> None:
-        if self._server is None:
-            return
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=timeout)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = self._sock = None
-
-    def __enter__(self) -> FakeServer:
-        self.start()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
-
-
-@contextmanager
-def serving(app: ASGIApp, *, host: str = "127.0.0.1", name: str = "fake") -> Iterator[str]:
-    """``with serving(app) as url: ...``"""
-    server = FakeServer(app, host=host, name=name)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -104,7 +26,7 @@ class DevFakes:
     twilio: FakeTwilio
     helsenorge: FakeHelsenorge
     krr: FakeKrr
-    servers: list[FakeServer]
+    servers: list[LoopbackServer]
     settings: dict[str, str] = field(repr=False)
 
     def stop(self) -> None:
@@ -151,9 +73,9 @@ def start_dev_fakes(*, answer_unknown_krr: bool = True,
         krr.answer_unknown = made_up_person
     if krr_people is not None:
         krr_people(krr)
-    servers = [FakeServer(twilio.app, name="twilio"),
-               FakeServer(helsenorge.app, name="helsenorge"),
-               FakeServer(krr.app, name="krr")]
+    servers = [LoopbackServer(twilio.app, name="twilio"),
+               LoopbackServer(helsenorge.app, name="helsenorge"),
+               LoopbackServer(krr.app, name="krr")]
     try:
         twilio_url, helsenorge_url, krr_url = (server.start() for server in servers)
     except Exception:

@@ -29,31 +29,25 @@ It behaves like the real services where our adapter depends on it:
   marked as such, and sends ``addressProtection`` only for protected
   persons (or where a protection was lifted).
 
-:class:`FakeRegister` holds synthetic persons and families;
-:func:`serving` runs any ASGI app with uvicorn on a free loopback port in a
-background thread.
+:class:`FakeRegister` holds synthetic persons and families; serve its app
+with :func:`core.loopback.serving`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 import jwt
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 PERSON_API_SCOPE = "nhn:hgd-persontjenesten-api/read-with-legal-basis"
@@ -398,29 +392,3 @@ def _problem(title: str, status: int) -> JSONResponse:
     """An RFC 9457 problem document, as the API answers errors (``ProblemDetails``)."""
     return JSONResponse({"title": title, "status": status}, status_code=status,
                         media_type="application/problem+json")
-
-
-@contextmanager
-def serving(app: ASGIApp, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free port of ``host`` in a background
-    thread; yields the base URL and stops the server afterwards."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False,
-                            lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the fake server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

@@ -13,11 +13,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.db import Database
+from core.loopback import LoopbackServer
 from core.oauth import generate_rsa_jwk
 from core.settings import Settings
 from notifications.contacts import RegisterDirectory
 from notifications.fakes.krr import FakeKrr
-from notifications.fakes.server import FakeServer
 from notifications.runtime import Runtime
 from notifications.worker import build_runtime
 from tests.notifications.helpers import PUBLIC_URL, Clock, MemorySms
@@ -59,8 +59,8 @@ def outage(fake: FakeKrr) -> Outage:
 
 
 @pytest.fixture
-def krr_server(outage: Outage) -> Iterator[FakeServer]:
-    with FakeServer(outage, name="krr") as server:
+def krr_server(outage: Outage) -> Iterator[LoopbackServer]:
+    with LoopbackServer(outage, name="krr") as server:
         yield server
 
 
@@ -71,7 +71,7 @@ def krr_settings(url: str) -> Settings:
 
 
 @pytest.fixture
-async def runtime(db: Database, krr_server: FakeServer, sms: MemorySms, clock: Clock
+async def runtime(db: Database, krr_server: LoopbackServer, sms: MemorySms, clock: Clock
                   ) -> AsyncIterator[Runtime]:
     """The worker's own wiring, with the SMS channel and the clock swapped."""
     built = build_runtime(krr_settings(krr_server.url).notifications, db=db)

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from core.db import Database
-from notifications.fakes.server import serving
+from core.loopback import serving
 from notifications.fakes.twilio import FakeTwilio
 from tests.notifications.reliability_helpers import PrivateRedis, fresh_database, worker_env
 from tests.services import postgres_url, service_missing

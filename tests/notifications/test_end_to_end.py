@@ -19,9 +19,9 @@ from starlette.routing import Route
 from booking import service
 from booking.audit import Actor
 from booking.models import County
+from core.loopback import QuickStopServer, serving
 from core.settings import Settings
 from notifications.channels.twilio_sms import TwilioSmsChannel
-from notifications.fakes.server import serving
 from notifications.fakes.twilio import FakeTwilio
 from notifications.models import NotificationReceipt
 from notifications.runner import InProcessRunner
@@ -46,9 +46,9 @@ async def webhook_server(db, auth_token: str) -> AsyncIterator[Starlette]:
     app.state.settings = Settings(
         public_url=f"http://127.0.0.1:{sock.getsockname()[1]}", twilio_auth_token=auth_token)
     app.state.db = db
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning",
-                                           access_log=False,
-                                           lifespan="off"))
+    server = QuickStopServer(uvicorn.Config(app, log_config=None, log_level="warning",
+                                            access_log=False,
+                                            lifespan="off"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         for _ in range(1000):

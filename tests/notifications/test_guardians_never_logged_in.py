@@ -18,10 +18,11 @@ from booking import staff_booking
 from booking.audit import Actor
 from booking.models import AuditEntry, Guardianship, Patient
 from core.identity import synthetic_number
+from core.loopback import serving
 from core.oauth import SigningKey
 from notifications import jobs
 from notifications.statuses import Channel, Purpose
-from registers.fakes.person_api import PERSON_API_SCOPE, FakeRegister, create_app, serving
+from registers.fakes.person_api import PERSON_API_SCOPE, FakeRegister, create_app
 from registers.person_api import PersonApiClient, PersonApiRelations, helseid_tokens
 from tests import factories as f
 from tests.booking.booking_world import NOW, make_world

@@ -18,12 +18,12 @@ from booking import service
 from booking.audit import Actor
 from booking.models import Patient
 from booking.statuses import ReminderChannel
+from core.loopback import LoopbackServer
 from core.oauth import generate_rsa_jwk
 from notifications import escalation, jobs
 from notifications.channels.helsenorge import REMINDER_TAG, HelsenorgeChannel, build_appointment
 from notifications.dev_outbox import outbox_page
 from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
-from notifications.fakes.server import FakeServer
 from notifications.helsenorge_first import HELSENORGE_PATIENCE
 from notifications.helsenorge_sync import HelsenorgeSync, LocalHelsenorgeChannel
 from notifications.models import ReminderPolicy
@@ -62,7 +62,7 @@ def fake() -> FakeHelsenorge:
 
 @pytest.fixture
 def fake_url(fake: FakeHelsenorge) -> Iterator[str]:
-    with FakeServer(fake.app, name="helsenorge") as server:
+    with LoopbackServer(fake.app, name="helsenorge") as server:
         yield server.url
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from booking import service
 from booking.audit import Actor
 from booking.models import Patient
+from core.loopback import LoopbackServer
 from core.oauth import generate_rsa_jwk
 from core.settings import NotificationSettings, Settings, SettingsError
 from notifications import jobs, sweeps
@@ -26,7 +27,6 @@ from notifications.channels.helsenorge import (
     HelsenorgeChannel,
 )
 from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
-from notifications.fakes.server import FakeServer
 from notifications.helsenorge_sync import (
     HelsenorgeSync,
     LocalHelsenorgeChannel,
@@ -157,7 +157,7 @@ def fake() -> FakeHelsenorge:
 
 @pytest.fixture
 def fake_url(fake: FakeHelsenorge) -> Iterator[str]:
-    with FakeServer(fake.app, name="helsenorge") as server:
+    with LoopbackServer(fake.app, name="helsenorge") as server:
         yield server.url
 
 

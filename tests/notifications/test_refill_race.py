@@ -24,8 +24,8 @@ from booking.refill_models import RefillOffer
 from booking.statuses import AppointmentStatus, OfferStatus, SlotStatus
 from booking.waitlist import Wishes
 from core.db import Database, utcnow
+from core.loopback import serving
 from notifications import outbox
-from notifications.fakes.server import serving
 from notifications.fakes.twilio import FakeTwilio
 from notifications.refill import accept_by_code
 from notifications.refill_texts import offer_key, sign_offer

@@ -20,6 +20,7 @@ from booking.relations import actor_for_guardian, guardian_children
 from booking.representation import Access, RepresentationReason, guardian_access
 from booking.statuses import ConfidentialAddress
 from core.identity import synthetic_number
+from core.loopback import serving
 from core.oauth import SigningKey, TokenError
 from registers.fakes.person_api import (
     CLIENT_ASSERTION_TYPE,
@@ -27,7 +28,6 @@ from registers.fakes.person_api import (
     PERSON_PATH,
     FakeRegister,
     create_app,
-    serving,
 )
 from registers.person_api import (
     INFORMATION_PARTS,

@@ -27,9 +27,10 @@ from booking.models import AuditEntry, Guardianship, Patient
 from booking.relations import CachedRelations
 from booking.statuses import ConfidentialAddress
 from core.identity import synthetic_number
+from core.loopback import serving
 from core.settings import Settings, SettingsError
 from notifications.recipients import Role, recipients_for
-from registers.fakes.person_api import FakeRegister, create_app, serving
+from registers.fakes.person_api import FakeRegister, create_app
 from registers.person_api import PersonApiRegister, map_person
 from tests import factories as f
 from tests.clock import suite_today

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from core.loopback import LoopbackServer
 from notifications.channels.twilio_sms import TwilioSmsChannel
-from notifications.fakes.server import FakeServer
 from notifications.fakes.twilio import FakeTwilio
 from tests.notifications.channels.receiver import CallbackReceiver
 
@@ -21,14 +21,14 @@ def fake_twilio() -> FakeTwilio:
 
 @pytest.fixture
 def twilio_url(fake_twilio: FakeTwilio) -> Iterator[str]:
-    with FakeServer(fake_twilio.app, name="twilio") as server:
+    with LoopbackServer(fake_twilio.app, name="twilio") as server:
         yield server.url
 
 
 @pytest.fixture
 def receiver(fake_twilio: FakeTwilio) -> Iterator[CallbackReceiver]:
     receiver = CallbackReceiver(fake_twilio.auth_token)
-    with FakeServer(receiver.app(), name="webhook") as server:
+    with LoopbackServer(receiver.app(), name="webhook") as server:
         receiver.public_url = server.url
         yield receiver
 

@@ -15,6 +15,7 @@ from fhir.resources.R4B.appointment import Appointment
 
 from core.identity import synthetic_number
 from core.locale import OSLO
+from core.loopback import LoopbackServer
 from core.oauth import (
     CLIENT_ASSERTION_TYPE,
     SigningKey,
@@ -34,7 +35,6 @@ from notifications.channels.helsenorge import (
     hn_basis_problems,
 )
 from notifications.fakes.helsenorge import API_PATH, FakeHelsenorge
-from notifications.fakes.server import FakeServer
 
 SYSTEM = "https://tanntid.test/fhir/NamingSystem/appointment"
 KEY, PUBLIC = generate_rsa_jwk("tanntid-helseid-1")
@@ -63,7 +63,7 @@ def fake() -> FakeHelsenorge:
 
 @pytest.fixture
 def url(fake: FakeHelsenorge) -> Iterator[str]:
-    with FakeServer(fake.app, name="helsenorge") as server:
+    with LoopbackServer(fake.app, name="helsenorge") as server:
         yield server.url
 
 

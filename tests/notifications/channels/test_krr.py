@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 
 from core.identity import synthetic_number
+from core.loopback import LoopbackServer
 from core.oauth import generate_rsa_jwk
 from notifications.channels.krr import (
     KrrClient,
@@ -20,7 +21,6 @@ from notifications.channels.krr import (
     parse_person,
 )
 from notifications.fakes.krr import FakeKrr
-from notifications.fakes.server import FakeServer
 
 KEY, PUBLIC = generate_rsa_jwk("tanntid-maskinporten-1")
 TODAY = date(2026, 3, 15)
@@ -53,7 +53,7 @@ def fake() -> FakeKrr:
 
 @pytest.fixture
 def url(fake: FakeKrr) -> Iterator[str]:
-    with FakeServer(fake.app, name="krr") as server:
+    with LoopbackServer(fake.app, name="krr") as server:
         yield server.url
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from starlette.applications import Starlette
 
 from core.db import create_database
+from core.loopback import QuickStopServer
 from tests.web.auth.helpers import (
     ADULT_PID,
     browser,
@@ -70,9 +71,9 @@ async def live(request, tmp_path: Path) -> AsyncIterator[Live]:
         extra["staff_oidc_client_jwk"] = rsa_jwk("staff-key")[1]
     app = build_app(tmp_path, url, **extra)
     await create_tables(app)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning",
-                                           access_log=False,
-                                           lifespan="on"))
+    server = QuickStopServer(uvicorn.Config(app, log_config=None, log_level="warning",
+                                            access_log=False,
+                                            lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(500):
