@@ -68,3 +68,20 @@ def guardian_number() -> str:
 
     return next(d.identity_number for d in demo_logins(date.today())
                 if d.person.key == DEFAULT_PERSON)
+
+
+async def guardian_appointment(session: Any, vault: Any, *, last: bool = False) -> Any:
+    """The demo guardian's own first upcoming active appointment (with
+    ``last``, the latest), read in ``session``."""
+    from sqlalchemy import select
+
+    from booking.models import Appointment, Patient
+    from booking.statuses import ACTIVE
+    from core.db import utcnow
+
+    order = Appointment.starts_at.desc() if last else Appointment.starts_at
+    return (await session.execute(
+        select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
+        .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > utcnow(),
+               Patient.identity_hash == vault.lookup_hash(guardian_number()))
+        .order_by(order).limit(1))).scalar_one()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tests.browser.live import LiveServer
-from tests.browser.login import guardian_number, staff_state
+from tests.browser.login import guardian_appointment, staff_state
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -22,8 +22,6 @@ async def add_failed_sms(url: str, vault: Any) -> None:
     (its offset unlike any the demo's own reminders have), once per server."""
     from sqlalchemy import select
 
-    from booking.models import Appointment, Patient
-    from booking.statuses import ACTIVE
     from core.db import create_database, utcnow
     from notifications.models import Notification, NotificationEvent
 
@@ -31,11 +29,7 @@ async def add_failed_sms(url: str, vault: Any) -> None:
     now = utcnow()
     try:
         async with db.write() as session:
-            appointment = (await session.execute(
-                select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
-                .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
-                       Patient.identity_hash == vault.lookup_hash(guardian_number()))
-                .order_by(Appointment.starts_at).limit(1))).scalar_one()
+            appointment = await guardian_appointment(session, vault)
             there = (await session.execute(select(Notification.id).where(
                 Notification.appointment_id == appointment.id,
                 Notification.offset_minutes == 7).limit(1))).scalar_one_or_none()

@@ -23,7 +23,7 @@ from tests.browser.live import (
     in_fresh_thread,
     new_context,
 )
-from tests.browser.login import guardian_number
+from tests.browser.login import guardian_appointment
 from tests.browser.walk import Walk
 
 if TYPE_CHECKING:
@@ -35,12 +35,13 @@ _APPOINTMENT = re.compile(r"^/timer/\d+$")
 
 async def _offers(url: str, vault: Any, secret: str) -> dict[str, str]:
     """An open and an ended offer to the demo guardian of a free slot at the
-    clinic of their next appointment; the tokens of their links."""
+    clinic of their latest upcoming appointment, before it; the tokens of
+    their links."""
     from sqlalchemy import select
 
-    from booking.models import Appointment, Patient, Slot
+    from booking.models import Slot
     from booking.refill_models import RefillOffer, RefillRound, WaitlistEntry
-    from booking.statuses import ACTIVE, SlotStatus
+    from booking.statuses import SlotStatus
     from core.db import create_database, utcnow
     from notifications.refill_texts import offer_key, sign_offer
     from notifications.templates import link_key
@@ -49,11 +50,7 @@ async def _offers(url: str, vault: Any, secret: str) -> dict[str, str]:
     now = utcnow()
     try:
         async with db.write() as session:
-            appointment = (await session.execute(
-                select(Appointment).join(Patient, Patient.id == Appointment.patient_id)
-                .where(Appointment.status.in_(list(ACTIVE)), Appointment.starts_at > now,
-                       Patient.identity_hash == vault.lookup_hash(guardian_number()))
-                .order_by(Appointment.starts_at.desc()).limit(1))).scalar_one()
+            appointment = await guardian_appointment(session, vault, last=True)
             slot = (await session.execute(
                 select(Slot).where(Slot.clinic_id == appointment.clinic_id,
                                    Slot.status == SlotStatus.FREE,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -28,13 +29,22 @@ def missing(what: str) -> None:
     pytest.skip(f"{what} not available")
 
 
-@pytest.fixture
-async def database() -> AsyncIterator[tuple[str, Database]]:
+@asynccontextmanager
+async def own_database(*, pool_size: int = 10) -> AsyncIterator[tuple[str, Database]]:
+    """A fresh PostgreSQL database of the test's own, with ``pool_size``
+    connections; skipped, or failed under ``REQUIRE_SERVICES=1``, without a
+    server."""
     url = postgres_url()
     reason = await service_missing("postgresql", url)
     if reason:
         missing(f"PostgreSQL ({reason})")
-    async with fresh_database(url) as found:
+    async with fresh_database(url, pool_size=pool_size) as found:
+        yield found
+
+
+@pytest.fixture
+async def database() -> AsyncIterator[tuple[str, Database]]:
+    async with own_database() as found:
         yield found
 
 

@@ -37,15 +37,12 @@ from tests.booking.booking_world import assert_consistent, make_world
 from tests.logcheck import keep_output
 from tests.notifications import real_worker
 from tests.notifications.helpers import rows
-from tests.notifications.real_worker import missing
 from tests.notifications.reliability_helpers import (
     WorkerProcess,
-    fresh_database,
     open_all_day,
     wait_for,
     worker_env,
 )
-from tests.services import postgres_url, service_missing
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow,
               pytest.mark.real_clock]
@@ -58,11 +55,7 @@ redis = real_worker.redis  # a private Redis the test may stop
 
 @pytest.fixture
 async def database() -> AsyncIterator[tuple[str, Database]]:
-    url = postgres_url()
-    reason = await service_missing("postgresql", url)
-    if reason:
-        missing(f"PostgreSQL ({reason})")
-    async with fresh_database(url, pool_size=30) as found:
+    async with real_worker.own_database(pool_size=30) as found:
         yield found
 
 
