@@ -63,8 +63,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="logged-in patients (default 32)")
     parser.add_argument("--connections", type=int, default=8,
                         help="concurrent clients: wrk threads, one connection each (default 8)")
-    parser.add_argument("--pool-size", type=int, default=5, help="DATABASE_POOL_SIZE")
-    parser.add_argument("--max-overflow", type=int, default=5, help="DATABASE_MAX_OVERFLOW")
+    parser.add_argument("--pool-size", type=int, default=10, help="DATABASE_POOL_SIZE")
+    parser.add_argument("--max-overflow", type=int, default=0, help="DATABASE_MAX_OVERFLOW")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     return parser.parse_args(argv)
 

@@ -133,8 +133,9 @@ DOCUMENTED: dict[str, tuple[str, str]] = {
     # Running several processes on one PostgreSQL (README: Running in production).
     "WEB_CONCURRENCY": ("1", "web processes `tanntid serve` starts on one port "
                         "(`--workers` overrides it)"),
-    "DATABASE_POOL_SIZE": ("5", "database connections each process keeps open"),
-    "DATABASE_MAX_OVERFLOW": ("5", "extra connections a process may open under load, closed "
+    "DATABASE_POOL_SIZE": ("10", "database connections each process keeps open once it has "
+                           "needed them"),
+    "DATABASE_MAX_OVERFLOW": ("0", "extra connections a process may open under load, closed "
                               "again when returned; each process can hold at most "
                               "pool size + overflow"),
     "DATABASE_POOL_TIMEOUT": ("10", "seconds a request waits for a free connection before "
@@ -308,8 +309,10 @@ class Settings:
     relations_cache_ttl: int = 60
     # Several processes on one PostgreSQL.
     web_concurrency: int = 1
-    database_pool_size: int = 5
-    database_max_overflow: int = 5
+    # Ten kept, none beyond: under load an overflow connection is opened and
+    # closed again per request (a new PostgreSQL backend each time).
+    database_pool_size: int = 10
+    database_max_overflow: int = 0
     database_pool_timeout: float = 10.0
     database_pgbouncer: bool = False
     # Limits against abuse (core.ratelimit rules; README: Security).
@@ -485,8 +488,9 @@ class Settings:
             person_api_scope=env_map.get("PERSON_API_SCOPE") or cls.person_api_scope,
             relations_cache_ttl=int(env_map.get("RELATIONS_CACHE_TTL") or 60),
             web_concurrency=_whole(env_map, "WEB_CONCURRENCY", 1),
-            database_pool_size=_whole(env_map, "DATABASE_POOL_SIZE", 5),
-            database_max_overflow=_whole(env_map, "DATABASE_MAX_OVERFLOW", 5),
+            database_pool_size=_whole(env_map, "DATABASE_POOL_SIZE", cls.database_pool_size),
+            database_max_overflow=_whole(env_map, "DATABASE_MAX_OVERFLOW",
+                                         cls.database_max_overflow),
             database_pool_timeout=_seconds(env_map, "DATABASE_POOL_TIMEOUT", 10.0),
             database_pgbouncer=_flag(env_map.get("DATABASE_PGBOUNCER"), default=False),
             login_rate_limit=env_map.get("LOGIN_RATE_LIMIT") or cls.login_rate_limit,

@@ -50,7 +50,7 @@ def test_pool_and_process_settings_come_from_the_environment():
             settings.database_pgbouncer) == (4, 3, 2, 2.5, True)
     defaults = Settings.from_env({"SECRET_KEY": SECRET})
     assert (defaults.web_concurrency, defaults.database_pool_size,
-            defaults.database_max_overflow, defaults.database_pgbouncer) == (1, 5, 5, False)
+            defaults.database_max_overflow, defaults.database_pgbouncer) == (1, 10, 0, False)
 
 
 @pytest.mark.parametrize("name, value", [
