@@ -16,8 +16,9 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -223,6 +224,21 @@ def new_context(browser: Browser, server: LiveServer, *, lang: str | None = None
     if lang:
         context.add_cookies([{"name": "lang", "value": lang, "url": server.url}])
     return context
+
+
+@contextmanager
+def open_tab(browser: Browser, server: LiveServer, case: tuple[str, str], *,
+             screens: dict[str, ViewportSize] | None = None, **options: Any) -> Iterator[Tab]:
+    """A page of a fresh context (:func:`new_context`, ``options`` included)
+    for ``case``, a (language, screen name in ``screens``) pair as the axe
+    and keyboard tests take it; the context is closed afterwards."""
+    lang, screen = case
+    context = new_context(browser, server, lang=lang, viewport=(screens or VIEWPORTS)[screen],
+                          **options)
+    try:
+        yield Tab(context.new_page())
+    finally:
+        context.close()
 
 
 @dataclass

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, in_fresh_thread, new_context
+from tests.browser.live import (
+    VIEWPORTS,
+    LiveServer,
+    Tab,
+    axe_cases,
+    in_fresh_thread,
+    open_tab,
+)
 from tests.browser.login import staff_state
 
 if TYPE_CHECKING:
@@ -62,11 +69,9 @@ def admin_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
 @pytest.fixture
 def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
               admin_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, width = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=WIDTHS[width],
-                          storage_state=admin_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param,
+                  screens=WIDTHS, storage_state=admin_state) as tab:
+        yield tab
 
 
 #: The (language, width) pairs of the walks; ``admin_tab`` takes one as its param.

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import ViewportSize
 
 from tests.browser.keyboard import Keyboard
-from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, new_context
+from tests.browser.live import VIEWPORTS, LiveServer, Tab, axe_cases, new_context, open_tab
 from tests.browser.login import staff_state
 from tests.browser.walk import Walk
 
@@ -45,11 +45,9 @@ def reception_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]
 @pytest.fixture
 def reception_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
                   reception_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, size = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=SIZES[size],
-                          storage_state=reception_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param,
+                  screens=SIZES, storage_state=reception_state) as tab:
+        yield tab
 
 
 CASES = axe_cases("desktop", "tablet")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.browser.live import VIEWPORTS, WALK_CASES, LiveServer, Tab, new_context
+from tests.browser.live import WALK_CASES, LiveServer, Tab, open_tab
 from tests.browser.login import staff_state
 from tests.browser.walk import Walk
 
@@ -35,11 +35,8 @@ def admin_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]:
 @pytest.fixture
 def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
               admin_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=admin_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param, storage_state=admin_state) as tab:
+        yield tab
 
 
 CASES = WALK_CASES

@@ -18,11 +18,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    VIEWPORTS,
     WALK_CASES,
     LiveServer,
     Tab,
-    new_context,
+    open_tab,
 )
 from tests.browser.walk import Walk
 
@@ -82,11 +81,8 @@ def walk_logged_in_pages(walk: Walk) -> None:
 @pytest.fixture
 def logged_in_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
                   logged_in_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=logged_in_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param, storage_state=logged_in_state) as tab:
+        yield tab
 
 
 CASES = WALK_CASES

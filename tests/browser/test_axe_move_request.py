@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.browser.live import (
-    VIEWPORTS,
     WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
-    new_context,
+    open_tab,
 )
 from tests.browser.walk import Walk
 
@@ -108,10 +107,8 @@ def move_paths(live_server: LiveServer) -> dict[str, str]:
 @pytest.fixture
 def move_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer
              ) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport])
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param) as tab:
+        yield tab
 
 
 CASES = WALK_CASES

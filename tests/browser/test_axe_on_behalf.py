@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    VIEWPORTS,
     WALK_CASES,
     LiveServer,
     Tab,
-    new_context,
+    open_tab,
 )
 from tests.browser.reception import CLINIC, book_path, next_weekday, reception_state
 from tests.browser.walk import Walk
@@ -41,11 +40,8 @@ def reception_login(browser: Browser, live_server: LiveServer, book_url: str) ->
 @pytest.fixture
 def reception_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
                   reception_login: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=reception_login)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param, storage_state=reception_login) as tab:
+        yield tab
 
 
 def show_times(page: Page) -> None:

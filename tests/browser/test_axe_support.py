@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    VIEWPORTS,
     WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
-    new_context,
+    open_tab,
 )
 from tests.browser.login import guardian_number
 from tests.browser.support_console import (
@@ -93,21 +92,15 @@ def admin_state(browser: Browser, live_server: LiveServer,
 @pytest.fixture
 def admin_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
               admin_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=admin_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param, storage_state=admin_state) as tab:
+        yield tab
 
 
 @pytest.fixture
 def support_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
                 support_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=support_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param, storage_state=support_state) as tab:
+        yield tab
 
 
 CASES = WALK_CASES

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.browser.live import (
-    VIEWPORTS,
     WALK_CASES,
     LiveServer,
     Tab,
     in_fresh_thread,
-    new_context,
+    open_tab,
 )
 from tests.browser.login import guardian_number, staff_state
 from tests.browser.walk import Walk
@@ -91,21 +90,16 @@ def reception_state(browser: Browser, live_server: LiveServer) -> dict[str, Any]
 @pytest.fixture
 def visit_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
               logged_in_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=logged_in_state)
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param, storage_state=logged_in_state) as tab:
+        yield tab
 
 
 @pytest.fixture
 def reception_tab(request: pytest.FixtureRequest, browser: Browser, live_server: LiveServer,
                   reception_state: dict[str, Any]) -> Iterator[Tab]:
-    lang, viewport = request.param
-    context = new_context(browser, live_server, lang=lang, viewport=VIEWPORTS[viewport],
-                          storage_state=reception_state["storage"])
-    yield Tab(context.new_page())
-    context.close()
+    with open_tab(browser, live_server, request.param,
+                  storage_state=reception_state["storage"]) as tab:
+        yield tab
 
 
 def _submit(walk: Walk, form: str) -> None:
