@@ -23,7 +23,8 @@ setup: $(VENV)/.installed node_modules/.installed web/static/vendor/.copied loca
 # Python packages come from requirements.lock (exact versions with their
 # hashes, dev tools included); the project itself is installed on top without
 # resolving anything. No byte-compiling at install (two thirds of its time):
-# Python caches the bytecode of what is imported, on first import. `make lock` updates the lock after pyproject.toml changes.
+# Python caches the bytecode of what is imported, on first import. `make lock`
+# updates the lock after pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
